@@ -1,0 +1,328 @@
+"""The bundle: the contract between training and the studio.
+
+A bundle is a folder with `manifest.json` and four ONNX graphs (encoder, actions, predictor, decoder).
+`load_bundle` checks everything the studio relies on before any graph is run: the format version, that
+every graph file lies inside the bundle folder, its sha256, and that each graph's inputs and outputs match
+the manifest. This module reads ONNX files with onnxruntime only to inspect their signatures lazily; it
+never imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT = "world-model-bundle"
+VERSION = 1
+MANIFEST_NAME = "manifest.json"
+GRAPH_ROLES = ("encoder", "actions", "predictor", "decoder")
+RESIZE_MODES = ("stretch", "crop", "letterbox")
+ACTION_CONVENTION = "action[t] moves frame t to frame t+1"
+
+# What each graph must consume and produce; shapes are symbolic and checked against the manifest's sizes.
+#   B: batch, H/W: frame size, N: latent tokens, D: latent dim, C: predictor context, Da: action dim, K: codes
+GRAPH_SIGNATURES: dict[str, tuple[dict[str, tuple], dict[str, tuple]]] = {
+    "encoder": ({"frames": ("B", 3, "H", "W")}, {"latents": ("B", "N", "D")}),
+    "actions": (
+        {"frames": ("B", 3, "H", "W"), "frames_next": ("B", 3, "H", "W")},
+        {"action": ("B", "Da"), "code": ("B",), "distances": ("B", "K")},
+    ),
+    "predictor": ({"context": ("B", "C", "N", "D"), "action": ("B", "Da")}, {"latents_next": ("B", "N", "D")}),
+    "decoder": ({"latents": ("B", "N", "D")}, {"frames": ("B", 3, "H", "W")}),
+}
+INT64_OUTPUTS = {("actions", "code")}
+
+
+class BundleError(Exception):
+    """A bundle that cannot be used; the message names the file and what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: list[int | str]  # ints are fixed sizes, strings are dynamic axes (e.g. "B")
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    file: str
+    sha256: str
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    height: int
+    width: int
+    channels: int = 3
+    range: list[float] = field(default_factory=lambda: [0.0, 1.0])
+    layout: str = "NCHW"
+    color: str = "RGB"
+    resize: str = "stretch"  # how a clip of another aspect is fitted: stretch, crop (centre) or letterbox
+
+
+@dataclass(frozen=True)
+class LatentSpec:
+    tokens: int
+    dim: int
+    grid: list[int]
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    codebook_size: int
+    dim: int
+    codebook: list[list[float]]  # [K][Da]
+    convention: str = ACTION_CONVENTION
+
+
+@dataclass(frozen=True)
+class PredictorSpec:
+    context: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    description: str
+    license: str
+    trained_on: dict[str, Any]
+    frame: FrameSpec
+    latent: LatentSpec
+    action: ActionSpec
+    predictor: PredictorSpec
+    graphs: dict[str, GraphSpec]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    format: str = FORMAT
+    version: int = VERSION
+
+    def sizes(self) -> dict[str, int]:
+        """The symbolic sizes of GRAPH_SIGNATURES for this bundle."""
+        return {
+            "H": self.frame.height,
+            "W": self.frame.width,
+            "N": self.latent.tokens,
+            "D": self.latent.dim,
+            "C": self.predictor.context,
+            "Da": self.action.dim,
+            "K": self.action.codebook_size,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A validated bundle: its folder, manifest and the resolved path of each graph."""
+
+    root: Path
+    manifest: Manifest
+    graph_paths: dict[str, Path]
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(manifest: Manifest, bundle_dir: str | Path) -> Path:
+    """Write `manifest.json` into `bundle_dir` after checking it describes a valid contract."""
+    _check_manifest(manifest)
+    path = Path(bundle_dir) / MANIFEST_NAME
+    path.write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
+    return path
+
+
+def read_manifest(bundle_dir: str | Path) -> Manifest:
+    """Parse `manifest.json` without touching the graphs."""
+    path = Path(bundle_dir) / MANIFEST_NAME
+    if not path.is_file():
+        raise BundleError(f"{MANIFEST_NAME}: missing in bundle '{Path(bundle_dir).name}'")
+    try:
+        raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BundleError(f"{MANIFEST_NAME}: not valid JSON ({err})") from None
+    manifest = _manifest_from_json(raw)
+    _check_manifest(manifest)
+    return manifest
+
+
+def load_bundle(bundle_dir: str | Path, *, check_graphs: bool = True) -> Bundle:
+    """Read and validate a bundle folder; raise BundleError naming the file and the fault."""
+    root = Path(bundle_dir)
+    if not root.is_dir():
+        raise BundleError(f"bundle '{root.name}': not a folder")
+    root = root.resolve()
+    manifest = read_manifest(root)
+    graph_paths = {role: _graph_path(root, role, manifest.graphs[role]) for role in GRAPH_ROLES}
+    for role, path in graph_paths.items():
+        actual = sha256_file(path)
+        if actual != manifest.graphs[role].sha256:
+            raise BundleError(
+                f"{manifest.graphs[role].file}: sha256 mismatch for the {role} graph "
+                f"(manifest {manifest.graphs[role].sha256[:12]}…, file {actual[:12]}…): the file was changed"
+            )
+    if check_graphs:
+        for role, path in graph_paths.items():
+            _check_graph_signature(role, path, manifest)
+    return Bundle(root=root, manifest=manifest, graph_paths=graph_paths)
+
+
+def find_bundles(exported_dir: str | Path) -> list[Path]:
+    """Folders directly inside `exported_dir` that hold a manifest, sorted by name."""
+    root = Path(exported_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST_NAME).is_file())
+
+
+def _manifest_from_json(raw: Any) -> Manifest:
+    if not isinstance(raw, dict):
+        raise BundleError(f"{MANIFEST_NAME}: expected a JSON object")
+    if raw.get("format") != FORMAT:
+        raise BundleError(f"{MANIFEST_NAME}: format is {raw.get('format')!r}, expected {FORMAT!r}")
+    if raw.get("version") != VERSION:
+        raise BundleError(
+            f"{MANIFEST_NAME}: unknown format version {raw.get('version')!r}; this studio reads version {VERSION}"
+        )
+    try:
+        graphs = {
+            role: GraphSpec(
+                file=spec["file"],
+                sha256=spec["sha256"],
+                inputs=[TensorSpec(**t) for t in spec["inputs"]],
+                outputs=[TensorSpec(**t) for t in spec["outputs"]],
+            )
+            for role, spec in raw["graphs"].items()
+        }
+        return Manifest(
+            name=raw["name"],
+            description=raw.get("description", ""),
+            license=raw.get("license", ""),
+            trained_on=raw.get("trained_on", {}),
+            frame=FrameSpec(**raw["frame"]),
+            latent=LatentSpec(**raw["latent"]),
+            action=ActionSpec(**raw["action"]),
+            predictor=PredictorSpec(**raw["predictor"]),
+            graphs=graphs,
+            metrics=raw.get("metrics", {}),
+            training=raw.get("training", {}),
+        )
+    except KeyError as err:
+        raise BundleError(f"{MANIFEST_NAME}: missing key {err}") from None
+    except (TypeError, AttributeError) as err:
+        raise BundleError(f"{MANIFEST_NAME}: malformed entry ({err})") from None
+
+
+def _check_manifest(manifest: Manifest) -> None:
+    missing = [role for role in GRAPH_ROLES if role not in manifest.graphs]
+    if missing:
+        raise BundleError(f"{MANIFEST_NAME}: no entry for the {', '.join(missing)} graph(s)")
+    if manifest.frame.resize not in RESIZE_MODES:
+        raise BundleError(f"{MANIFEST_NAME}: frame.resize must be one of {RESIZE_MODES}, got {manifest.frame.resize!r}")
+    if manifest.frame.channels != 3:
+        raise BundleError(f"{MANIFEST_NAME}: frame.channels must be 3 (RGB), got {manifest.frame.channels}")
+    if math.prod(manifest.latent.grid) != manifest.latent.tokens:
+        raise BundleError(
+            f"{MANIFEST_NAME}: latent.grid {manifest.latent.grid} does not hold latent.tokens={manifest.latent.tokens}"
+        )
+    codebook = manifest.action.codebook
+    if len(codebook) != manifest.action.codebook_size or any(len(row) != manifest.action.dim for row in codebook):
+        raise BundleError(
+            f"{MANIFEST_NAME}: action.codebook must be {manifest.action.codebook_size}×{manifest.action.dim}"
+        )
+    sizes = manifest.sizes()
+    if any(not isinstance(v, int) or v < 1 for v in sizes.values()):
+        raise BundleError(f"{MANIFEST_NAME}: sizes must be positive integers, got {sizes}")
+    for role in GRAPH_ROLES:
+        spec = manifest.graphs[role]
+        inputs, outputs = GRAPH_SIGNATURES[role]
+        _check_declared(role, spec.file, "input", spec.inputs, inputs, sizes)
+        _check_declared(role, spec.file, "output", spec.outputs, outputs, sizes)
+
+
+def _check_declared(
+    role: str, file: str, kind: str, declared: list[TensorSpec], expected: dict[str, tuple], sizes: dict[str, int]
+) -> None:
+    names = [t.name for t in declared]
+    if sorted(names) != sorted(expected):
+        raise BundleError(f"{file}: the manifest lists {kind}s {names} for the {role} graph, expected {list(expected)}")
+    for tensor in declared:
+        want = _concrete(expected[tensor.name], sizes)
+        if len(tensor.shape) != len(want) or any(
+            isinstance(w, int) and d != w for d, w in zip(tensor.shape, want)
+        ):
+            raise BundleError(
+                f"{file}: the manifest gives {kind} '{tensor.name}' of the {role} graph shape {tensor.shape}, "
+                f"the contract needs {want}"
+            )
+
+
+def _concrete(symbolic: tuple, sizes: dict[str, int]) -> list[int | str]:
+    """("B", 3, "H", "W") -> ["B", 3, 64, 64]: every symbol but the batch axis becomes a size."""
+    return [sizes.get(d, d) if isinstance(d, str) else d for d in symbolic]
+
+
+def _graph_path(root: Path, role: str, spec: GraphSpec) -> Path:
+    relative = Path(spec.file)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise BundleError(f"{spec.file}: the {role} graph's path must be a plain file name inside the bundle folder")
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise BundleError(f"{spec.file}: the {role} graph points outside the bundle folder")
+    if not path.is_file():
+        raise BundleError(f"{spec.file}: the {role} graph file is missing")
+    return path
+
+
+def _check_graph_signature(role: str, path: Path, manifest: Manifest) -> None:
+    """Compare the graph file's own inputs/outputs with the contract (names, ranks, fixed sizes, dtypes)."""
+    import onnxruntime as ort  # deferred: manifest-only checks stay cheap
+
+    spec = manifest.graphs[role]
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises several unrelated types for unreadable graphs
+        reason = str(err).splitlines()[0][:200]
+        raise BundleError(f"{spec.file}: onnxruntime cannot open the {role} graph ({reason})") from None
+    inputs, outputs = GRAPH_SIGNATURES[role]
+    sizes = manifest.sizes()
+    _compare_nodes(role, spec.file, "input", session.get_inputs(), inputs, sizes)
+    _compare_nodes(role, spec.file, "output", session.get_outputs(), outputs, sizes)
+
+
+def _compare_nodes(role: str, file: str, kind: str, nodes: list, expected: dict[str, tuple], sizes: dict[str, int]):
+    names = [n.name for n in nodes]
+    if sorted(names) != sorted(expected):
+        raise BundleError(f"{file}: the {role} graph has {kind}s {names}, the contract needs {list(expected)}")
+    for node in nodes:
+        want = _concrete(expected[node.name], sizes)
+        got = list(node.shape)
+        fixed_mismatch = any(isinstance(g, int) and isinstance(w, int) and g != w for g, w in zip(got, want))
+        if len(got) != len(want) or fixed_mismatch:
+            raise BundleError(
+                f"{file}: {kind} '{node.name}' of the {role} graph has shape {got}, the manifest needs {want}"
+            )
+        if isinstance(got[0], int):
+            raise BundleError(f"{file}: {kind} '{node.name}' of the {role} graph has a fixed batch size {got[0]}")
+        dtype = "tensor(int64)" if (role, node.name) in INT64_OUTPUTS else "tensor(float)"
+        if node.type != dtype:
+            raise BundleError(f"{file}: {kind} '{node.name}' of the {role} graph is {node.type}, expected {dtype}")
