@@ -3,8 +3,8 @@
 A bundle is a folder with `manifest.json` and four ONNX graphs (encoder, actions, predictor, decoder).
 `load_bundle` checks everything the studio relies on before any graph is run: the format version, that
 every graph file lies inside the bundle folder, its sha256, and that each graph's inputs and outputs match
-the manifest. This module reads ONNX files with onnxruntime only to inspect their signatures lazily; it
-never imports torch.
+the manifest. Graph signatures are read by opening each graph with onnxruntime (`open_graph`, which the
+runtime uses too, so a graph is checked wherever it is opened); torch is never imported.
 """
 
 from __future__ import annotations
@@ -178,10 +178,11 @@ def load_bundle(bundle_dir: str | Path, *, check_graphs: bool = True) -> Bundle:
                 f"{manifest.graphs[role].file}: sha256 mismatch for the {role} graph "
                 f"(manifest {manifest.graphs[role].sha256[:12]}…, file {actual[:12]}…): the file was changed"
             )
+    bundle = Bundle(root=root, manifest=manifest, graph_paths=graph_paths)
     if check_graphs:
-        for role, path in graph_paths.items():
-            _check_graph_signature(role, path, manifest)
-    return Bundle(root=root, manifest=manifest, graph_paths=graph_paths)
+        for role in GRAPH_ROLES:
+            open_graph(bundle, role)
+    return bundle
 
 
 def find_bundles(exported_dir: str | Path) -> list[Path]:
@@ -291,22 +292,37 @@ def _graph_path(root: Path, role: str, spec: GraphSpec) -> Path:
     return path
 
 
-def _check_graph_signature(role: str, path: Path, manifest: Manifest) -> None:
-    """Compare the graph file's own inputs/outputs with the contract (names, ranks, fixed sizes, dtypes)."""
+def open_graph(bundle: Bundle | tuple[Path, Manifest], role: str, *, options: Any = None, providers=None) -> Any:
+    """Open one graph as an onnxruntime session and check its inputs/outputs against the contract."""
     import onnxruntime as ort  # deferred: manifest-only checks stay cheap
 
+    root, manifest = (bundle.root, bundle.manifest) if isinstance(bundle, Bundle) else bundle
     spec = manifest.graphs[role]
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
+    if options is None:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
     try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # onnxruntime raises several unrelated types for unreadable graphs
-        reason = str(err).splitlines()[0][:200]
-        raise BundleError(f"{spec.file}: onnxruntime cannot open the {role} graph ({reason})") from None
+        session = ort.InferenceSession(
+            str(root / spec.file), sess_options=options, providers=providers or ["CPUExecutionProvider"]
+        )
+    except Exception as err:  # onnxruntime raises several unrelated types for unusable graphs
+        raise BundleError(f"{spec.file}: onnxruntime cannot open the {role} graph ({first_line(err)})") from None
+    check_graph_io(role, session, manifest)
+    return session
+
+
+def check_graph_io(role: str, session: Any, manifest: Manifest) -> None:
+    """Compare an opened graph's inputs/outputs with the contract: names, ranks, fixed sizes, dtypes."""
     inputs, outputs = GRAPH_SIGNATURES[role]
-    sizes = manifest.sizes()
-    _compare_nodes(role, spec.file, "input", session.get_inputs(), inputs, sizes)
-    _compare_nodes(role, spec.file, "output", session.get_outputs(), outputs, sizes)
+    file, sizes = manifest.graphs[role].file, manifest.sizes()
+    _compare_nodes(role, file, "input", session.get_inputs(), inputs, sizes)
+    _compare_nodes(role, file, "output", session.get_outputs(), outputs, sizes)
+
+
+def first_line(err: Exception, limit: int = 200) -> str:
+    """The first line of an error message, shortened: enough to say what failed, never a traceback."""
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:limit]
 
 
 def _compare_nodes(role: str, file: str, kind: str, nodes: list, expected: dict[str, tuple], sizes: dict[str, int]):

@@ -1,0 +1,232 @@
+"""The world model at run time: the four ONNX graphs of a bundle behind one numpy API.
+
+Every method takes and returns numpy arrays. Frames go in either as uint8 [T, H, W, 3] (what clips and
+images are) or float32 [T, 3, H, W] in [0, 1] (what the graphs take); `decode` returns the graph's float
+frames, and `to_uint8_frames` turns them back into pictures. Work is cut into batches of `batch_size` so a
+long clip never builds one giant tensor.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from studio.bundle import GRAPH_ROLES, Bundle, load_bundle, open_graph
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class ActionInference:
+    """What the latent action model reads off each transition t -> t+1 of a clip of T frames."""
+
+    codes: np.ndarray  # [T-1] int64
+    vectors: np.ndarray  # [T-1, Da] float32, before quantisation
+    distances: np.ndarray  # [T-1, K] float32, distance of each vector to each code
+
+
+class WorldModel:
+    """Encoder, latent action model, predictor and decoder of one bundle, as onnxruntime sessions."""
+
+    def __init__(self, bundle: Bundle, sessions: dict[str, ort.InferenceSession], batch_size: int):
+        self.bundle = bundle
+        self.manifest = bundle.manifest
+        self.sessions = sessions
+        self.batch_size = batch_size
+        self.codebook = np.asarray(self.manifest.action.codebook, dtype=np.float32)  # [K, Da]
+
+    @classmethod
+    def load(
+        cls,
+        bundle: Bundle | str | Path,
+        device: str = "auto",
+        *,
+        threads: int | None = None,
+        batch_size: int = 64,
+        warm_up: bool = True,
+    ) -> WorldModel:
+        """Open the bundle's graphs; `device` is "auto" (CUDA when it works, else CPU), "cpu" or "cuda"."""
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+        if not isinstance(bundle, Bundle):
+            bundle = load_bundle(bundle, check_graphs=False)  # the sessions below check the graphs
+        providers = _providers_for(device)
+        options = _session_options(threads)
+        sessions = {role: open_graph(bundle, role, options=options, providers=providers) for role in GRAPH_ROLES}
+        model = cls(bundle, sessions, batch_size)
+        if warm_up:
+            model.warm_up()
+        return model
+
+    @property
+    def providers(self) -> dict[str, str]:
+        """The execution provider each graph actually runs on (onnxruntime falls back to CPU silently)."""
+        return {role: session.get_providers()[0] for role, session in self.sessions.items()}
+
+    @property
+    def device(self) -> str:
+        """'cuda' when every graph runs on the CUDA provider, else 'cpu'."""
+        return "cuda" if all(p == CUDA for p in self.providers.values()) else "cpu"
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        return self.manifest.frame.height, self.manifest.frame.width
+
+    @property
+    def context(self) -> int:
+        return self.manifest.predictor.context
+
+    @property
+    def codebook_size(self) -> int:
+        return self.manifest.action.codebook_size
+
+    def warm_up(self) -> None:
+        """Run every graph once so the first real call does not pay for allocation and kernel choice."""
+        h, w = self.frame_size
+        frames = np.zeros((2, 3, h, w), np.float32)
+        latents = self.encode(frames)  # [2, N, D]
+        self.infer_actions(frames)
+        self.decode(latents)
+        self.predict(np.repeat(latents[:1, None], self.context, axis=1), self.codebook[:1])
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        """[T, H, W, 3] uint8 or [T, 3, H, W] float -> latents [T, N, D]."""
+        frames = self.as_model_frames(frames)
+        return self._batched("encoder", {"frames": frames})["latents"]
+
+    def infer_actions(self, frames: np.ndarray) -> ActionInference:
+        """The action of every transition of a clip: T frames -> T-1 codes, vectors and distances."""
+        frames = self.as_model_frames(frames)  # [T, 3, H, W]
+        if len(frames) < 2:
+            raise ValueError("inferring actions needs at least 2 frames")
+        out = self._batched("actions", {"frames": frames[:-1], "frames_next": frames[1:]})
+        return ActionInference(codes=out["code"].astype(np.int64), vectors=out["action"], distances=out["distances"])
+
+    def predict(self, context: np.ndarray, action: np.ndarray) -> np.ndarray:
+        """One step: context [B, C, N, D] latents and action [B, Da] vectors -> next latents [B, N, D]."""
+        context = np.ascontiguousarray(context, dtype=np.float32)
+        action = np.ascontiguousarray(action, dtype=np.float32)
+        return self._batched("predictor", {"context": context, "action": action})["latents_next"]
+
+    def decode(self, latents: np.ndarray) -> np.ndarray:
+        """Latents [T, N, D] -> frames [T, 3, H, W] float32 in [0, 1] (clipped)."""
+        latents = np.ascontiguousarray(latents, dtype=np.float32)
+        frames = self._batched("decoder", {"latents": latents})["frames"]
+        return np.clip(frames, 0.0, 1.0)
+
+    def action_vectors(self, codes: np.ndarray) -> np.ndarray:
+        """Codes [...] int -> codebook vectors [..., Da]; refuses codes outside 0..K-1."""
+        codes = np.asarray(codes)
+        if codes.size and (codes.min() < 0 or codes.max() >= self.codebook_size):
+            raise ValueError(f"action codes must lie in 0..{self.codebook_size - 1}")
+        return self.codebook[codes]
+
+    def start_context(self, latents: np.ndarray) -> np.ndarray:
+        """The last C latent frames [T, N, D] -> context [C, N, D], repeating the first when T < C."""
+        latents = latents[-self.context :]
+        missing = self.context - len(latents)
+        if missing > 0:
+            latents = np.concatenate([np.repeat(latents[:1], missing, axis=0), latents])
+        return latents
+
+    def rollout(self, start: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Roll the predictor forward autoregressively, several branches at once.
+
+        start: context latents [B, C, N, D] (see `start_context`); actions: vectors [B, S, Da].
+        Returns the predicted latents [B, S, N, D]; step s is the state after actions[:, s].
+        """
+        context = np.asarray(start, dtype=np.float32)  # [B, C, N, D]
+        actions = np.asarray(actions, dtype=np.float32)  # [B, S, Da]
+        if context.ndim != 4 or actions.ndim != 3 or len(context) != len(actions):
+            raise ValueError("rollout needs start [B, C, N, D] and actions [B, S, Da] with the same B")
+        predicted = []
+        for step in range(actions.shape[1]):
+            latents_next = self.predict(context, actions[:, step])  # [B, N, D]
+            predicted.append(latents_next)
+            context = np.concatenate([context[:, 1:], latents_next[:, None]], axis=1)
+        if not predicted:
+            return np.zeros((len(context), 0, *context.shape[2:]), np.float32)
+        return np.stack(predicted, axis=1)
+
+    def as_model_frames(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 [T, H, W, 3] or float [T, 3, H, W] -> contiguous float32 [T, 3, H, W] in [0, 1]."""
+        frames = np.asarray(frames)
+        h, w = self.frame_size
+        if frames.dtype == np.uint8:
+            if frames.ndim != 4 or frames.shape[1:] != (h, w, 3):
+                raise ValueError(f"uint8 frames must be [T, {h}, {w}, 3], got {list(frames.shape)}")
+            return np.ascontiguousarray(frames.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
+        if frames.ndim != 4 or frames.shape[1:] != (3, h, w):
+            raise ValueError(f"float frames must be [T, 3, {h}, {w}], got {list(frames.shape)}")
+        return np.ascontiguousarray(frames, dtype=np.float32)
+
+    def _batched(self, role: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        session = self.sessions[role]
+        names = [o.name for o in session.get_outputs()]
+        total = len(next(iter(feeds.values())))
+        if total <= self.batch_size:
+            return dict(zip(names, session.run(names, feeds)))
+        chunks = [
+            session.run(names, {k: v[start : start + self.batch_size] for k, v in feeds.items()})
+            for start in range(0, total, self.batch_size)
+        ]
+        return {name: np.concatenate([c[i] for c in chunks]) for i, name in enumerate(names)}
+
+
+def to_uint8_frames(frames: np.ndarray) -> np.ndarray:
+    """Model frames [T, 3, H, W] float in [0, 1] -> pictures [T, H, W, 3] uint8."""
+    return (np.clip(frames, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def _providers_for(device: str) -> list[str]:
+    if device == "cpu":
+        return [CPU]
+    if device == "cuda" and CUDA not in ort.get_available_providers():
+        raise ValueError("device 'cuda' asked for, but this onnxruntime has no CUDA provider")
+    # "cuda" keeps CUDA first even when it cannot start, so `providers` shows the fallback honestly;
+    # "auto" asks once whether CUDA really starts, so a GPU-less machine does not retry it for every graph.
+    if device == "cuda" or cuda_works():
+        return [CUDA, CPU]
+    return [CPU]
+
+
+@functools.cache
+def cuda_works() -> bool:
+    """Whether onnxruntime's CUDA provider actually starts here (an onnxruntime-gpu wheel lists it
+    as available even on a machine without a GPU, then falls back to CPU)."""
+    if CUDA not in ort.get_available_providers():
+        return False
+    probe = base64.b64decode(_IDENTITY_ONNX)
+    ort.set_default_logger_severity(4)  # the failed CUDA start logs errors that are expected here
+    try:
+        session = ort.InferenceSession(probe, providers=[CUDA, CPU])
+        return session.get_providers()[0] == CUDA
+    except Exception:  # any failure to start CUDA means: run on CPU
+        return False
+    finally:
+        ort.set_default_logger_severity(2)
+
+
+# A one-node ONNX model, serialized so that no onnx package is needed at run time:
+# onnx.helper.make_model(make_graph([make_node("Identity", ["x"], ["y"])], "probe",
+#   [make_tensor_value_info("x", FLOAT, [1])], [make_tensor_value_info("y", FLOAT, [1])]), opset 18)
+_IDENTITY_ONNX = "CAk6OwoQCgF4EgF5IghJZGVudGl0eRIFcHJvYmVaDwoBeBIKCggIARIECgIIAWIPCgF5EgoKCAgBEgQKAggBQgQKABAS"
+
+
+def _session_options(threads: int | None) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # The graphs are small: a few intra-op threads help big batches, and more than the cores only contend.
+    options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return options

@@ -1,0 +1,105 @@
+"""The onnxruntime world model against the torch modules it was exported from."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import tiny_world_model as tiny
+from studio.runtime import WorldModel, to_uint8_frames
+
+
+@pytest.fixture(scope="module")
+def model(tiny_bundle) -> WorldModel:
+    return WorldModel.load(tiny_bundle, device="auto")
+
+
+def frames(count: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random((count, 3, tiny.H, tiny.W), dtype=np.float32)
+
+
+def test_reports_the_provider_actually_used(model):
+    assert set(model.providers) == {"encoder", "actions", "predictor", "decoder"}
+    for provider in model.providers.values():
+        assert provider in ("CPUExecutionProvider", "CUDAExecutionProvider")
+    assert model.device == ("cuda" if "CUDAExecutionProvider" in model.providers.values() else "cpu")
+
+
+def test_encode_and_decode_match_torch(model, tiny_modules):
+    x = frames(70, seed=1)  # more than one batch of 64
+    with torch.no_grad():
+        z_torch = tiny_modules["encoder"](torch.from_numpy(x)).numpy()
+        y_torch = tiny_modules["decoder"](torch.from_numpy(z_torch)).numpy()
+    z = model.encode(x)
+    assert z.shape == (70, tiny.N, tiny.D)
+    np.testing.assert_allclose(z, z_torch, atol=1e-4)
+    np.testing.assert_allclose(model.decode(z), y_torch, atol=1e-4)
+
+
+def test_infer_actions_matches_torch(model, tiny_modules):
+    x = frames(9, seed=2)
+    with torch.no_grad():
+        action, code, distances = tiny_modules["actions"](torch.from_numpy(x[:-1]), torch.from_numpy(x[1:]))
+    inferred = model.infer_actions(x)
+    assert inferred.codes.dtype == np.int64 and inferred.codes.shape == (8,)
+    np.testing.assert_allclose(inferred.vectors, action.numpy(), atol=1e-4)
+    np.testing.assert_allclose(inferred.distances, distances.numpy(), atol=1e-4)
+    np.testing.assert_array_equal(inferred.codes, code.numpy())
+
+
+def test_predict_and_rollout_match_torch(model, tiny_modules):
+    rng = np.random.default_rng(3)
+    context = rng.standard_normal((3, tiny.C, tiny.N, tiny.D)).astype(np.float32)
+    actions = model.action_vectors(rng.integers(0, tiny.K, size=(3, 5)))  # [3, 5, Da]
+    predicted = model.rollout(context, actions)
+    assert predicted.shape == (3, 5, tiny.N, tiny.D)
+    with torch.no_grad():
+        window = torch.from_numpy(context)
+        for step in range(5):
+            z_next = tiny_modules["predictor"](window, torch.from_numpy(actions[:, step]))
+            np.testing.assert_allclose(predicted[:, step], z_next.numpy(), atol=1e-4)
+            window = torch.cat([window[:, 1:], z_next[:, None]], dim=1)
+
+
+def test_outputs_change_when_inputs_change(model):
+    a, b = frames(4, seed=4), frames(4, seed=5)
+    assert np.abs(model.encode(a) - model.encode(b)).max() > 1e-3
+    assert np.abs(model.decode(model.encode(a)) - model.decode(model.encode(b))).max() > 1e-3
+    assert np.abs(model.infer_actions(a).vectors - model.infer_actions(b).vectors).max() > 1e-3
+    context = model.start_context(model.encode(a))[None]  # [1, C, N, D]
+    by_code = [model.predict(context, model.action_vectors([k])) for k in range(tiny.K)]
+    assert max(np.abs(by_code[0] - other).max() for other in by_code[1:]) > 1e-3
+    other_context = model.start_context(model.encode(b))[None]
+    assert np.abs(model.predict(other_context, model.action_vectors([0])) - by_code[0]).max() > 1e-3
+
+
+def test_uint8_frames_are_accepted_and_returned(model):
+    pictures = to_uint8_frames(frames(3, seed=6))  # [3, H, W, 3]
+    assert pictures.shape == (3, tiny.H, tiny.W, 3) and pictures.dtype == np.uint8
+    np.testing.assert_allclose(model.encode(pictures), model.encode(pictures.transpose(0, 3, 1, 2) / 255.0), atol=1e-5)
+    with pytest.raises(ValueError, match="must be"):
+        model.encode(np.zeros((2, 8, 8, 3), np.uint8))
+
+
+def test_out_of_range_codes_are_refused(model):
+    with pytest.raises(ValueError, match="0..3"):
+        model.action_vectors([0, tiny.K])
+
+
+def test_start_context_pads_short_histories(model):
+    latents = model.encode(frames(1, seed=7))  # [1, N, D]
+    context = model.start_context(latents)
+    assert context.shape == (tiny.C, tiny.N, tiny.D)
+    np.testing.assert_array_equal(context[0], context[-1])
+
+
+def test_studio_never_imports_torch():
+    code = (
+        "import sys, studio, studio.bundle, studio.runtime, studio.video, studio.cli, app\n"
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
