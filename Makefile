@@ -1,0 +1,41 @@
+# Two entry points: `make run` serves the studio on http://127.0.0.1:7860, `make test` runs the tests.
+# Both create .venv on first use; torch (training and tests only) is pinned to the CPU build.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export GRADIO_ANALYTICS_ENABLED := False
+export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
+export NUMBA_THREADING_LAYER := workqueue
+export OMP_WAIT_POLICY := PASSIVE
+
+.PHONY: run test chromium train clean
+
+run: $(VENV)/.installed-run
+	$(PY) app.py
+
+test: $(VENV)/.installed-dev chromium
+	$(PY) -m pytest
+
+train: $(VENV)/.installed-dev
+	$(VENV)/bin/studio train configs/breakout.json
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[train,test]"
+	touch $@ $(VENV)/.installed-run
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache

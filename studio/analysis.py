@@ -1,0 +1,117 @@
+"""Analyzing a clip: read it, encode every frame, infer every transition's action, reconstruct.
+
+This is what the Clip tab, the `/analyze` endpoint and `studio analyze` all run; it knows nothing of the UI.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from studio.metrics import psnr
+from studio.runtime import ActionInference, WorldModel, to_uint8_frames
+from studio.video import Clip, read_clip
+
+DEFAULT_STRIDE = 1
+DEFAULT_MAX_FRAMES = 1800  # one minute at 30 fps
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class ClipAnalysis:
+    clip: Clip
+    latents: np.ndarray  # [T, N, D] float32
+    actions: ActionInference  # codes [T-1], vectors [T-1, Da], distances [T-1, K]
+    reconstruction: np.ndarray  # [T, H, W, 3] uint8
+    psnr: np.ndarray  # [T] float, reconstruction vs the frame as the model saw it
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+    @property
+    def frames(self) -> np.ndarray:
+        return self.clip.frames  # [T, H, W, 3] uint8
+
+    def summary(self) -> dict[str, float | int]:
+        codes, counts = np.unique(self.actions.codes, return_counts=True)
+        return {
+            "frames": len(self.frames),
+            "source_frames": self.clip.source_frames,
+            "fps": round(self.clip.fps, 3),
+            "psnr_mean_db": round(float(self.psnr.mean()), 2),
+            "codes_used": len(codes),
+            "most_common_code": int(codes[counts.argmax()]),
+            **{f"seconds_{stage}": round(seconds, 3) for stage, seconds in self.timings.items()},
+        }
+
+
+def analyze_clip(
+    model: WorldModel,
+    path: str | Path,
+    *,
+    stride: int = DEFAULT_STRIDE,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    progress: Progress | None = None,
+) -> ClipAnalysis:
+    """Read a clip at the bundle's frame size and run it through the model. Raises ClipError for bad clips."""
+    report = progress or (lambda fraction, stage: None)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    report(0.0, "reading the clip")
+    clip = read_clip(
+        path,
+        stride=stride,
+        max_frames=max_frames,
+        size=model.frame_size,
+        resize=model.manifest.frame.resize,
+    )
+    timings["read"] = time.perf_counter() - start
+    return _run_model(model, clip, timings, report)
+
+
+def _run_model(model: WorldModel, clip: Clip, timings: dict[str, float], report: Progress) -> ClipAnalysis:
+    frames = model.as_model_frames(clip.frames)  # [T, 3, H, W]
+
+    report(0.25, "encoding frames")
+    start = time.perf_counter()
+    latents = model.encode(frames)  # [T, N, D]
+    timings["encode"] = time.perf_counter() - start
+
+    report(0.5, "inferring actions")
+    start = time.perf_counter()
+    actions = model.infer_actions(frames)
+    timings["actions"] = time.perf_counter() - start
+
+    report(0.75, "decoding")
+    start = time.perf_counter()
+    decoded = model.decode(latents)  # [T, 3, H, W]
+    timings["decode"] = time.perf_counter() - start
+
+    return ClipAnalysis(
+        clip=clip,
+        latents=latents,
+        actions=actions,
+        reconstruction=to_uint8_frames(decoded),
+        psnr=psnr(decoded, frames),
+        timings=timings,
+    )
+
+
+def save_analysis(analysis: ClipAnalysis, path: str | Path) -> Path:
+    """Write latents, codes, action vectors, distances and per-frame PSNR to one `.npz`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        path,
+        latents=analysis.latents,
+        codes=analysis.actions.codes,
+        action_vectors=analysis.actions.vectors,
+        distances=analysis.actions.distances,
+        psnr=analysis.psnr,
+        frame_indices=np.asarray(analysis.clip.indices),
+        fps=np.float64(analysis.clip.fps),
+    )
+    return path

@@ -1,0 +1,69 @@
+"""The `studio` command: one entry point, one subcommand per job.
+
+Training subcommands live in `studio.train` and are imported only when run, so the studio itself never
+needs torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from studio.bundle import BundleError
+from studio.video import ClipError
+
+DEFAULT_EXPORTED = Path(__file__).resolve().parent.parent / "exported"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="studio", description="World-model studio")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_serve(commands)
+    _add_analyze(commands)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except (BundleError, ClipError, ValueError) as err:
+        print(f"studio {args.command}: {err}", file=sys.stderr)
+        return 2
+
+
+def _add_serve(commands) -> None:
+    serve = commands.add_parser("serve", help="start the web studio")
+    serve.add_argument("--exported", type=Path, default=DEFAULT_EXPORTED, help="folder of bundles")
+    serve.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    serve.set_defaults(run=_serve)
+
+
+def _serve(args) -> None:
+    from studio.ui.app import launch_studio
+
+    launch_studio(exported_dir=args.exported, device=args.device)
+
+
+def _add_analyze(commands) -> None:
+    analyze = commands.add_parser("analyze", help="run a clip through a bundle and save the results")
+    analyze.add_argument("clip", type=Path)
+    analyze.add_argument("--bundle", type=Path, required=True, help="bundle folder")
+    analyze.add_argument("--out", type=Path, required=True, help="output .npz")
+    analyze.add_argument("--stride", type=int, default=1)
+    analyze.add_argument("--max-frames", type=int, default=1800)
+    analyze.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    analyze.set_defaults(run=_analyze)
+
+
+def _analyze(args) -> None:
+    from studio.analysis import analyze_clip, save_analysis
+    from studio.runtime import WorldModel
+
+    model = WorldModel.load(args.bundle, device=args.device)
+    analysis = analyze_clip(model, args.clip, stride=args.stride, max_frames=args.max_frames)
+    save_analysis(analysis, args.out)
+    print(f"bundle {model.manifest.name} on {model.device}; wrote {args.out}")
+    for key, value in analysis.summary().items():
+        print(f"  {key:>18}: {value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

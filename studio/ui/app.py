@@ -1,0 +1,52 @@
+"""The studio page: tabs in the order of the design, served by Gradio."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import gradio as gr
+
+from studio.ui.clip_tab import build_clip_tab
+from studio.ui.model_tab import build_model_tab, load_errors_markdown
+from studio.ui.state import BundleShelf
+
+TITLE = "World-model studio"
+NO_BUNDLE_HELP = """
+## No world model to open yet
+
+The studio opens the bundles in `{folder}/`, and there is none that loads. Train and export one:
+
+```
+make train            # or: studio train configs/breakout.json
+studio export runs/breakout/checkpoint.pt exported/breakout
+```
+
+then restart the studio.
+"""
+
+
+def build_studio(shelf: BundleShelf) -> gr.Blocks:
+    with gr.Blocks(title=TITLE) as studio:
+        gr.Markdown(f"# {TITLE}\nLook inside a world model learnt from gameplay video.")
+        if not shelf.names:
+            gr.Markdown(NO_BUNDLE_HELP.format(folder=shelf.exported_dir.name))
+            gr.Markdown(load_errors_markdown(shelf))
+            return studio
+        bundle_name = gr.State(shelf.default_name)
+        analysis = gr.State(None)
+        with gr.Tabs():
+            with gr.Tab("Clip", id="clip"):
+                build_clip_tab(shelf, bundle_name, analysis)
+            with gr.Tab("Model", id="model"):
+                build_model_tab(shelf, bundle_name)
+    return studio
+
+
+def launch_studio(exported_dir: str | Path, device: str = "auto", **launch_options) -> None:
+    """Load the bundles and serve; host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    shelf = BundleShelf(Path(exported_dir), device=device).load_all()
+    studio = build_studio(shelf)
+    studio.queue(default_concurrency_limit=2, max_size=32)
+    studio.launch(theme=gr.themes.Soft(), max_file_size="500mb", **launch_options)

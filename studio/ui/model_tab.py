@@ -1,0 +1,80 @@
+"""Model tab: the bundle card, the provider actually in use, and the bundle picker."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio.runtime import WorldModel
+from studio.ui.state import BundleShelf
+
+
+def bundle_card(model: WorldModel) -> str:
+    """The model card of a loaded bundle, as Markdown."""
+    m = model.manifest
+    providers = sorted(set(model.providers.values()))
+    lines = [
+        f"## {m.name}",
+        m.description,
+        "",
+        f"**Runs on:** `{', '.join(providers)}` (the provider onnxruntime actually uses) · **License:** {m.license}",
+        "",
+        "| frame | latent | actions | predictor context |",
+        "| --- | --- | --- | --- |",
+        f"| {m.frame.height}×{m.frame.width} RGB, {m.frame.resize} | {m.latent.tokens} tokens × {m.latent.dim} "
+        f"(grid {'×'.join(map(str, m.latent.grid))}) | {m.action.codebook_size} codes × {m.action.dim} | "
+        f"{m.predictor.context} frames |",
+    ]
+    if m.trained_on:
+        lines += ["", "### Trained on", "", *[f"- **{k}:** {v}" for k, v in m.trained_on.items()]]
+    if m.metrics:
+        lines += ["", "### Measured figures", "", "| figure | value |", "| --- | --- |"]
+        lines += [f"| {k} | {_format(v)} |" for k, v in _flatten(m.metrics).items()]
+    if m.training:
+        lines += ["", "### Training", "", *[f"- **{k}:** {_format(v)}" for k, v in _flatten(m.training).items()]]
+    lines += ["", "### Graphs", "", "| graph | inputs | outputs | sha256 |", "| --- | --- | --- | --- |"]
+    for role, spec in m.graphs.items():
+        inputs = ", ".join(f"`{t.name}` {t.shape}" for t in spec.inputs)
+        outputs = ", ".join(f"`{t.name}` {t.shape}" for t in spec.outputs)
+        lines.append(f"| {role} (`{spec.file}`) | {inputs} | {outputs} | `{spec.sha256[:16]}…` |")
+    return "\n".join(lines)
+
+
+def _flatten(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list) and len(value) > 8:
+        return f"[{len(value)} values]"
+    return str(value)
+
+
+def load_errors_markdown(shelf: BundleShelf) -> str:
+    if not shelf.errors:
+        return ""
+    rows = [f"- **{name}**: {error}" for name, error in sorted(shelf.errors.items())]
+    return "### Bundles that could not be loaded\n\n" + "\n".join(rows)
+
+
+def build_model_tab(shelf: BundleShelf, bundle_name: gr.State) -> None:
+    """The picker sets the session's bundle; every other tab reads `bundle_name`."""
+    picker = gr.Dropdown(
+        choices=shelf.names, value=shelf.default_name, label="Bundle", info=f"bundles in {shelf.exported_dir.name}/"
+    )
+    card = gr.Markdown(bundle_card(shelf.get(shelf.default_name)))
+    gr.Markdown(load_errors_markdown(shelf))
+
+    def pick(name: str):
+        model = shelf.get(name)
+        return name, bundle_card(model)
+
+    picker.change(pick, inputs=picker, outputs=[bundle_name, card], api_name="select_bundle")

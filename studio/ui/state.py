@@ -1,0 +1,54 @@
+"""What the tabs share: the bundles found in `exported/`, each loaded once per process.
+
+Models are read-only after loading and onnxruntime sessions may be run from several threads, so one
+WorldModel per bundle serves every user; a user's own results live in per-session `gr.State`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio.bundle import BundleError, find_bundles
+from studio.runtime import WorldModel
+
+DEFAULT_BUNDLE = "breakout"
+
+
+@dataclass
+class BundleShelf:
+    """The bundles of one `exported/` folder: loaded models, and the error of each that failed to load."""
+
+    exported_dir: Path
+    device: str = "auto"
+    models: dict[str, WorldModel] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def load_all(self) -> BundleShelf:
+        for folder in find_bundles(self.exported_dir):
+            try:
+                model = WorldModel.load(folder, device=self.device)
+            except (BundleError, ValueError) as err:
+                self.errors[folder.name] = str(err)
+                continue
+            self.models[folder.name] = model
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.models)
+
+    @property
+    def default_name(self) -> str | None:
+        """The shipped default bundle when it loaded, else the first by name."""
+        if DEFAULT_BUNDLE in self.models:
+            return DEFAULT_BUNDLE
+        return self.names[0] if self.names else None
+
+    def get(self, name: str | None) -> WorldModel:
+        """The model of a bundle the picker offered; anything else is refused (no path is ever taken from a user)."""
+        if name not in self.models:
+            raise BundleError("no such bundle: pick one from the Model tab")
+        return self.models[name]

@@ -1,0 +1,89 @@
+"""The studio as a user meets it: a real server, a real browser, real clips, and the API client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+
+from clips import moving_square_frames
+from studio.video import write_mp4
+from studio_server import start_studio, stop
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return write_mp4(moving_square_frames(24, 48, 64), tmp_path_factory.mktemp("clips") / "square.mp4", fps=12)
+
+
+def open_studio(page, url: str) -> None:
+    page.goto(url, wait_until="load")
+    page.get_by_role("button", name="Analyze").wait_for()
+
+
+def test_browser_uploads_a_clip_and_sees_the_analysis(page, studio_url, clip, tmp_path):
+    open_studio(page, studio_url)
+    page.locator("input[type=file]").first.set_input_files(str(clip))
+    page.get_by_text("square.mp4").first.wait_for()
+    page.get_by_role("button", name="Analyze").click()
+    stats = page.locator("#clip-stats")
+    stats.get_by_text("frames analyzed", exact=False).wait_for()
+    assert "24 frames" in stats.inner_text()
+    video = page.locator("#clip-preview video")
+    video.wait_for()
+    assert video.get_attribute("src")
+    page.screenshot(path=str(tmp_path / "clip_tab.png"), full_page=True)
+
+    page.get_by_role("tab", name="Model").click()
+    page.get_by_text("Runs on:").wait_for()
+    assert "CPUExecutionProvider" in page.content() or "CUDAExecutionProvider" in page.content()
+    page.screenshot(path=str(tmp_path / "model_tab.png"), full_page=True)
+
+
+def test_browser_shows_a_readable_error_for_a_bad_clip(page, studio_url, tmp_path):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is a text file, not a video\n")
+    open_studio(page, studio_url)
+    page.locator("input[type=file]").first.set_input_files(str(fake))
+    page.get_by_text("notes.mp4").first.wait_for()
+    page.get_by_role("button", name="Analyze").click()
+    page.get_by_text("not a video", exact=False).first.wait_for()
+    page.screenshot(path=str(tmp_path / "bad_clip.png"), full_page=True)
+    assert str(tmp_path) not in page.content()  # no server paths in messages
+
+
+def test_api_client_analyzes_a_clip(studio_url, clip):
+    client = Client(studio_url, verbose=False)
+    video, stats, npz = client.predict(handle_file(str(clip)), 1, 100, api_name="/analyze")
+    assert Path(video).stat().st_size > 0
+    assert "24 frames" in stats
+    result = np.load(npz)
+    assert result["latents"].shape[0] == 24
+    assert result["codes"].shape == (23,)
+    assert np.isfinite(result["psnr"]).all()
+
+
+def test_api_client_gets_a_clear_error_for_a_bad_clip(studio_url, tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    client = Client(studio_url, verbose=False)
+    with pytest.raises(Exception, match="empty"):
+        client.predict(handle_file(str(empty)), 1, 100, api_name="/analyze")
+    # the app keeps serving after the refusal
+    assert client.view_api(return_format="dict")["named_endpoints"]["/analyze"]
+
+
+def test_without_a_bundle_the_page_says_how_to_make_one(page, tmp_path):
+    empty = tmp_path / "exported"
+    empty.mkdir()
+    process, url = start_studio(empty, tmp_path / "studio.log")
+    try:
+        page.goto(url, wait_until="load")
+        page.get_by_text("No world model to open yet").wait_for()
+        assert "studio train" in page.content()
+    finally:
+        stop(process)
