@@ -10,3 +10,50 @@ def psnr(prediction: np.ndarray, target: np.ndarray, peak: float = 1.0) -> np.nd
     error = (prediction.astype(np.float64) - target.astype(np.float64)) ** 2
     mse = error.reshape(len(error), -1).mean(axis=1)  # [T]
     return 10.0 * np.log10(peak**2 / np.maximum(mse, 1e-12))
+
+
+def code_perplexity(codes: np.ndarray, codebook_size: int) -> float:
+    """exp(entropy) of the code histogram: 1 when one code is used, K when all K are used evenly."""
+    counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=codebook_size).astype(np.float64)
+    if counts.sum() == 0:
+        return 0.0
+    p = counts[counts > 0] / counts.sum()
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def confusion_matrix(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts [K_used_or_all, L] of code (rows, 0..max code) × label (columns), and the label values [L]."""
+    codes = np.asarray(codes, dtype=np.int64)
+    values, label_index = np.unique(np.asarray(labels), return_inverse=True)
+    matrix = np.zeros((codes.max() + 1 if codes.size else 0, len(values)), np.int64)
+    np.add.at(matrix, (codes, label_index), 1)
+    return matrix, values
+
+
+def normalized_mutual_information(codes: np.ndarray, labels: np.ndarray) -> float:
+    """NMI (arithmetic normalisation) between two labellings of the same items; 0 when either is constant."""
+    matrix, _ = confusion_matrix(codes, labels)
+    joint = matrix / max(matrix.sum(), 1)
+    p_code, p_label = joint.sum(axis=1), joint.sum(axis=0)
+    h_code, h_label = _entropy(p_code), _entropy(p_label)
+    if h_code == 0 or h_label == 0:
+        return 0.0
+    nonzero = joint > 0
+    mutual = (joint[nonzero] * np.log(joint[nonzero] / np.outer(p_code, p_label)[nonzero])).sum()
+    return float(mutual / ((h_code + h_label) / 2))
+
+
+def best_one_to_one_accuracy(codes: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy of the best matching of codes to labels (each code to at most one label, and back)."""
+    from scipy.optimize import linear_sum_assignment
+
+    matrix, _ = confusion_matrix(codes, labels)
+    if matrix.size == 0:
+        return 0.0
+    rows, cols = linear_sum_assignment(-matrix)
+    return float(matrix[rows, cols].sum() / matrix.sum())
+
+
+def _entropy(p: np.ndarray) -> float:
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
