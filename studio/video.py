@@ -1,0 +1,263 @@
+"""Reading game clips into model-sized frames, and writing frames back out as mp4 or gif.
+
+Clips are read with decord; what decord cannot open (animated GIFs among others) is decoded with PyAV.
+Only the frames that will be returned are decoded into memory, a chunk at a time, and each chunk is
+resized to the model's frame size before the next is read, so a long clip never sits in memory whole.
+Every refusal is a `ClipError` whose message is written for the person who uploaded the clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+RESIZE_MODES = ("stretch", "crop", "letterbox")
+DEFAULT_MAX_FRAMES = 1800
+DEFAULT_MAX_PIXELS = 4096 * 4096
+DEFAULT_MAX_SOURCE_FRAMES = 2_000_000
+CHUNK = 64  # frames decoded at source size at once
+
+
+class ClipError(Exception):
+    """A clip that cannot be used; the message says why, in words meant for the user."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    frames: np.ndarray  # [T, H, W, 3] uint8 RGB at the requested size
+    fps: float  # frames per second of the source
+    source_frames: int  # frames in the source clip
+    source_size: tuple[int, int]  # (height, width) of the source
+    stride: int  # source frames between two returned frames
+    indices: np.ndarray  # [T] int64, source index of each returned frame
+
+
+def read_clip(
+    path: str | Path,
+    *,
+    stride: int = 1,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    size: tuple[int, int] = (64, 64),
+    resize: str = "stretch",
+    spread: bool = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_source_frames: int = DEFAULT_MAX_SOURCE_FRAMES,
+) -> Clip:
+    """Read every `stride`-th frame of a clip, at most `max_frames` of them, resized to `size` (H, W).
+
+    With `spread` (the default), a clip longer than `stride * max_frames` frames is sampled evenly over its
+    whole length (the stride grows, and `Clip.stride` says by how much); without it, the first `max_frames`
+    sampled frames are returned. A clip whose end cannot be decoded (a truncated file) yields the frames
+    decoded before the damage when at least two were, and a ClipError otherwise.
+    """
+    path = Path(path)
+    _check_file(path)
+    if stride < 1 or max_frames < 2:
+        raise ClipError("the frame stride must be at least 1 and the frame cap at least 2")
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+    reader = _open_decord(path)
+    if reader is None:
+        return _read_with_pyav(path, stride, max_frames, size, resize, spread, max_pixels, max_source_frames)
+    count, fps = len(reader), float(reader.get_avg_fps() or 0.0)
+    height, width = reader[0].shape[:2] if count else (0, 0)
+    _check_limits(path, count, height, width, max_pixels, max_source_frames)
+    indices, stride = _sample(count, stride, max_frames, spread)
+    frames, decoded = [], 0
+    for start in range(0, len(indices), CHUNK):
+        chunk = indices[start : start + CHUNK]
+        try:
+            batch = reader.get_batch(chunk.tolist()).asnumpy()  # [c, h, w, 3] uint8
+        except Exception:  # decord raises several types for damaged streams; salvage frame by frame
+            batch = _read_until_damage(reader, chunk)
+            frames.append(resize_frames(batch, size, resize))
+            decoded += len(batch)
+            break
+        frames.append(resize_frames(batch, size, resize))
+        decoded += len(batch)
+    if decoded < 2:
+        raise ClipError(f"'{path.name}' could not be decoded: the file looks damaged or truncated")
+    return Clip(
+        frames=np.concatenate(frames),
+        fps=fps if fps > 0 else 30.0,
+        source_frames=count,
+        source_size=(height, width),
+        stride=stride,
+        indices=indices[:decoded],
+    )
+
+
+def resize_frames(frames: np.ndarray, size: tuple[int, int], mode: str = "stretch") -> np.ndarray:
+    """[T, h, w, 3] uint8 -> [T, H, W, 3] uint8 with PIL's area (BOX) filter, the one training uses too.
+
+    stretch: plain resize; crop: centre crop to the target aspect first; letterbox: pad with black first.
+    """
+    height, width = size
+    t, h, w = frames.shape[:3]
+    if (h, w) == (height, width):
+        return np.ascontiguousarray(frames)
+    box = _crop_box(h, w, height, width) if mode == "crop" else (0, 0, w, h)
+    out = np.empty((t, height, width, 3), np.uint8)
+    for i in range(t):
+        image = Image.fromarray(frames[i])
+        if mode == "letterbox":
+            image = _letterbox(image, height, width)
+        out[i] = np.asarray(image.resize((width, height), Image.BOX, box=box if mode == "crop" else None))
+    return out
+
+
+def write_mp4(frames: np.ndarray, path: str | Path, fps: float, crf: int = 18) -> Path:
+    """Frames [T, H, W, 3] uint8 -> H.264 mp4 (yuv420p, even size by edge padding, faststart)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = _even_size(np.asarray(frames, dtype=np.uint8))
+    with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf)}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def write_gif(frames: np.ndarray, path: str | Path, fps: float) -> Path:
+    """Frames [T, H, W, 3] uint8 -> an animated GIF that loops forever."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [Image.fromarray(frame) for frame in np.asarray(frames, dtype=np.uint8)]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+    return path
+
+
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise ClipError(f"'{path.name}' was not found")
+    if path.stat().st_size == 0:
+        raise ClipError(f"'{path.name}' is empty (0 bytes)")
+
+
+def _open_decord(path: Path):
+    """A decord VideoReader, or None when decord cannot open the file (PyAV gets a try)."""
+    import decord
+
+    try:
+        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+        if len(reader) == 0:
+            return None
+        reader[0]  # some unreadable streams open fine and fail on the first frame
+        return reader
+    except Exception:  # decord raises RuntimeError or DECORDError for files it cannot read
+        return None
+
+
+def _check_limits(path: Path, count: int, height: int, width: int, max_pixels: int, max_source_frames: int):
+    if count < 2:
+        raise ClipError(f"'{path.name}' has {count} frame{'s' if count != 1 else ''}; a clip needs at least 2 frames")
+    if height * width > max_pixels:
+        raise ClipError(
+            f"'{path.name}' is {width}×{height} pixels; the limit is {max_pixels:,} pixels per frame"
+        )
+    if count > max_source_frames:
+        raise ClipError(f"'{path.name}' has {count:,} frames; the limit is {max_source_frames:,}")
+
+
+def _sample(count: int, stride: int, max_frames: int, spread: bool) -> tuple[np.ndarray, int]:
+    """Source indices to read [T] and the effective stride."""
+    if spread and count > stride * max_frames:
+        stride = int(np.ceil(count / max_frames))
+    indices = np.arange(0, count, stride, dtype=np.int64)[:max_frames]
+    return indices, stride
+
+
+def _read_until_damage(reader, indices: np.ndarray) -> np.ndarray:
+    frames = []
+    for index in indices:
+        try:
+            frames.append(reader[int(index)].asnumpy())
+        except Exception:  # the first frame that fails ends the readable part
+            break
+    return np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8)
+
+
+def _read_with_pyav(path, stride, max_frames, size, resize, spread, max_pixels, max_source_frames) -> Clip:
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+        raise ClipError(f"'{path.name}' is not a video this studio can read") from None
+    with container:
+        if not container.streams.video:
+            raise ClipError(f"'{path.name}' has no video stream: not a video")
+        stream = container.streams.video[0]
+        height, width = stream.codec_context.height, stream.codec_context.width
+        count = stream.frames or 0
+        fps = float(stream.average_rate or stream.guessed_rate or 0) or 30.0
+        _check_limits(path, count or 2, height, width, max_pixels, max_source_frames)
+        wanted, stride = _sample(count, stride, max_frames, spread) if count else (None, stride)
+        wanted_set = set(wanted.tolist()) if wanted is not None else set()
+        frames, indices, pending = [], [], []
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                if wanted is not None and index > wanted[-1]:
+                    break
+                if (wanted is not None and index in wanted_set) or (wanted is None and index % stride == 0):
+                    pending.append(frame.to_ndarray(format="rgb24"))
+                    indices.append(index)
+                if len(pending) == CHUNK:
+                    frames.append(resize_frames(np.stack(pending), size, resize))
+                    pending = []
+                if len(indices) == max_frames:
+                    break
+        except (av.error.FFmpegError, ValueError):
+            pass  # a damaged stream: keep what decoded before the damage
+    if pending:
+        frames.append(resize_frames(np.stack(pending), size, resize))
+    if len(indices) < 2:
+        if len(indices) == 1:
+            raise ClipError(f"'{path.name}' has 1 frame; a clip needs at least 2 frames")
+        raise ClipError(f"'{path.name}' is not a video this studio can read")
+    return Clip(
+        frames=np.concatenate(frames),
+        fps=fps,
+        source_frames=count or indices[-1] + 1,
+        source_size=(height, width),
+        stride=stride,
+        indices=np.asarray(indices, np.int64),
+    )
+
+
+def _even_size(frames: np.ndarray) -> np.ndarray:
+    """H.264 in yuv420p needs even sides: repeat the last row and/or column when a side is odd."""
+    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
+    if pad_h or pad_w:
+        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    return frames
+
+
+def _crop_box(h: int, w: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """The centred (left, top, right, bottom) box of the source with the target's aspect."""
+    if w * height > h * width:  # source is wider: trim the sides
+        keep = round(h * width / height)
+        left = (w - keep) // 2
+        return left, 0, left + keep, h
+    keep = round(w * height / width)
+    top = (h - keep) // 2
+    return 0, top, w, top + keep
+
+
+def _letterbox(image: Image.Image, height: int, width: int) -> Image.Image:
+    """Pad with black to the target's aspect, the picture centred."""
+    w, h = image.size
+    if w * height > h * width:
+        canvas_w, canvas_h = w, round(w * height / width)
+    else:
+        canvas_w, canvas_h = round(h * width / height), h
+    canvas = Image.new("RGB", (canvas_w, canvas_h))
+    canvas.paste(image, ((canvas_w - w) // 2, (canvas_h - h) // 2))
+    return canvas
