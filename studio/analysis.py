@@ -115,3 +115,26 @@ def save_analysis(analysis: ClipAnalysis, path: str | Path) -> Path:
         fps=np.float64(analysis.clip.fps),
     )
     return path
+
+
+def save_analysis_csv(analysis: ClipAnalysis, path: str | Path) -> Path:
+    """One row per frame: index, source index, time, the code and action vector leaving it, PSNR."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    vectors = analysis.actions.vectors  # [T-1, Da]
+    header = ["frame", "source_frame", "time_s", "code", "psnr_db", *[f"action_{i}" for i in range(vectors.shape[1])]]
+    rows = [",".join(header)]
+    times = frame_times(analysis)  # [T]
+    for t, source in enumerate(analysis.clip.indices):
+        leaving = t < len(vectors)
+        code = str(int(analysis.actions.codes[t])) if leaving else ""
+        vector = [f"{v:.6g}" for v in vectors[t]] if leaving else [""] * vectors.shape[1]
+        rows.append(",".join([str(t), str(int(source)), f"{times[t]:.4f}", code,
+                              f"{analysis.psnr[t]:.3f}", *vector]))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def frame_times(analysis: ClipAnalysis) -> np.ndarray:
+    """[T] seconds from the start of the source clip of each analyzed frame."""
+    return np.asarray(analysis.clip.indices, dtype=np.float64) / max(analysis.clip.fps, 1e-6)

@@ -18,6 +18,9 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 METHODS = ("umap", "pca")
+# numba's workqueue threading layer (chosen because it keeps PCA fast after UMAP) aborts the process when
+# two threads enter its parallel code at once: every UMAP fit and transform holds this lock.
+_UMAP_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -57,13 +60,14 @@ class Projection:
         import umap  # deferred: importing umap pulls numba, which the PCA path does not need
 
         reduced = pca.transform(points)  # [M, keep]
-        umap_model = umap.UMAP(
-            n_components=config.dims,
-            n_neighbors=min(config.neighbors, len(points) - 1),
-            min_dist=config.min_dist,
-            random_state=config.seed,
-            n_jobs=1,  # seeded UMAP is single-threaded anyway; saying so silences its warning
-        ).fit(reduced)
+        with _UMAP_LOCK:
+            umap_model = umap.UMAP(
+                n_components=config.dims,
+                n_neighbors=min(config.neighbors, len(points) - 1),
+                min_dist=config.min_dist,
+                random_state=config.seed,
+                n_jobs=1,  # seeded UMAP is single-threaded anyway; saying so silences its warning
+            ).fit(reduced)
         return cls(config, pca, umap_model)
 
     def transform(self, points: np.ndarray) -> np.ndarray:
@@ -74,7 +78,8 @@ class Projection:
             if coords.shape[1] < self.config.dims:  # fewer features than dimensions: pad with zeros
                 coords = np.pad(coords, ((0, 0), (0, self.config.dims - coords.shape[1])))
             return coords.astype(np.float32)
-        return self.umap_model.transform(reduced).astype(np.float32)
+        with _UMAP_LOCK:
+            return self.umap_model.transform(reduced).astype(np.float32)
 
 
 class ProjectionCache:

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.ui.actions_tab import build_actions_tab
 from studio.ui.clip_tab import build_clip_tab
 from studio.ui.model_tab import build_model_tab, load_errors_markdown
 from studio.ui.state import BundleShelf
 
 TITLE = "World-model studio"
+CACHE_DIR = Path(os.environ.get("STUDIO_CACHE_DIR", Path.home() / ".cache" / "world-model-studio"))
 NO_BUNDLE_HELP = """
 ## No world model to open yet
 
@@ -34,19 +36,27 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
             gr.Markdown(load_errors_markdown(shelf))
             return studio
         bundle_name = gr.State(shelf.default_name)
-        analysis = gr.State(None)
+        clip_session = gr.State(None)
         with gr.Tabs():
             with gr.Tab("Clip", id="clip"):
-                build_clip_tab(shelf, bundle_name, analysis)
+                analyzed = build_clip_tab(shelf, bundle_name, clip_session)
+            with gr.Tab("Actions", id="actions"):
+                refresh_actions, actions_outputs = build_actions_tab(shelf, clip_session)
             with gr.Tab("Model", id="model"):
                 build_model_tab(shelf, bundle_name)
+        analyzed.success(refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name="actions")
     return studio
 
 
 def launch_studio(exported_dir: str | Path, device: str = "auto", **launch_options) -> None:
     """Load the bundles and serve; host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    shelf = BundleShelf(Path(exported_dir), device=device).load_all()
+    # numba (under UMAP) compiles on first use: cache the machine code, and use the threading layer
+    # under which scikit-learn's PCA keeps its speed after a UMAP fit
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHE_DIR / "numba"))
+    os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+    shelf = BundleShelf(Path(exported_dir), device=device, cache_dir=CACHE_DIR / "maps").load_all()
+    shelf.warm_up_in_background()
     studio = build_studio(shelf)
     studio.queue(default_concurrency_limit=2, max_size=32)
     studio.launch(theme=gr.themes.Soft(), max_file_size="500mb", **launch_options)

@@ -1,25 +1,79 @@
-"""Clip tab: upload a clip, analyze it, see it beside its reconstruction."""
+"""Clip tab: upload or pick a clip, analyze it, see it beside its reconstruction and as a path in latent space."""
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
-from studio.analysis import DEFAULT_MAX_FRAMES, DEFAULT_STRIDE, ClipAnalysis, analyze_clip, save_analysis
+from studio.analysis import (
+    DEFAULT_MAX_FRAMES,
+    DEFAULT_STRIDE,
+    ClipAnalysis,
+    analyze_clip,
+    frame_times,
+    save_analysis,
+    save_analysis_csv,
+)
 from studio.bundle import BundleError
+from studio.examples import example_clips, example_labels
+from studio.labels import Labels
+from studio.plots import Trajectory, frame_codes, trajectory_figure
+from studio.projection import ProjectionConfig
 from studio.ui.state import BundleShelf
 from studio.video import ClipError, write_mp4
 
 CLIP_TYPES = [".mp4", ".webm", ".mov", ".mkv", ".avi", ".gif"]
 PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so previews are scaled up (nearest neighbour)
+METHODS = {"UMAP": "umap", "PCA": "pca"}
+
+
+@dataclass
+class ClipSession:
+    """One user's analyzed clip, its optional overlay, and the maps computed for it so far."""
+
+    bundle: str
+    name: str
+    analysis: ClipAnalysis
+    out_dir: Path
+    overlay: ClipAnalysis | None = None
+    overlay_name: str = ""
+    labels: Labels | None = None  # per-frame ground truth: an upload, or the labels of a shipped example
+    coords: dict[tuple[str, int, str], np.ndarray] = field(default_factory=dict)  # (method, dims, clip) -> [T, d]
+
+    def coordinates(self, shelf: BundleShelf, method: str, dims: int, which: str = "main") -> np.ndarray:
+        key = (method, dims, which)
+        if key not in self.coords:
+            analysis = self.analysis if which == "main" else self.overlay
+            config = ProjectionConfig(method=method, dims=dims)
+            self.coords[key] = shelf.maps.project(shelf.get(self.bundle), analysis.latents, config)
+        return self.coords[key]
+
+    def figure(self, shelf: BundleShelf, method: str, dims: int, color_by: str, highlight: int | None):
+        trajectories = [_trajectory(self.name, self.analysis, self.coordinates(shelf, method, dims))]
+        if self.overlay is not None:
+            coords = self.coordinates(shelf, method, dims, which="overlay")
+            trajectories.append(_trajectory(self.overlay_name, self.overlay, coords))
+        title = f"{method.upper()} of the frame latents · {self.bundle}"
+        return trajectory_figure(trajectories, color_by=color_by, highlight=highlight, title=title)
+
+
+def _trajectory(name: str, analysis: ClipAnalysis, coords: np.ndarray) -> Trajectory:
+    return Trajectory(name, coords, frame_times(analysis), frame_codes(analysis.actions.codes, len(coords)))
+
+
+def upscale(frame: np.ndarray) -> np.ndarray:
+    """[H, W, 3] uint8 -> nearest-neighbour enlargement to about PREVIEW_HEIGHT pixels high."""
+    scale = max(1, PREVIEW_HEIGHT // frame.shape[0])
+    return frame.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
 def side_by_side(frames: np.ndarray, reconstruction: np.ndarray, gap: int = 4) -> np.ndarray:
     """Two [T, H, W, 3] uint8 clips -> one [T, s*H, s*(2W+gap), 3] clip, scaled up by an integer s."""
-    t, h, w, _ = frames.shape
+    t, h, _, _ = frames.shape
     scale = max(1, PREVIEW_HEIGHT // h)
     separator = np.full((t, h, gap, 3), 255, np.uint8)
     joined = np.concatenate([frames, separator, reconstruction], axis=2)  # [T, H, 2W+gap, 3]
@@ -36,47 +90,151 @@ def stats_markdown(analysis: ClipAnalysis, bundle: str) -> str:
     )
 
 
-def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, analysis_state: gr.State) -> None:
+def frame_caption(session: ClipSession, t: int) -> str:
+    analysis = session.analysis
+    code = int(analysis.actions.codes[t]) if t < len(analysis.actions.codes) else None
+    leaving = f"code **{code}** to the next frame" if code is not None else "last frame"
+    return f"Frame **{t}** · {frame_times(analysis)[t]:.2f} s · {leaving} · PSNR {analysis.psnr[t]:.1f} dB"
+
+
+def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State):
+    """Returns the Analyze event, so that other tabs can refresh after it."""
     with gr.Row():
-        with gr.Column(scale=1):
-            upload = gr.File(label="Game clip", file_types=CLIP_TYPES, type="filepath")
+        with gr.Column(scale=1, min_width=300):
+            upload = gr.File(label="Game clip", file_types=CLIP_TYPES, type="filepath", elem_id="clip-upload")
+            examples = [[str(p)] for p in example_clips(shelf.get(shelf.default_name))]
+            if examples:
+                gr.Examples(examples, inputs=[upload], label="Examples shipped with the bundle")
             with gr.Row():
                 stride = gr.Number(DEFAULT_STRIDE, label="Frame stride", precision=0, minimum=1, maximum=100)
-                max_frames = gr.Number(
-                    DEFAULT_MAX_FRAMES, label="Frame cap", precision=0, minimum=2, maximum=20_000
-                )
+                max_frames = gr.Number(DEFAULT_MAX_FRAMES, label="Frame cap", precision=0, minimum=2, maximum=20_000)
             analyze = gr.Button("Analyze", variant="primary")
+            stats = gr.Markdown(elem_id="clip-stats")
         with gr.Column(scale=2):
             preview = gr.Video(label="Clip | reconstruction", autoplay=True, loop=True, elem_id="clip-preview")
-            stats = gr.Markdown(elem_id="clip-stats")
-            download = gr.File(label="Latents, codes and action vectors (.npz)")
 
-    def run(path: str | None, stride_value, cap_value, name: str, progress=gr.Progress()):
+    with gr.Row():
+        with gr.Column(scale=3):
+            with gr.Row():
+                method = gr.Radio(list(METHODS), value="UMAP", label="Projection", elem_id="map-method")
+                dims = gr.Radio(["2D", "3D"], value="2D", label="Dimensions", elem_id="map-dims")
+                color_by = gr.Radio(["time", "code"], value="time", label="Colour by", elem_id="map-color")
+            trajectory = gr.Plot(label="Latent trajectory", elem_id="trajectory")
+        with gr.Column(scale=2):
+            frame_slider = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="frame-slider")
+            caption = gr.Markdown(elem_id="frame-caption")
+            with gr.Row():
+                frame_image = gr.Image(label="Frame t", height=256, elem_id="frame-image")
+                reconstruction_image = gr.Image(label="Reconstruction", height=256, elem_id="frame-reconstruction")
+            with gr.Accordion("Overlay a second clip on the same map", open=False):
+                overlay_upload = gr.File(label="Second clip", file_types=CLIP_TYPES, type="filepath")
+                overlay_button = gr.Button("Overlay")
+            downloads = gr.File(label="Downloads: latents (.npz), per-frame table (.csv), map (.html)", file_count="multiple")
+
+    map_controls = [method, dims, color_by]
+
+    def analyze_upload(path, stride_value, cap_value, name, method_label, dims_label, color, progress=gr.Progress()):
         if not path:
-            raise gr.Error("Upload a clip first.")
-        try:
-            model = shelf.get(name)
-            analysis = analyze_clip(
-                model,
-                path,
-                stride=int(stride_value or DEFAULT_STRIDE),
-                max_frames=int(cap_value or DEFAULT_MAX_FRAMES),
-                progress=lambda fraction, stage: progress(fraction, desc=stage),
-            )
-        except (ClipError, BundleError) as err:
-            raise gr.Error(str(err)) from None
-        progress(0.9, desc="writing the preview")
-        out_dir = Path(tempfile.mkdtemp(prefix="studio-analysis-"))
+            raise gr.Error("Upload a clip or pick an example first.")
+        report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
+        analysis = _analyze(shelf, name, path, stride_value, cap_value, report)
+        progress(0.8, desc=f"projecting ({method_label})")
+        state = ClipSession(
+            name, Path(path).name, analysis, Path(tempfile.mkdtemp(prefix="studio-clip-")),
+            labels=example_labels(shelf.get(name), path),
+        )
+        figure = _figure(shelf, state, method_label, dims_label, color, 0)
+        progress(0.95, desc="writing the preview and downloads")
         video = write_mp4(
-            side_by_side(analysis.frames, analysis.reconstruction), out_dir / "clip_vs_reconstruction.mp4",
+            side_by_side(analysis.frames, analysis.reconstruction),
+            state.out_dir / "clip_vs_reconstruction.mp4",
             fps=min(analysis.clip.fps / analysis.clip.stride, 60.0) or 15.0,
         )
-        npz = save_analysis(analysis, out_dir / f"{Path(path).stem}_analysis.npz")
-        return str(video), stats_markdown(analysis, name), str(npz), analysis
+        files = _downloads(state, figure)
+        slider = gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame")
+        return (str(video), stats_markdown(analysis, name), figure, slider, *_frame_views(state, 0), files, state)
 
-    analyze.click(
-        run,
-        inputs=[upload, stride, max_frames, bundle_name],
-        outputs=[preview, stats, download, analysis_state],
+    analyzed = analyze.click(
+        analyze_upload,
+        inputs=[upload, stride, max_frames, bundle_name, *map_controls],
+        outputs=[preview, stats, trajectory, frame_slider, caption, frame_image, reconstruction_image, downloads, session],
         api_name="analyze",
+        concurrency_id="model",
     )
+
+    def redraw(state: ClipSession | None, method_label, dims_label, color, t, progress=gr.Progress()):
+        if state is None:
+            return None
+        progress(0.3, desc=f"projecting ({method_label})")
+        return _figure(shelf, state, method_label, dims_label, color, t)
+
+    for control in map_controls:
+        control.change(redraw, inputs=[session, *map_controls, frame_slider], outputs=trajectory, api_name=False)
+
+    def show_frame(state: ClipSession | None, t, method_label, dims_label, color):
+        if state is None:
+            return None, None, None, ""
+        t = int(np.clip(t, 0, len(state.analysis.frames) - 1))
+        return (_figure(shelf, state, method_label, dims_label, color, t), *_frame_views(state, t))
+
+    frame_slider.change(
+        show_frame,
+        inputs=[session, frame_slider, *map_controls],
+        outputs=[trajectory, caption, frame_image, reconstruction_image],
+        api_name=False,
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
+
+    def overlay(state: ClipSession | None, path, stride_value, cap_value, method_label, dims_label, color, t,
+                progress=gr.Progress()):
+        if state is None:
+            raise gr.Error("Analyze a clip first, then overlay a second one on its map.")
+        if not path:
+            raise gr.Error("Upload the second clip first.")
+        report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
+        state.overlay = _analyze(shelf, state.bundle, path, stride_value, cap_value, report)
+        state.overlay_name = Path(path).name
+        state.coords = {k: v for k, v in state.coords.items() if k[2] == "main"}
+        figure = _figure(shelf, state, method_label, dims_label, color, t)
+        return figure, _downloads(state, figure), state
+
+    overlay_button.click(
+        overlay,
+        inputs=[session, overlay_upload, stride, max_frames, *map_controls, frame_slider],
+        outputs=[trajectory, downloads, session],
+        api_name="overlay",
+        concurrency_id="model",
+    )
+    return analyzed
+
+
+def _analyze(shelf: BundleShelf, name: str, path: str, stride_value, cap_value, report) -> ClipAnalysis:
+    try:
+        return analyze_clip(
+            shelf.get(name),
+            path,
+            stride=max(1, int(stride_value or DEFAULT_STRIDE)),
+            max_frames=max(2, int(cap_value or DEFAULT_MAX_FRAMES)),
+            progress=report,
+        )
+    except (ClipError, BundleError) as err:
+        raise gr.Error(str(err)) from None
+
+
+def _figure(shelf: BundleShelf, state: ClipSession, method_label: str, dims_label: str, color: str, t):
+    return state.figure(shelf, METHODS[method_label], int(dims_label[0]), color, highlight=int(t))
+
+
+def _frame_views(state: ClipSession, t: int) -> tuple[str, np.ndarray, np.ndarray]:
+    analysis = state.analysis
+    return frame_caption(state, t), upscale(analysis.frames[t]), upscale(analysis.reconstruction[t])
+
+
+def _downloads(state: ClipSession, figure) -> list[str]:
+    stem = Path(state.name).stem
+    npz = save_analysis(state.analysis, state.out_dir / f"{stem}_analysis.npz")
+    csv = save_analysis_csv(state.analysis, state.out_dir / f"{stem}_frames.csv")
+    html = state.out_dir / f"{stem}_latent_map.html"
+    figure.write_html(html, include_plotlyjs=True, full_html=True)
+    return [str(npz), str(csv), str(html)]

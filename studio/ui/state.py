@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.bundle import BundleError, find_bundles
+from studio.latent_map import LatentMaps
+from studio.projection import ProjectionCache, ProjectionConfig, warm_up_umap
 from studio.runtime import WorldModel
 
 DEFAULT_BUNDLE = "breakout"
+DEFAULT_MAPS = (ProjectionConfig(method="umap", dims=2),)
 
 
 @dataclass
@@ -22,9 +25,13 @@ class BundleShelf:
 
     exported_dir: Path
     device: str = "auto"
+    cache_dir: Path | None = None  # where fitted maps are kept between runs
     models: dict[str, WorldModel] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    maps: LatentMaps = field(init=False)
+
+    def __post_init__(self):
+        self.maps = LatentMaps(ProjectionCache(self.cache_dir))
 
     def load_all(self) -> BundleShelf:
         for folder in find_bundles(self.exported_dir):
@@ -35,6 +42,21 @@ class BundleShelf:
                 continue
             self.models[folder.name] = model
         return self
+
+    def warm_up_in_background(self) -> threading.Thread:
+        """Compile UMAP and fit each bundle's default maps while the page is already being served."""
+
+        def warm_up() -> None:
+            warm_up_umap()
+            for model in self.models.values():
+                reference = self.maps.reference(model)
+                if reference is not None:
+                    for config in DEFAULT_MAPS:
+                        self.maps.cache.get(*reference, config)
+
+        thread = threading.Thread(target=warm_up, name="studio-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     @property
     def names(self) -> list[str]:

@@ -58,10 +58,13 @@ def test_browser_shows_a_readable_error_for_a_bad_clip(page, studio_url, tmp_pat
 
 def test_api_client_analyzes_a_clip(studio_url, clip):
     client = Client(studio_url, verbose=False)
-    video, stats, npz = client.predict(handle_file(str(clip)), 1, 100, api_name="/analyze")
+    video, stats, *_, downloads = client.predict(handle_file(str(clip)), 1, 100, "PCA", "2D", "code", api_name="/analyze")
     assert Path(video).stat().st_size > 0
     assert "24 frames" in stats
-    result = np.load(npz)
+    files = {Path(d).suffix: Path(d) for d in downloads}
+    assert set(files) == {".npz", ".csv", ".html"}
+    assert len(files[".csv"].read_text().splitlines()) == 25
+    result = np.load(files[".npz"])
     assert result["latents"].shape[0] == 24
     assert result["codes"].shape == (23,)
     assert np.isfinite(result["psnr"]).all()
@@ -72,7 +75,7 @@ def test_api_client_gets_a_clear_error_for_a_bad_clip(studio_url, tmp_path):
     empty.write_bytes(b"")
     client = Client(studio_url, verbose=False)
     with pytest.raises(Exception, match="empty"):
-        client.predict(handle_file(str(empty)), 1, 100, api_name="/analyze")
+        client.predict(handle_file(str(empty)), 1, 100, "PCA", "2D", "time", api_name="/analyze")
     # the app keeps serving after the refusal
     assert client.view_api(return_format="dict")["named_endpoints"]["/analyze"]
 

@@ -1,0 +1,89 @@
+"""What the action codes mean: exemplar transitions, the action-effect atlas, agreement with true actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from studio.metrics import best_one_to_one_accuracy, confusion_matrix, normalized_mutual_information
+from studio.runtime import ActionInference, WorldModel, to_uint8_frames
+
+DIFF_COLOR = np.array([255, 0, 200], np.float32)  # magenta: where a code changed the frame
+
+
+def exemplars(actions: ActionInference, per_code: int = 4) -> dict[int, list[int]]:
+    """For each code used, up to `per_code` transitions t (t -> t+1) inferred as it, most confident first.
+
+    Confidence is the margin between the nearest code's distance and the second nearest's.
+    """
+    ordered = np.sort(actions.distances, axis=1)  # [T-1, K]
+    margin = ordered[:, 1] - ordered[:, 0] if ordered.shape[1] > 1 else -ordered[:, 0]  # [T-1]
+    chosen = {}
+    for code in np.unique(actions.codes):
+        transitions = np.flatnonzero(actions.codes == code)
+        chosen[int(code)] = transitions[np.argsort(-margin[transitions])][:per_code].tolist()
+    return chosen
+
+
+@dataclass(frozen=True)
+class ActionEffects:
+    """From one frame, the decoded next frame under each of the K codes."""
+
+    current: np.ndarray  # [H, W, 3] uint8, the decoded current frame
+    next_frames: np.ndarray  # [K, H, W, 3] uint8
+    highlighted: np.ndarray  # [K, H, W, 3] uint8, next frames with their change from `current` in magenta
+    change: np.ndarray  # [K] mean absolute change from the current frame, in [0, 1]
+
+
+def action_effect_atlas(model: WorldModel, latents: np.ndarray, t: int) -> ActionEffects:
+    """Predict one step from frame t (with its C-frame history) under every code, and decode."""
+    k = model.codebook_size
+    context = model.start_context(latents[: t + 1])  # [C, N, D]
+    contexts = np.repeat(context[None], k, axis=0)  # [K, C, N, D]
+    predicted = model.predict(contexts, model.codebook)  # [K, N, D]
+    decoded = model.decode(np.concatenate([latents[t : t + 1], predicted]))  # [1+K, 3, H, W]
+    current, next_frames = decoded[0], decoded[1:]
+    difference = np.abs(next_frames - current[None]).max(axis=1)  # [K, H, W]
+    pictures = to_uint8_frames(decoded)  # [1+K, H, W, 3]
+    strength = np.clip(difference / 0.25, 0.0, 1.0)[..., None]  # [K, H, W, 1]
+    highlighted = pictures[1:] * (1 - strength) + DIFF_COLOR * strength
+    return ActionEffects(
+        current=pictures[0],
+        next_frames=pictures[1:],
+        highlighted=highlighted.astype(np.uint8),
+        change=np.abs(next_frames - current[None]).mean(axis=(1, 2, 3)),
+    )
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Codes against true actions on the same transitions."""
+
+    matrix: np.ndarray  # [K, L] counts, code × true action
+    actions: list[str]  # [L] names of the true actions
+    nmi: float
+    accuracy: float  # best one-to-one matching of codes to actions
+    transitions: int
+
+
+def agreement(codes: np.ndarray, true_actions: np.ndarray, codebook_size: int) -> Agreement:
+    codes = np.asarray(codes, dtype=np.int64)
+    if len(codes) != len(true_actions):
+        raise ValueError(f"{len(codes)} codes but {len(true_actions)} true actions")
+    matrix, values = confusion_matrix(codes, true_actions)
+    full = np.zeros((codebook_size, matrix.shape[1]), np.int64)
+    full[: len(matrix)] = matrix
+    return Agreement(
+        matrix=full,
+        actions=[_name(v) for v in values],
+        nmi=normalized_mutual_information(codes, true_actions),
+        accuracy=best_one_to_one_accuracy(codes, true_actions),
+        transitions=len(codes),
+    )
+
+
+def _name(value) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)

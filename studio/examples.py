@@ -1,0 +1,28 @@
+"""The example clips a bundle ships in `examples/`, each with its per-frame labels CSV of the same stem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.labels import Labels, read_labels
+from studio.runtime import WorldModel
+
+EXAMPLES_DIR = "examples"
+CLIP_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".avi")
+
+
+def example_clips(model: WorldModel) -> list[Path]:
+    folder = model.bundle.root / EXAMPLES_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in CLIP_SUFFIXES)
+
+
+def example_labels(model: WorldModel, clip_name: str) -> Labels | None:
+    """The labels shipped beside the example clip called `clip_name` (the name of an upload, whose folder
+    is Gradio's copy), or None when it is not one of the bundle's examples or has no labels."""
+    for clip in example_clips(model):
+        labels = clip.with_suffix(".csv")
+        if clip.name == Path(clip_name).name and labels.is_file():
+            return read_labels(labels)
+    return None

@@ -1,0 +1,63 @@
+"""The shared latent map of a bundle: fitted on its reference latents, the encoded frames of its examples.
+
+Fitting the map once per bundle on the same points lets every clip be transformed into one shared map, so
+clips can be compared. A bundle without examples falls back to the first clip it is shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import numpy as np
+
+from studio.projection import ProjectionCache, ProjectionConfig
+from studio.runtime import WorldModel
+from studio.examples import example_clips
+from studio.video import ClipError, read_clip
+
+FRAMES_PER_EXAMPLE = 600
+
+
+def reference_latents(model: WorldModel) -> tuple[str, np.ndarray] | None:
+    """(cache key, latents [M, N, D]) of the bundle's example clips, or None when it ships none."""
+    latents = []
+    for clip_path in example_clips(model):
+        try:
+            clip = read_clip(
+                clip_path,
+                max_frames=FRAMES_PER_EXAMPLE,
+                size=model.frame_size,
+                resize=model.manifest.frame.resize,
+            )
+        except ClipError:
+            continue  # a broken example does not stop the others from serving as reference
+        latents.append(model.encode(clip.frames))
+    if not latents:
+        return None
+    key = f"{model.manifest.name}:{model.manifest.graphs['encoder'].sha256}:examples"
+    return key, np.concatenate(latents)
+
+
+class LatentMaps:
+    """Per bundle, the map its reference latents define; clips are transformed into it."""
+
+    def __init__(self, cache: ProjectionCache):
+        self.cache = cache
+        self._references: dict[str, tuple[str, np.ndarray] | None] = {}
+        self._lock = threading.Lock()
+
+    def reference(self, model: WorldModel) -> tuple[str, np.ndarray] | None:
+        name = model.manifest.name
+        with self._lock:
+            if name not in self._references:
+                self._references[name] = reference_latents(model)
+            return self._references[name]
+
+    def project(self, model: WorldModel, latents: np.ndarray, config: ProjectionConfig) -> np.ndarray:
+        """Latents [T, N, D] -> coordinates [T, dims] in the bundle's shared map (or the clip's own map)."""
+        reference = self.reference(model)
+        if reference is None:
+            key = "clip:" + hashlib.sha256(np.ascontiguousarray(latents).tobytes()).hexdigest()
+            reference = (key, latents)
+        key, points = reference
+        return self.cache.get(key, points, config).transform(latents)

@@ -1,0 +1,233 @@
+"""Plotly figures of the studio: latent trajectories, the action codebook, code usage and agreement.
+
+Functions take arrays and return `plotly.graph_objects.Figure`s; they know nothing of Gradio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+# A qualitative palette that stays readable for up to 12 codes (Plotly's "Bold" + "Safe").
+CODE_COLORS = [
+    "#7F3C8D", "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A",
+    "#E68310", "#008695", "#CF1C90", "#f97b72", "#4b4b8f", "#A5AA99",
+]  # fmt: skip
+NO_CODE = -1  # the last frame of a clip starts no transition
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One clip's path through a map: a point per frame."""
+
+    name: str
+    coords: np.ndarray  # [T, 2 or 3]
+    times: np.ndarray  # [T] seconds
+    frame_codes: np.ndarray  # [T] int, the code of the transition leaving each frame, NO_CODE for the last
+
+
+def code_color(code: int) -> str:
+    return "#9a9a9a" if code == NO_CODE else CODE_COLORS[code % len(CODE_COLORS)]
+
+
+def frame_codes(codes: np.ndarray, frames: int) -> np.ndarray:
+    """Transition codes [T-1] -> per-frame codes [T]: frame t gets the code of t -> t+1."""
+    return np.append(np.asarray(codes, dtype=np.int64), NO_CODE)[:frames]
+
+
+def trajectory_figure(
+    trajectories: list[Trajectory], color_by: str = "time", highlight: int | None = None, title: str = ""
+) -> go.Figure:
+    """Latent trajectories in one map; the first is the main clip, whose frame `highlight` is ringed."""
+    figure = go.Figure()
+    for index, trajectory in enumerate(trajectories):
+        _add_trajectory(figure, trajectory, color_by, main=index == 0)
+    if highlight is not None and trajectories:
+        main = trajectories[0]
+        t = int(np.clip(highlight, 0, len(main.coords) - 1))
+        figure.add_trace(
+            _scatter(
+                main.coords[t : t + 1],
+                mode="markers",
+                name=f"frame {t}",
+                marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(color="#d62728", width=3)),
+                hoverinfo="skip",
+            )
+        )
+    _layout(figure, title, dims=trajectories[0].coords.shape[1] if trajectories else 2)
+    return figure
+
+
+def _add_trajectory(figure: go.Figure, trajectory: Trajectory, color_by: str, main: bool) -> None:
+    coords, codes = trajectory.coords, trajectory.frame_codes
+    hover = [
+        f"{trajectory.name}<br>frame {t}<br>{trajectory.times[t]:.2f} s<br>code {'–' if c == NO_CODE else c}"
+        for t, c in enumerate(codes)
+    ]
+    figure.add_trace(
+        _scatter(
+            coords,
+            mode="lines",
+            name=f"{trajectory.name} path",
+            line=dict(color="rgba(120,120,120,0.45)" if main else "rgba(230,131,16,0.45)", width=1.5),
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    symbol = "circle" if main else "diamond"
+    if color_by == "code":
+        for code in np.unique(codes):
+            mask = codes == code
+            figure.add_trace(
+                _scatter(
+                    coords[mask],
+                    mode="markers",
+                    name=f"{'' if main else trajectory.name + ' · '}{'last frame' if code == NO_CODE else f'code {code}'}",
+                    marker=dict(size=7 if main else 6, color=code_color(int(code)), symbol=symbol),
+                    text=[h for h, m in zip(hover, mask) if m],
+                    hoverinfo="text",
+                )
+            )
+        return
+    figure.add_trace(
+        _scatter(
+            coords,
+            mode="markers",
+            name=trajectory.name,
+            marker=dict(
+                size=7 if main else 6,
+                color=trajectory.times,
+                colorscale="Viridis" if main else "Oranges",
+                symbol=symbol,
+                showscale=main,
+                colorbar=dict(title="time (s)", thickness=12) if main else None,
+            ),
+            text=hover,
+            hoverinfo="text",
+        )
+    )
+
+
+def _scatter(coords: np.ndarray, **kwargs) -> go.Scatter | go.Scatter3d:
+    if coords.shape[1] == 3:
+        return go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], **kwargs)
+    return go.Scatter(x=coords[:, 0], y=coords[:, 1], **kwargs)
+
+
+def _layout(figure: go.Figure, title: str, dims: int) -> None:
+    figure.update_layout(
+        title=title or None,
+        template="plotly_white",
+        height=520,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+        uirevision="keep",  # keep the user's zoom and rotation when the highlight moves
+    )
+    if dims == 2:
+        figure.update_xaxes(showticklabels=False, title=None)
+        figure.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
+    else:
+        axis = dict(showticklabels=False, title="")
+        figure.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis))
+
+
+def codebook_figure(codebook_coords: np.ndarray, action_coords: np.ndarray, codes: np.ndarray) -> go.Figure:
+    """The K codebook vectors (large, numbered) and the clip's inferred action vectors, coloured by code."""
+    figure = go.Figure()
+    for code in np.unique(codes):
+        mask = codes == code
+        figure.add_trace(
+            _scatter(
+                action_coords[mask],
+                mode="markers",
+                name=f"code {code} ({mask.sum()})",
+                marker=dict(size=5, color=code_color(int(code)), opacity=0.55),
+                text=[f"transition {t} → {t + 1}<br>code {code}" for t in np.flatnonzero(mask)],
+                hoverinfo="text",
+            )
+        )
+    figure.add_trace(
+        _scatter(
+            codebook_coords,
+            mode="markers+text",
+            name="codebook",
+            marker=dict(
+                size=16,
+                color=[code_color(k) for k in range(len(codebook_coords))],
+                symbol="diamond",
+                line=dict(color="black", width=1.5),
+            ),
+            text=[str(k) for k in range(len(codebook_coords))],
+            textposition="top center",
+            hovertext=[f"codebook vector {k}" for k in range(len(codebook_coords))],
+            hoverinfo="text",
+        )
+    )
+    _layout(figure, "", dims=codebook_coords.shape[1])
+    return figure
+
+
+def code_usage_figure(codes: np.ndarray, codebook_size: int, perplexity: float) -> go.Figure:
+    counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=codebook_size)
+    figure = go.Figure(
+        go.Bar(
+            x=[str(k) for k in range(codebook_size)],
+            y=counts,
+            marker_color=[code_color(k) for k in range(codebook_size)],
+            hovertemplate="code %{x}: %{y} transitions<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"Code usage · perplexity {perplexity:.2f} of {codebook_size}",
+        template="plotly_white",
+        height=300,
+        margin=dict(l=10, r=10, t=40, b=10),
+        xaxis_title="code",
+        yaxis_title="transitions",
+    )
+    return figure
+
+
+def code_timeline_figure(codes: np.ndarray, times: np.ndarray, codebook_size: int) -> go.Figure:
+    """One coloured mark per transition along the clip's time axis."""
+    codes = np.asarray(codes, dtype=np.int64)
+    figure = go.Figure(
+        go.Scatter(
+            x=times[: len(codes)],
+            y=codes,
+            mode="markers",
+            marker=dict(symbol="line-ns-open", size=14, color=[code_color(int(c)) for c in codes], line_width=2),
+            hovertemplate="t=%{x:.2f} s<br>code %{y}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title="Code timeline",
+        template="plotly_white",
+        height=220,
+        margin=dict(l=10, r=10, t=40, b=10),
+        xaxis_title="time (s)",
+        yaxis=dict(title="code", tickmode="array", tickvals=list(range(codebook_size)), range=[-0.5, codebook_size - 0.5]),
+    )
+    return figure
+
+
+def confusion_figure(matrix: np.ndarray, action_names: list[str], title: str) -> go.Figure:
+    """Counts of code (rows) × true action (columns)."""
+    figure = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=action_names,
+            y=[f"code {k}" for k in range(matrix.shape[0])],
+            colorscale="Blues",
+            text=matrix,
+            texttemplate="%{text}",
+            hovertemplate="%{y} · %{x}: %{z}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=title, template="plotly_white", height=360, margin=dict(l=10, r=10, t=40, b=10),
+        yaxis=dict(autorange="reversed"), xaxis_title="true action",
+    )
+    return figure
