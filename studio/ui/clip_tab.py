@@ -86,7 +86,7 @@ def stats_markdown(analysis: ClipAnalysis, bundle: str) -> str:
     return (
         f"**{s['frames']} frames** analyzed (of {s['source_frames']} in the clip at {s['fps']} fps, "
         f"stride {analysis.clip.stride}) with **{bundle}** · reconstruction PSNR **{s['psnr_mean_db']} dB** · "
-        f"{s['codes_used']} action codes used\n\n⏱ {timings}"
+        f"{s['codes_used']} action codes used\n\nTime per stage: {timings}"
     )
 
 
