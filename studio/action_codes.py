@@ -71,9 +71,9 @@ def agreement(codes: np.ndarray, true_actions: np.ndarray, codebook_size: int) -
     codes = np.asarray(codes, dtype=np.int64)
     if len(codes) != len(true_actions):
         raise ValueError(f"{len(codes)} codes but {len(true_actions)} true actions")
-    matrix, values = confusion_matrix(codes, true_actions)
-    full = np.zeros((codebook_size, matrix.shape[1]), np.int64)
-    full[: len(matrix)] = matrix
+    matrix, used_codes, values = confusion_matrix(codes, true_actions)
+    full = np.zeros((codebook_size, matrix.shape[1]), np.int64)  # a row for every code, used or not
+    full[used_codes] = matrix
     return Agreement(
         matrix=full,
         actions=[_name(v) for v in values],

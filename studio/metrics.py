@@ -21,18 +21,19 @@ def code_perplexity(codes: np.ndarray, codebook_size: int) -> float:
     return float(np.exp(-(p * np.log(p)).sum()))
 
 
-def confusion_matrix(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Counts [K_used_or_all, L] of code (rows, 0..max code) × label (columns), and the label values [L]."""
-    codes = np.asarray(codes, dtype=np.int64)
-    values, label_index = np.unique(np.asarray(labels), return_inverse=True)
-    matrix = np.zeros((codes.max() + 1 if codes.size else 0, len(values)), np.int64)
-    np.add.at(matrix, (codes, label_index), 1)
-    return matrix, values
+def confusion_matrix(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts [A, B] of each value of `first` (rows) against each value of `second` (columns), with the
+    sorted distinct values of each ([A] and [B]); values may be any ints or strings."""
+    rows, row_index = np.unique(np.asarray(first), return_inverse=True)
+    cols, col_index = np.unique(np.asarray(second), return_inverse=True)
+    matrix = np.zeros((len(rows), len(cols)), np.int64)
+    np.add.at(matrix, (row_index, col_index), 1)
+    return matrix, rows, cols
 
 
 def normalized_mutual_information(codes: np.ndarray, labels: np.ndarray) -> float:
     """NMI (arithmetic normalisation) between two labellings of the same items; 0 when either is constant."""
-    matrix, _ = confusion_matrix(codes, labels)
+    matrix, _, _ = confusion_matrix(codes, labels)
     joint = matrix / max(matrix.sum(), 1)
     p_code, p_label = joint.sum(axis=1), joint.sum(axis=0)
     h_code, h_label = _entropy(p_code), _entropy(p_label)
@@ -47,7 +48,7 @@ def best_one_to_one_accuracy(codes: np.ndarray, labels: np.ndarray) -> float:
     """Accuracy of the best matching of codes to labels (each code to at most one label, and back)."""
     from scipy.optimize import linear_sum_assignment
 
-    matrix, _ = confusion_matrix(codes, labels)
+    matrix, _, _ = confusion_matrix(codes, labels)
     if matrix.size == 0:
         return 0.0
     rows, cols = linear_sum_assignment(-matrix)
