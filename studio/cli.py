@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_serve(commands)
     _add_analyze(commands)
+    _add_training(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
@@ -63,6 +64,62 @@ def _analyze(args) -> None:
     print(f"bundle {model.manifest.name} on {model.device}; wrote {args.out}")
     for key, value in analysis.summary().items():
         print(f"  {key:>18}: {value}")
+
+
+def _add_training(commands) -> None:
+    train = commands.add_parser("train", help="train a world model (needs the [train] extras)")
+    train.add_argument("config", type=Path, help="a JSON config, e.g. configs/breakout.json")
+    train.add_argument("--export", type=Path, help="export the trained model as a bundle into this folder")
+    train.set_defaults(run=_train)
+
+    data = commands.add_parser("train-data", help="generate (or collect) a config's training data")
+    data.add_argument("config", type=Path)
+    data.set_defaults(run=_train_data)
+
+    export = commands.add_parser("export", help="export a training checkpoint as a bundle")
+    export.add_argument("checkpoint", type=Path)
+    export.add_argument("out_dir", type=Path)
+    export.set_defaults(run=_export)
+
+    evaluate = commands.add_parser("evaluate", help="judge a bundle on held-out episodes or its example clips")
+    evaluate.add_argument("bundle", type=Path)
+    source = evaluate.add_mutually_exclusive_group()
+    source.add_argument("--episodes", type=Path, help="a folder of held-out episode shards (.npz)")
+    source.add_argument("--examples", action="store_true", help="the bundle's example clips and their labels")
+    evaluate.add_argument("--write", action="store_true", help="record the figures in the manifest")
+    evaluate.set_defaults(run=_evaluate)
+
+
+def _train(args) -> None:
+    from studio.train.config import load_config
+    from studio.train.train import Trainer
+
+    trainer = Trainer(load_config(args.config))
+    checkpoint = trainer.run()
+    print(f"trained: {checkpoint}")
+    if args.export and trainer.rank == 0:
+        print(f"exported: {trainer.export(args.export)}")
+
+
+def _train_data(args) -> None:
+    from studio.train.config import load_config
+    from studio.train.data import ensure_data
+
+    config = load_config(args.config)
+    print(f"data: {ensure_data(config.data, Path(config.data_dir))}")
+
+
+def _export(args) -> None:
+    from studio.train.export import export_checkpoint
+
+    print(f"exported: {export_checkpoint(args.checkpoint, args.out_dir)}")
+
+
+def _evaluate(args) -> None:
+    from studio.evaluation import evaluate_bundle, format_table
+
+    figures = evaluate_bundle(args.bundle, episodes=args.episodes, write=args.write)
+    print(format_table(figures))
 
 
 if __name__ == "__main__":

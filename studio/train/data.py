@@ -190,8 +190,23 @@ def load_episodes(folder: Path) -> list[Episode]:
     return episodes
 
 
-def action_names(data_dir: Path) -> list[str]:
-    return json.loads((Path(data_dir) / "data.json").read_text()).get("action_names", [])
+def describe_data(config: DataConfig, data_dir: Path, train: list[Episode], heldout: list[Episode]) -> dict:
+    """What a model was trained on, for its bundle's card."""
+    names = json.loads((Path(data_dir) / "data.json").read_text()).get("action_names", [])
+    return {
+        "source": "the user's own videos" if config.videos else config.game,
+        "frames": int(sum(len(e.frames) for e in train)),
+        "episodes": len(train),
+        "heldout_episodes": len(heldout),
+        "heldout_frames": int(sum(len(e.frames) for e in heldout)),
+        "policy": "none: unlabelled videos" if config.videos else (
+            f"noisy ball-tracking player: steers under the ball from RAM, FIRE only to launch, "
+            f"random moves held 1-4 steps with probability {config.epsilon} (studio/train/data.py)"
+        ),
+        "frame_skip": 4,
+        "sticky_actions": 0.0,
+        "action_names": names,
+    }
 
 
 def paddle_motion(ram: np.ndarray) -> np.ndarray:

@@ -1,0 +1,81 @@
+"""Latent action model: reads the action that moved frame t to frame t+1, as one of K codes.
+
+It sees the two frames' latents (from the frozen encoder), squeezes them into an action vector of a few
+dimensions and snaps that to the nearest of K codebook vectors (a VQ bottleneck, straight-through
+gradients). No action label is ever used: the codes are learnt because the predictor needs them to
+predict frame t+1. Codes that go unused are reset to recent action vectors, so the codebook cannot
+collapse onto a few entries.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from studio.train.config import ModelConfig
+
+
+class LatentActionModel(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        d, w, g = config.latent_dim, config.lam_width, config.grid
+        self.grid = g
+        self.features = nn.Sequential(
+            nn.Conv2d(3 * d, w, 3, padding=1), nn.GroupNorm(8, w), nn.SiLU(),
+            nn.Conv2d(w, w, 4, stride=2, padding=1), nn.GroupNorm(8, w), nn.SiLU(),
+        )
+        self.to_action = nn.Linear(w * (g // 2) ** 2, config.action_dim)
+        self.codebook = nn.Parameter(torch.randn(config.codebook_size, config.action_dim) * 0.5)
+        self.register_buffer("usage", torch.zeros(config.codebook_size))
+
+    def encode(self, latents, latents_next):  # [B, N, D] twice
+        b, n, d = latents.shape
+        pair = torch.cat([latents, latents_next, latents_next - latents], dim=2)  # [B, N, 3D]
+        grid = pair.transpose(1, 2).reshape(b, 3 * d, self.grid, self.grid)  # [B, 3D, g, g]
+        return self.to_action(self.features(grid).flatten(1))  # [B, Da]
+
+    def quantize(self, action):  # [B, Da]
+        distances = torch.cdist(action, self.codebook)  # [B, K]
+        code = distances.argmin(dim=1)  # [B]
+        chosen = self.codebook[code]  # [B, Da]
+        return code, chosen, distances
+
+    def forward(self, latents, latents_next):
+        """-> (action [B, Da] before quantisation, code [B], distances [B, K], quantized [B, Da] straight-through)."""
+        action = self.encode(latents, latents_next)
+        code, chosen, distances = self.quantize(action)
+        quantized = action + (chosen - action).detach()
+        return action, code, distances, quantized
+
+    def vq_loss(self, action, code, commitment: float):
+        chosen = self.codebook[code]
+        return ((chosen - action.detach()) ** 2).mean() + commitment * ((action - chosen.detach()) ** 2).mean()
+
+    @torch.no_grad()
+    def track_usage(self, code, decay: float = 0.99):
+        counts = torch.bincount(code, minlength=self.codebook.shape[0]).float()
+        self.usage.mul_(decay).add_(counts / counts.sum(), alpha=1 - decay)
+
+    @torch.no_grad()
+    def reset_dead_codes(self, recent_actions, threshold: float = 0.02) -> int:
+        """Move codes used less than `threshold` of the time onto random recent action vectors [M, Da]."""
+        dead = torch.nonzero(self.usage < threshold * self.usage.sum()).flatten()
+        if len(dead) == 0:
+            return 0
+        picks = torch.randint(len(recent_actions), (len(dead),), device=recent_actions.device)
+        self.codebook.data[dead] = recent_actions[picks] + 0.01 * torch.randn_like(recent_actions[picks])
+        self.usage[dead] = self.usage.sum() / len(self.usage)
+        return len(dead)
+
+
+class ActionGraph(nn.Module):
+    """What the `actions` ONNX graph computes: pixels of frames t and t+1 -> action, code, distances."""
+
+    def __init__(self, encoder: nn.Module, lam: LatentActionModel):
+        super().__init__()
+        self.encoder, self.lam = encoder, lam
+
+    def forward(self, frames, frames_next):  # [B, 3, H, W] twice
+        action = self.lam.encode(self.encoder(frames), self.encoder(frames_next))  # [B, Da]
+        code, _, distances = self.lam.quantize(action)
+        return action, code, distances

@@ -1,0 +1,48 @@
+"""Predictor (dynamics): the last C latent frames and an action vector -> the next latent frame.
+
+A residual conv net over the latent grid; the action modulates every block (FiLM), and every block is
+normalised, so the action cannot be drowned out and the net cannot settle into an identity map.
+It predicts the change from the last frame, which most of the time is small.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from studio.train.config import ModelConfig
+
+
+class ActionBlock(nn.Module):
+    def __init__(self, width: int, action_dim: int):
+        super().__init__()
+        self.norm1, self.norm2 = nn.GroupNorm(8, width), nn.GroupNorm(8, width)
+        self.conv1 = nn.Conv2d(width, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+        self.film = nn.Linear(action_dim, 2 * width)
+        self.act = nn.SiLU()
+
+    def forward(self, x, action):  # [B, W, g, g], [B, Da]
+        scale, shift = self.film(action)[:, :, None, None].chunk(2, dim=1)  # [B, W, 1, 1] each
+        h = self.act(self.norm1(x) * (1 + scale) + shift)
+        h = self.conv1(h)
+        h = self.conv2(self.act(self.norm2(h)))
+        return x + h
+
+
+class Predictor(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        d, w = config.latent_dim, config.predictor_width
+        self.grid, self.context = config.grid, config.context
+        self.stem = nn.Conv2d(config.context * d, w, 3, padding=1)
+        self.blocks = nn.ModuleList(ActionBlock(w, config.action_dim) for _ in range(config.predictor_blocks))
+        self.head = nn.Sequential(nn.GroupNorm(8, w), nn.SiLU(), nn.Conv2d(w, d, 3, padding=1))
+
+    def forward(self, context, action):  # [B, C, N, D], [B, Da]
+        b, c, n, d = context.shape
+        grid = context.permute(0, 1, 3, 2).reshape(b, c * d, self.grid, self.grid)  # [B, C*D, g, g]
+        h = self.stem(grid)  # [B, W, g, g]
+        for block in self.blocks:
+            h = block(h, action)
+        delta = self.head(h).flatten(2).transpose(1, 2)  # [B, N, D]
+        return context[:, -1] + delta  # [B, N, D]

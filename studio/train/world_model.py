@@ -1,0 +1,41 @@
+"""The four parts of the world model together, and the sprite weighting that the losses share."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from studio.train.autoencoder import Decoder, Encoder
+from studio.train.config import ModelConfig
+from studio.train.latent_actions import ActionGraph, LatentActionModel
+from studio.train.predictor import Predictor
+
+SPRITE_THRESHOLD = 0.1  # a pixel is a sprite pixel when it differs this much from the median background
+
+
+class WorldModel(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+        self.lam = LatentActionModel(config)
+        self.predictor = Predictor(config)
+        self.register_buffer("background", torch.zeros(3, config.frame_size, config.frame_size))
+
+    def graphs(self) -> dict[str, nn.Module]:
+        """The modules behind the bundle's four ONNX graphs, by role."""
+        return {
+            "encoder": self.encoder,
+            "actions": ActionGraph(self.encoder, self.lam),
+            "predictor": self.predictor,
+            "decoder": self.decoder,
+        }
+
+    def sprite_weights(self, frames, sprite_weight: float):  # [B, 3, H, W] -> [B, 1, H, W]
+        differs = (frames - self.background).abs().amax(dim=1, keepdim=True) > SPRITE_THRESHOLD
+        return 1.0 + sprite_weight * differs.float()
+
+
+def weighted_mse(prediction, target, weights):  # [B, 3, H, W] twice, [B, 1, H, W]
+    return (weights * (prediction - target) ** 2).sum() / (weights.sum() * prediction.shape[1])
