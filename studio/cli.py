@@ -92,13 +92,14 @@ def _add_training(commands) -> None:
 
 def _train(args) -> None:
     from studio.train.config import load_config
+    from studio.train.export import export_checkpoint
     from studio.train.train import Trainer
 
     trainer = Trainer(load_config(args.config))
     checkpoint = trainer.run()
     print(f"trained: {checkpoint}")
     if args.export and trainer.rank == 0:
-        print(f"exported: {trainer.export(args.export)}")
+        print(f"exported: {export_checkpoint(checkpoint, args.export)}")
 
 
 def _train_data(args) -> None:

@@ -89,7 +89,7 @@ def evaluate(model: WorldModel, episodes: list[EpisodeData], seed: int = 0, max_
         "episodes": len(episodes),
         "frames": int(sum(len(e.frames) for e in episodes)),
         "transitions": int(len(codes_all)),
-        "rollout_starts": int(len(rollout["model_1"])),
+        "rollout_starts": int(sum(len(part) for part in rollout["model_1"])),
         "horizon": HORIZON,
     }
     return figures

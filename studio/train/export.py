@@ -17,6 +17,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from studio.examples import EXAMPLES_DIR
 from studio.bundle import (
     GRAPH_SIGNATURES,
     VERSION,
@@ -33,6 +34,7 @@ from studio.bundle import (
 )
 from studio.train.config import TrainConfig
 from studio.train.data import describe_data, load_episodes
+from studio.train.examples import write_examples
 from studio.train.world_model import WorldModel
 
 OPSET = 18
@@ -56,11 +58,14 @@ def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path) -> Path:
     model, config, state = load_checkpoint(checkpoint_path)
     data_dir = Path(config.data_dir)
     train, heldout = load_episodes(data_dir / "train"), load_episodes(data_dir / "heldout")
-    return export_bundle(
+    trained_on = describe_data(config.data, data_dir, train, heldout)
+    out_dir = export_bundle(
         model, config, out_dir, heldout[0].frames[:16],
-        trained_on=describe_data(config.data, data_dir, train, heldout),
+        trained_on=trained_on,
         training=training_record(config, state, state.get("processes", 1)),
     )
+    write_examples(heldout, out_dir / EXAMPLES_DIR, trained_on["action_names"])
+    return out_dir
 
 
 def training_record(config: TrainConfig, state: dict, processes: int) -> dict:

@@ -1,0 +1,106 @@
+"""The training side end to end on a tiny config: data -> train -> export -> studio runtime -> evaluate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from studio.bundle import load_bundle
+from studio.cli import main as studio
+from studio.evaluation import evaluate_bundle
+from studio.runtime import WorldModel
+from studio.train.config import load_config
+from studio.train.world_model import WorldModel as TorchWorldModel
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_config(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny-run")
+    config = json.loads((REPO / "configs" / "tiny.json").read_text())
+    config.update(data_dir=str(folder / "data"), run_dir=str(folder / "run"))
+    path = folder / "tiny.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_config) -> Path:
+    assert studio(["train", str(tiny_config)]) == 0
+    return Path(json.loads(tiny_config.read_text())["run_dir"]) / "checkpoint.pt"
+
+
+def test_data_is_stored_by_episode_with_actions_and_ram(trained, tiny_config):
+    data_dir = Path(json.loads(tiny_config.read_text())["data_dir"])
+    train, heldout = sorted((data_dir / "train").glob("*.npz")), sorted((data_dir / "heldout").glob("*.npz"))
+    assert len(train) == 2 and len(heldout) == 1
+    assert not {p.name for p in train} & {p.name for p in heldout}  # held out by episode
+    with np.load(train[0]) as shard:
+        assert shard["frames"].shape[1:] == (64, 64, 3) and shard["frames"].dtype == np.uint8
+        assert shard["ram"].shape == (len(shard["frames"]), 128)
+        assert set(np.unique(shard["actions"][:-1])) <= {0, 1, 2, 3}
+
+
+def test_checkpoint_export_loads_in_the_studio_and_evaluates(trained, tmp_path):
+    bundle_dir = tmp_path / "bundle"
+    assert studio(["export", str(trained), str(bundle_dir)]) == 0
+    bundle = load_bundle(bundle_dir)
+    assert bundle.manifest.name == "tiny-breakout"
+    assert (bundle_dir / "config.json").is_file()
+    assert list((bundle_dir / "examples").glob("*.mp4")) and list((bundle_dir / "examples").glob("*.csv"))
+    model = WorldModel.load(bundle_dir, device="cpu")
+    frames = np.random.default_rng(0).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
+    assert model.encode(frames).shape == (6, bundle.manifest.latent.tokens, bundle.manifest.latent.dim)
+    figures = evaluate_bundle(bundle_dir, write=True)
+    assert figures["measured_on"]["transitions"] > 50
+    for key in ("reconstruction_psnr_db", "code_action_nmi", "action_motion_nmi_ceiling"):
+        assert np.isfinite(figures[key])
+    assert load_bundle(bundle_dir).manifest.metrics["examples"]["codes_used"] >= 1  # hashes still valid
+
+
+def test_training_resumes_from_its_checkpoint(trained, tiny_config):
+    before = torch.load(trained, weights_only=False)
+    assert before["stage"] == "done"
+    assert studio(["train", str(tiny_config)]) == 0  # a finished run has nothing left to do
+    after = torch.load(trained, weights_only=False)
+    for name, tensor in before["model"].items():
+        assert torch.equal(tensor, after["model"][name]), name
+
+
+def test_two_processes_train_one_model(tiny_config, trained, tmp_path):
+    """torchrun with 2 CPU processes (gloo): both ranks end with identical weights."""
+    config = json.loads(tiny_config.read_text())
+    config["run_dir"] = str(tmp_path / "ddp-run")
+    path = tmp_path / "ddp.json"
+    path.write_text(json.dumps(config))
+    script = tmp_path / "train_and_dump.py"
+    script.write_text(textwrap.dedent(f"""
+        import torch
+        from studio.train.config import load_config
+        from studio.train.train import Trainer
+        trainer = Trainer(load_config({str(path)!r}))
+        trainer.run()
+        torch.save(trainer.model.state_dict(), {str(tmp_path)!r} + f"/rank{{trainer.rank}}.pt")
+    """))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", str(script)],
+        check=True, env=env, timeout=600,
+    )
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    for name in rank0:
+        assert torch.equal(rank0[name], rank1[name]), name
+    torch.manual_seed(config["seed"])
+    initial = TorchWorldModel(load_config(path).model).state_dict()  # the weights both ranks started from
+    assert not torch.equal(rank0["predictor.stem.weight"], initial["predictor.stem.weight"])
+    assert not torch.equal(rank0["encoder.net.0.weight"], initial["encoder.net.0.weight"])
