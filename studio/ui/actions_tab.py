@@ -44,7 +44,7 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
                 "each frame, e.g. `frame,action,action_name`. The shipped examples bring their own.")
     with gr.Row():
         labels_file = gr.File(label="Labels CSV", file_types=[".csv"], type="filepath", scale=2)
-        column = gr.Dropdown([], label="True-action column", scale=1, allow_custom_value=False)
+        column = gr.Dropdown([], label="True-action column", scale=1, allow_custom_value=True)
         compare = gr.Button("Compare codes with true actions", scale=1)
     agreement_text = gr.Markdown(elem_id="agreement")
     confusion_plot = gr.Plot(label="Code × true action", elem_id="confusion")
@@ -62,10 +62,7 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
             for code, transitions in exemplars(actions).items()
             for t in transitions
         ]
-        labels = state.labels
-        columns = [c for c in ACTION_COLUMNS if labels and c in labels.columns] + (
-            [c for c in labels.columns if c not in ACTION_COLUMNS] if labels else []
-        )
+        columns = _column_choices(state.labels) if state.labels else []
         return (
             codebook_figure(projection.transform(model.codebook), projection.transform(actions.vectors), actions.codes),
             code_usage_figure(actions.codes, model.codebook_size, perplexity),
@@ -94,7 +91,9 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
                 state.labels = read_labels(path)
             if state.labels is None:
                 raise LabelsError("upload a labels CSV first (the shipped examples bring their own)")
-            name = name if name in state.labels.columns else _default_column(state.labels)
+            name = name or _default_column(state.labels)
+            if name not in state.labels.columns:
+                raise LabelsError(f"the labels have no column '{name}'; they have {', '.join(list(state.labels.columns)[:10])}")
             transitions = np.asarray(state.analysis.clip.indices)[:-1]  # the frame each transition leaves
             truth = state.labels.at(name, transitions)
         except LabelsError as err:
@@ -105,6 +104,17 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
             f"best one-to-one accuracy **{100 * result.accuracy:.1f}%** (over {len(result.actions)} true actions)."
         )
         return text, confusion_figure(result.matrix, result.actions, f"Codes × {name}"), state
+
+    def offer_columns(state: ClipSession | None, path: str | None):
+        if not path:
+            return gr.Dropdown()
+        try:
+            labels = read_labels(path)
+        except LabelsError as err:
+            raise gr.Error(str(err)) from None
+        return gr.Dropdown(_column_choices(labels), value=_default_column(labels), label="True-action column")
+
+    labels_file.upload(offer_columns, inputs=[session, labels_file], outputs=column, api_name=False)
 
     overview_outputs = [codebook_plot, usage_plot, timeline_plot, exemplar_gallery, atlas_slider, column]
     atlas_slider.change(
@@ -128,6 +138,11 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
         return (*figures, current, pictures, text, confusion)
 
     return refresh, [*overview_outputs, atlas_current, atlas_gallery, agreement_text, confusion_plot]
+
+
+def _column_choices(labels: Labels) -> list[str]:
+    """The action columns first, then the rest, the RAM bytes last."""
+    return sorted(labels.columns, key=lambda c: (c not in ACTION_COLUMNS, c.startswith("ram_")))
 
 
 def _default_column(labels: Labels) -> str:

@@ -39,12 +39,16 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
         clip_session = gr.State(None)
         with gr.Tabs():
             with gr.Tab("Clip", id="clip"):
-                analyzed = build_clip_tab(shelf, bundle_name, clip_session)
+                clip_tab = build_clip_tab(shelf, bundle_name, clip_session)
             with gr.Tab("Actions", id="actions"):
                 refresh_actions, actions_outputs = build_actions_tab(shelf, clip_session)
             with gr.Tab("Model", id="model"):
-                build_model_tab(shelf, bundle_name)
-        analyzed.success(refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name="actions")
+                picked = build_model_tab(shelf, bundle_name)
+        clip_tab.analyzed.success(refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name="actions")
+        # switching bundles clears every tab's results, which belonged to the previous model
+        picked.then(clip_tab.clear, outputs=clip_tab.cleared).then(
+            refresh_actions, inputs=clip_session, outputs=actions_outputs
+        )
     return studio
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,8 +98,7 @@ def frame_caption(session: ClipSession, t: int) -> str:
     return f"Frame **{t}** · {frame_times(analysis)[t]:.2f} s · {leaving} · PSNR {analysis.psnr[t]:.1f} dB"
 
 
-def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State):
-    """Returns the Analyze event, so that other tabs can refresh after it."""
+def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State) -> ClipTab:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             upload = gr.File(label="Game clip", file_types=CLIP_TYPES, type="filepath", elem_id="clip-upload")
@@ -154,10 +154,11 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
         slider = gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame")
         return (str(video), stats_markdown(analysis, name), figure, slider, *_frame_views(state, 0), files, state)
 
+    results = [preview, stats, trajectory, frame_slider, caption, frame_image, reconstruction_image, downloads]
     analyzed = analyze.click(
         analyze_upload,
         inputs=[upload, stride, max_frames, bundle_name, *map_controls],
-        outputs=[preview, stats, trajectory, frame_slider, caption, frame_image, reconstruction_image, downloads, session],
+        outputs=[*results, session],
         api_name="analyze",
         concurrency_id="model",
     )
@@ -206,7 +207,20 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
         api_name="overlay",
         concurrency_id="model",
     )
-    return analyzed
+    def clear():
+        """Another bundle was picked: an analysis made with the previous one no longer applies."""
+        return None, "", None, gr.Slider(0, 1, value=0), "", None, None, None, None
+
+    return ClipTab(analyzed=analyzed, clear=clear, cleared=[*results, session])
+
+
+@dataclass(frozen=True)
+class ClipTab:
+    """What the other tabs hook into: the Analyze event, and how to clear the tab."""
+
+    analyzed: gr.events.Dependency
+    clear: Callable[[], tuple]
+    cleared: list
 
 
 def _analyze(shelf: BundleShelf, name: str, path: str, stride_value, cap_value, report) -> ClipAnalysis:

@@ -65,8 +65,8 @@ def load_errors_markdown(shelf: BundleShelf) -> str:
     return "### Bundles that could not be loaded\n\n" + "\n".join(rows)
 
 
-def build_model_tab(shelf: BundleShelf, bundle_name: gr.State) -> None:
-    """The picker sets the session's bundle; every other tab reads `bundle_name`."""
+def build_model_tab(shelf: BundleShelf, bundle_name: gr.State):
+    """The picker sets the session's bundle, which every other tab reads; returns the pick event."""
     picker = gr.Dropdown(
         choices=shelf.names, value=shelf.default_name, label="Bundle", info=f"bundles in {shelf.exported_dir.name}/"
     )
@@ -77,4 +77,4 @@ def build_model_tab(shelf: BundleShelf, bundle_name: gr.State) -> None:
         model = shelf.get(name)
         return name, bundle_card(model)
 
-    picker.change(pick, inputs=picker, outputs=[bundle_name, card], api_name="select_bundle")
+    return picker.change(pick, inputs=picker, outputs=[bundle_name, card], api_name="select_bundle")

@@ -25,18 +25,48 @@ def open_studio(page, url: str) -> None:
     page.get_by_role("button", name="Analyze").wait_for()
 
 
-def test_browser_uploads_a_clip_and_sees_the_analysis(page, studio_url, clip, tmp_path):
+def plot_traces(page, elem_id: str) -> int:
+    """How many plotly traces the plot component currently draws."""
+    page.locator(f"#{elem_id} .js-plotly-plot").first.wait_for()
+    return page.locator(f"#{elem_id} .js-plotly-plot").first.evaluate("el => el.data.length")
+
+
+def test_browser_analyzes_explores_and_opens_every_tab(page, studio_url, clip, tmp_path):
     open_studio(page, studio_url)
-    page.locator("input[type=file]").first.set_input_files(str(clip))
+    page.locator("#clip-upload input[type=file]").set_input_files(str(clip))
     page.get_by_text("square.mp4").first.wait_for()
     page.get_by_role("button", name="Analyze").click()
     stats = page.locator("#clip-stats")
     stats.get_by_text("frames analyzed", exact=False).wait_for()
     assert "24 frames" in stats.inner_text()
-    video = page.locator("#clip-preview video")
-    video.wait_for()
-    assert video.get_attribute("src")
+    assert page.locator("#clip-preview video").get_attribute("src")
+    assert plot_traces(page, "trajectory") >= 3  # path, points, highlighted frame
+    assert "UMAP" in page.locator("#trajectory").inner_text()
+
+    # switch projection and colouring: the map is redrawn as PCA, one trace per code
+    page.locator("#map-method").get_by_text("PCA").click()
+    page.locator("#trajectory").get_by_text("PCA of the frame latents").wait_for()
+    page.locator("#map-color").get_by_text("code").click()
+    page.locator("#trajectory").get_by_text("code", exact=False).first.wait_for()
+    page.locator("#map-dims").get_by_text("3D").click()
+    page.wait_for_function("document.querySelector('#trajectory .js-plotly-plot')?.data?.[0]?.type === 'scatter3d'")
+
+    # move the time slider: frame 10 is shown and ringed on the map
+    number = page.locator("#frame-slider input[type=number]")
+    number.fill("10")
+    number.press("Enter")
+    page.locator("#frame-caption").get_by_text("Frame 10", exact=False).wait_for()
+    page.locator("#trajectory").get_by_text("frame 10").first.wait_for()
+    assert page.locator("#frame-image img").get_attribute("src")
     page.screenshot(path=str(tmp_path / "clip_tab.png"), full_page=True)
+
+    page.get_by_role("tab", name="Actions").click()
+    assert plot_traces(page, "codebook-map") >= 2
+    assert plot_traces(page, "code-usage") == 1
+    page.locator("#exemplars img").first.wait_for()
+    page.locator("#atlas img").first.wait_for()
+    assert page.locator("#atlas img").count() == 4  # one decoded next frame per code of the tiny model
+    page.screenshot(path=str(tmp_path / "actions_tab.png"), full_page=True)
 
     page.get_by_role("tab", name="Model").click()
     page.get_by_text("Runs on:").wait_for()
@@ -48,7 +78,7 @@ def test_browser_shows_a_readable_error_for_a_bad_clip(page, studio_url, tmp_pat
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is a text file, not a video\n")
     open_studio(page, studio_url)
-    page.locator("input[type=file]").first.set_input_files(str(fake))
+    page.locator("#clip-upload input[type=file]").set_input_files(str(fake))
     page.get_by_text("notes.mp4").first.wait_for()
     page.get_by_role("button", name="Analyze").click()
     page.get_by_text("not a video", exact=False).first.wait_for()
@@ -68,6 +98,21 @@ def test_api_client_analyzes_a_clip(studio_url, clip):
     assert result["latents"].shape[0] == 24
     assert result["codes"].shape == (23,)
     assert np.isfinite(result["psnr"]).all()
+
+
+def test_api_client_compares_codes_with_uploaded_labels(studio_url, clip, tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("frame,action\n" + "".join(f"{t},{t % 3}\n" for t in range(24)))
+    client = Client(studio_url, verbose=False)
+    client.predict(handle_file(str(clip)), 1, 100, "PCA", "2D", "time", api_name="/analyze")
+    codebook, usage, timeline, exemplars, *_ = client.predict(api_name="/actions")
+    assert codebook and usage and timeline and exemplars
+    text, confusion = client.predict(handle_file(str(labels)), "action", api_name="/ground_truth")
+    assert "23 transitions" in text and "NMI" in text
+    short = tmp_path / "short.csv"
+    short.write_text("frame,action\n0,1\n1,2\n")
+    with pytest.raises(Exception, match="no row for frame 2"):
+        client.predict(handle_file(str(short)), "action", api_name="/ground_truth")
 
 
 def test_api_client_gets_a_clear_error_for_a_bad_clip(studio_url, tmp_path):
