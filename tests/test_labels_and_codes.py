@@ -1,0 +1,85 @@
+"""Labels CSVs, code metrics and the action-code analysis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import normalized_mutual_info_score
+
+from studio.action_codes import action_effect_atlas, agreement, exemplars
+from studio.labels import LabelsError, parse_labels, read_labels
+from studio.metrics import best_one_to_one_accuracy, code_perplexity, normalized_mutual_information
+from studio.runtime import ActionInference, WorldModel
+
+
+def test_labels_parse_numbers_and_text():
+    labels = parse_labels("frame,action,action_name,score\n0,2,RIGHT,1.5\n1,3,LEFT,2\n2,0,NOOP,2\n")
+    assert labels.frames.tolist() == [0, 1, 2]
+    assert labels.is_numeric("score") and not labels.is_numeric("action_name")
+    assert labels.at("action_name", np.array([2, 0])).tolist() == ["NOOP", "RIGHT"]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("action\n1\n", "needs a 'frame' column"),
+        ("frame,action\n", "at least one row"),
+        ("frame,action\n0,1\n1\n", "row 3 of the labels file has 1 cells"),
+        ("frame,action\n0,1\n0,2\n", "repeats a frame number"),
+        ("frame,action\nzero,1\n", "must hold frame numbers"),
+        ("frame\n0\n", "no column besides 'frame'"),
+    ],
+)
+def test_bad_labels_are_refused_with_a_reason(text, message):
+    with pytest.raises(LabelsError, match=message):
+        parse_labels(text)
+
+
+def test_labels_missing_a_frame_of_the_clip_are_refused():
+    labels = parse_labels("frame,action\n0,1\n1,2\n")
+    with pytest.raises(LabelsError, match="no row for frame 5"):
+        labels.at("action", np.array([0, 5]))
+
+
+def test_oversized_and_binary_label_files_are_refused(tmp_path):
+    big = tmp_path / "big.csv"
+    big.write_text("frame,a\n" + "0,1\n" * 100)
+    with pytest.raises(LabelsError, match="the limit is"):
+        read_labels(big, max_bytes=100)
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x81" * 10)
+    with pytest.raises(LabelsError, match="not UTF-8"):
+        read_labels(binary)
+
+
+def test_agreement_metrics_match_references():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 8, 2000)
+    truth = np.where(rng.random(2000) < 0.8, codes % 4, rng.integers(0, 4, 2000))
+    assert normalized_mutual_information(codes, truth) == pytest.approx(normalized_mutual_info_score(truth, codes))
+    assert normalized_mutual_information(codes - 3, truth) == pytest.approx(normalized_mutual_info_score(truth, codes))
+    assert normalized_mutual_information(np.zeros(50, int), truth[:50]) == 0.0
+    assert best_one_to_one_accuracy(np.array([5, 5, 7, 7]), np.array(["a", "a", "b", "b"])) == 1.0
+    assert code_perplexity(np.array([0, 1, 2, 3]), 8) == pytest.approx(4.0)
+    assert code_perplexity(np.array([2, 2, 2]), 8) == pytest.approx(1.0)
+
+
+def test_agreement_has_a_row_for_every_code():
+    result = agreement(np.array([0, 0, 3, 3]), np.array(["LEFT", "LEFT", "RIGHT", "RIGHT"]), codebook_size=5)
+    assert result.matrix.shape == (5, 2) and result.matrix[3, 1] == 2 and result.matrix[1].sum() == 0
+    assert result.nmi == pytest.approx(1.0) and result.accuracy == 1.0
+
+
+def test_exemplars_are_ordered_by_confidence():
+    distances = np.array([[0.1, 0.9], [0.4, 0.5], [0.2, 2.0], [1.0, 0.1]], np.float32)
+    actions = ActionInference(codes=distances.argmin(1), vectors=np.zeros((4, 2), np.float32), distances=distances)
+    assert exemplars(actions, per_code=2) == {0: [2, 0], 1: [3]}
+
+
+def test_action_effect_atlas_decodes_one_next_frame_per_code(tiny_bundle):
+    model = WorldModel.load(tiny_bundle, device="cpu")
+    frames = np.random.default_rng(1).integers(0, 255, (5, 16, 16, 3), dtype=np.uint8)
+    effects = action_effect_atlas(model, model.encode(frames), t=3)
+    assert effects.next_frames.shape == (model.codebook_size, 16, 16, 3)
+    assert effects.highlighted.dtype == np.uint8 and effects.change.shape == (model.codebook_size,)
+    assert len({frame.tobytes() for frame in effects.next_frames}) > 1  # the codes do different things
