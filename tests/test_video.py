@@ -1,0 +1,124 @@
+"""Reading real clips written by the tests (H.264 mp4, VP9 webm, GIF) and refusing bad files."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from clips import moving_square_frames
+from studio.video import ClipError, read_clip, resize_frames, write_gif, write_mp4
+
+
+def square_centre(frame: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.nonzero(frame.max(axis=2) > 128)
+    return ys.mean(), xs.mean()
+
+
+def write_webm(frames: np.ndarray, path, fps: int = 10):
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libvpx-vp9", rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def test_odd_sized_h264_clip_is_read_and_resized(tmp_path):
+    frames = moving_square_frames(20, 75, 97, side=10)  # odd sizes: write_mp4 pads to 76x98
+    clip = read_clip(write_mp4(frames, tmp_path / "odd.mp4", fps=15), size=(64, 64))
+    assert clip.frames.shape == (20, 64, 64, 3) and clip.frames.dtype == np.uint8
+    assert clip.fps == pytest.approx(15) and clip.source_frames == 20 and clip.source_size == (76, 98)
+    for t in (0, 10, 19):
+        y, x = square_centre(clip.frames[t])
+        y_true, x_true = square_centre(resize_frames(np.pad(frames[t : t + 1], ((0, 0), (0, 1), (0, 1), (0, 0)), mode="edge"), (64, 64))[0])
+        assert abs(y - y_true) < 1.5 and abs(x - x_true) < 1.5
+    assert clip.frames[10].reshape(-1, 3).max(axis=0)[0] > 200  # the square's red survives
+
+
+def test_odd_sized_vp9_webm_is_read(tmp_path):
+    frames = moving_square_frames(12, 77, 99, side=12)
+    clip = read_clip(write_webm(frames, tmp_path / "odd.webm"), size=(32, 48))
+    assert clip.frames.shape == (12, 32, 48, 3) and clip.source_size == (77, 99)
+    assert square_centre(clip.frames[11])[1] > square_centre(clip.frames[0])[1] + 20  # it moved right
+
+
+def test_stride_cap_and_spread(tmp_path):
+    path = write_mp4(moving_square_frames(90, 32, 32), tmp_path / "long.mp4", fps=30)
+    clip = read_clip(path, stride=2, max_frames=100, size=(16, 16))
+    assert clip.indices.tolist() == list(range(0, 90, 2)) and clip.stride == 2
+    spread = read_clip(path, stride=1, max_frames=10, size=(16, 16))
+    assert len(spread.frames) == 10 and spread.stride == 9 and spread.indices[-1] == 81
+    first = read_clip(path, stride=1, max_frames=10, size=(16, 16), spread=False)
+    assert first.indices.tolist() == list(range(10))
+
+
+def test_crop_letterbox_and_stretch_geometry():
+    frame = np.zeros((1, 40, 80, 3), np.uint8)
+    frame[:, :, :40] = (255, 0, 0)  # left half red, right half blue
+    frame[:, :, 40:] = (0, 0, 255)
+    stretched = resize_frames(frame, (20, 20), "stretch")[0]
+    assert stretched[10, 2, 0] == 255 and stretched[10, 17, 2] == 255
+    cropped = resize_frames(frame, (20, 20), "crop")[0]  # the centre 40x40: half red, half blue
+    assert cropped[10, 2, 0] == 255 and cropped[10, 17, 2] == 255
+    boxed = resize_frames(frame, (20, 20), "letterbox")[0]  # black bars above and below
+    assert boxed[0].max() == 0 and boxed[-1].max() == 0 and boxed[10, 2, 0] == 255
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p.write_bytes(b""), "is empty"),
+        (lambda p: p.write_text("this is a text file\n" * 20), "not a video"),
+        (lambda p: None, "was not found"),
+    ],
+)
+def test_bad_files_are_refused_with_a_plain_message(tmp_path, make, message):
+    path = tmp_path / "upload.mp4"
+    make(path)
+    with pytest.raises(ClipError, match=message) as refused:
+        read_clip(path)
+    assert str(tmp_path) not in str(refused.value) and "Traceback" not in str(refused.value)
+
+
+def test_truncated_mp4_is_refused_or_cut_at_the_damage(tmp_path):
+    whole = write_mp4(moving_square_frames(60, 64, 64), tmp_path / "whole.mp4", fps=15).read_bytes()
+    for share in (0.4, 0.8):
+        path = tmp_path / f"cut{share}.mp4"
+        path.write_bytes(whole[: int(len(whole) * share)])
+        try:
+            clip = read_clip(path, size=(32, 32))
+        except ClipError as refusal:
+            assert ("damaged" in str(refusal) or "not a video" in str(refusal)) and str(tmp_path) not in str(refusal)
+        else:
+            assert 2 <= len(clip.frames) <= 60 and clip.frames.shape[1:] == (32, 32, 3)
+
+
+def test_animated_gif_is_read_through_pyav(tmp_path):
+    path = write_gif(moving_square_frames(14, 40, 40), tmp_path / "anim.gif", fps=10)
+    clip = read_clip(path, size=(20, 20))
+    assert clip.frames.shape == (14, 20, 20, 3)
+    assert square_centre(clip.frames[13])[1] > square_centre(clip.frames[0])[1]
+
+
+def test_single_frame_and_oversized_clips_are_refused(tmp_path):
+    one = write_mp4(moving_square_frames(1, 32, 32), tmp_path / "one.mp4", fps=10)
+    with pytest.raises(ClipError, match="at least 2 frames"):
+        read_clip(one)
+    two = write_mp4(moving_square_frames(3, 64, 64), tmp_path / "big.mp4", fps=10)
+    with pytest.raises(ClipError, match="pixels per frame"):
+        read_clip(two, max_pixels=32 * 32)
+
+
+def test_written_mp4_is_h264_yuv420p_even_and_faststart(tmp_path):
+    path = write_mp4(moving_square_frames(5, 33, 51), tmp_path / "out.mp4", fps=Fraction(30000, 1001))
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
+        assert (stream.codec_context.height, stream.codec_context.width) == (34, 52)
+    data = path.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")
