@@ -10,11 +10,17 @@ import tiny_world_model
 
 
 @pytest.fixture(scope="session")
-def tiny_modules():
-    return tiny_world_model.build_modules(seed=0)
+def tiny_model():
+    return tiny_world_model.build_model(seed=0)
 
 
 @pytest.fixture(scope="session")
-def tiny_bundle(tmp_path_factory, tiny_modules) -> Path:
-    """A bundle exported from small torch modules; tests must not modify it (copy it first)."""
-    return tiny_world_model.export_tiny_bundle(tmp_path_factory.mktemp("bundles") / "tiny", tiny_modules)
+def tiny_modules(tiny_model) -> dict:
+    """The torch module behind each graph of the tiny bundle, by role."""
+    return tiny_model.graphs()
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, tiny_model) -> Path:
+    """A bundle exported from the tiny model; tests must not modify it (copy it first)."""
+    return tiny_world_model.export_tiny_bundle(tmp_path_factory.mktemp("bundles") / "tiny", tiny_model)

@@ -107,6 +107,10 @@ class Trainer:
         for step in self._steps("dynamics", o.dynamics_steps):
             t = self.rng.choice(valid, o.batch_size)  # frame t; t+1 is in the same episode
             history = np.maximum(t[:, None] - np.arange(m.context - 1, -1, -1), self.train.episode_start[t, None])
+            # context dropout: some samples see only frame t, so the predictor cannot take the paddle's
+            # direction from its past motion and the code has to say which way the player moved it
+            blind = self.rng.random(len(t)) < o.context_dropout
+            history[blind] = t[blind, None]
             context = latents[torch.from_numpy(history)]  # [B, C, N, D]
             z_next = latents[torch.from_numpy(t + 1)]  # [B, N, D]
             x_next = self._to_frames(self.train.frames[t + 1])  # [B, 3, H, W]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,12 @@ def test_api_client_analyzes_a_clip(studio_url, clip):
     assert result["latents"].shape[0] == 24
     assert result["codes"].shape == (23,)
     assert np.isfinite(result["psnr"]).all()
+
+    other = write_mp4(moving_square_frames(16, 48, 64)[::-1].copy(), files[".npz"].parent / "back.mp4", fps=12)
+    figure, overlay_downloads = client.predict(handle_file(str(other)), 1, 100, "PCA", "2D", "code", 0,
+                                               api_name="/overlay")
+    names = [trace.get("name", "") for trace in json.loads(figure["plot"])["data"]]
+    assert any(name.startswith("back.mp4") for name in names)  # the second clip joins the same map
 
 
 def test_api_client_compares_codes_with_uploaded_labels(studio_url, clip, tmp_path):
