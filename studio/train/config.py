@@ -46,6 +46,7 @@ class OptimConfig:
     sprite_weight: float = 20.0  # extra loss weight on pixels that differ from the median background
     commitment: float = 0.25
     context_dropout: float = 0.0  # share of stage-2 samples whose context is frame t alone
+    vq_warmup: int = 0  # stage-2 steps with the action vector passed on unquantised; then k-means codebook
     dead_code_every: int = 200
     eval_every: int = 500
     checkpoint_every: int = 500

@@ -14,7 +14,10 @@ the paddle pinned against a wall over half the time, where no action has a visib
 could read actions off those frames. This player reads the paddle and ball positions from RAM (the policy
 may; the model may not) and steers the paddle under the ball with a random aim offset re-drawn every few
 steps, presses FIRE only to launch a ball, and with probability `epsilon` takes a random move (NOOP, RIGHT
-or LEFT) held for 1-4 steps, so that every action is seen in every situation. Moves that would push the
+or LEFT) held for 1 to `random_hold` steps, so that every action is seen in every situation. The random
+share matters beyond coverage: whatever the player does predictably (steering under the ball, keeping a
+move going) a predictor can guess from the past frames, so only the unpredictable share of actions forces
+the latent action codes to say which way the paddle went. Moves that would push the
 paddle into a wall are mostly replaced by the opposite move. Other games get the epsilon-random player.
 """
 
@@ -47,6 +50,7 @@ class DataConfig:
     max_episode_steps: int = 2500
     epsilon: float = 0.3  # share of random moves
     aim_offset: int = 14  # the policy aims the paddle this far (RAM units) either side of the ball
+    random_hold: int = 4  # a random move is held for 1 to this many steps
     seed: int = 0
     videos: str | None = None  # a folder of the user's own clips instead of a game (no labels at all)
 
@@ -68,8 +72,8 @@ class Episode:
 class TrackingPolicy:
     """The noisy ball-tracking Breakout player described in the module docstring."""
 
-    def __init__(self, epsilon: float, aim_offset: int, rng: np.random.Generator):
-        self.epsilon, self.aim_offset, self.rng = epsilon, aim_offset, rng
+    def __init__(self, epsilon: float, aim_offset: int, rng: np.random.Generator, random_hold: int = 4):
+        self.epsilon, self.aim_offset, self.rng, self.random_hold = epsilon, aim_offset, rng, random_hold
         self.held_action, self.held_steps, self.aim, self.aim_steps = NOOP, 0, 0, 0
         self.last_ball_x = None
 
@@ -84,7 +88,7 @@ class TrackingPolicy:
             self.held_steps -= 1
             return self._away_from_walls(self.held_action, paddle)
         if self.rng.random() < self.epsilon:
-            return self._hold(int(self.rng.choice([NOOP, RIGHT, LEFT])), int(self.rng.integers(1, 5)), paddle)
+            return self._hold(int(self.rng.choice([NOOP, RIGHT, LEFT])), int(self.rng.integers(0, self.random_hold)), paddle)
         if self.aim_steps <= 0:
             self.aim = int(self.rng.integers(-self.aim_offset, self.aim_offset + 1))
             self.aim_steps = int(self.rng.integers(5, 20))
@@ -143,7 +147,7 @@ def generate_atari(config: DataConfig, out_dir: Path) -> None:
         folder = out_dir / split
         folder.mkdir(parents=True, exist_ok=True)
         for index in range(count):
-            policy = TrackingPolicy(config.epsilon, config.aim_offset, rng) if tracking else None
+            policy = TrackingPolicy(config.epsilon, config.aim_offset, rng, config.random_hold) if tracking else None
             name = f"episode_{offset + index:05d}"
             episode = play_episode(env, policy, rng, config.max_episode_steps, config.seed * 100_000 + offset + index, name)
             save_episode(episode, folder / f"{name}.npz")
@@ -169,8 +173,12 @@ def collect_videos(config: DataConfig, out_dir: Path) -> None:
 def ensure_data(config: DataConfig, out_dir: Path) -> Path:
     """Generate the data set once; later runs with the same config reuse it."""
     marker = out_dir / "data.json"
-    if marker.is_file() and json.loads(marker.read_text()).get("seed") == config.seed:
-        return out_dir
+    if marker.is_file():
+        stored = json.loads(marker.read_text())
+        stored.pop("action_names", None)
+        if stored == json.loads(json.dumps(asdict(config))):
+            return out_dir
+        raise ValueError(f"{out_dir} holds data made with other settings; delete it or choose another data_dir")
     if config.videos:
         collect_videos(config, out_dir)
     else:
@@ -201,7 +209,7 @@ def describe_data(config: DataConfig, data_dir: Path, train: list[Episode], held
         "heldout_frames": int(sum(len(e.frames) for e in heldout)),
         "policy": "none: unlabelled videos" if config.videos else (
             f"noisy ball-tracking player: steers under the ball from RAM, FIRE only to launch, "
-            f"random moves held 1-4 steps with probability {config.epsilon} (studio/train/data.py)"
+            f"random moves (NOOP, RIGHT, LEFT) held 1-{config.random_hold} steps with probability {config.epsilon}, aim offset up to {config.aim_offset} RAM units, moves into a wall mostly reversed (studio/train/data.py)"
         ),
         "frame_skip": 4,
         "sticky_actions": 0.0,

@@ -113,7 +113,7 @@ def export_bundle(
         frame=FrameSpec(height=m.frame_size, width=m.frame_size, resize="stretch"),
         latent=LatentSpec(tokens=m.tokens, dim=m.latent_dim, grid=[m.grid, m.grid]),
         action=ActionSpec(
-            codebook_size=m.codebook_size, dim=m.action_dim, codebook=model.lam.codebook.detach().tolist()
+            codebook_size=m.codebook_size, dim=m.action_dim, codebook=model.lam.codes().detach().tolist()
         ),
         predictor=PredictorSpec(context=m.context),
         graphs=graphs,

@@ -2,7 +2,8 @@
 
 It sees the two frames' latents (from the frozen encoder), squeezes them into an action vector of a few
 dimensions and snaps that to the nearest of K codebook vectors (a VQ bottleneck, straight-through
-gradients). No action label is ever used: the codes are learnt because the predictor needs them to
+gradients). Action vectors and codes live on the unit sphere (cosine VQ), so neither can shrink towards
+one point. No action label is ever used: the codes are learnt because the predictor needs them to
 predict frame t+1. Codes that go unused are reset to recent action vectors, so the codebook cannot
 collapse onto a few entries.
 """
@@ -10,6 +11,7 @@ collapse onto a few entries.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from studio.train.config import ModelConfig
@@ -32,23 +34,28 @@ class LatentActionModel(nn.Module):
         b, n, d = latents.shape
         pair = torch.cat([latents, latents_next, latents_next - latents], dim=2)  # [B, N, 3D]
         grid = pair.transpose(1, 2).reshape(b, 3 * d, self.grid, self.grid)  # [B, 3D, g, g]
-        return self.to_action(self.features(grid).flatten(1))  # [B, Da]
+        return F.normalize(self.to_action(self.features(grid).flatten(1)), dim=1)  # [B, Da], unit length
+
+    def codes(self):  # -> [K, Da], unit length: the codebook the bundle ships
+        return F.normalize(self.codebook, dim=1)
 
     def quantize(self, action):  # [B, Da]
-        distances = torch.cdist(action, self.codebook)  # [B, K]
+        codes = self.codes()  # [K, Da]
+        distances = torch.cdist(action, codes)  # [B, K]
         code = distances.argmin(dim=1)  # [B]
-        chosen = self.codebook[code]  # [B, Da]
+        chosen = codes[code]  # [B, Da]
         return code, chosen, distances
 
-    def forward(self, latents, latents_next):
-        """-> (action [B, Da] before quantisation, code [B], distances [B, K], quantized [B, Da] straight-through)."""
+    def forward(self, latents, latents_next, bottleneck: bool = True):
+        """-> (action [B, Da] before quantisation, code [B], distances [B, K], quantized [B, Da] straight-through;
+        without the bottleneck the action vector itself)."""
         action = self.encode(latents, latents_next)
         code, chosen, distances = self.quantize(action)
-        quantized = action + (chosen - action).detach()
+        quantized = action + (chosen - action).detach() if bottleneck else action
         return action, code, distances, quantized
 
     def vq_loss(self, action, code, commitment: float):
-        chosen = self.codebook[code]
+        chosen = self.codes()[code]  # [B, Da]
         return ((chosen - action.detach()) ** 2).mean() + commitment * ((action - chosen.detach()) ** 2).mean()
 
     @torch.no_grad()
@@ -57,13 +64,31 @@ class LatentActionModel(nn.Module):
         self.usage.mul_(decay).add_(counts / counts.sum(), alpha=1 - decay)
 
     @torch.no_grad()
+    def init_codebook(self, actions, iterations: int = 20, seed: int = 0) -> None:
+        """k-means (k-means++ start, cosine) of action vectors [M, Da] as the codebook: the VQ bottleneck is
+        switched on only once the action vectors carry what the predictor needs, so no code starts dead."""
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        actions = F.normalize(actions.detach().cpu(), dim=1)  # [M, Da]
+        centres = actions[torch.randint(len(actions), (1,), generator=generator)]  # [1, Da]
+        while len(centres) < self.codebook.shape[0]:
+            gap = torch.cdist(actions, centres).min(dim=1).values ** 2  # [M]
+            centres = torch.cat([centres, actions[torch.multinomial(gap + 1e-12, 1, generator=generator)]])
+        for _ in range(iterations):
+            assign = torch.cdist(actions, centres).argmin(dim=1)  # [M]
+            for k in range(len(centres)):
+                if (assign == k).any():
+                    centres[k] = F.normalize(actions[assign == k].mean(dim=0), dim=0)
+        self.codebook.data.copy_(centres.to(self.codebook.device))
+        self.usage.fill_(1.0 / len(centres))
+
+    @torch.no_grad()
     def reset_dead_codes(self, recent_actions, threshold: float = 0.02) -> int:
         """Move codes used less than `threshold` of the time onto random recent action vectors [M, Da]."""
         dead = torch.nonzero(self.usage < threshold * self.usage.sum()).flatten()
         if len(dead) == 0:
             return 0
         picks = torch.randint(len(recent_actions), (len(dead),), device=recent_actions.device)
-        self.codebook.data[dead] = recent_actions[picks] + 0.01 * torch.randn_like(recent_actions[picks])
+        self.codebook.data[dead] = recent_actions[picks] + 0.05 * torch.randn_like(recent_actions[picks])
         self.usage[dead] = self.usage.sum() / len(self.usage)
         return len(dead)
 

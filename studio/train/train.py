@@ -114,11 +114,14 @@ class Trainer:
             context = latents[torch.from_numpy(history)]  # [B, C, N, D]
             z_next = latents[torch.from_numpy(t + 1)]  # [B, N, D]
             x_next = self._to_frames(self.train.frames[t + 1])  # [B, 3, H, W]
-            action, code, predicted = net(context, z_next)  # [B, Da], [B], [B, N, D]
+            bottleneck = step >= o.vq_warmup
+            if step == o.vq_warmup and recent:
+                self._init_codebook(torch.cat(recent))
+            action, code, predicted = net(context, z_next, bottleneck)  # [B, Da], [B], [B, N, D]
             latent_loss = ((predicted - z_next) ** 2).mean() / scale**2
             pixels = self.model.decoder(predicted)  # frozen decoder: gradients reach the predictor only
             pixel_loss = weighted_mse(pixels, x_next, self.model.sprite_weights(x_next, o.sprite_weight))
-            vq_loss = self.model.lam.vq_loss(action, code, o.commitment)
+            vq_loss = self.model.lam.vq_loss(action, code, o.commitment) * bottleneck
             loss = pixel_loss * 100 + latent_loss + vq_loss
             _set_lr(optimizer, schedule(step))
             optimizer.zero_grad(set_to_none=True)
@@ -126,15 +129,22 @@ class Trainer:
             optimizer.step()
             self.model.lam.track_usage(code)
             recent.append(action.detach())
-            recent = recent[-8:]
+            recent = recent[-32:]
             reset = 0
-            if step % o.dead_code_every == 0:
+            if step % o.dead_code_every == 0 and bottleneck:
                 reset = self._reset_dead_codes(torch.cat(recent))
             figures = {"pixel_loss": pixel_loss.item(), "latent_loss": latent_loss.item(), "vq_loss": vq_loss.item(),
                        "codes_reset": reset}
             if (step + 1) % o.eval_every == 0 and self.rank == 0:
                 figures.update(self.quick_evaluation())
             self._log(step, figures, optimizer)
+
+    def _init_codebook(self, recent_actions) -> None:
+        if self.rank == 0:
+            self.model.lam.init_codebook(recent_actions, seed=self.config.seed)
+        if self.world > 1:
+            dist.broadcast(self.model.lam.codebook.data, src=0)
+            dist.broadcast(self.model.lam.usage, src=0)
 
     def _reset_dead_codes(self, recent_actions) -> int:
         if self.world > 1:
@@ -174,6 +184,10 @@ class Trainer:
     # ---- plumbing ------------------------------------------------------------------------------
     def run(self) -> Path:
         self._resume()
+        if not self.model.background.any():  # the median frame: what "sprite pixel" is measured against
+            sample = self.train.frames[:: max(1, len(self.train.frames) // 2000)]  # [S, H, W, 3]
+            background = np.median(sample, axis=0).astype(np.float32).transpose(2, 0, 1) / 255.0  # [3, H, W]
+            self.model.background.copy_(torch.from_numpy(background))
         started = time.perf_counter() - self.state["seconds"]
         if self.state["stage"] == "autoencoder":
             self.train_autoencoder()
@@ -267,8 +281,8 @@ class DynamicsStep(torch.nn.Module):
         super().__init__()
         self.lam, self.predictor = model.lam, model.predictor
 
-    def forward(self, context, latents_next):  # [B, C, N, D], [B, N, D]
-        action, code, _, quantized = self.lam(context[:, -1], latents_next)  # [B, Da], [B], _, [B, Da]
+    def forward(self, context, latents_next, bottleneck: bool = True):  # [B, C, N, D], [B, N, D]
+        action, code, _, quantized = self.lam(context[:, -1], latents_next, bottleneck)  # [B, Da], [B], _, [B, Da]
         return action, code, self.predictor(context, quantized)  # ..., [B, N, D]
 
 
