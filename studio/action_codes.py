@@ -87,3 +87,12 @@ def _name(value) -> str:
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return str(value)
+
+
+def code_meanings(agreement: Agreement) -> dict[int, tuple[str, float]]:
+    """For each code used, the true action it most often coincides with and the share of its transitions."""
+    meanings = {}
+    for code, row in enumerate(agreement.matrix):
+        if row.sum():
+            meanings[code] = (agreement.actions[int(row.argmax())], float(row.max() / row.sum()))
+    return meanings

@@ -18,6 +18,7 @@ from studio.video import Clip, read_clip
 
 DEFAULT_STRIDE = 1
 DEFAULT_MAX_FRAMES = 1800  # one minute at 30 fps
+MAX_FRAME_CAP = 20_000  # the largest frame cap a user may ask for
 
 Progress = Callable[[float, str], None]
 

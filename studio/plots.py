@@ -231,3 +231,41 @@ def confusion_figure(matrix: np.ndarray, action_names: list[str], title: str) ->
         yaxis=dict(autorange="reversed"), xaxis_title="true action",
     )
     return figure
+
+
+def rollout_psnr_figure(branch_psnr: np.ndarray, copy_psnr: np.ndarray, labels: list[str]) -> go.Figure:
+    """Per-step PSNR [B, S] of each branch against the clip, beside the copy-the-start-frame baseline [S]."""
+    steps = np.arange(1, len(copy_psnr) + 1)
+    figure = go.Figure()
+    for b, (values, label) in enumerate(zip(branch_psnr, labels)):
+        figure.add_trace(go.Scatter(x=steps, y=values, mode="lines+markers", name=label, line=dict(color=code_color(b))))
+    figure.add_trace(go.Scatter(x=steps, y=copy_psnr, mode="lines", name="copy of the start frame",
+                                line=dict(color="gray", dash="dash")))
+    figure.update_layout(
+        title="PSNR against the clip, per step", template="plotly_white", height=320,
+        margin=dict(l=10, r=10, t=40, b=10), xaxis_title="step", yaxis_title="PSNR (dB)",
+        legend=dict(orientation="h", y=-0.25),
+    )
+    return figure
+
+
+def probe_figure(truth: np.ndarray, predicted: np.ndarray, title: str) -> go.Figure:
+    """Numbers: out-of-fold prediction against the truth, with the diagonal; categories: a confusion heatmap."""
+    if truth.dtype.kind == "f":
+        low, high = float(min(truth.min(), predicted.min())), float(max(truth.max(), predicted.max()))
+        figure = go.Figure([
+            go.Scatter(x=truth, y=predicted, mode="markers", name="frames", marker=dict(size=5, opacity=0.6),
+                       text=[f"frame {t}" for t in range(len(truth))], hovertemplate="%{text}<br>true %{x:.3g} · predicted %{y:.3g}<extra></extra>"),
+            go.Scatter(x=[low, high], y=[low, high], mode="lines", name="perfect", line=dict(color="gray", dash="dash")),
+        ])
+        figure.update_layout(xaxis_title="true", yaxis_title="predicted (held-out fold)")
+    else:
+        values = np.unique(np.concatenate([truth.astype(str), predicted.astype(str)]))
+        index = {v: i for i, v in enumerate(values)}
+        matrix = np.zeros((len(values), len(values)), np.int64)
+        np.add.at(matrix, ([index[v] for v in predicted.astype(str)], [index[v] for v in truth.astype(str)]), 1)
+        figure = go.Figure(go.Heatmap(z=matrix, x=list(values), y=list(values), colorscale="Blues", text=matrix,
+                                      texttemplate="%{text}", hovertemplate="predicted %{y} · true %{x}: %{z}<extra></extra>"))
+        figure.update_layout(xaxis_title="true", yaxis=dict(title="predicted (held-out fold)", autorange="reversed"))
+    figure.update_layout(title=title, template="plotly_white", height=360, margin=dict(l=10, r=10, t=40, b=10))
+    return figure

@@ -6,7 +6,7 @@ import gradio as gr
 import numpy as np
 
 from studio.action_codes import action_effect_atlas, agreement, exemplars
-from studio.analysis import frame_times
+from studio.analysis import MAX_FRAME_CAP, frame_times
 from studio.labels import Labels, LabelsError, read_labels
 from studio.metrics import code_perplexity
 from studio.plots import code_timeline_figure, code_usage_figure, codebook_figure, confusion_figure
@@ -32,12 +32,12 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
             timeline_plot = gr.Plot(label="Code timeline", elem_id="code-timeline")
     exemplar_gallery = gr.Gallery(
         label="Exemplars: transitions t → t+1 of each code, most confident first",
-        columns=4, height="auto", elem_id="exemplars",
+        columns=4, height="auto", object_fit="contain", elem_id="exemplars",
     )
     gr.Markdown("### Action-effect atlas\nFrom the chosen frame, the decoded next frame under each code; "
                 "what the code changed is drawn in magenta.")
     with gr.Row():
-        atlas_slider = gr.Slider(0, 1, value=0, step=1, label="From frame", elem_id="atlas-slider", scale=3)
+        atlas_slider = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, step=1, label="From frame", elem_id="atlas-slider", scale=3)
         atlas_current = gr.Image(label="Frame t (decoded)", height=192, scale=1, elem_id="atlas-current")
     atlas_gallery = gr.Gallery(label="Next frame under each code", columns=8, height="auto", elem_id="atlas")
     gr.Markdown("### Ground truth\nA CSV with a `frame` column (source frame index) and the true action of "

@@ -10,6 +10,9 @@ import gradio as gr
 from studio.ui.actions_tab import build_actions_tab
 from studio.ui.clip_tab import build_clip_tab
 from studio.ui.model_tab import build_model_tab, load_errors_markdown
+from studio.ui.play_tab import KEYBOARD_SCRIPT, build_play_tab
+from studio.ui.predict_tab import build_predict_tab
+from studio.ui.probe_tab import build_probe_tab
 from studio.ui.state import BundleShelf
 
 TITLE = "World-model studio"
@@ -42,13 +45,25 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
                 clip_tab = build_clip_tab(shelf, bundle_name, clip_session)
             with gr.Tab("Actions", id="actions"):
                 refresh_actions, actions_outputs = build_actions_tab(shelf, clip_session)
+            with gr.Tab("Predict", id="predict"):
+                reset_predict, predict_outputs = build_predict_tab(shelf, clip_session)
+            with gr.Tab("Play", id="play"):
+                clear_play, play_outputs = build_play_tab(shelf, bundle_name, clip_session)
+            with gr.Tab("Probe", id="probe"):
+                refresh_probe, probe_outputs = build_probe_tab(clip_session)
             with gr.Tab("Model", id="model"):
                 picked = build_model_tab(shelf, bundle_name)
-        clip_tab.analyzed.success(refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name="actions")
-        # switching bundles clears every tab's results, which belonged to the previous model
-        picked.then(clip_tab.clear, outputs=clip_tab.cleared).then(
-            refresh_actions, inputs=clip_session, outputs=actions_outputs
+        analyzed = clip_tab.analyzed.success(
+            refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name="actions"
         )
+        for refresh, outputs in ((reset_predict, predict_outputs), (refresh_probe, probe_outputs)):
+            analyzed.then(refresh, inputs=clip_session, outputs=outputs, api_name=False)
+        # switching bundles clears every tab's results, which belonged to the previous model
+        cleared = picked.then(clip_tab.clear, outputs=clip_tab.cleared, api_name=False)
+        cleared.then(refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name=False)
+        cleared.then(clear_play, outputs=play_outputs, api_name=False)
+        for refresh, outputs in ((reset_predict, predict_outputs), (refresh_probe, probe_outputs)):
+            cleared.then(refresh, inputs=clip_session, outputs=outputs, api_name=False)
     return studio
 
 
@@ -63,4 +78,4 @@ def launch_studio(exported_dir: str | Path, device: str = "auto", **launch_optio
     shelf.warm_up_in_background()
     studio = build_studio(shelf)
     studio.queue(default_concurrency_limit=2, max_size=32)
-    studio.launch(theme=gr.themes.Soft(), max_file_size="500mb", **launch_options)
+    studio.launch(theme=gr.themes.Soft(), head=KEYBOARD_SCRIPT, max_file_size="500mb", **launch_options)

@@ -13,6 +13,7 @@ import numpy as np
 from studio.analysis import (
     DEFAULT_MAX_FRAMES,
     DEFAULT_STRIDE,
+    MAX_FRAME_CAP,
     ClipAnalysis,
     analyze_clip,
     frame_times,
@@ -107,7 +108,7 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
                 gr.Examples(examples, inputs=[upload], label="Examples shipped with the bundle")
             with gr.Row():
                 stride = gr.Number(DEFAULT_STRIDE, label="Frame stride", precision=0, minimum=1, maximum=100)
-                max_frames = gr.Number(DEFAULT_MAX_FRAMES, label="Frame cap", precision=0, minimum=2, maximum=20_000)
+                max_frames = gr.Number(DEFAULT_MAX_FRAMES, label="Frame cap", precision=0, minimum=2, maximum=MAX_FRAME_CAP)
             analyze = gr.Button("Analyze", variant="primary")
             stats = gr.Markdown(elem_id="clip-stats")
         with gr.Column(scale=2):
@@ -121,7 +122,7 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
                 color_by = gr.Radio(["time", "code"], value="time", label="Colour by", elem_id="map-color")
             trajectory = gr.Plot(label="Latent trajectory", elem_id="trajectory")
         with gr.Column(scale=2):
-            frame_slider = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="frame-slider")
+            frame_slider = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, step=1, label="Frame", elem_id="frame-slider")
             caption = gr.Markdown(elem_id="frame-caption")
             with gr.Row():
                 frame_image = gr.Image(label="Frame t", height=256, elem_id="frame-image")
@@ -161,6 +162,7 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
         outputs=[*results, session],
         api_name="analyze",
         concurrency_id="model",
+        show_progress_on=[preview, trajectory],  # a refusal marks these two, not every output
     )
 
     def redraw(state: ClipSession | None, method_label, dims_label, color, t, progress=gr.Progress()):
@@ -206,6 +208,7 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
         outputs=[trajectory, downloads, session],
         api_name="overlay",
         concurrency_id="model",
+        show_progress_on=trajectory,
     )
     def clear():
         """Another bundle was picked: an analysis made with the previous one no longer applies."""
@@ -233,7 +236,7 @@ def _analyze(shelf: BundleShelf, name: str, path: str, stride_value, cap_value, 
             progress=report,
         )
     except (ClipError, BundleError) as err:
-        raise gr.Error(str(err)) from None
+        raise gr.Error(str(err), title="The clip was not analyzed", duration=30) from None
 
 
 def _figure(shelf: BundleShelf, state: ClipSession, method_label: str, dims_label: str, color: str, t):

@@ -1,0 +1,68 @@
+"""The world model as a game: each action code pressed advances the predictor one step and decodes it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from studio.runtime import WorldModel, to_uint8_frames
+
+MAX_HISTORY = 2000  # steps kept for undo; older ones are dropped
+
+
+@dataclass
+class PlaySession:
+    """One player's game: the latent context after every step so far, so that undo is a pop."""
+
+    contexts: list[np.ndarray]  # each [C, N, D]; contexts[0] is the start, contexts[-1] the present
+    frames: list[np.ndarray]  # each [H, W, 3] uint8, the decoded present frame after each step
+    codes: list[int] = field(default_factory=list)  # the code pressed at each step
+    latencies_ms: list[float] = field(default_factory=list)  # predictor + decoder time of each step
+
+    @classmethod
+    def start(cls, model: WorldModel, latents: np.ndarray, t: int) -> PlaySession:
+        """Start from frame t of a clip's latents [T, N, D], with its C-frame history as the context."""
+        t = int(np.clip(t, 0, len(latents) - 1))
+        context = model.start_context(latents[: t + 1])  # [C, N, D]
+        frame = to_uint8_frames(model.decode(context[-1:]))[0]  # [H, W, 3]
+        return cls(contexts=[context], frames=[frame])
+
+    @property
+    def steps(self) -> int:
+        return len(self.codes)
+
+    @property
+    def frame(self) -> np.ndarray:
+        return self.frames[-1]
+
+    def step(self, model: WorldModel, code: int) -> np.ndarray:
+        """Press `code`: predict the next latents, decode them, and return the new frame [H, W, 3] uint8."""
+        action = model.action_vectors(np.asarray([code]))  # [1, Da]
+        began = time.perf_counter()
+        context = self.contexts[-1]  # [C, N, D]
+        latents_next = model.predict(context[None], action)  # [1, N, D]
+        frame = to_uint8_frames(model.decode(latents_next))[0]  # [H, W, 3]
+        self.latencies_ms.append(1000.0 * (time.perf_counter() - began))
+        self.contexts.append(np.concatenate([context[1:], latents_next]))
+        self.frames.append(frame)
+        self.codes.append(int(code))
+        if len(self.codes) > MAX_HISTORY:
+            del self.contexts[0], self.frames[0], self.codes[0]
+        return frame
+
+    def undo(self) -> np.ndarray:
+        """Take back the last step (nothing happens at the start)."""
+        if self.codes:
+            self.contexts.pop()
+            self.frames.pop()
+            self.codes.pop()
+        return self.frame
+
+    def latency_summary(self, last: int = 50) -> tuple[float, float] | None:
+        """(median step latency in ms, the frames per second it allows) over the last steps; None before any."""
+        if not self.latencies_ms:
+            return None
+        median = float(np.median(self.latencies_ms[-last:]))
+        return median, 1000.0 / max(median, 1e-6)

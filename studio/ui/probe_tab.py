@@ -1,0 +1,118 @@
+"""Probe tab: linear probes from the clip's frame latents to per-frame labels."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+
+from studio.labels import Labels, LabelsError, read_labels
+from studio.plots import probe_figure
+from studio.probe import KINDS, ProbeConfig, ProbeError, probe, probe_all
+from studio.ui.clip_tab import ClipSession
+
+LABELS_HELP = ("A CSV with a `frame` column (the source frame index) and any number of numeric or categorical "
+               "columns, e.g. `frame,score,lives,action_name`. The shipped example clips bring their own labels "
+               "(true action, and the game's 128 RAM bytes `ram_0` … `ram_127`).")
+
+
+def build_probe_tab(session: gr.State):
+    gr.Markdown("What do the latents encode? A linear probe (ridge regression for numbers, logistic regression "
+                "for categories) is fitted from each frame's latents to a label, cross-validated over folds that "
+                "are contiguous in time, and scored against a trivial baseline (the mean, or the majority class).")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            labels_file = gr.File(label="Labels CSV", file_types=[".csv"], type="filepath", elem_id="probe-labels")
+            gr.Markdown(LABELS_HELP)
+            column = gr.Dropdown([], label="Column", allow_custom_value=True, elem_id="probe-column")
+            with gr.Row():
+                kind = gr.Radio(list(KINDS), value="auto", label="Probe it as")
+                folds = gr.Slider(2, 10, value=5, step=1, label="Folds")
+            with gr.Row():
+                run = gr.Button("Probe", variant="primary", elem_id="probe-run")
+                run_all = gr.Button("Probe all columns", elem_id="probe-all")
+        with gr.Column(scale=2):
+            result_text = gr.Markdown(elem_id="probe-result")
+            figure = gr.Plot(label="Predicted (held-out) against true", elem_id="probe-plot")
+            ranking = gr.Dataframe(
+                headers=["column", "kind", "score", "baseline", "gain"], label="Every column, best encoded first",
+                interactive=False, elem_id="probe-ranking",
+            )
+
+    def probe_column(state: ClipSession | None, path: str | None, name: str | None, kind_value: str, k):
+        labels = _labels(state, path)
+        name = name or _choices(labels)[0]
+        values = _values(state, labels, name)
+        try:
+            result = probe(state.analysis.latents, values, name, ProbeConfig(folds=int(k), kind=kind_value))
+        except ProbeError as err:
+            raise gr.Error(str(err), title="The probe was not run") from None
+        text = (f"**{name}** probed as a {result.kind} over {len(values)} frames, {int(k)} contiguous folds: "
+                f"held-out {result.metric} **{result.score:.3f}** against **{result.baseline:.3f}** for the "
+                f"{'mean' if result.kind == 'number' else 'majority class'} (gain {result.gain:+.3f}).")
+        return text, probe_figure(result.truth, result.predicted, f"{name}: {result.metric} {result.score:.3f}"), state
+
+    def probe_every_column(state: ClipSession | None, path: str | None, k, progress=gr.Progress()):
+        labels = _labels(state, path)
+        progress(0.1, desc=f"probing {len(labels.columns)} columns")
+        columns = {name: _values(state, labels, name) for name in labels.columns}
+        result = probe_all(state.analysis.latents, columns, ProbeConfig(folds=int(k)))
+        rows = [[r.column, r.kind, round(r.score, 4), round(r.baseline, 4), round(r.gain, 4)] for r in result.results]
+        skipped = ", ".join(sorted(result.skipped))
+        text = (f"Ranked **{len(rows)} columns** by held-out score minus baseline (R² for numbers, accuracy for "
+                f"categories)." + (f" Not probed ({len(result.skipped)}, constant or too few frames): {skipped}." if skipped else ""))
+        return text, rows, state
+
+    def offer_columns(state: ClipSession | None, path: str | None):
+        if not path:
+            return gr.Dropdown()
+        try:
+            labels = read_labels(path)
+        except LabelsError as err:
+            raise gr.Error(str(err)) from None
+        choices = _choices(labels)
+        return gr.Dropdown(choices, value=choices[0], label="Column")
+
+    labels_file.upload(offer_columns, inputs=[session, labels_file], outputs=column, api_name=False)
+    run.click(probe_column, inputs=[session, labels_file, column, kind, folds], outputs=[result_text, figure, session],
+              api_name="probe", concurrency_id="model", show_progress_on=[figure])
+    run_all.click(probe_every_column, inputs=[session, labels_file, folds], outputs=[result_text, ranking, session],
+                  api_name="probe_all", concurrency_id="model", show_progress_on=[ranking])
+
+    def refresh(state: ClipSession | None):
+        """A new analysis: offer the columns of the labels it came with, clear old results."""
+        choices = _choices(state.labels) if state is not None and state.labels is not None else []
+        return gr.Dropdown(choices, value=choices[0] if choices else None, label="Column"), "", None, None
+
+    return refresh, [column, result_text, figure, ranking]
+
+
+def _labels(state: ClipSession | None, path: str | None) -> Labels:
+    if state is None:
+        raise gr.Error("Analyze a clip on the Clip tab first.")
+    try:
+        if path:
+            state.labels = read_labels(path)
+    except LabelsError as err:
+        raise gr.Error(str(err)) from None
+    if state.labels is None:
+        raise gr.Error("Upload a labels CSV first (the shipped example clips bring their own).")
+    return state.labels
+
+
+def _values(state: ClipSession, labels: Labels, name: str) -> np.ndarray:
+    if name not in labels.columns:
+        raise gr.Error(f"the labels have no column '{name[:40]}'")
+    try:
+        return labels.at(name, np.asarray(state.analysis.clip.indices))  # [T], one per analyzed frame
+    except LabelsError as err:
+        raise gr.Error(str(err)) from None
+
+
+def _choices(labels: Labels) -> list[str]:
+    """Named columns first, in file order, then the RAM bytes by number."""
+
+    def order(name: str) -> tuple[bool, int]:
+        ram = name.startswith("ram_") and name[4:].isdigit()
+        return ram, int(name[4:]) if ram else 0
+
+    return sorted(labels.columns, key=order)

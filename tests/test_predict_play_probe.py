@@ -1,0 +1,140 @@
+"""Rollouts under action sources, the play loop, and linear probes of the latents."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio.play import PlaySession
+from studio.probe import ProbeConfig, ProbeError, label_kind, probe, probe_all
+from studio.rollout import (
+    ActionSequenceError,
+    ActionSource,
+    branch_video_frames,
+    delta_t_psnr,
+    interpolated_action,
+    parse_code_sequence,
+    plan_codes,
+    roll_out,
+)
+from studio.runtime import WorldModel, to_uint8_frames
+
+
+@pytest.fixture(scope="module")
+def model(tiny_bundle) -> WorldModel:
+    return WorldModel.load(tiny_bundle, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def clip(model):
+    h, w = model.frame_size
+    frames = np.random.default_rng(1).integers(0, 255, (12, h, w, 3), dtype=np.uint8)  # [T, H, W, 3]
+    return frames, model.encode(frames), model.infer_actions(frames).codes
+
+
+def test_code_sequences_are_parsed_and_bad_ones_refused():
+    assert parse_code_sequence("2 2, 3 1", 4).tolist() == [2, 2, 3, 1]
+    for text, message in [("", "type a sequence"), ("1 x", "'x' is not an action code"),
+                          ("1 4", "code 4 is out of range"), ("-1", "code -1 is out of range"), ("1.5", "not an action code")]:
+        with pytest.raises(ActionSequenceError, match=message):
+            parse_code_sequence(text, 4)
+
+
+def test_action_sources_plan_every_step():
+    inferred = np.array([3, 1, 0, 2])
+    assert plan_codes(ActionSource("clip"), inferred, 2, 4, 4).tolist() == [0, 2, 2, 2]  # the last code held past the end
+    assert plan_codes(ActionSource("hold", code=1), inferred, 0, 3, 4).tolist() == [1, 1, 1]
+    assert plan_codes(ActionSource("sequence", sequence="2 0"), inferred, 0, 5, 4).tolist() == [2, 0, 2, 0, 2]
+    random = plan_codes(ActionSource("random", seed=5), inferred, 0, 64, 4)
+    assert random.min() >= 0 and random.max() < 4 and len(np.unique(random)) > 1
+    with pytest.raises(ActionSequenceError):
+        plan_codes(ActionSource("hold", code=9), inferred, 0, 3, 4)
+
+
+def test_rollout_replays_the_predictor_and_compares_with_the_clip(model, clip):
+    frames, latents, codes = clip
+    start, steps = 7, 6  # the clip ends 4 frames after the start: the truth is shorter than the rollout
+    plans = [plan_codes(ActionSource("clip"), codes, start, steps, model.codebook_size),
+             plan_codes(ActionSource("hold", code=1), codes, start, steps, model.codebook_size)]
+    rollout = roll_out(model, latents, frames, start, model.action_vectors(np.stack(plans)), ["clip", "hold 1"])
+    h, w = model.frame_size
+    assert rollout.predicted.shape == (2, steps, h, w, 3)
+    assert rollout.truth.shape == (4, h, w, 3) and rollout.psnr.shape == (2, 4) and rollout.copy_psnr.shape == (4,)
+    # step by step through the runtime gives the same first frame
+    context = model.start_context(latents[: start + 1])[None]
+    first = model.predict(context, model.action_vectors(plans[0][:1]))
+    np.testing.assert_array_equal(rollout.predicted[0, 0], to_uint8_frames(model.decode(first))[0])
+    assert not np.array_equal(rollout.predicted[0], rollout.predicted[1])  # the action matters
+    video = branch_video_frames(rollout, gap=2)
+    assert video.shape == (steps, h, 3 * w + 4, 3)
+    assert not video[4:, :, :w].any()  # past the clip's end the truth panel is black
+
+
+def test_interpolation_runs_from_one_code_to_the_other(model):
+    a, b = model.action_vectors(np.array([0, 3]))
+    np.testing.assert_allclose(interpolated_action(model, 0, 3, 0.0), a * (np.linalg.norm(a) + np.linalg.norm(b)) / 2 / np.linalg.norm(a), rtol=1e-5)
+    middle = interpolated_action(model, 0, 3, 0.5)
+    assert np.dot(middle, a) > 0 and np.dot(middle, b) > 0
+
+
+def test_delta_t_psnr_needs_a_clip_longer_than_its_horizon(model, clip):
+    frames, latents, codes = clip
+    assert isinstance(delta_t_psnr(model, latents, frames, codes), float)
+    assert delta_t_psnr(model, latents[:4], frames[:4], codes[:3]) is None
+
+
+def test_play_steps_undo_and_latency(model, clip):
+    _, latents, _ = clip
+    game = PlaySession.start(model, latents, 5)
+    np.testing.assert_array_equal(game.frame, to_uint8_frames(model.decode(latents[5:6]))[0])
+    first = game.step(model, 1).copy()
+    second = game.step(model, 2)
+    assert game.steps == 2 and not np.array_equal(first, second)
+    np.testing.assert_array_equal(game.undo(), first)
+    assert game.steps == 1
+    median_ms, fps = game.latency_summary()
+    assert median_ms > 0 and fps == pytest.approx(1000 / median_ms)
+    with pytest.raises(ValueError, match="action codes must lie in"):
+        game.step(model, model.codebook_size)
+
+
+def smooth_walk(rng, steps: int, dims: int) -> np.ndarray:
+    return np.cumsum(rng.normal(size=(steps, dims)), axis=0)
+
+
+def test_probe_finds_what_the_latents_encode_and_not_what_they_do_not():
+    rng = np.random.default_rng(0)
+    latents = rng.normal(size=(300, 4, 8))  # [T, N, D]
+    flat = latents.reshape(300, -1)
+    encoded = flat[:, :3] @ np.array([2.0, -1.0, 0.5]) + 0.1 * rng.normal(size=300)
+    result = probe(latents, encoded, "encoded")
+    assert result.kind == "number" and result.metric == "R²"
+    assert result.score > 0.9 and result.baseline <= 0.0
+    noise = probe(latents, rng.normal(size=300), "noise")
+    assert noise.score < 0.1
+    category = probe(latents, np.where(flat[:, 5] > 0, "up", "down"), "direction")
+    assert category.kind == "category" and category.score > 0.85 and category.baseline < 0.7
+
+
+def test_contiguous_folds_keep_neighbouring_frames_from_leaking():
+    """Two independent random walks: shuffled folds would let a frame's neighbours give it away."""
+    rng = np.random.default_rng(0)
+    latents = smooth_walk(rng, 400, 16)
+    unrelated = smooth_walk(rng, 400, 1)[:, 0]
+    assert probe(latents, unrelated, "walk").score < 0.5
+
+
+def test_probe_refuses_what_it_cannot_probe_and_ranks_columns():
+    rng = np.random.default_rng(0)
+    latents = rng.normal(size=(60, 2, 4))
+    with pytest.raises(ProbeError, match="same value on every frame"):
+        probe(latents, np.ones(60), "lives")
+    with pytest.raises(ProbeError, match="at least 10 labelled frames"):
+        probe(latents[:6], np.arange(6.0), "x")
+    with pytest.raises(ProbeError, match="labels for"):
+        probe(latents, np.arange(59.0), "x")
+    assert label_kind(np.array([0.0, 1.0, 2.0])) == "category" and label_kind(np.linspace(0, 1, 50)) == "number"
+    assert label_kind(np.array([0.0, 1.0]), "number") == "number"
+    ranking = probe_all(latents, {"signal": latents[:, 0, 0] * 3, "noise": rng.normal(size=60), "lives": np.ones(60)})
+    assert [r.column for r in ranking.results] == ["signal", "noise"] and "lives" in ranking.skipped
+    assert ProbeConfig().folds == 5
