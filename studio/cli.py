@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_serve(commands)
     _add_analyze(commands)
     _add_training(commands)
+    _add_bench(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
@@ -121,6 +122,27 @@ def _evaluate(args) -> None:
 
     figures = evaluate_bundle(args.bundle, episodes=args.episodes, write=args.write)
     print(format_table(figures))
+
+
+def _add_bench(commands) -> None:
+    bench = commands.add_parser("bench", help="measure the studio's speed and write benchmarks/RESULTS.md")
+    bench.add_argument("--bundle", type=Path, default=DEFAULT_EXPORTED / "breakout")
+    bench.add_argument("--checkpoint", type=Path, default=Path("runs/breakout/checkpoint.pt"),
+                       help="the training checkpoint behind the bundle, for the torch eager rows (skipped when absent)")
+    bench.add_argument("--quick", action="store_true", help="a few seconds: checks the harness, not the figures")
+    bench.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "benchmarks")
+    bench.set_defaults(run=_bench)
+
+
+def _bench(args) -> None:
+    from benchmarks.harness import Report
+    from benchmarks.suites import BenchConfig, run_all
+
+    command = "studio bench" + (" --quick" if args.quick else "") + f" --bundle {args.bundle} --checkpoint {args.checkpoint}"
+    report = Report(command=command)
+    run_all(BenchConfig(bundle=args.bundle, checkpoint=args.checkpoint, quick=args.quick), report)
+    for path in report.write(args.out):
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

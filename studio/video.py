@@ -47,13 +47,15 @@ def read_clip(
     spread: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_source_frames: int = DEFAULT_MAX_SOURCE_FRAMES,
+    backend: str = "auto",
 ) -> Clip:
     """Read every `stride`-th frame of a clip, at most `max_frames` of them, resized to `size` (H, W).
 
     With `spread` (the default), a clip longer than `stride * max_frames` frames is sampled evenly over its
     whole length (the stride grows, and `Clip.stride` says by how much); without it, the first `max_frames`
     sampled frames are returned. A clip whose end cannot be decoded (a truncated file) yields the frames
-    decoded before the damage when at least two were, and a ClipError otherwise.
+    decoded before the damage when at least two were, and a ClipError otherwise. `backend` "auto" reads with
+    decord and falls back to PyAV; "pyav" reads with PyAV only (the benchmarks compare the two).
     """
     path = Path(path)
     _check_file(path)
@@ -61,7 +63,9 @@ def read_clip(
         raise ClipError("the frame stride must be at least 1 and the frame cap at least 2")
     if resize not in RESIZE_MODES:
         raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
-    reader = _open_decord(path)
+    if backend not in ("auto", "pyav"):
+        raise ValueError(f"backend must be 'auto' or 'pyav', got {backend!r}")
+    reader = _open_decord(path) if backend == "auto" else None
     if reader is None:
         return _read_with_pyav(path, stride, max_frames, size, resize, spread, max_pixels, max_source_frames)
     count, fps = len(reader), float(reader.get_avg_fps() or 0.0)

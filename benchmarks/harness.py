@@ -1,0 +1,140 @@
+"""Timing, and the two files a benchmark run writes: `results.json` and the table in `RESULTS.md`."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+PACKAGES = ("onnxruntime-gpu", "gradio", "decord", "av", "umap-learn", "scikit-learn", "numpy", "torch")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measured figure, and where there is one, the alternative it is set beside (same run)."""
+
+    suite: str
+    name: str
+    runs: int
+    median_ms: float
+    min_ms: float
+    max_ms: float
+    p95_ms: float
+    versus: str = ""  # the alternative's row name
+    ratio: float | None = None  # alternative median / this median: above 1 means this is faster
+    note: str = ""
+
+
+def measure(fn: Callable[[], object], repeats: int, warm_up: int = 1) -> np.ndarray:
+    """Wall-clock seconds of `repeats` calls after `warm_up` untimed ones -> [repeats]."""
+    for _ in range(warm_up):
+        fn()
+    seconds = np.empty(repeats)
+    for i in range(repeats):
+        began = time.perf_counter()
+        fn()
+        seconds[i] = time.perf_counter() - began
+    return seconds
+
+
+def row(suite: str, name: str, seconds: np.ndarray, note: str = "") -> Row:
+    ms = np.asarray(seconds) * 1000.0
+    return Row(suite, name, len(ms), float(np.median(ms)), float(ms.min()), float(ms.max()),
+               float(np.percentile(ms, 95)), note=note)
+
+
+def versus(this: Row, other: Row) -> Row:
+    """`this` with the ratio to `other` measured in the same run."""
+    return Row(**{**asdict(this), "versus": other.name, "ratio": other.median_ms / max(this.median_ms, 1e-9)})
+
+
+@dataclass
+class Report:
+    command: str
+    rows: list[Row] = field(default_factory=list)
+    facts: dict[str, object] = field(default_factory=dict)  # figures that are not timings (RSS, slopes)
+
+    def add(self, *rows: Row) -> None:
+        self.rows.extend(rows)
+        for r in rows:
+            ratio = f" ({r.ratio:.2f}x vs {r.versus})" if r.ratio is not None else ""
+            print(f"  {r.suite:<10} {r.name:<48} median {r.median_ms:9.2f} ms  p95 {r.p95_ms:9.2f} ms{ratio}", flush=True)
+
+    def write(self, out_dir: Path) -> tuple[Path, Path]:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        environment = machine()
+        payload = {"command": self.command, "machine": environment, "facts": self.facts, "rows": [asdict(r) for r in self.rows]}
+        json_path = out_dir / "results.json"
+        json_path.write_text(json.dumps(payload, indent=2))
+        md_path = out_dir / "RESULTS.md"
+        md_path.write_text(markdown(payload))
+        return json_path, md_path
+
+
+def machine() -> dict[str, object]:
+    import os
+
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def markdown(payload: dict) -> str:
+    m = payload["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by the command below; every ratio compares two figures measured in the same run "
+        "(alternative median / studio median: above 1 means the studio's way is faster).",
+        "",
+        f"```\n{payload['command']}\n```",
+        "",
+        f"- **Machine:** {m['cpu']}, {m['cores']} cores, no GPU unless the provider rows say otherwise; {m['platform']}",
+        f"- **Date:** {m['date']} · **Python** {m['python']} · "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        "",
+    ]
+    if payload["facts"]:
+        lines += ["## Figures", "", "| figure | value |", "| --- | --- |"]
+        lines += [f"| {k} | {v} |" for k, v in payload["facts"].items()]
+        lines.append("")
+    suites = dict.fromkeys(r["suite"] for r in payload["rows"])
+    for suite in suites:
+        lines += [f"## {suite}", "", "| measurement | runs | median ms | min | max | p95 | vs | ratio | note |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"]
+        for r in payload["rows"]:
+            if r["suite"] != suite:
+                continue
+            ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else ""
+            lines.append(f"| {r['name']} | {r['runs']} | {r['median_ms']:.2f} | {r['min_ms']:.2f} | {r['max_ms']:.2f} "
+                         f"| {r['p95_ms']:.2f} | {r['versus']} | {ratio} | {r['note']} |")
+        lines.append("")
+    return "\n".join(lines)

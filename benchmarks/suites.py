@@ -1,0 +1,208 @@
+"""What `studio bench` measures, suite by suite (issue list of the benchmark harness, in order)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.harness import Report, measure, row, versus
+from studio.play import PlaySession
+from studio.projection import Projection, ProjectionConfig
+from studio.runtime import WorldModel
+from studio.video import read_clip, write_mp4
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    bundle: Path
+    checkpoint: Path | None = None  # the training checkpoint behind the bundle, for the torch eager rows
+    quick: bool = False  # seconds, not minutes: checks that every suite runs, not the figures
+
+    @property
+    def repeats(self) -> int:
+        return 3 if self.quick else 30
+
+    @property
+    def clip_lengths(self) -> tuple[int, ...]:  # frames: 10 s, 1 min, 10 min at 30 fps
+        return (60, 120) if self.quick else (300, 1800, 18_000)
+
+    @property
+    def play_steps(self) -> int:
+        return 20 if self.quick else 500
+
+    @property
+    def projection_sizes(self) -> tuple[int, ...]:
+        return (300,) if self.quick else (300, 1800, 18_000)
+
+
+def graphs(report: Report, model: WorldModel, config: BenchConfig) -> None:
+    """Each graph at batch 1 and 64 through onnxruntime, beside the same weights in torch eager."""
+    eager = _eager(config)
+    for batch in (1, 64):
+        for role, feeds in _feeds(model, batch).items():
+            session = model.sessions[role]
+            ort = row("graphs", f"{role} batch {batch} (onnxruntime)", measure(lambda: session.run(None, feeds), config.repeats))
+            if eager is None:
+                report.add(ort)
+                continue
+            torch_row = row("graphs", f"{role} batch {batch} (torch eager)", measure(lambda: eager[role](feeds), config.repeats))
+            report.add(versus(ort, torch_row), torch_row)
+
+
+def _eager(config: BenchConfig):
+    if config.checkpoint is None or not config.checkpoint.is_file():
+        return None
+    try:
+        from studio.train.eager import eager_graphs
+    except ImportError:  # the studio without its training extras
+        return None
+    return eager_graphs(config.checkpoint, threads=2)
+
+
+def _feeds(model: WorldModel, batch: int) -> dict[str, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    h, w = model.frame_size
+    m = model.manifest
+    frames = rng.random((batch, 3, h, w), dtype=np.float32)
+    latents = model.encode(frames)  # [B, N, D]
+    return {
+        "encoder": {"frames": frames},
+        "actions": {"frames": frames, "frames_next": frames[::-1].copy()},
+        "predictor": {"context": np.repeat(latents[:, None], m.predictor.context, axis=1),
+                      "action": model.action_vectors(np.arange(batch) % model.codebook_size)},
+        "decoder": {"latents": latents},
+    }
+
+
+def clip_decoding(report: Report, model: WorldModel, clips: dict[int, Path], config: BenchConfig) -> None:
+    """decord against PyAV on the same files, at native size and resized to the model's frames."""
+    for frames, path in clips.items():
+        sizes = [("resized", model.frame_size)]
+        if frames <= 2000:  # 10 minutes at native size would not fit in memory, and the studio never asks for it
+            sizes.insert(0, ("native", None))
+        for label, size in sizes:
+            source = read_clip(path, max_frames=2).source_size if size is None else size
+            kwargs = dict(max_frames=frames, size=source, spread=False)
+            repeats = max(1, config.repeats // 10) if frames > 1000 else max(2, config.repeats // 3)
+            decord_row = row("decoding", f"{frames} frames {label} (decord)", measure(lambda: read_clip(path, **kwargs), repeats, 0))
+            pyav_row = row("decoding", f"{frames} frames {label} (PyAV)", measure(lambda: read_clip(path, backend="pyav", **kwargs), repeats, 0))
+            report.add(versus(decord_row, pyav_row), pyav_row)
+
+
+def projection(report: Report, model: WorldModel, config: BenchConfig) -> None:
+    """UMAP transform against fit, and PCA, on latents the size of real clips."""
+    rng = np.random.default_rng(0)
+    n, d = model.manifest.latent.tokens, model.manifest.latent.dim
+    for size in config.projection_sizes:
+        points = rng.normal(size=(size, n * d)).astype(np.float32)
+        repeats = 1 if size > 10_000 else max(2, config.repeats // 10)
+        fit_seconds = measure(lambda: Projection.fit(points, ProjectionConfig("umap", 2)), repeats, 0)
+        fitted = Projection.fit(points, ProjectionConfig("umap", 2))
+        fit = row("projection", f"UMAP fit, {size} points", fit_seconds)
+        transform = row("projection", f"UMAP transform, {size} points", measure(lambda: fitted.transform(points), repeats, 1))
+        pca = row("projection", f"PCA fit + transform, {size} points",
+                  measure(lambda: Projection.fit(points, ProjectionConfig("pca", 2)).transform(points), repeats, 1))
+        report.add(fit, versus(transform, fit), versus(pca, fit))
+
+
+def play_and_rollout(report: Report, model: WorldModel, config: BenchConfig) -> None:
+    """One play step (predictor + decoder, batch 1) in process; rollouts of 64 steps, 1 and 4 branches."""
+    rng = np.random.default_rng(0)
+    h, w = model.frame_size
+    latents = model.encode(rng.integers(0, 255, (model.context, h, w, 3), dtype=np.uint8))
+    game = PlaySession.start(model, latents, model.context - 1)
+    codes = rng.integers(0, model.codebook_size, config.play_steps)
+    steps = iter(np.tile(codes, 2))
+    report.add(row("play", "play step in process (predictor + decoder, batch 1)",
+                   measure(lambda: game.step(model, int(next(steps))), config.play_steps, 10)))
+    context = model.start_context(latents)[None]  # [1, C, N, D]
+    for branches in (1, 4):
+        actions = model.action_vectors(rng.integers(0, model.codebook_size, (branches, 64)))  # [B, 64, Da]
+        start = np.repeat(context, branches, axis=0)
+        report.add(row("rollout", f"rollout 64 steps, {branches} branch(es), decoded",
+                       measure(lambda: model.decode(model.rollout(start, actions).reshape(-1, *latents.shape[1:])),
+                               max(2, config.repeats // 3))))
+
+
+def synthetic_clips(model: WorldModel, lengths: tuple[int, ...], folder: Path) -> dict[int, Path]:
+    """Clips of the given lengths at 30 fps, made of the bundle's example clip looped (or noise without one),
+    at 160×208: Atari's own size, rounded to even for H.264."""
+    from studio.examples import example_clips
+
+    examples = example_clips(model)
+    if examples:
+        source = read_clip(examples[0], size=(208, 160), max_frames=300).frames  # [T, 208, 160, 3]
+    else:
+        source = np.random.default_rng(0).integers(0, 255, (60, 208, 160, 3), dtype=np.uint8)
+    clips = {}
+    for length in lengths:
+        frames = np.resize(source, (length, *source.shape[1:]))
+        clips[length] = write_mp4(frames, folder / f"clip_{length}.mp4", fps=30)
+    return clips
+
+
+def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig, work: Path) -> None:
+    """The studio as a user meets it: cold start, analyze end to end, play steps over the API, peak RSS."""
+    from gradio_client import Client, handle_file
+
+    from benchmarks.server import start_studio, stop
+
+    exported = work / "exported"
+    shutil.copytree(config.bundle, exported / config.bundle.name)
+    began = time.perf_counter()
+    process, url = start_studio(exported, work / "studio.log", env={"STUDIO_CACHE_DIR": str(work / "cache")})
+    served = time.perf_counter() - began
+    try:
+        client = Client(url, verbose=False)
+        first_clip = clips[min(clips)]
+        began = time.perf_counter()
+        client.predict(handle_file(str(first_clip)), 1, 20_000, "UMAP", "2D", "time", api_name="/analyze")
+        first_analyze = time.perf_counter() - began
+        report.facts["cold start: launch → page served"] = f"{served:.2f} s"
+        report.facts[f"cold start: launch → first analyze ({min(clips)} frames) answered"] = f"{served + first_analyze:.2f} s"
+        per_frame = {}
+        for frames, path in clips.items():
+            repeats = 1 if frames > 10_000 else max(2, config.repeats // 10)
+            seconds = measure(lambda: client.predict(handle_file(str(path)), 1, 20_000, "UMAP", "2D", "time",
+                                                     api_name="/analyze"), repeats, 0)
+            report.add(row("analyze", f"analyze {frames} frames end to end (API, warm)", seconds))
+            per_frame[frames] = float(np.median(seconds)) / frames
+            if frames == min(clips):
+                report.facts["first analyze / warm analyze (same clip)"] = f"{first_analyze / np.median(seconds):.2f}"
+        report.facts["analyze cost per frame, ms (by clip length)"] = ", ".join(
+            f"{k}: {1000 * v:.2f}" for k, v in per_frame.items())
+        report.facts["app peak RSS after the longest analyze"] = f"{_peak_rss_mb(process.pid):.0f} MB"
+        client.predict(0, api_name="/play_start")
+        codes = iter(np.arange(config.play_steps * 2) % 4)
+        report.add(row("play", "play step through the API (/step)",
+                       measure(lambda: client.predict(int(next(codes)), api_name="/step"), config.play_steps, 5)))
+    finally:
+        stop(process)
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_all(config: BenchConfig, report: Report) -> None:
+    model = WorldModel.load(config.bundle, device="auto")
+    report.facts["bundle"] = f"{model.manifest.name} ({config.bundle})"
+    report.facts["onnxruntime providers in use"] = ", ".join(sorted(set(model.providers.values())))
+    work = Path(tempfile.mkdtemp(prefix="studio-bench-"))
+    try:
+        graphs(report, model, config)
+        play_and_rollout(report, model, config)
+        projection(report, model, config)
+        clips = synthetic_clips(model, config.clip_lengths, work)
+        clip_decoding(report, model, clips, config)
+        through_the_app(report, clips, config, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
