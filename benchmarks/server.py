@@ -20,7 +20,12 @@ def free_port() -> int:
 
 
 def start_studio(exported: Path, log: Path, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    """`studio serve` with Gradio's own host/port variables, as a Space sets them."""
+    """`studio serve` on the bundles of `exported`."""
+    return start_app([sys.executable, "-m", "studio.cli", "serve", "--exported", str(exported)], log, env)
+
+
+def start_app(command: list[str], log: Path, env: dict | None = None, cwd: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Run `command` with Gradio's own host/port variables, as a Space sets them; wait until the page is served."""
     port = free_port()
     env = {
         **os.environ,
@@ -29,12 +34,7 @@ def start_studio(exported: Path, log: Path, env: dict | None = None) -> tuple[su
         "GRADIO_ANALYTICS_ENABLED": "False",
         **(env or {}),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "studio.cli", "serve", "--exported", str(exported)],
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:

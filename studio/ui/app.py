@@ -10,7 +10,7 @@ import gradio as gr
 from studio.ui.actions_tab import build_actions_tab
 from studio.ui.clip_tab import build_clip_tab
 from studio.ui.model_tab import build_model_tab, load_errors_markdown
-from studio.ui.play_tab import KEYBOARD_SCRIPT, build_play_tab
+from studio.ui.play_tab import KEYBOARD_SCRIPT, SCREEN_CSS, build_play_tab
 from studio.ui.predict_tab import build_predict_tab
 from studio.ui.probe_tab import build_probe_tab
 from studio.ui.state import BundleShelf
@@ -78,4 +78,4 @@ def launch_studio(exported_dir: str | Path, device: str = "auto", **launch_optio
     shelf.warm_up_in_background()
     studio = build_studio(shelf)
     studio.queue(default_concurrency_limit=2, max_size=32)
-    studio.launch(theme=gr.themes.Soft(), head=KEYBOARD_SCRIPT, max_file_size="500mb", **launch_options)
+    studio.launch(theme=gr.themes.Soft(), css=SCREEN_CSS, head=KEYBOARD_SCRIPT, max_file_size="500mb", **launch_options)

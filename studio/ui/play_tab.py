@@ -17,6 +17,7 @@ from studio.ui.clip_tab import ClipSession
 from studio.ui.state import BundleShelf
 
 SCREEN_HEIGHT = 384  # pixels: the decoded frame is shown large
+SCREEN_CSS = "#play-screen img { image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain; }"
 KEYS = 9  # keys 1..9 press codes 0..8
 ACTION_COLUMN = "action_name"
 # Steps run one at a time, in the order pressed, so that a player's presses never race on their game;
@@ -71,7 +72,7 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
             ]
             status = gr.Markdown(elem_id="play-status")
         with gr.Column(scale=2):
-            screen = gr.Image(label="The world model's frame", height=SCREEN_HEIGHT, elem_id="play-screen")
+            screen = gr.Image(label="The world model's frame", height=SCREEN_HEIGHT, format="png", elem_id="play-screen")
 
     def start_clip(state: ClipSession | None, name: str) -> StartClip:
         if state is not None and state.bundle == name:
@@ -165,9 +166,8 @@ def _button_label(code: int, meanings: dict[int, tuple[str, float]]) -> str:
 
 
 def _screen(played: PlaySession) -> np.ndarray:
-    frame = played.frame
-    scale = max(1, SCREEN_HEIGHT // frame.shape[0])
-    return frame.repeat(scale, axis=0).repeat(scale, axis=1)
+    """The frame at model size: the page scales it up (SCREEN_CSS), which keeps every step's payload tiny."""
+    return played.frame
 
 
 def _status(played: PlaySession) -> str:

@@ -1,0 +1,44 @@
+"""The studio as a Hugging Face Space runs it: a fresh environment from requirements.txt alone, `python app.py`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from studio_server import start_app, stop
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE = ROOT / "exported" / "breakout"
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not BUNDLE.is_dir(), reason="no default bundle shipped")]
+
+
+def test_a_space_built_from_requirements_alone_analyzes_an_example(tmp_path):
+    space = tmp_path / "space"  # what a Space checks out: the app, the package, the bundles, the requirements
+    space.mkdir()
+    for name in ("app.py", "requirements.txt"):
+        shutil.copy(ROOT / name, space / name)
+    shutil.copytree(ROOT / "studio", space / "studio", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "exported", space / "exported")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r", str(space / "requirements.txt")],
+                   check=True, cwd=space)
+    assert subprocess.run([str(python), "-c", "import torch"], capture_output=True).returncode != 0  # no torch in a Space
+
+    env = {"STUDIO_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": ""}
+    process, url = start_app([str(python), "app.py"], tmp_path / "space.log", env=env, cwd=space)
+    try:
+        example = sorted((BUNDLE / "examples").glob("*.mp4"))[0]
+        client = Client(url, verbose=False)
+        _, stats, *_ = client.predict(handle_file(str(example)), 1, 1800, "UMAP", "2D", "code", api_name="/analyze")
+        assert "frames** analyzed" in stats and "breakout" in stats
+    finally:
+        stop(process)
+
