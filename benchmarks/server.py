@@ -56,3 +56,37 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+class RawClient:
+    """Calls named endpoints over Gradio's plain HTTP + server-sent-events API (`/gradio_api/call/...`), as
+    the page's own client does, without gradio_client's polling; shares a session with a gradio_client
+    Client when given its session hash (so per-session state, such as a game, carries over)."""
+
+    def __init__(self, url: str, session_hash: str):
+        import httpx
+
+        self.base = url.rstrip("/") + "/gradio_api"
+        self.session_hash = session_hash
+        self.http = httpx.Client(timeout=60)
+
+    def call(self, api_name: str, *data) -> list:
+        import json
+
+        posted = self.http.post(f"{self.base}/call/{api_name}", json={"data": list(data), "session_hash": self.session_hash})
+        posted.raise_for_status()
+        event_id = posted.json()["event_id"]
+        event = None
+        with self.http.stream("GET", f"{self.base}/call/{api_name}/{event_id}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    payload = json.loads(line[5:]) if line[5:].strip() not in ("", "null") else None
+                    if event == "error":
+                        raise RuntimeError(f"{api_name} failed: {payload}")
+                    return payload
+        raise RuntimeError(f"{api_name}: the stream ended without a result")
+
+    def close(self) -> None:
+        self.http.close()

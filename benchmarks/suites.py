@@ -150,7 +150,7 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
     """The studio as a user meets it: cold start, analyze end to end, play steps over the API, peak RSS."""
     from gradio_client import Client, handle_file
 
-    from benchmarks.server import start_studio, stop
+    from benchmarks.server import RawClient, start_studio, stop
 
     exported = work / "exported"
     shutil.copytree(config.bundle, exported / config.bundle.name)
@@ -178,9 +178,15 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
             f"{k}: {1000 * v:.2f}" for k, v in per_frame.items())
         report.facts["app peak RSS after the longest analyze"] = f"{_peak_rss_mb(process.pid):.0f} MB"
         client.predict(0, api_name="/play_start")
-        codes = iter(np.arange(config.play_steps * 2) % 4)
-        report.add(row("play", "play step through the API (/step)",
-                       measure(lambda: client.predict(int(next(codes)), api_name="/step"), config.play_steps, 5)))
+        codes = iter(np.arange(config.play_steps * 4) % 4)
+        raw = RawClient(url, client.session_hash)
+        page_like = row("play", "play step through the API (/step, HTTP + SSE as the page calls it)",
+                        measure(lambda: raw.call("step", int(next(codes))), config.play_steps, 5))
+        python_client = row("play", "play step through gradio_client (/step)",
+                            measure(lambda: client.predict(int(next(codes)), api_name="/step"), config.play_steps, 5),
+                            note="gradio_client polls its result queue every 50 ms")
+        report.add(versus(page_like, python_client), python_client)
+        raw.close()
     finally:
         stop(process)
 

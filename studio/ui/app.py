@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.ui.actions_tab import build_actions_tab
-from studio.ui.clip_tab import build_clip_tab
+from studio.ui.clip_tab import build_clip_tab, discard_session
 from studio.ui.model_tab import build_model_tab, load_errors_markdown
 from studio.ui.play_tab import KEYBOARD_SCRIPT, SCREEN_CSS, build_play_tab
 from studio.ui.predict_tab import build_predict_tab
@@ -32,14 +32,15 @@ then restart the studio.
 
 
 def build_studio(shelf: BundleShelf) -> gr.Blocks:
-    with gr.Blocks(title=TITLE) as studio:
+    # Gradio's copies of served files are deleted an hour after they were made
+    with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as studio:
         gr.Markdown(f"# {TITLE}\nLook inside a world model learnt from gameplay video.")
         if not shelf.names:
             gr.Markdown(NO_BUNDLE_HELP.format(folder=shelf.exported_dir.name))
             gr.Markdown(load_errors_markdown(shelf))
             return studio
         bundle_name = gr.State(shelf.default_name)
-        clip_session = gr.State(None)
+        clip_session = gr.State(None, delete_callback=discard_session)  # its files go when the tab closes
         with gr.Tabs():
             with gr.Tab("Clip", id="clip"):
                 clip_tab = build_clip_tab(shelf, bundle_name, clip_session)
@@ -59,7 +60,7 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
         for refresh, outputs in ((reset_predict, predict_outputs), (refresh_probe, probe_outputs)):
             analyzed.then(refresh, inputs=clip_session, outputs=outputs, api_name=False)
         # switching bundles clears every tab's results, which belonged to the previous model
-        cleared = picked.then(clip_tab.clear, outputs=clip_tab.cleared, api_name=False)
+        cleared = picked.then(clip_tab.clear, inputs=clip_session, outputs=clip_tab.cleared, api_name=False)
         cleared.then(refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name=False)
         cleared.then(clear_play, outputs=play_outputs, api_name=False)
         for refresh, outputs in ((reset_predict, predict_outputs), (refresh_probe, probe_outputs)):

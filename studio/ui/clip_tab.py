@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,11 +135,13 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
 
     map_controls = [method, dims, color_by]
 
-    def analyze_upload(path, stride_value, cap_value, name, method_label, dims_label, color, progress=gr.Progress()):
+    def analyze_upload(previous: ClipSession | None, path, stride_value, cap_value, name, method_label, dims_label,
+                       color, progress=gr.Progress()):
         if not path:
             raise gr.Error("Upload a clip or pick an example first.")
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
         analysis = _analyze(shelf, name, path, stride_value, cap_value, report)
+        discard_session(previous)  # the new analysis replaces the old one and its files
         progress(0.8, desc=f"projecting ({method_label})")
         state = ClipSession(
             name, Path(path).name, analysis, Path(tempfile.mkdtemp(prefix="studio-clip-")),
@@ -158,7 +161,7 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
     results = [preview, stats, trajectory, frame_slider, caption, frame_image, reconstruction_image, downloads]
     analyzed = analyze.click(
         analyze_upload,
-        inputs=[upload, stride, max_frames, bundle_name, *map_controls],
+        inputs=[session, upload, stride, max_frames, bundle_name, *map_controls],
         outputs=[*results, session],
         api_name="analyze",
         concurrency_id="model",
@@ -210,8 +213,9 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
         concurrency_id="model",
         show_progress_on=trajectory,
     )
-    def clear():
+    def clear(state: ClipSession | None):
         """Another bundle was picked: an analysis made with the previous one no longer applies."""
+        discard_session(state)
         return None, "", None, gr.Slider(0, 1, value=0), "", None, None, None, None
 
     return ClipTab(analyzed=analyzed, clear=clear, cleared=[*results, session])
@@ -222,8 +226,14 @@ class ClipTab:
     """What the other tabs hook into: the Analyze event, and how to clear the tab."""
 
     analyzed: gr.events.Dependency
-    clear: Callable[[], tuple]
+    clear: Callable[[ClipSession | None], tuple]
     cleared: list
+
+
+def discard_session(state: ClipSession | None) -> None:
+    """Delete the files a user's analysis wrote (previews, downloads, rollouts)."""
+    if state is not None:
+        shutil.rmtree(state.out_dir, ignore_errors=True)
 
 
 def _analyze(shelf: BundleShelf, name: str, path: str, stride_value, cap_value, report) -> ClipAnalysis:
