@@ -108,3 +108,18 @@ def test_broken_manifest_is_refused(bundle):
     (bundle / "manifest.json").unlink()
     with pytest.raises(BundleError, match="manifest.json: missing"):
         load_bundle(bundle)
+
+
+def test_graph_that_needs_a_custom_operator_is_refused(bundle):
+    import onnx
+
+    graph = onnx.load(str(bundle / "decoder.onnx"))
+    node = graph.graph.node[-1]
+    custom = onnx.helper.make_node("SecretSauce", list(node.input), list(node.output), domain="com.example.custom")
+    graph.graph.node.remove(node)
+    graph.graph.node.append(custom)
+    graph.opset_import.append(onnx.helper.make_opsetid("com.example.custom", 1))
+    onnx.save(graph, str(bundle / "decoder.onnx"))
+    edit_manifest(bundle, lambda m: m["graphs"]["decoder"].update(sha256=sha256_file(bundle / "decoder.onnx")))
+    with pytest.raises(BundleError, match="decoder.onnx: onnxruntime cannot open the decoder graph"):
+        load_bundle(bundle)

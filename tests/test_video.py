@@ -122,3 +122,32 @@ def test_written_mp4_is_h264_yuv420p_even_and_faststart(tmp_path):
         assert (stream.codec_context.height, stream.codec_context.width) == (34, 52)
     data = path.read_bytes()
     assert data.index(b"moov") < data.index(b"mdat")
+
+
+def write_with(frames: np.ndarray, path, codec: str, pix_fmt: str, source_format: str, times_ms: list[int]):
+    """Frames written with any codec and pixel format, at the given presentation times (ms)."""
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=30)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = pix_fmt
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for frame, ms in zip(frames, times_ms):
+            picture = av.VideoFrame.from_ndarray(frame, format=source_format)
+            picture.pts, picture.time_base = ms, Fraction(1, 1000)
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode())
+    return path
+
+
+def test_grayscale_alpha_and_variable_frame_rate_clips_are_read_as_rgb(tmp_path):
+    square = moving_square_frames(10, 48, 64, side=12)
+    even = [100 * t for t in range(10)]
+    gray = write_with(square.max(axis=3), tmp_path / "gray.mp4", "libx264", "gray", "gray", even)
+    rgba = np.concatenate([square, np.full((10, 48, 64, 1), 128, np.uint8)], axis=3)
+    alpha = write_with(rgba, tmp_path / "alpha.webm", "libvpx-vp9", "yuva420p", "rgba", even)
+    variable = write_with(square, tmp_path / "vfr.mp4", "libx264", "yuv420p", "rgb24", [0, 30, 60, 200, 210, 220, 400, 500, 510, 900])
+    for path in (gray, alpha, variable):
+        clip = read_clip(path, size=(24, 32))
+        assert clip.frames.shape == (10, 24, 32, 3) and clip.frames.dtype == np.uint8, path.name
+        assert square_centre(clip.frames[9])[1] > square_centre(clip.frames[0])[1] + 10, path.name  # it moved right
+        assert clip.fps > 0

@@ -16,6 +16,7 @@ from studio.ui.probe_tab import build_probe_tab
 from studio.ui.state import BundleShelf
 
 TITLE = "World-model studio"
+MAX_UPLOAD_MB = int(os.environ.get("STUDIO_MAX_UPLOAD_MB", "500"))  # larger uploads are refused before they land
 CACHE_DIR = Path(os.environ.get("STUDIO_CACHE_DIR", Path.home() / ".cache" / "world-model-studio"))
 NO_BUNDLE_HELP = """
 ## No world model to open yet
@@ -79,4 +80,4 @@ def launch_studio(exported_dir: str | Path, device: str = "auto", **launch_optio
     shelf.warm_up_in_background()
     studio = build_studio(shelf)
     studio.queue(default_concurrency_limit=2, max_size=32)
-    studio.launch(theme=gr.themes.Soft(), css=SCREEN_CSS, head=KEYBOARD_SCRIPT, max_file_size="500mb", **launch_options)
+    studio.launch(theme=gr.themes.Soft(), css=SCREEN_CSS, head=KEYBOARD_SCRIPT, max_file_size=f"{MAX_UPLOAD_MB}mb", **launch_options)

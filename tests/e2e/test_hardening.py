@@ -30,7 +30,8 @@ def studio(tmp_path_factory, tiny_bundle):
     (exported / "tampered" / "decoder.onnx").write_bytes(b"not the graph the manifest hashed")
     tmp, gradio_tmp = work / "tmp", work / "gradio"
     tmp.mkdir()
-    env = {"TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(gradio_tmp), "STUDIO_CACHE_DIR": str(work / "cache")}
+    env = {"TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(gradio_tmp), "STUDIO_CACHE_DIR": str(work / "cache"),
+           "STUDIO_MAX_UPLOAD_MB": "2"}
     process, url = start_studio(exported, work / "studio.log", env=env)
     yield url, process, tmp
     stop(process)
@@ -53,6 +54,15 @@ def test_files_outside_the_app_are_not_served(studio, path):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{url}gradio_api/file={path}", timeout=10)
     assert refused.value.code in (403, 404)
+
+
+def test_an_upload_over_the_size_limit_is_refused_with_a_message(studio, tmp_path):
+    url, process, _ = studio
+    big = tmp_path / "huge.mp4"
+    big.write_bytes(b"\0" * 3 * 2**20)
+    with pytest.raises(Exception, match="(?i)maximum|too large|exceeds"):
+        Client(url, verbose=False).predict(handle_file(str(big)), 1, 100, "PCA", "2D", "time", api_name="/analyze")
+    assert process.poll() is None
 
 
 def test_a_bundle_that_fails_to_load_is_reported_and_the_others_serve(studio, page, tmp_path):
