@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.ui.actions_tab import build_actions_tab
-from studio.ui.clip_tab import build_clip_tab, discard_session
+from studio.ui.clip_tab import VIDEO_CSS, build_clip_tab, discard_session
 from studio.ui.model_tab import build_model_tab, load_errors_markdown
 from studio.ui.play_tab import KEYBOARD_SCRIPT, SCREEN_CSS, build_play_tab
 from studio.ui.predict_tab import build_predict_tab
@@ -80,4 +80,4 @@ def launch_studio(exported_dir: str | Path, device: str = "auto", **launch_optio
     shelf.warm_up_in_background()
     studio = build_studio(shelf)
     studio.queue(default_concurrency_limit=2, max_size=32)
-    studio.launch(theme=gr.themes.Soft(), css=SCREEN_CSS, head=KEYBOARD_SCRIPT, max_file_size=f"{MAX_UPLOAD_MB}mb", **launch_options)
+    studio.launch(theme=gr.themes.Soft(), css=SCREEN_CSS + VIDEO_CSS, head=KEYBOARD_SCRIPT, max_file_size=f"{MAX_UPLOAD_MB}mb", **launch_options)

@@ -31,6 +31,8 @@ from studio.video import ClipError, write_mp4
 
 CLIP_TYPES = [".mp4", ".webm", ".mov", ".mkv", ".avi", ".gif"]
 PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so previews are scaled up (nearest neighbour)
+VIDEO_HEIGHT = 128  # the clip | reconstruction video is written this high and scaled up by the page (CSS)
+VIDEO_CSS = "#clip-preview video { image-rendering: pixelated; }"
 METHODS = {"UMAP": "umap", "PCA": "pca"}
 
 
@@ -74,10 +76,10 @@ def upscale(frame: np.ndarray) -> np.ndarray:
     return frame.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
-def side_by_side(frames: np.ndarray, reconstruction: np.ndarray, gap: int = 4) -> np.ndarray:
+def side_by_side(frames: np.ndarray, reconstruction: np.ndarray, gap: int = 2) -> np.ndarray:
     """Two [T, H, W, 3] uint8 clips -> one [T, s*H, s*(2W+gap), 3] clip, scaled up by an integer s."""
     t, h, _, _ = frames.shape
-    scale = max(1, PREVIEW_HEIGHT // h)
+    scale = max(1, VIDEO_HEIGHT // h)
     separator = np.full((t, h, gap, 3), 255, np.uint8)
     joined = np.concatenate([frames, separator, reconstruction], axis=2)  # [T, H, 2W+gap, 3]
     return joined.repeat(scale, axis=1).repeat(scale, axis=2)
@@ -153,6 +155,7 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
             side_by_side(analysis.frames, analysis.reconstruction),
             state.out_dir / "clip_vs_reconstruction.mp4",
             fps=min(analysis.clip.fps / analysis.clip.stride, 60.0) or 15.0,
+            preset="ultrafast",  # a preview: written in a second even for a long clip
         )
         files = _downloads(state, figure)
         slider = gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame")
