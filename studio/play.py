@@ -10,6 +10,8 @@ import numpy as np
 from studio.runtime import WorldModel, to_uint8_frames
 
 MAX_HISTORY = 2000  # steps kept for undo; older ones are dropped
+PACE_WINDOW = 20  # steps over which the pace of play is measured
+IDLE_S = 2.0  # a pause this long ends a run of steps: the pace is not measured across it
 
 
 @dataclass
@@ -20,6 +22,7 @@ class PlaySession:
     frames: list[np.ndarray]  # each [H, W, 3] uint8, the decoded present frame after each step
     codes: list[int] = field(default_factory=list)  # the code pressed at each step
     latencies_ms: list[float] = field(default_factory=list)  # predictor + decoder time of each step
+    pressed_at: list[float] = field(default_factory=list)  # monotonic time of each step, for the pace of play
 
     @classmethod
     def start(cls, model: WorldModel, latents: np.ndarray, t: int) -> PlaySession:
@@ -45,6 +48,7 @@ class PlaySession:
         latents_next = model.predict(context[None], action)  # [1, N, D]
         frame = to_uint8_frames(model.decode(latents_next))[0]  # [H, W, 3]
         self.latencies_ms.append(1000.0 * (time.perf_counter() - began))
+        self.pressed_at = [*self.pressed_at[-(PACE_WINDOW - 1):], time.monotonic()]
         self.contexts.append(np.concatenate([context[1:], latents_next]))
         self.frames.append(frame)
         self.codes.append(int(code))
@@ -59,6 +63,17 @@ class PlaySession:
             self.frames.pop()
             self.codes.pop()
         return self.frame
+
+    def steps_per_second(self) -> float | None:
+        """The pace of play over the last steps (wall clock between presses), None when play has paused."""
+        times = self.pressed_at
+        if len(times) < 3 or time.monotonic() - times[-1] > IDLE_S:
+            return None
+        gaps = np.diff(times)  # [n-1] seconds between presses
+        pauses = np.flatnonzero(gaps > IDLE_S)
+        if len(pauses):
+            gaps = gaps[pauses[-1] + 1 :]
+        return float(len(gaps) / gaps.sum()) if len(gaps) >= 2 else None
 
     def latency_summary(self, last: int = 50) -> tuple[float, float] | None:
         """(median step latency in ms, the frames per second it allows) over the last steps; None before any."""

@@ -92,6 +92,10 @@ def test_play_steps_undo_and_latency(model, clip):
     assert game.steps == 2 and not np.array_equal(first, second)
     np.testing.assert_array_equal(game.undo(), first)
     assert game.steps == 1
+    assert game.steps_per_second() is None  # two presses are not yet a pace
+    game.step(model, 0)
+    game.step(model, 1)
+    assert game.steps_per_second() > 1
     median_ms, fps = game.latency_summary()
     assert median_ms > 0 and fps == pytest.approx(1000 / median_ms)
     with pytest.raises(ValueError, match="action codes must lie in"):

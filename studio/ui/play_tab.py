@@ -19,6 +19,7 @@ from studio.ui.state import BundleShelf
 SCREEN_HEIGHT = 384  # pixels: the decoded frame is shown large
 SCREEN_CSS = "#play-screen img { image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain; }"
 KEYS = 9  # keys 1..9 press codes 0..8
+RUN_INTERVAL_S = 0.02  # Run mode presses at most 50 times a second
 ACTION_COLUMN = "action_name"
 # Steps run one at a time, in the order pressed, so that a player's presses never race on their game;
 # a step takes a few milliseconds, so one queue serves many players.
@@ -70,6 +71,8 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
                 gr.Button(f"{k + 1} · code {k}", elem_id=f"play-code-{k}", visible=False)
                 for k in range(buttons_needed)
             ]
+            run = gr.Checkbox(False, label="Run: keep pressing the last code, as fast as the machine goes",
+                              elem_id="play-run")
             status = gr.Markdown(elem_id="play-status")
         with gr.Column(scale=2):
             screen = gr.Image(label="The world model's frame", height=SCREEN_HEIGHT, format="png", elem_id="play-screen")
@@ -124,6 +127,19 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
     step_button.click(step, inputs=[game, bundle_name, code_box], outputs=[game, screen, status], api_name="step",
                       show_progress="hidden", **ONE_STEP_AT_A_TIME)
 
+    # Run mode: a timer presses the last code again; a tick that finds the previous one still running is
+    # dropped, so the game advances at the fastest rate the machine sustains, up to 1 / RUN_INTERVAL_S.
+    timer = gr.Timer(RUN_INTERVAL_S, active=False)
+    run.change(lambda on: gr.Timer(active=bool(on)), inputs=run, outputs=timer, api_name=False)
+
+    def keep_running(played: PlaySession | None, name: str):
+        if played is None:
+            return played, gr.skip(), "Press Start first, then Run."
+        return step(played, name, played.codes[-1] if played.codes else 0)
+
+    timer.tick(keep_running, inputs=[game, bundle_name], outputs=[game, screen, status], api_name=False,
+               show_progress="hidden", trigger_mode="once", **ONE_STEP_AT_A_TIME)
+
     def take_back(played: PlaySession | None):
         if played is None:
             return None, None, "Press Start first."
@@ -173,5 +189,7 @@ def _screen(played: PlaySession) -> np.ndarray:
 def _status(played: PlaySession) -> str:
     latency = played.latency_summary()
     timing = f" · step latency **{latency[0]:.1f} ms** (model, median) → up to {latency[1]:.0f} frames/s" if latency else ""
+    rate = played.steps_per_second()
+    pace = f" · playing at **{rate:.1f} steps/s** (round trip)" if rate else ""
     recent = " ".join(str(c) for c in played.codes[-12:])
-    return f"**{played.steps} steps played** · last codes: {recent or '—'}{timing}"
+    return f"**{played.steps} steps played** · last codes: {recent or '—'}{timing}{pace}"

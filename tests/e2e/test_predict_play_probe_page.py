@@ -74,6 +74,11 @@ def test_browser_rolls_out_plays_and_probes(page, studio_url, clip, labels, tmp_
     page.locator("body").press("Backspace")
     status.get_by_text("9 steps played", exact=False).wait_for()
     assert page.locator("#play-screen img").get_attribute("src")
+    # Run mode keeps pressing the last code on a timer, and shows the pace it sustains
+    page.locator("#play-run input").check()
+    status.get_by_text("steps/s", exact=False).wait_for()
+    page.wait_for_function("parseInt(document.querySelector('#play-status').innerText) >= 40")
+    page.locator("#play-run input").uncheck()
     page.screenshot(path=str(tmp_path / "play_tab.png"), full_page=True)
 
     page.get_by_role("tab", name="Probe").click()
