@@ -39,7 +39,8 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
     with gr.Row():
         atlas_slider = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, step=1, label="From frame", elem_id="atlas-slider", scale=3)
         atlas_current = gr.Image(label="Frame t (decoded)", height=192, scale=1, elem_id="atlas-current")
-    atlas_gallery = gr.Gallery(label="Next frame under each code", columns=8, height="auto", elem_id="atlas")
+    atlas_gallery = gr.Gallery(label="Next frame under each code (the share of pixels it changed)", columns=8, rows=1,
+                               height=260, object_fit="contain", allow_preview=False, elem_id="atlas")
     gr.Markdown("### Ground truth\nA CSV with a `frame` column (source frame index) and the true action of "
                 "each frame, e.g. `frame,action,action_name`. The shipped examples bring their own.")
     with gr.Row():
@@ -78,7 +79,7 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
         t = int(np.clip(t, 0, len(state.analysis.frames) - 1))
         effects = action_effect_atlas(shelf.get(state.bundle), state.analysis.latents, t)
         pictures = [
-            (upscale(image), f"code {k} · change {100 * effects.change[k]:.2f}%")
+            (upscale(image), f"{k} · {100 * effects.change[k]:.1f}%")
             for k, image in enumerate(effects.highlighted)
         ]
         return upscale(effects.current), pictures

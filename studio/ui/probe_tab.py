@@ -57,9 +57,11 @@ def build_probe_tab(session: gr.State):
         columns = {name: _values(state, labels, name) for name in labels.columns}
         result = probe_all(state.analysis.latents, columns, ProbeConfig(folds=int(k)))
         rows = [[r.column, r.kind, round(r.score, 4), round(r.baseline, 4), round(r.gain, 4)] for r in result.results]
-        skipped = ", ".join(sorted(result.skipped))
+        skipped = _ellipsis(_choices_of(result.skipped), 12)
         text = (f"Ranked **{len(rows)} columns** by held-out score minus baseline (R² for numbers, accuracy for "
-                f"categories)." + (f" Not probed ({len(result.skipped)}, constant or too few frames): {skipped}." if skipped else ""))
+                "categories).")
+        if skipped:
+            text += f" Not probed (constant on this clip, or too few frames): {len(result.skipped)} columns, {skipped}."
         return text, rows, state
 
     def offer_columns(state: ClipSession | None, path: str | None):
@@ -109,10 +111,18 @@ def _values(state: ClipSession, labels: Labels, name: str) -> np.ndarray:
 
 
 def _choices(labels: Labels) -> list[str]:
+    return _choices_of(labels.columns)
+
+
+def _choices_of(names) -> list[str]:
     """Named columns first, in file order, then the RAM bytes by number."""
 
     def order(name: str) -> tuple[bool, int]:
         ram = name.startswith("ram_") and name[4:].isdigit()
         return ram, int(name[4:]) if ram else 0
 
-    return sorted(labels.columns, key=order)
+    return sorted(names, key=order)
+
+
+def _ellipsis(names: list[str], shown: int) -> str:
+    return ", ".join(names[:shown]) + (f", … {len(names) - shown} more" if len(names) > shown else "")
