@@ -19,6 +19,7 @@ from studio.video import Clip, read_clip
 DEFAULT_STRIDE = 1
 DEFAULT_MAX_FRAMES = 1800  # one minute at 30 fps
 MAX_FRAME_CAP = 20_000  # the largest frame cap a user may ask for
+CHUNK = 512  # frames run through the model at a time
 
 Progress = Callable[[float, str], None]
 
@@ -74,29 +75,38 @@ def analyze_clip(
 
 
 def _run_model(model: WorldModel, clip: Clip, timings: dict[str, float], report: Progress) -> ClipAnalysis:
-    frames = model.as_model_frames(clip.frames)  # [T, 3, H, W]
-
-    report(0.25, "encoding frames")
-    start = time.perf_counter()
-    latents = model.encode(frames)  # [T, N, D]
-    timings["encode"] = time.perf_counter() - start
-
-    report(0.5, "inferring actions")
-    start = time.perf_counter()
-    actions = model.infer_actions(frames)
-    timings["actions"] = time.perf_counter() - start
-
-    report(0.75, "decoding")
-    start = time.perf_counter()
-    decoded = model.decode(latents)  # [T, 3, H, W]
-    timings["decode"] = time.perf_counter() - start
-
+    """Encode, infer actions and decode in chunks of CHUNK frames, so that memory holds the clip's uint8
+    frames and results, never a float copy of the whole clip."""
+    total = len(clip.frames)
+    latents, codes, vectors, distances, reconstruction, frame_psnr = [], [], [], [], [], []
+    timings.update(encode=0.0, actions=0.0, decode=0.0)
+    for start in range(0, total, CHUNK):
+        stop = min(start + CHUNK, total)
+        report(0.1 + 0.8 * start / total, f"running the model on frames {start}–{stop - 1} of {total}")
+        frames = model.as_model_frames(clip.frames[start:stop])  # [c, 3, H, W]
+        began = time.perf_counter()
+        z = model.encode(frames)  # [c, N, D]
+        timings["encode"] += time.perf_counter() - began
+        began = time.perf_counter()
+        if stop - start + (stop < total) >= 2:  # the chunk's transitions, and the one into the next chunk
+            following = model.as_model_frames(clip.frames[stop : stop + 1])  # [0 or 1, 3, H, W]
+            inferred = model.infer_actions(np.concatenate([frames, following]))
+            codes.append(inferred.codes)
+            vectors.append(inferred.vectors)
+            distances.append(inferred.distances)
+        timings["actions"] += time.perf_counter() - began
+        began = time.perf_counter()
+        decoded = model.decode(z)  # [c, 3, H, W]
+        timings["decode"] += time.perf_counter() - began
+        latents.append(z)
+        reconstruction.append(to_uint8_frames(decoded))
+        frame_psnr.append(psnr(decoded, frames))
     return ClipAnalysis(
         clip=clip,
-        latents=latents,
-        actions=actions,
-        reconstruction=to_uint8_frames(decoded),
-        psnr=psnr(decoded, frames),
+        latents=np.concatenate(latents),
+        actions=ActionInference(np.concatenate(codes), np.concatenate(vectors), np.concatenate(distances)),
+        reconstruction=np.concatenate(reconstruction),
+        psnr=np.concatenate(frame_psnr),
         timings=timings,
     )
 

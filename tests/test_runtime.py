@@ -103,3 +103,20 @@ def test_studio_never_imports_torch():
         "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("chunk", [7, 29])  # 30 frames: chunks of 7 ending in 2; or 29 and a single frame
+def test_a_clip_analyzed_in_chunks_matches_one_pass(model, tmp_path, monkeypatch, chunk):
+    import studio.analysis as analysis
+    from clips import moving_square_frames
+    from studio.video import write_mp4
+
+    clip = write_mp4(moving_square_frames(30, 48, 64), tmp_path / "square.mp4", fps=12)
+    monkeypatch.setattr(analysis, "CHUNK", chunk)
+    result = analysis.analyze_clip(model, clip)
+    frames = model.as_model_frames(result.frames)
+    whole = model.infer_actions(frames)
+    np.testing.assert_array_equal(result.actions.codes, whole.codes)
+    np.testing.assert_allclose(result.actions.vectors, whole.vectors, atol=1e-5)
+    np.testing.assert_allclose(result.latents, model.encode(frames), atol=1e-5)
+    assert result.reconstruction.shape == result.frames.shape and result.psnr.shape == (30,)

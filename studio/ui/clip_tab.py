@@ -33,6 +33,7 @@ CLIP_TYPES = [".mp4", ".webm", ".mov", ".mkv", ".avi", ".gif"]
 PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so previews are scaled up (nearest neighbour)
 VIDEO_HEIGHT = 128  # the clip | reconstruction video is written this high and scaled up by the page (CSS)
 VIDEO_CSS = "#clip-preview video { image-rendering: pixelated; }"
+PREVIEW_MAX_FRAMES = 1800  # a longer clip's preview shows this many frames, spread over its length
 METHODS = {"UMAP": "umap", "PCA": "pca"}
 
 
@@ -151,10 +152,12 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
         )
         figure = _figure(shelf, state, method_label, dims_label, color, 0)
         progress(0.95, desc="writing the preview and downloads")
+        shown = np.unique(np.linspace(0, len(analysis.frames) - 1, PREVIEW_MAX_FRAMES).round().astype(int))
+        fps = (analysis.clip.fps / analysis.clip.stride) * len(shown) / len(analysis.frames)
         video = write_mp4(
-            side_by_side(analysis.frames, analysis.reconstruction),
+            side_by_side(analysis.frames[shown], analysis.reconstruction[shown]),
             state.out_dir / "clip_vs_reconstruction.mp4",
-            fps=min(analysis.clip.fps / analysis.clip.stride, 60.0) or 15.0,
+            fps=min(fps, 60.0) or 15.0,
             preset="ultrafast",  # a preview: written in a second even for a long clip
         )
         files = _downloads(state, figure)
