@@ -188,8 +188,50 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
                             note="gradio_client polls its result queue every 50 ms")
         report.add(versus(page_like, python_client), python_client)
         raw.close()
+        under_load(report, url, clips[min(clips)], config)
+        report.facts["app peak RSS after the load suite"] = f"{_peak_rss_mb(process.pid):.0f} MB"
     finally:
         stop(process)
+
+
+def under_load(report: Report, url: str, clip: Path, config: BenchConfig) -> None:
+    """20 users analyzing at once, then 5 users playing at once: latency of each request, and refusals."""
+    import concurrent.futures
+
+    from gradio_client import Client, handle_file
+
+    from benchmarks.server import RawClient
+
+    users, players = (4, 2) if config.quick else (20, 5)
+    steps = 20 if config.quick else 200
+
+    def analyze(_) -> float | None:
+        began = time.perf_counter()
+        try:
+            Client(url, verbose=False).predict(handle_file(str(clip)), 1, 20_000, "UMAP", "2D", "time",
+                                               api_name="/analyze")
+        except Exception:  # the queue is full: the user is told so, and it is counted
+            return None
+        return time.perf_counter() - began
+
+    with concurrent.futures.ThreadPoolExecutor(users) as pool:
+        answers = list(pool.map(analyze, range(users)))
+    done = np.array([a for a in answers if a is not None])
+    report.add(row("load", f"analyze {clip.stem}, {users} users at once (each user's wait)", done,
+                   note=f"{users - len(done)} refused"))
+
+    def play(_) -> np.ndarray:
+        client = Client(url, verbose=False)
+        client.predict(handle_file(str(clip)), 1, 20_000, "PCA", "2D", "time", api_name="/analyze")
+        client.predict(0, api_name="/play_start")
+        raw = RawClient(url, client.session_hash)
+        seconds = measure(lambda: raw.call("step", 1), steps, 0)
+        raw.close()
+        return seconds
+
+    with concurrent.futures.ThreadPoolExecutor(players) as pool:
+        seconds = np.concatenate(list(pool.map(play, range(players))))
+    report.add(row("load", f"play step, {players} players at once ({steps} steps each)", seconds))
 
 
 def _peak_rss_mb(pid: int) -> float:
