@@ -158,10 +158,14 @@ def _open_decord(path: Path):
         reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
         if len(reader) == 0:
             return None
-        reader[0]  # some unreadable streams open fine and fail on the first frame
-        return reader
+        first = reader[0]  # some unreadable streams open fine and fail on the first frame
     except Exception:  # decord raises RuntimeError or DECORDError for files it cannot read
         return None
+    # decord 0.6 misreads frames whose rows it pads (e.g. 48 pixels wide: 4 "channels", then a size error
+    # mid-clip); PyAV reads them
+    if first.shape[-1] != 3:
+        return None
+    return reader
 
 
 def _check_limits(path: Path, count: int, height: int, width: int, max_pixels: int, max_source_frames: int):

@@ -151,3 +151,20 @@ def test_grayscale_alpha_and_variable_frame_rate_clips_are_read_as_rgb(tmp_path)
         assert clip.frames.shape == (10, 24, 32, 3) and clip.frames.dtype == np.uint8, path.name
         assert square_centre(clip.frames[9])[1] > square_centre(clip.frames[0])[1] + 10, path.name  # it moved right
         assert clip.fps > 0
+
+
+def test_a_two_hour_clip_is_sampled_over_its_length_within_the_frame_cap(tmp_path):
+    hours = write_mp4(moving_square_frames(7200, 32, 48, side=4), tmp_path / "two_hours.mp4", fps=1, preset="ultrafast")
+    clip = read_clip(hours, max_frames=120, size=(16, 16))  # 7,200 s at 1 fps
+    assert clip.frames.shape == (120, 16, 16, 3) and clip.source_frames == 7200
+    assert clip.indices[0] == 0 and clip.indices[-1] >= 7100 and clip.stride == 60
+
+
+def test_a_picture_named_mp4_is_refused(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "photo.mp4"
+    Image.fromarray(moving_square_frames(1, 32, 32)[0]).save(path, format="PNG")
+    with pytest.raises(ClipError) as refused:
+        read_clip(path)
+    assert str(tmp_path) not in str(refused.value)
