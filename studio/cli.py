@@ -7,6 +7,7 @@ needs torch.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -138,7 +139,8 @@ def _bench(args) -> None:
     from benchmarks.harness import Report
     from benchmarks.suites import BenchConfig, run_all
 
-    command = "studio bench" + (" --quick" if args.quick else "") + f" --bundle {args.bundle} --checkpoint {args.checkpoint}"
+    shown = (os.path.relpath(path) for path in (args.bundle, args.checkpoint))
+    command = "studio bench" + (" --quick" if args.quick else "") + " --bundle {} --checkpoint {}".format(*shown)
     report = Report(command=command)
     run_all(BenchConfig(bundle=args.bundle, checkpoint=args.checkpoint, quick=args.quick), report)
     for path in report.write(args.out):
