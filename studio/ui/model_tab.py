@@ -27,8 +27,7 @@ def bundle_card(model: WorldModel) -> str:
     if m.trained_on:
         lines += ["", "### Trained on", "", *[f"- **{k}:** {v}" for k, v in m.trained_on.items()]]
     if m.metrics:
-        lines += ["", "### Measured figures", "", "| figure | value |", "| --- | --- |"]
-        lines += [f"| {k} | {_format(v)} |" for k, v in _flatten(m.metrics).items()]
+        lines += ["", "### Measured figures", "", *_metrics_table(m.metrics)]
     if m.training:
         lines += ["", "### Training", "", *[f"- **{k}:** {_format(v)}" for k, v in _flatten(m.training).items()]]
     lines += ["", "### Graphs", "", "| graph | inputs | outputs | sha256 |", "| --- | --- | --- | --- |"]
@@ -37,6 +36,18 @@ def bundle_card(model: WorldModel) -> str:
         outputs = ", ".join(f"`{t.name}` {t.shape}" for t in spec.outputs)
         lines.append(f"| {role} (`{spec.file}`) | {inputs} | {outputs} | `{spec.sha256[:16]}…` |")
     return "\n".join(lines)
+
+
+def _metrics_table(metrics: dict) -> list[str]:
+    """One column per set the figures were measured on (e.g. held-out episodes, the example clips)."""
+    sets = {name: _flatten(values) for name, values in metrics.items() if isinstance(values, dict)}
+    if not sets:
+        return ["| figure | value |", "| --- | --- |", *[f"| {k} | {_format(v)} |" for k, v in _flatten(metrics).items()]]
+    figures = list(dict.fromkeys(key for values in sets.values() for key in values))
+    lines = ["| figure | " + " | ".join(sets) + " |", "| --- |" + " ---: |" * len(sets)]
+    for figure in figures:
+        lines.append(f"| {figure} | " + " | ".join(_format(values.get(figure, "")) for values in sets.values()) + " |")
+    return lines
 
 
 def _flatten(values: dict, prefix: str = "") -> dict:
