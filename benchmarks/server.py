@@ -50,6 +50,19 @@ def start_app(command: list[str], log: Path, env: dict | None = None, cwd: Path 
     raise RuntimeError(f"the studio did not serve {url} within {START_TIMEOUT_S}s:\n{log.read_text()}")
 
 
+def wait_for_warm_up(log: Path, timeout_s: float = 300) -> None:
+    """Wait until a started studio says its background warm-up (numba compiling UMAP, the bundles' maps)
+    has finished: until then the first requests share the interpreter with the compiler."""
+    from studio.ui.state import WARM_UP_DONE
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if WARM_UP_DONE in log.read_text(errors="replace"):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"the studio did not finish warming up within {timeout_s:.0f} s:\n{log.read_text()}")
+
+
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:

@@ -7,6 +7,7 @@ WorldModel per bundle serves every user; a user's own results live in per-sessio
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from studio.projection import ProjectionCache, ProjectionConfig, warm_up_umap
 from studio.runtime import WorldModel
 
 DEFAULT_BUNDLE = "breakout"
+WARM_UP_DONE = "studio: maps warmed up"  # printed once the background warm-up has finished
 DEFAULT_MAPS = (ProjectionConfig(method="umap", dims=2),)
 
 
@@ -47,12 +49,14 @@ class BundleShelf:
         """Compile UMAP and fit each bundle's default maps while the page is already being served."""
 
         def warm_up() -> None:
+            began = time.perf_counter()
             warm_up_umap()
             for model in self.models.values():
                 reference = self.maps.reference(model)
                 if reference is not None:
                     for config in DEFAULT_MAPS:
                         self.maps.cache.get(*reference, config)
+            print(f"{WARM_UP_DONE} in {time.perf_counter() - began:.1f} s", flush=True)
 
         thread = threading.Thread(target=warm_up, name="studio-warm-up", daemon=True)
         thread.start()
