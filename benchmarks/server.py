@@ -50,6 +50,14 @@ def start_app(command: list[str], log: Path, env: dict | None = None, cwd: Path 
     raise RuntimeError(f"the studio did not serve {url} within {START_TIMEOUT_S}s:\n{log.read_text()}")
 
 
+def process_memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory now (VmRSS) or at its peak (VmHWM), in MB, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/{pid}/status has no {field}")
+
+
 def wait_for_warm_up(log: Path, timeout_s: float = 300) -> None:
     """Wait until a started studio says its background warm-up (numba compiling UMAP, the bundles' maps)
     has finished: until then the first requests share the interpreter with the compiler."""

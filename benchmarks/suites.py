@@ -151,7 +151,7 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
     """The studio as a user meets it: cold start, analyze end to end, play steps over the API, peak RSS."""
     from gradio_client import Client, handle_file
 
-    from benchmarks.server import RawClient, start_studio, stop
+    from benchmarks.server import RawClient, process_memory_mb, start_studio, stop
 
     exported = work / "exported"
     shutil.copytree(config.bundle, exported / config.bundle.name)
@@ -177,7 +177,7 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
                 report.facts["first analyze / warm analyze (same clip)"] = f"{first_analyze / np.median(seconds):.2f}"
         report.facts["analyze cost per frame, ms (by clip length)"] = ", ".join(
             f"{k}: {1000 * v:.2f}" for k, v in per_frame.items())
-        report.facts["app peak RSS after the longest analyze"] = f"{_peak_rss_mb(process.pid):.0f} MB"
+        report.facts["app peak RSS after the longest analyze"] = f"{process_memory_mb(process.pid, 'VmHWM'):.0f} MB"
         client.predict(0, api_name="/play_start")
         codes = iter(np.arange(config.play_steps * 4) % 4)
         raw = RawClient(url, client.session_hash)
@@ -189,7 +189,7 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
         report.add(versus(page_like, python_client), python_client)
         raw.close()
         under_load(report, url, clips[min(clips)], config)
-        report.facts["app peak RSS after the load suite"] = f"{_peak_rss_mb(process.pid):.0f} MB"
+        report.facts["app peak RSS after the load suite"] = f"{process_memory_mb(process.pid, 'VmHWM'):.0f} MB"
     finally:
         stop(process)
 
@@ -232,13 +232,6 @@ def under_load(report: Report, url: str, clip: Path, config: BenchConfig) -> Non
     with concurrent.futures.ThreadPoolExecutor(players) as pool:
         seconds = np.concatenate(list(pool.map(play, range(players))))
     report.add(row("load", f"play step, {players} players at once ({steps} steps each)", seconds))
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def run_all(config: BenchConfig, report: Report) -> None:

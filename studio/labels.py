@@ -96,3 +96,14 @@ def _numbers(values: list[str]) -> np.ndarray | None:
     except ValueError:
         return None
     return numbers if np.isfinite(numbers).all() else None
+
+
+def ordered_columns(names, first: tuple[str, ...] = ()) -> list[str]:
+    """Label columns in the order to offer them: `first` (in that order), the other named columns in file
+    order, then the RAM bytes `ram_<n>` by number."""
+
+    def order(name: str) -> tuple[int, bool, int]:
+        ram = name.startswith("ram_") and name[4:].isdigit()
+        return first.index(name) if name in first else len(first), ram, int(name[4:]) if ram else 0
+
+    return sorted(names, key=order)

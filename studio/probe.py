@@ -9,7 +9,7 @@ folds: the training mean for numbers, the training majority class for categories
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -127,7 +127,7 @@ def probe_all(latents: np.ndarray, columns: dict[str, np.ndarray], config: Probe
     results, skipped = [], {}
     for name, values in columns.items():
         try:
-            results.append(probe(latents, values, name, ProbeConfig(config.folds, "auto", config.logistic_c)))
+            results.append(probe(latents, values, name, replace(config, kind="auto")))
         except ProbeError as err:
             skipped[name] = str(err)
     return ColumnRanking(sorted(results, key=lambda r: -r.gain), skipped)

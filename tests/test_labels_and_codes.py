@@ -83,3 +83,11 @@ def test_action_effect_atlas_decodes_one_next_frame_per_code(tiny_bundle):
     assert effects.next_frames.shape == (model.codebook_size, 16, 16, 3)
     assert effects.highlighted.dtype == np.uint8 and effects.change.shape == (model.codebook_size,)
     assert len({frame.tobytes() for frame in effects.next_frames}) > 1  # the codes do different things
+
+
+def test_label_columns_are_offered_named_first_then_ram_bytes_by_number():
+    from studio.labels import ordered_columns
+
+    names = ["ram_10", "score", "ram_2", "action", "action_name"]
+    assert ordered_columns(names) == ["score", "action", "action_name", "ram_2", "ram_10"]
+    assert ordered_columns(names, ("action_name", "action")) == ["action_name", "action", "score", "ram_2", "ram_10"]

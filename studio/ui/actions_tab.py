@@ -7,11 +7,12 @@ import numpy as np
 
 from studio.action_codes import action_effect_atlas, agreement, exemplars
 from studio.analysis import MAX_FRAME_CAP, frame_times
-from studio.labels import Labels, LabelsError, read_labels
+from studio.labels import LabelsError, ordered_columns, read_labels
 from studio.metrics import code_perplexity
 from studio.plots import code_timeline_figure, code_usage_figure, codebook_figure, confusion_figure
 from studio.projection import Projection, ProjectionConfig
 from studio.ui.clip_tab import ClipSession, upscale
+from studio.ui.labels_upload import offer_columns
 from studio.ui.state import BundleShelf
 
 ACTION_COLUMNS = ("action_name", "action")  # the label columns offered first for the ground truth
@@ -63,7 +64,7 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
             for code, transitions in exemplars(actions).items()
             for t in transitions
         ]
-        columns = _column_choices(state.labels) if state.labels else []
+        columns = ordered_columns(state.labels.columns, ACTION_COLUMNS) if state.labels else []
         return (
             codebook_figure(projection.transform(model.codebook), projection.transform(actions.vectors), actions.codes),
             code_usage_figure(actions.codes, model.codebook_size, perplexity),
@@ -92,7 +93,7 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
                 state.labels = read_labels(path)
             if state.labels is None:
                 raise LabelsError("upload a labels CSV first (the shipped examples bring their own)")
-            name = name or _default_column(state.labels)
+            name = name or ordered_columns(state.labels.columns, ACTION_COLUMNS)[0]
             if name not in state.labels.columns:
                 raise LabelsError(f"the labels have no column '{name}'; they have {', '.join(list(state.labels.columns)[:10])}")
             transitions = np.asarray(state.analysis.clip.indices)[:-1]  # the frame each transition leaves
@@ -106,16 +107,8 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
         )
         return text, confusion_figure(result.matrix, result.actions, f"Codes × {name}"), state
 
-    def offer_columns(state: ClipSession | None, path: str | None):
-        if not path:
-            return gr.Dropdown()
-        try:
-            labels = read_labels(path)
-        except LabelsError as err:
-            raise gr.Error(str(err)) from None
-        return gr.Dropdown(_column_choices(labels), value=_default_column(labels), label="True-action column")
-
-    labels_file.upload(offer_columns, inputs=[session, labels_file], outputs=column, api_name=False)
+    labels_file.upload(lambda path: offer_columns(path, "True-action column", ACTION_COLUMNS), inputs=labels_file,
+                       outputs=column, api_name=False)
 
     overview_outputs = [codebook_plot, usage_plot, timeline_plot, exemplar_gallery, atlas_slider, column]
     atlas_slider.change(
@@ -139,12 +132,3 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
         return (*figures, current, pictures, text, confusion)
 
     return refresh, [*overview_outputs, atlas_current, atlas_gallery, agreement_text, confusion_plot]
-
-
-def _column_choices(labels: Labels) -> list[str]:
-    """The action columns first, then the rest, the RAM bytes last."""
-    return sorted(labels.columns, key=lambda c: (c not in ACTION_COLUMNS, c.startswith("ram_")))
-
-
-def _default_column(labels: Labels) -> str:
-    return next((c for c in ACTION_COLUMNS if c in labels.columns), next(iter(labels.columns)))

@@ -48,6 +48,7 @@ class ClipSession:
     overlay: ClipAnalysis | None = None
     overlay_name: str = ""
     labels: Labels | None = None  # per-frame ground truth: an upload, or the labels of a shipped example
+    delta_t_psnr: float | None = None  # the clip's ΔtPSNR(t=4), measured at its first rollout
     coords: dict[tuple[str, int, str], np.ndarray] = field(default_factory=dict)  # (method, dims, clip) -> [T, d]
 
     def coordinates(self, shelf: BundleShelf, method: str, dims: int, which: str = "main") -> np.ndarray:

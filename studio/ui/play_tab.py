@@ -79,7 +79,7 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
 
     def start_clip(state: ClipSession | None, name: str) -> StartClip:
         if state is not None and state.bundle == name:
-            return StartClip(state.name, state.analysis.latents, _meanings(state.analysis, state.labels))
+            return StartClip(state.name, state.analysis.latents, _meanings(shelf.get(name), state.analysis, state.labels))
         if name not in examples:
             examples[name] = _example_start(shelf.get(name))
         if examples[name] is None:
@@ -155,14 +155,14 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
     return clear, [game, screen, status]
 
 
-def _meanings(analysis, labels: Labels | None) -> dict[int, tuple[str, float]]:
+def _meanings(model: WorldModel, analysis, labels: Labels | None) -> dict[int, tuple[str, float]]:
     if labels is None or ACTION_COLUMN not in labels.columns:
         return {}
     try:
         truth = labels.at(ACTION_COLUMN, np.asarray(analysis.clip.indices)[:-1])
     except LabelsError:
         return {}
-    return code_meanings(agreement(analysis.actions.codes, truth, len(analysis.actions.distances[0])))
+    return code_meanings(agreement(analysis.actions.codes, truth, model.codebook_size))
 
 
 def _example_start(model: WorldModel) -> StartClip | None:
@@ -170,7 +170,7 @@ def _example_start(model: WorldModel) -> StartClip | None:
     if not clips:
         return None
     analysis = analyze_clip(model, clips[0])
-    return StartClip(clips[0].name, analysis.latents, _meanings(analysis, example_labels(model, clips[0].name)))
+    return StartClip(clips[0].name, analysis.latents, _meanings(model, analysis, example_labels(model, clips[0].name)))
 
 
 def _button_label(code: int, meanings: dict[int, tuple[str, float]]) -> str:

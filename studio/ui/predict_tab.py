@@ -73,8 +73,9 @@ def build_predict_tab(shelf: BundleShelf, session: gr.State):
             raise gr.Error(str(err), title="The rollout was not run") from None
         progress(0.2, desc=f"rolling {len(labels)} branch(es) {n} steps forward")
         result = roll_out(model, analysis.latents, analysis.frames, t, vectors, labels)
-        progress(0.6, desc="measuring the clip's ΔtPSNR")
-        delta = delta_t_psnr(model, analysis.latents, analysis.frames, analysis.actions.codes)
+        if state.delta_t_psnr is None:  # it depends on the clip alone: measured once (a short clip has none)
+            progress(0.6, desc="measuring the clip's ΔtPSNR")
+            state.delta_t_psnr = delta_t_psnr(model, analysis.latents, analysis.frames, analysis.actions.codes)
         progress(0.8, desc="writing the video")
         frames = branch_video_frames(result)
         scale = max(1, PREVIEW_HEIGHT // frames.shape[1])
@@ -86,12 +87,12 @@ def build_predict_tab(shelf: BundleShelf, session: gr.State):
         npz = state.out_dir / f"{stem}_latents.npz"
         np.savez_compressed(npz, latents=result.latents, actions=vectors, start=t, labels=np.asarray(labels))
         figure = rollout_psnr_figure(result.psnr, result.copy_psnr, labels) if len(result.truth) else None
-        return str(mp4), _summary(result, delta), figure, [str(mp4), str(gif), str(npz)]
+        return str(mp4), _summary(result, state.delta_t_psnr), figure, [str(mp4), str(gif), str(npz)], state
 
     run.click(
         rollout,
         inputs=[session, start, steps, source, code, seed, sequence, first, second, mix, branches],
-        outputs=[video, summary, psnr_plot, downloads],
+        outputs=[video, summary, psnr_plot, downloads, session],
         api_name="rollout",
         concurrency_id="model",
         show_progress_on=[video],

@@ -5,10 +5,11 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
-from studio.labels import Labels, LabelsError, read_labels
+from studio.labels import Labels, LabelsError, ordered_columns
 from studio.plots import probe_figure
 from studio.probe import KINDS, ProbeConfig, ProbeError, probe, probe_all
 from studio.ui.clip_tab import ClipSession
+from studio.ui.labels_upload import offer_columns, read_uploaded_labels
 
 LABELS_HELP = ("A CSV with a `frame` column (the source frame index) and any number of numeric or categorical "
                "columns, e.g. `frame,score,lives,action_name`. The shipped example clips bring their own labels "
@@ -40,7 +41,7 @@ def build_probe_tab(session: gr.State):
 
     def probe_column(state: ClipSession | None, path: str | None, name: str | None, kind_value: str, k):
         labels = _labels(state, path)
-        name = name or _choices(labels)[0]
+        name = name or ordered_columns(labels.columns)[0]
         values = _values(state, labels, name)
         try:
             result = probe(state.analysis.latents, values, name, ProbeConfig(folds=int(k), kind=kind_value))
@@ -57,24 +58,14 @@ def build_probe_tab(session: gr.State):
         columns = {name: _values(state, labels, name) for name in labels.columns}
         result = probe_all(state.analysis.latents, columns, ProbeConfig(folds=int(k)))
         rows = [[r.column, r.kind, round(r.score, 4), round(r.baseline, 4), round(r.gain, 4)] for r in result.results]
-        skipped = _ellipsis(_choices_of(result.skipped), 12)
+        skipped = _ellipsis(ordered_columns(result.skipped), 12)
         text = (f"Ranked **{len(rows)} columns** by held-out score minus baseline (R² for numbers, accuracy for "
                 "categories).")
         if skipped:
             text += f" Not probed (constant on this clip, or too few frames): {len(result.skipped)} columns, {skipped}."
         return text, rows, state
 
-    def offer_columns(state: ClipSession | None, path: str | None):
-        if not path:
-            return gr.Dropdown()
-        try:
-            labels = read_labels(path)
-        except LabelsError as err:
-            raise gr.Error(str(err)) from None
-        choices = _choices(labels)
-        return gr.Dropdown(choices, value=choices[0], label="Column")
-
-    labels_file.upload(offer_columns, inputs=[session, labels_file], outputs=column, api_name=False)
+    labels_file.upload(lambda path: offer_columns(path, "Column"), inputs=labels_file, outputs=column, api_name=False)
     run.click(probe_column, inputs=[session, labels_file, column, kind, folds], outputs=[result_text, figure, session],
               api_name="probe", concurrency_id="model", show_progress_on=[figure])
     run_all.click(probe_every_column, inputs=[session, labels_file, folds], outputs=[result_text, ranking, session],
@@ -82,7 +73,7 @@ def build_probe_tab(session: gr.State):
 
     def refresh(state: ClipSession | None):
         """A new analysis: offer the columns of the labels it came with, clear old results."""
-        choices = _choices(state.labels) if state is not None and state.labels is not None else []
+        choices = ordered_columns(state.labels.columns) if state is not None and state.labels is not None else []
         return gr.Dropdown(choices, value=choices[0] if choices else None, label="Column"), "", None, None
 
     return refresh, [column, result_text, figure, ranking]
@@ -91,11 +82,8 @@ def build_probe_tab(session: gr.State):
 def _labels(state: ClipSession | None, path: str | None) -> Labels:
     if state is None:
         raise gr.Error("Analyze a clip on the Clip tab first.")
-    try:
-        if path:
-            state.labels = read_labels(path)
-    except LabelsError as err:
-        raise gr.Error(str(err)) from None
+    if path:
+        state.labels = read_uploaded_labels(path)
     if state.labels is None:
         raise gr.Error("Upload a labels CSV first (the shipped example clips bring their own).")
     return state.labels
@@ -108,20 +96,6 @@ def _values(state: ClipSession, labels: Labels, name: str) -> np.ndarray:
         return labels.at(name, np.asarray(state.analysis.clip.indices))  # [T], one per analyzed frame
     except LabelsError as err:
         raise gr.Error(str(err)) from None
-
-
-def _choices(labels: Labels) -> list[str]:
-    return _choices_of(labels.columns)
-
-
-def _choices_of(names) -> list[str]:
-    """Named columns first, in file order, then the RAM bytes by number."""
-
-    def order(name: str) -> tuple[bool, int]:
-        ram = name.startswith("ram_") and name[4:].isdigit()
-        return ram, int(name[4:]) if ram else 0
-
-    return sorted(names, key=order)
 
 
 def _ellipsis(names: list[str], shown: int) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from benchmarks.server import RawClient
+from benchmarks.server import RawClient, process_memory_mb
 from clips import moving_square_frames
 from studio.video import write_mp4
 from studio_server import start_studio, stop, wait_for_warm_up
@@ -40,13 +40,6 @@ def studio(tmp_path_factory, tiny_bundle):
 
 def clip_of(frames: int, folder: Path, name: str) -> Path:
     return write_mp4(moving_square_frames(frames, 48, 64), folder / name, fps=12)
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 @pytest.mark.parametrize("path", ["/etc/passwd", str(ROOT / "pyproject.toml"), "../../../../etc/passwd"])
@@ -146,12 +139,12 @@ def test_soak_memory_stays_flat_and_temporary_files_are_cleaned(studio, tmp_path
     raw = RawClient(url, client.session_hash)
     for step in range(100):  # warm: caches and pools reach their working size
         raw.call("step", step % 4)
-    before = rss_mb(process.pid)
+    before = process_memory_mb(process.pid)
     for step in range(2000):
         raw.call("step", step % 4)
     for _ in range(50):
         client.predict(handle_file(str(clip)), 1, 100, "PCA", "2D", "time", api_name="/analyze")
-    after = rss_mb(process.pid)
+    after = process_memory_mb(process.pid)
     raw.close()
     assert after - before < 50, f"RSS grew {after - before:.0f} MB over 2,000 steps and 50 analyses"
     left = set(tmp.glob("studio-clip-*")) - folders_before
