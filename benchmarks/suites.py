@@ -72,7 +72,7 @@ def _feeds(model: WorldModel, batch: int) -> dict[str, dict[str, np.ndarray]]:
     latents = model.encode(frames)  # [B, N, D]
     return {
         "encoder": {"frames": frames},
-        "actions": {"frames": frames, "frames_next": frames[::-1].copy()},
+        "actions": {"latents": np.stack([np.roll(latents, shift, axis=0) for shift in range(m.action.window)], axis=1)},
         "predictor": {"context": np.repeat(latents[:, None], m.predictor.context, axis=1),
                       "action": model.action_vectors(np.arange(batch) % model.codebook_size)},
         "decoder": {"latents": latents},

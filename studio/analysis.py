@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.memory import release_freed_memory
 from studio.metrics import psnr
 from studio.runtime import ActionInference, WorldModel, to_uint8_frames
 from studio.video import Clip, read_clip
@@ -75,38 +76,45 @@ def analyze_clip(
 
 
 def _run_model(model: WorldModel, clip: Clip, timings: dict[str, float], report: Progress) -> ClipAnalysis:
-    """Encode, infer actions and decode in chunks of CHUNK frames, so that memory holds the clip's uint8
-    frames and results, never a float copy of the whole clip."""
+    """Encode, infer actions and decode in chunks of CHUNK frames into arrays sized for the whole clip, so
+    that memory holds the clip's uint8 frames and results, never a float copy of the clip or a second copy
+    of any result."""
     total = len(clip.frames)
-    latents, codes, vectors, distances, reconstruction, frame_psnr = [], [], [], [], [], []
+    n, d = model.manifest.latent.tokens, model.manifest.latent.dim
+    k, da = model.codebook_size, model.manifest.action.dim
+    latents = np.empty((total, n, d), np.float32)  # [T, N, D]
+    reconstruction = np.empty_like(clip.frames)  # [T, H, W, 3] uint8
+    frame_psnr = np.empty(total, np.float64)  # [T]
+    codes = np.zeros(total - 1, np.int64)  # [T-1]
+    vectors, distances = np.zeros((total - 1, da), np.float32), np.zeros((total - 1, k), np.float32)
     timings.update(encode=0.0, actions=0.0, decode=0.0)
     for start in range(0, total, CHUNK):
         stop = min(start + CHUNK, total)
         report(0.1 + 0.8 * start / total, f"running the model on frames {start}–{stop - 1} of {total}")
         frames = model.as_model_frames(clip.frames[start:stop])  # [c, 3, H, W]
         began = time.perf_counter()
-        z = model.encode(frames)  # [c, N, D]
+        latents[start:stop] = z = model.encode(frames)  # [c, N, D]
         timings["encode"] += time.perf_counter() - began
         began = time.perf_counter()
-        if stop - start + (stop < total) >= 2:  # the chunk's transitions, and the one into the next chunk
-            following = model.as_model_frames(clip.frames[stop : stop + 1])  # [0 or 1, 3, H, W]
-            inferred = model.infer_actions(np.concatenate([frames, following]))
-            codes.append(inferred.codes)
-            vectors.append(inferred.vectors)
-            distances.append(inferred.distances)
+        leaving = slice(start, min(stop, total - 1))  # the chunk's transitions, and the one into the next chunk
+        if leaving.stop > leaving.start:
+            following = model.encode(clip.frames[stop : stop + 1]) if stop < total else z[:0]  # [0 or 1, N, D]
+            before = latents[max(0, start - model.action_window) : start]  # [<= L, N, D]
+            inferred = model.infer_actions(np.concatenate([z, following]), before=before)
+            codes[leaving], vectors[leaving], distances[leaving] = inferred.codes, inferred.vectors, inferred.distances
         timings["actions"] += time.perf_counter() - began
         began = time.perf_counter()
         decoded = model.decode(z)  # [c, 3, H, W]
         timings["decode"] += time.perf_counter() - began
-        latents.append(z)
-        reconstruction.append(to_uint8_frames(decoded))
-        frame_psnr.append(psnr(decoded, frames))
+        reconstruction[start:stop] = to_uint8_frames(decoded)
+        frame_psnr[start:stop] = psnr(decoded, frames)
+    release_freed_memory()  # onnxruntime's threads leave the chunks' buffers in glibc's arenas
     return ClipAnalysis(
         clip=clip,
-        latents=np.concatenate(latents),
-        actions=ActionInference(np.concatenate(codes), np.concatenate(vectors), np.concatenate(distances)),
-        reconstruction=np.concatenate(reconstruction),
-        psnr=np.concatenate(frame_psnr),
+        latents=latents,
+        actions=ActionInference(codes, vectors, distances),
+        reconstruction=reconstruction,
+        psnr=frame_psnr,
         timings=timings,
     )
 

@@ -18,18 +18,19 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = "world-model-bundle"
-VERSION = 1
+VERSION = 2  # 2: the actions graph reads a window of latent frames (1 read a pair of pixel frames)
 MANIFEST_NAME = "manifest.json"
 GRAPH_ROLES = ("encoder", "actions", "predictor", "decoder")
 RESIZE_MODES = ("stretch", "crop", "letterbox")
 ACTION_CONVENTION = "action[t] moves frame t to frame t+1"
 
 # What each graph must consume and produce; shapes are symbolic and checked against the manifest's sizes.
-#   B: batch, H/W: frame size, N: latent tokens, D: latent dim, C: predictor context, Da: action dim, K: codes
+#   B: batch, H/W: frame size, N: latent tokens, D: latent dim, C: predictor context, Da: action dim, K: codes,
+#   L: latent frames the action model reads (t-L+2 .. t+1: the transition t -> t+1 and L-2 frames before it)
 GRAPH_SIGNATURES: dict[str, tuple[dict[str, tuple], dict[str, tuple]]] = {
     "encoder": ({"frames": ("B", 3, "H", "W")}, {"latents": ("B", "N", "D")}),
     "actions": (
-        {"frames": ("B", 3, "H", "W"), "frames_next": ("B", 3, "H", "W")},
+        {"latents": ("B", "L", "N", "D")},
         {"action": ("B", "Da"), "code": ("B",), "distances": ("B", "K")},
     ),
     "predictor": ({"context": ("B", "C", "N", "D"), "action": ("B", "Da")}, {"latents_next": ("B", "N", "D")}),
@@ -80,6 +81,7 @@ class ActionSpec:
     codebook_size: int
     dim: int
     codebook: list[list[float]]  # [K][Da]
+    window: int = 2  # L: latent frames t-L+2 .. t+1 the actions graph reads for the action t -> t+1
     convention: str = ACTION_CONVENTION
 
 
@@ -114,6 +116,7 @@ class Manifest:
             "C": self.predictor.context,
             "Da": self.action.dim,
             "K": self.action.codebook_size,
+            "L": self.action.window,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -200,7 +203,8 @@ def _manifest_from_json(raw: Any) -> Manifest:
         raise BundleError(f"{MANIFEST_NAME}: format is {raw.get('format')!r}, expected {FORMAT!r}")
     if raw.get("version") != VERSION:
         raise BundleError(
-            f"{MANIFEST_NAME}: unknown format version {raw.get('version')!r}; this studio reads version {VERSION}"
+            f"{MANIFEST_NAME}: unknown format version {raw.get('version')!r}; this studio reads version {VERSION} "
+            "(`studio export CHECKPOINT OUT_DIR` writes a current bundle from a training checkpoint)"
         )
     try:
         graphs = {
@@ -251,6 +255,8 @@ def _check_manifest(manifest: Manifest) -> None:
     sizes = manifest.sizes()
     if any(not isinstance(v, int) or v < 1 for v in sizes.values()):
         raise BundleError(f"{MANIFEST_NAME}: sizes must be positive integers, got {sizes}")
+    if sizes["L"] < 2:
+        raise BundleError(f"{MANIFEST_NAME}: action.window must be at least 2 (frames t and t+1), got {sizes['L']}")
     for role in GRAPH_ROLES:
         spec = manifest.graphs[role]
         inputs, outputs = GRAPH_SIGNATURES[role]

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_serve(commands)
     _add_analyze(commands)
+    _add_maps(commands)
     _add_training(commands)
     _add_bench(commands)
     args = parser.parse_args(argv)
@@ -66,6 +67,23 @@ def _analyze(args) -> None:
     print(f"bundle {model.manifest.name} on {model.device}; wrote {args.out}")
     for key, value in analysis.summary().items():
         print(f"  {key:>18}: {value}")
+
+
+def _add_maps(commands) -> None:
+    maps = commands.add_parser("maps", help="fit a bundle's latent maps on its examples and ship them in it")
+    maps.add_argument("bundle", type=Path)
+    maps.set_defaults(run=_maps)
+
+
+def _maps(args) -> None:
+    from studio.latent_map import write_shipped_maps
+    from studio.runtime import WorldModel
+
+    written = write_shipped_maps(WorldModel.load(args.bundle, device="cpu"))
+    if not written:
+        raise ValueError("the bundle ships no example clips to fit its maps on")
+    for path in written:
+        print(f"wrote {path}")
 
 
 def _add_training(commands) -> None:

@@ -51,7 +51,7 @@ def evaluate(model: WorldModel, episodes: list[EpisodeData], seed: int = 0, max_
         mask = sprite_mask(x, background)  # [T, H, W]
         recon.append(psnr(decoded, x))
         recon_sprite.append(masked_psnr(decoded, x, mask))
-        inferred = model.infer_actions(x)
+        inferred = model.infer_actions(z)
         codes.append(inferred.codes)
         if episode.actions is not None:
             truths.append(episode.actions[:-1])

@@ -1,21 +1,27 @@
 """The shared latent map of a bundle: fitted on its reference latents, the encoded frames of its examples.
 
 Fitting the map once per bundle on the same points lets every clip be transformed into one shared map, so
-clips can be compared. A bundle without examples falls back to the first clip it is shown.
+clips can be compared. A bundle without examples falls back to the first clip it is shown. A bundle can
+ship its fitted maps (`maps/` in its folder, written by `studio maps BUNDLE` and by `studio export`), so
+the studio draws them on a fresh machine without fitting UMAP.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from pathlib import Path
+
 import numpy as np
 
-from studio.projection import ProjectionCache, ProjectionConfig
+from studio.projection import Projection, ProjectionCache, ProjectionConfig, map_file_name
 from studio.runtime import WorldModel
 from studio.examples import example_clips
 from studio.video import ClipError, read_clip
 
 FRAMES_PER_EXAMPLE = 600
+SHIPPED_MAPS = (ProjectionConfig(method="umap", dims=2), ProjectionConfig(method="umap", dims=3))
+MAPS_DIR = "maps"
 
 
 def reference_latents(model: WorldModel) -> tuple[str, np.ndarray] | None:
@@ -58,6 +64,26 @@ class LatentMaps:
         reference = self.reference(model)
         if reference is None:
             key = "clip:" + hashlib.sha256(np.ascontiguousarray(latents).tobytes()).hexdigest()
-            reference = (key, latents)
-        key, points = reference
-        return self.cache.get(key, points, config).transform(latents)
+            return self.cache.get(key, latents, config).transform(latents)
+        return self.shared_map(model, config).transform(latents)
+
+    def shared_map(self, model: WorldModel, config: ProjectionConfig) -> Projection:
+        """The bundle's map fitted on its reference latents: shipped with it, cached, or fitted now."""
+        key, points = self.reference(model)
+        return self.cache.get(key, points, config, shipped=model.bundle.root / MAPS_DIR)
+
+
+def write_shipped_maps(model: WorldModel) -> list[Path]:
+    """Fit the bundle's maps on its examples and save them into its `maps/` folder; [] without examples."""
+    reference = reference_latents(model)
+    if reference is None:
+        return []
+    key, points = reference
+    folder = model.bundle.root / MAPS_DIR
+    folder.mkdir(exist_ok=True)
+    written = []
+    for config in SHIPPED_MAPS:
+        path = folder / map_file_name(key, config)
+        Projection.fit(points, config).save(path)
+        written.append(path)
+    return written

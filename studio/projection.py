@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,7 +29,6 @@ class ProjectionConfig:
     pca_components: int = 32  # features kept before UMAP
     neighbors: int = 15
     min_dist: float = 0.1
-    transform_epochs: int = 30  # UMAP's layout steps when new points join a fitted map (its default: 100)
     seed: int = 0
 
     def __post_init__(self):
@@ -41,12 +39,21 @@ class ProjectionConfig:
 
 
 class Projection:
-    """A fitted map from [M, F] points to [M, dims] coordinates."""
+    """A fitted map from [M, F] points to [M, dims] coordinates, held as plain arrays.
 
-    def __init__(self, config: ProjectionConfig, pca: PCA, umap_model=None):
+    PCA first (mean [F], components [keep, F]); for UMAP, also the reference points' components [M, keep]
+    and their map coordinates [M, dims]. New points are placed the way UMAP starts its own transform: at the
+    mean of their k nearest reference points' coordinates, weighted by UMAP's fuzzy membership. UMAP then
+    refines that start with a few layout steps; those need numba's compiled code and cost seconds per clip
+    (1,800 points: 1.6 s with 30 steps), so the studio places points without them: no compilation, and
+    the placement of a point never depends on the other points of its clip.
+    """
+
+    def __init__(self, config: ProjectionConfig, mean: np.ndarray, components: np.ndarray,
+                 reference: np.ndarray | None = None, coords: np.ndarray | None = None):
         self.config = config
-        self.pca = pca
-        self.umap_model = umap_model
+        self.mean, self.components = mean, components  # [F], [keep, F]
+        self.reference, self.coords = reference, coords  # [M, keep], [M, dims] (UMAP only)
 
     @classmethod
     def fit(cls, points: np.ndarray, config: ProjectionConfig = ProjectionConfig()) -> Projection:
@@ -56,71 +63,121 @@ class Projection:
         keep = config.dims if config.method == "pca" else config.pca_components
         keep = max(1, min(keep, *points.shape))
         pca = PCA(n_components=keep, random_state=config.seed).fit(points)
+        mean, components = pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
         if config.method == "pca":
-            return cls(config, pca)
+            return cls(config, mean, components)
         import umap  # deferred: importing umap pulls numba, which the PCA path does not need
 
-        reduced = pca.transform(points)  # [M, keep]
+        reduced = (points - mean) @ components.T  # [M, keep]
         with _UMAP_LOCK:
-            umap_model = umap.UMAP(
+            coords = umap.UMAP(
                 n_components=config.dims,
                 n_neighbors=min(config.neighbors, len(points) - 1),
                 min_dist=config.min_dist,
                 random_state=config.seed,
                 n_jobs=1,  # seeded UMAP is single-threaded anyway; saying so silences its warning
-            ).fit(reduced)
-        # umap-learn runs a third of `n_epochs` when it transforms new points; a clip's points start at the
-        # weighted mean of their map neighbours, so 30 steps place them (1,800 points: 5.9 s at 100 steps)
-        umap_model.n_epochs = 3 * config.transform_epochs
-        return cls(config, pca, umap_model)
+            ).fit_transform(reduced)  # [M, dims]
+        return cls(config, mean, components, reduced.astype(np.float32), coords.astype(np.float32))
 
     def transform(self, points: np.ndarray) -> np.ndarray:
         """[T, ...] points -> [T, dims] coordinates in this map."""
-        reduced = self.pca.transform(_as_features(points))  # [T, keep]
-        if self.umap_model is None:
-            coords = reduced
-            if coords.shape[1] < self.config.dims:  # fewer features than dimensions: pad with zeros
-                coords = np.pad(coords, ((0, 0), (0, self.config.dims - coords.shape[1])))
-            return coords.astype(np.float32)
-        with _UMAP_LOCK:
-            return self.umap_model.transform(reduced).astype(np.float32)
+        reduced = (_as_features(points) - self.mean) @ self.components.T  # [T, keep]
+        if self.coords is None:
+            if reduced.shape[1] < self.config.dims:  # fewer features than dimensions: pad with zeros
+                reduced = np.pad(reduced, ((0, 0), (0, self.config.dims - reduced.shape[1])))
+            return reduced.astype(np.float32)
+        return np.concatenate([self._place(part) for part in np.array_split(reduced, max(1, len(reduced) // 2048))])
+
+    def _place(self, reduced: np.ndarray) -> np.ndarray:  # [T, keep] -> [T, dims]
+        k = min(self.config.neighbors, len(self.reference))
+        squared = (
+            (reduced**2).sum(1, keepdims=True) - 2 * reduced @ self.reference.T + (self.reference**2).sum(1)
+        )  # [T, M]
+        nearest = np.argpartition(squared, k - 1, axis=1)[:, :k]  # [T, k]
+        distance = np.sqrt(np.maximum(np.take_along_axis(squared, nearest, axis=1), 0.0))  # [T, k]
+        weights = fuzzy_membership(distance)  # [T, k]
+        weights /= weights.sum(axis=1, keepdims=True)
+        return np.einsum("tk,tkd->td", weights, self.coords[nearest]).astype(np.float32)
+
+    def save(self, path: str | Path) -> None:
+        arrays = {"mean": self.mean, "components": self.components}
+        if self.coords is not None:
+            arrays.update(reference=self.reference, coords=self.coords)
+        partial = Path(f"{path}.{os.getpid()}.npz")
+        np.savez(partial, **arrays)
+        partial.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path, config: ProjectionConfig, features: int) -> Projection | None:
+        """A saved map, or None when the file is missing, unreadable or does not fit `features` and `config`."""
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                arrays = {name: saved[name].astype(np.float32) for name in saved.files}
+        except (OSError, ValueError, KeyError, EOFError):
+            return None
+        mean, components = arrays.get("mean"), arrays.get("components")
+        if mean is None or components is None or mean.shape != (features,) or components.shape[1:] != (features,):
+            return None
+        reference, coords = arrays.get("reference"), arrays.get("coords")
+        if config.method == "pca":
+            return cls(config, mean, components) if len(components) <= config.dims else None
+        if reference is None or coords is None or reference.shape != (len(coords), len(components)):
+            return None
+        if coords.shape[1] != config.dims or not np.isfinite(coords).all():
+            return None
+        return cls(config, mean, components, reference, coords)
+
+
+def fuzzy_membership(distance: np.ndarray, iterations: int = 48) -> np.ndarray:
+    """UMAP's smooth k-NN weights: distances [T, k] -> exp(-(d - rho) / sigma), sigma set per row so that
+    the weights sum to log2(k) (rho: the nearest distance), found by bisection as umap-learn does."""
+    rho = distance.min(axis=1, keepdims=True)  # [T, 1]
+    excess = distance - rho  # [T, k]
+    target = np.log2(distance.shape[1])
+    low, high = np.zeros_like(rho), np.full_like(rho, np.inf)
+    sigma = np.ones_like(rho)
+    for _ in range(iterations):
+        total = np.exp(-excess / sigma).sum(axis=1, keepdims=True)
+        too_wide = total > target
+        high = np.where(too_wide, sigma, high)
+        low = np.where(too_wide, low, sigma)
+        sigma = np.where(np.isinf(high), sigma * 2, (low + high) / 2)
+    return np.exp(-excess / np.maximum(sigma, 1e-12))
 
 
 class ProjectionCache:
-    """Fitted projections by (reference data, config), in memory and on disk, fitted at most once."""
+    """Fitted projections by (reference data, config), in memory and on disk, fitted at most once.
+
+    A bundle may ship its maps (`studio maps BUNDLE` writes them into the bundle's `maps/` folder); they are
+    read first, so a fresh machine draws the bundle's map without fitting anything."""
 
     def __init__(self, folder: str | Path | None = None):
         self.folder = Path(folder) if folder else None
         self._fitted: dict[str, Projection] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: str, reference: np.ndarray, config: ProjectionConfig) -> Projection:
+    def get(self, key: str, reference: np.ndarray, config: ProjectionConfig, shipped: Path | None = None) -> Projection:
         """The projection fitted on `reference` (identified by `key`, e.g. a bundle hash) with `config`."""
-        name = hashlib.sha256(f"{key}|{sorted(asdict(config).items())}".encode()).hexdigest()[:24]
+        name = map_file_name(key, config)
+        features = _as_features(reference[:1]).shape[1]
         with self._lock:
             if name not in self._fitted:
-                self._fitted[name] = self._load(name) or self._fit_and_store(name, reference, config)
+                candidates = [folder / name for folder in (shipped, self.folder) if folder]
+                loaded = (Projection.load(path, config, features) for path in candidates)
+                self._fitted[name] = next((p for p in loaded if p), None) or self._fit_and_store(name, reference, config)
             return self._fitted[name]
-
-    def _load(self, name: str) -> Projection | None:
-        path = self.folder / f"{name}.pkl" if self.folder else None
-        if path is None or not path.is_file():
-            return None
-        try:
-            with open(path, "rb") as handle:
-                return pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-            return None  # a stale or broken cache file is refitted
 
     def _fit_and_store(self, name: str, reference: np.ndarray, config: ProjectionConfig) -> Projection:
         projection = Projection.fit(reference, config)
         if self.folder:
             self.folder.mkdir(parents=True, exist_ok=True)
-            partial = self.folder / f"{name}.pkl.{os.getpid()}"
-            with open(partial, "wb") as handle:
-                pickle.dump(projection, handle)
-            partial.replace(self.folder / f"{name}.pkl")
+            projection.save(self.folder / name)
         return projection
+
+
+def map_file_name(key: str, config: ProjectionConfig) -> str:
+    """The file a map fitted on the reference `key` with `config` is saved as."""
+    return hashlib.sha256(f"{key}|{sorted(asdict(config).items())}".encode()).hexdigest()[:24] + ".npz"
 
 
 def warm_up_umap() -> None:

@@ -8,6 +8,7 @@ Every refusal is a `ClipError` whose message is written for the person who uploa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 import av
 import numpy as np
 from PIL import Image
+
+from studio.memory import release_freed_memory
 
 RESIZE_MODES = ("stretch", "crop", "letterbox")
 DEFAULT_MAX_FRAMES = 1800
@@ -72,22 +75,23 @@ def read_clip(
     height, width = reader[0].shape[:2] if count else (0, 0)
     _check_limits(path, count, height, width, max_pixels, max_source_frames)
     indices, stride = _sample(count, stride, max_frames, spread)
-    frames, decoded = [], 0
+    frames, decoded = np.empty((len(indices), *size, 3), np.uint8), 0  # [T, H, W, 3], filled chunk by chunk
     for start in range(0, len(indices), CHUNK):
         chunk = indices[start : start + CHUNK]
         try:
             batch = reader.get_batch(chunk.tolist()).asnumpy()  # [c, h, w, 3] uint8
         except Exception:  # decord raises several types for damaged streams; salvage frame by frame
             batch = _read_until_damage(reader, chunk)
-            frames.append(resize_frames(batch, size, resize))
+            frames[decoded : decoded + len(batch)] = resize_frames(batch, size, resize)
             decoded += len(batch)
             break
-        frames.append(resize_frames(batch, size, resize))
+        frames[decoded : decoded + len(batch)] = resize_frames(batch, size, resize)
         decoded += len(batch)
+        release_freed_memory()  # decord's threads leave the source-size batches in glibc's arenas
     if decoded < 2:
         raise ClipError(f"'{path.name}' could not be decoded: the file looks damaged or truncated")
     return Clip(
-        frames=np.concatenate(frames),
+        frames=frames if decoded == len(frames) else frames[:decoded].copy(),
         fps=fps if fps > 0 else 30.0,
         source_frames=count,
         source_size=(height, width),
@@ -115,21 +119,28 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int], mode: str = "stretc
     return out
 
 
-def write_mp4(frames: np.ndarray, path: str | Path, fps: float, crf: int = 18, preset: str = "medium") -> Path:
-    """Frames [T, H, W, 3] uint8 -> H.264 mp4 (yuv420p, even size by edge padding, faststart).
+def write_mp4(
+    frames: np.ndarray | Iterable[np.ndarray], path: str | Path, fps: float, crf: int = 18, preset: str = "medium"
+) -> Path:
+    """Frames [T, H, W, 3] uint8, or an iterable of [H, W, 3] frames (written as they come, never held
+    together) -> H.264 mp4 (yuv420p, even size by edge padding, faststart).
 
     `preset` is x264's speed/size trade-off: "ultrafast" writes several times faster, in larger files."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frames = _even_size(np.asarray(frames, dtype=np.uint8))
     with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": preset}
-        stream.thread_type = "AUTO"
+        stream = None
         for frame in frames:
+            frame = _even_size(np.asarray(frame, dtype=np.uint8)[None])[0]  # [H, W, 3]
+            if stream is None:
+                stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+                stream.height, stream.width = frame.shape[:2]
+                stream.pix_fmt = "yuv420p"
+                stream.options = {"crf": str(crf), "preset": preset}
+                stream.thread_type = "AUTO"
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        if stream is None:
+            raise ValueError("an mp4 needs at least one frame")
         container.mux(stream.encode())
     return path
 

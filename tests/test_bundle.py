@@ -61,8 +61,8 @@ def test_missing_graph_is_refused(bundle):
 
 
 def test_unknown_format_version_is_refused(bundle):
-    edit_manifest(bundle, lambda m: m.update(version=2))
-    with pytest.raises(BundleError, match="unknown format version 2"):
+    edit_manifest(bundle, lambda m: m.update(version=1))
+    with pytest.raises(BundleError, match="unknown format version 1"):
         load_bundle(bundle)
 
 

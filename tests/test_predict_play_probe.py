@@ -29,7 +29,8 @@ def model(tiny_bundle) -> WorldModel:
 def clip(model):
     h, w = model.frame_size
     frames = np.random.default_rng(1).integers(0, 255, (12, h, w, 3), dtype=np.uint8)  # [T, H, W, 3]
-    return frames, model.encode(frames), model.infer_actions(frames).codes
+    latents = model.encode(frames)  # [T, N, D]
+    return frames, latents, model.infer_actions(latents).codes
 
 
 def test_code_sequences_are_parsed_and_bad_ones_refused():

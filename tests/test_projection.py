@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.projection import Projection, ProjectionCache, ProjectionConfig
+from studio.projection import Projection, ProjectionCache, ProjectionConfig, map_file_name
 
 
 def two_blobs(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +40,46 @@ def test_cache_fits_once_and_reloads_from_disk(tmp_path):
     )
     cache = ProjectionCache(tmp_path)
     assert cache.get("bundle-a", reference, config) is cache.get("bundle-a", reference, config)
-    assert len(list(tmp_path.glob("*.pkl"))) == 1
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+
+
+def test_points_are_placed_where_umap_itself_would_put_them():
+    reference, labels = two_blobs(300, seed=3)
+    config = ProjectionConfig(method="umap", dims=2, pca_components=8)
+    projection = Projection.fit(reference, config)
+    import umap
+
+    fresh, _ = two_blobs(60, seed=4)
+    reduced = (fresh.reshape(60, -1) - projection.mean) @ projection.components.T
+    own = umap.UMAP(n_neighbors=15, random_state=0, n_jobs=1).fit(projection.reference)
+    own.embedding_ = projection.coords  # the same map, so both placements can be compared point by point
+    theirs = own.transform(reduced)
+    ours = projection.transform(fresh)
+    extent = np.ptp(projection.coords, axis=0).max()
+    assert np.median(np.linalg.norm(ours - theirs, axis=1)) < 0.1 * extent
+
+
+def test_a_shipped_map_is_used_without_fitting(tmp_path, monkeypatch):
+    reference, _ = two_blobs(80, seed=5)
+    config = ProjectionConfig(method="umap", dims=2, pca_components=8)
+    shipped = tmp_path / "maps"
+    shipped.mkdir()
+    fitted = Projection.fit(reference, config)
+    fitted.save(shipped / map_file_name("bundle-b", config))
+    monkeypatch.setattr(Projection, "fit", lambda *a, **k: pytest.fail("a shipped map must not be refitted"))
+    cache = ProjectionCache(tmp_path / "cache")
+    np.testing.assert_allclose(cache.get("bundle-b", reference, config, shipped=shipped).transform(reference[:5]),
+                               fitted.transform(reference[:5]), atol=1e-5)
+
+
+def test_a_broken_or_mismatched_map_file_is_refitted(tmp_path):
+    reference, _ = two_blobs(60, seed=6)
+    config = ProjectionConfig(method="pca", dims=2)
+    (tmp_path / map_file_name("bundle-c", config)).write_bytes(b"not a map")
+    first = ProjectionCache(tmp_path).get("bundle-c", reference, config)
+    assert first.transform(reference).shape == (60, 2)
+    other = ProjectionCache(tmp_path).get("bundle-c", reference.reshape(60, -1)[:, :12], config)  # other width
+    assert other.transform(reference.reshape(60, -1)[:, :12]).shape == (60, 2)
 
 
 def test_bad_configs_are_refused():

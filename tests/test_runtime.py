@@ -41,10 +41,12 @@ def test_encode_and_decode_match_torch(model, tiny_modules):
 
 
 def test_infer_actions_matches_torch(model, tiny_modules):
-    x = frames(9, seed=2)
+    z = model.encode(frames(9, seed=2))  # [9, N, D]
+    padded = np.concatenate([np.repeat(z[:1], tiny.L - 2, axis=0), z])  # frame 0 stands in before the clip
+    windows = np.stack([padded[t : t + tiny.L] for t in range(8)])  # [8, L, N, D]
     with torch.no_grad():
-        action, code, distances = tiny_modules["actions"](torch.from_numpy(x[:-1]), torch.from_numpy(x[1:]))
-    inferred = model.infer_actions(x)
+        action, code, distances = tiny_modules["actions"](torch.from_numpy(windows))
+    inferred = model.infer_actions(z)
     assert inferred.codes.dtype == np.int64 and inferred.codes.shape == (8,)
     np.testing.assert_allclose(inferred.vectors, action.numpy(), atol=1e-4)
     np.testing.assert_allclose(inferred.distances, distances.numpy(), atol=1e-4)
@@ -69,7 +71,7 @@ def test_outputs_change_when_inputs_change(model):
     a, b = frames(4, seed=4), frames(4, seed=5)
     assert np.abs(model.encode(a) - model.encode(b)).max() > 1e-3
     assert np.abs(model.decode(model.encode(a)) - model.decode(model.encode(b))).max() > 1e-3
-    assert np.abs(model.infer_actions(a).vectors - model.infer_actions(b).vectors).max() > 1e-3
+    assert np.abs(model.infer_actions(model.encode(a)).vectors - model.infer_actions(model.encode(b)).vectors).max() > 1e-3
     context = model.start_context(model.encode(a))[None]  # [1, C, N, D]
     by_code = [model.predict(context, model.action_vectors([k])) for k in range(tiny.K)]
     assert max(np.abs(by_code[0] - other).max() for other in by_code[1:]) > 1e-3
@@ -115,7 +117,7 @@ def test_a_clip_analyzed_in_chunks_matches_one_pass(model, tmp_path, monkeypatch
     monkeypatch.setattr(analysis, "CHUNK", chunk)
     result = analysis.analyze_clip(model, clip)
     frames = model.as_model_frames(result.frames)
-    whole = model.infer_actions(frames)
+    whole = model.infer_actions(model.encode(frames))
     np.testing.assert_array_equal(result.actions.codes, whole.codes)
     np.testing.assert_allclose(result.actions.vectors, whole.vectors, atol=1e-5)
     np.testing.assert_allclose(result.latents, model.encode(frames), atol=1e-5)

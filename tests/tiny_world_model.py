@@ -20,12 +20,12 @@ CONFIG = TrainConfig(
     description="A tiny random world model for tests.",
     model=ModelConfig(
         frame_size=16, channels=(8, 16), latent_dim=8, action_dim=4, codebook_size=4, context=2,
-        predictor_width=16, predictor_blocks=1, lam_width=16,
+        predictor_width=16, predictor_blocks=1, lam_width=16, action_window=3,  # windows, not just pairs
     ),
 )
 H = W = CONFIG.model.frame_size
-N, D, DA, K, C = (CONFIG.model.tokens, CONFIG.model.latent_dim, CONFIG.model.action_dim,
-                  CONFIG.model.codebook_size, CONFIG.model.context)
+N, D, DA, K, C, L = (CONFIG.model.tokens, CONFIG.model.latent_dim, CONFIG.model.action_dim,
+                     CONFIG.model.codebook_size, CONFIG.model.context, CONFIG.model.action_window)
 
 
 def build_model(seed: int = 0) -> WorldModel:
@@ -34,5 +34,5 @@ def build_model(seed: int = 0) -> WorldModel:
 
 
 def export_tiny_bundle(out_dir: Path, model: WorldModel) -> Path:
-    frames = np.random.default_rng(0).integers(0, 255, (C + 2, H, W, 3), dtype=np.uint8)
+    frames = np.random.default_rng(0).integers(0, 255, (max(C, L - 1) + 2, H, W, 3), dtype=np.uint8)
     return export_bundle(model, CONFIG, out_dir, frames, trained_on={"source": "random weights"})

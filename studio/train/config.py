@@ -17,6 +17,7 @@ class ModelConfig:
     action_dim: int = 8  # Da
     codebook_size: int = 8  # K
     context: int = 4  # C: latent frames the predictor reads
+    action_window: int = 2  # L: latent frames the action model reads (t-L+2 .. t+1)
     predictor_width: int = 128
     predictor_blocks: int = 4
     lam_width: int = 64
@@ -25,8 +26,8 @@ class ModelConfig:
         object.__setattr__(self, "channels", tuple(self.channels))
         if self.frame_size % (2 ** len(self.channels)):
             raise ValueError("frame_size must be divisible by 2 ** len(channels)")
-        if self.codebook_size < 2 or self.context < 1:
-            raise ValueError("codebook_size >= 2 and context >= 1 are needed")
+        if self.codebook_size < 2 or self.context < 1 or self.action_window < 2:
+            raise ValueError("codebook_size >= 2, context >= 1 and action_window >= 2 are needed")
 
     @property
     def grid(self) -> int:

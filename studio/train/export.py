@@ -17,7 +17,6 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from studio.examples import EXAMPLES_DIR
 from studio.bundle import (
     GRAPH_SIGNATURES,
     VERSION,
@@ -32,6 +31,9 @@ from studio.bundle import (
     sha256_file,
     write_manifest,
 )
+from studio.examples import EXAMPLES_DIR
+from studio.latent_map import write_shipped_maps
+from studio.runtime import WorldModel as OnnxWorldModel
 from studio.train.config import TrainConfig
 from studio.train.data import describe_data, load_episodes
 from studio.train.examples import write_examples
@@ -65,6 +67,7 @@ def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path) -> Path:
         training=training_record(config, state, state.get("processes", 1)),
     )
     write_examples(heldout, out_dir / EXAMPLES_DIR, trained_on["action_names"])
+    write_shipped_maps(OnnxWorldModel.load(out_dir, device="cpu", warm_up=False))
     return out_dir
 
 
@@ -92,7 +95,7 @@ def export_bundle(
     training: dict | None = None,
     check: bool = True,
 ) -> Path:
-    """Write the bundle; `sample_frames` [T, H, W, 3] uint8 (T >= C + 2) are the real frames checked on."""
+    """Write the bundle; `sample_frames` [T, H, W, 3] uint8 (T >= max(C, L-1) + 2) are the real frames checked on."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = model.eval()
@@ -113,7 +116,8 @@ def export_bundle(
         frame=FrameSpec(height=m.frame_size, width=m.frame_size, resize="stretch"),
         latent=LatentSpec(tokens=m.tokens, dim=m.latent_dim, grid=[m.grid, m.grid]),
         action=ActionSpec(
-            codebook_size=m.codebook_size, dim=m.action_dim, codebook=model.lam.codes().detach().tolist()
+            codebook_size=m.codebook_size, dim=m.action_dim, codebook=model.lam.codes().detach().tolist(),
+            window=m.action_window,
         ),
         predictor=PredictorSpec(context=m.context),
         graphs=graphs,
@@ -132,15 +136,17 @@ def export_bundle(
 
 def example_inputs(model: WorldModel, frames: np.ndarray) -> dict[str, tuple[torch.Tensor, ...]]:
     """Real inputs for every graph, from consecutive frames [T, H, W, 3] uint8."""
-    c = model.config.context
-    x = torch.from_numpy(frames[: c + 2]).permute(0, 3, 1, 2).float() / 255.0  # [C+2, 3, H, W]
+    c, window = model.config.context, model.config.action_window
+    span = max(c, window - 1) + 2
+    x = torch.from_numpy(frames[:span]).permute(0, 3, 1, 2).float() / 255.0  # [S, 3, H, W]
     with torch.no_grad():
-        z = model.encoder(x)  # [C+2, N, D]
-        action = model.lam.encode(z[c - 1 : c + 1], z[c : c + 2])  # [2, Da]
-    context = torch.stack([z[0:c], z[1 : c + 1]])  # [2, C, N, D]
+        z = model.encoder(x)  # [S, N, D]
+        seen = torch.stack([z[span - 1 - window : span - 1], z[span - window : span]])  # [2, L, N, D]
+        action = model.lam.encode(seen)  # [2, Da]
+    context = torch.stack([z[span - 2 - c : span - 2], z[span - 1 - c : span - 1]])  # [2, C, N, D]
     return {
         "encoder": (x[:2],),
-        "actions": (x[c - 1 : c + 1], x[c : c + 2]),
+        "actions": (seen,),
         "predictor": (context, action),
         "decoder": (z[:2],),
     }
@@ -193,7 +199,7 @@ def _check_graph(module: torch.nn.Module, inputs: tuple, path: Path, role: str) 
 def _graph_spec(role: str, path: Path, config: TrainConfig) -> GraphSpec:
     m = config.model
     sizes = {"H": m.frame_size, "W": m.frame_size, "N": m.tokens, "D": m.latent_dim, "C": m.context,
-             "Da": m.action_dim, "K": m.codebook_size}
+             "Da": m.action_dim, "K": m.codebook_size, "L": m.action_window}
     inputs, outputs = GRAPH_SIGNATURES[role]
 
     def specs(names: dict[str, tuple]) -> list[TensorSpec]:

@@ -1,6 +1,8 @@
 """Latent action model: reads the action that moved frame t to frame t+1, as one of K codes.
 
-It sees the two frames' latents (from the frozen encoder), squeezes them into an action vector of a few
+It sees the latents (from the frozen encoder) of frames t-L+2 .. t+1: the transition, and with L > 2 the
+frames before it (where a game has momentum, the player's input is the *change* of motion, which two
+frames cannot show). It squeezes them into an action vector of a few
 dimensions and snaps that to the nearest of K codebook vectors (a VQ bottleneck, straight-through
 gradients). Action vectors and codes live on the unit sphere (cosine VQ), so neither can shrink towards
 one point. No action label is ever used: the codes are learnt because the predictor needs them to
@@ -20,20 +22,20 @@ from studio.train.config import ModelConfig
 class LatentActionModel(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
-        d, w, g = config.latent_dim, config.lam_width, config.grid
+        d, w, g, window = config.latent_dim, config.lam_width, config.grid, config.action_window
         self.grid = g
         self.features = nn.Sequential(
-            nn.Conv2d(3 * d, w, 3, padding=1), nn.GroupNorm(8, w), nn.SiLU(),
+            nn.Conv2d((2 * window - 1) * d, w, 3, padding=1), nn.GroupNorm(8, w), nn.SiLU(),
             nn.Conv2d(w, w, 4, stride=2, padding=1), nn.GroupNorm(8, w), nn.SiLU(),
         )
         self.to_action = nn.Linear(w * (g // 2) ** 2, config.action_dim)
         self.codebook = nn.Parameter(torch.randn(config.codebook_size, config.action_dim) * 0.5)
         self.register_buffer("usage", torch.zeros(config.codebook_size))
 
-    def encode(self, latents, latents_next):  # [B, N, D] twice
-        b, n, d = latents.shape
-        pair = torch.cat([latents, latents_next, latents_next - latents], dim=2)  # [B, N, 3D]
-        grid = pair.transpose(1, 2).reshape(b, 3 * d, self.grid, self.grid)  # [B, 3D, g, g]
+    def encode(self, window):  # [B, L, N, D]: latent frames t-L+2 .. t+1
+        b, length, n, d = window.shape
+        steps = torch.cat([window, window[:, 1:] - window[:, :-1]], dim=1)  # [B, 2L-1, N, D] frames and changes
+        grid = steps.permute(0, 1, 3, 2).reshape(b, (2 * length - 1) * d, self.grid, self.grid)  # [B, (2L-1)D, g, g]
         return F.normalize(self.to_action(self.features(grid).flatten(1)), dim=1)  # [B, Da], unit length
 
     def codes(self):  # -> [K, Da], unit length: the codebook the bundle ships
@@ -46,10 +48,10 @@ class LatentActionModel(nn.Module):
         chosen = codes[code]  # [B, Da]
         return code, chosen, distances
 
-    def forward(self, latents, latents_next, bottleneck: bool = True):
+    def forward(self, window, bottleneck: bool = True):  # [B, L, N, D]
         """-> (action [B, Da] before quantisation, code [B], distances [B, K], quantized [B, Da] straight-through;
         without the bottleneck the action vector itself)."""
-        action = self.encode(latents, latents_next)
+        action = self.encode(window)
         code, chosen, distances = self.quantize(action)
         quantized = action + (chosen - action).detach() if bottleneck else action
         return action, code, distances, quantized
@@ -94,13 +96,13 @@ class LatentActionModel(nn.Module):
 
 
 class ActionGraph(nn.Module):
-    """What the `actions` ONNX graph computes: pixels of frames t and t+1 -> action, code, distances."""
+    """What the `actions` ONNX graph computes: latents of frames t-L+2 .. t+1 -> action, code, distances."""
 
-    def __init__(self, encoder: nn.Module, lam: LatentActionModel):
+    def __init__(self, lam: LatentActionModel):
         super().__init__()
-        self.encoder, self.lam = encoder, lam
+        self.lam = lam
 
-    def forward(self, frames, frames_next):  # [B, 3, H, W] twice
-        action = self.lam.encode(self.encoder(frames), self.encoder(frames_next))  # [B, Da]
+    def forward(self, latents):  # [B, L, N, D]
+        action = self.lam.encode(latents)  # [B, Da]
         code, _, distances = self.lam.quantize(action)
         return action, code, distances

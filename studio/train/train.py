@@ -2,7 +2,8 @@
 
 1. autoencoder: encoder + decoder on single frames, sprite pixels weighted up;
 2. dynamics: with the autoencoder frozen and every frame encoded once, the latent action model and the
-   predictor learn together to predict frame t+1 from frames t-C+1..t and the code read off t -> t+1.
+   predictor learn together to predict frame t+1 from frames t-C+1..t and the code read off t -> t+1
+   (the action model sees frames t-L+2..t+1).
 
 Held-out episodes are kept apart by episode. Every `eval_every` steps of stage 2 the model is exported
 to a scratch bundle and judged by `studio.evaluation` through onnxruntime, so NMI against the true
@@ -112,12 +113,14 @@ class Trainer:
             blind = self.rng.random(len(t)) < o.context_dropout
             history[blind] = t[blind, None]
             context = latents[torch.from_numpy(history)]  # [B, C, N, D]
-            z_next = latents[torch.from_numpy(t + 1)]  # [B, N, D]
+            seen = np.maximum(t[:, None] + np.arange(2 - m.action_window, 2), self.train.episode_start[t, None])
+            window = latents[torch.from_numpy(seen)]  # [B, L, N, D]: frames t-L+2 .. t+1, for the action model
+            z_next = window[:, -1]  # [B, N, D]
             x_next = self._to_frames(self.train.frames[t + 1])  # [B, 3, H, W]
             bottleneck = step >= o.vq_warmup
             if step == o.vq_warmup and recent:
                 self._init_codebook(torch.cat(recent))
-            action, code, predicted = net(context, z_next, bottleneck)  # [B, Da], [B], [B, N, D]
+            action, code, predicted = net(context, window, bottleneck)  # [B, Da], [B], [B, N, D]
             latent_loss = ((predicted - z_next) ** 2).mean() / scale**2
             pixels = self.model.decoder(predicted)  # frozen decoder: gradients reach the predictor only
             pixel_loss = weighted_mse(pixels, x_next, self.model.sprite_weights(x_next, o.sprite_weight))
@@ -281,8 +284,8 @@ class DynamicsStep(torch.nn.Module):
         super().__init__()
         self.lam, self.predictor = model.lam, model.predictor
 
-    def forward(self, context, latents_next, bottleneck: bool = True):  # [B, C, N, D], [B, N, D]
-        action, code, _, quantized = self.lam(context[:, -1], latents_next, bottleneck)  # [B, Da], [B], _, [B, Da]
+    def forward(self, context, window, bottleneck: bool = True):  # [B, C, N, D], [B, L, N, D]
+        action, code, _, quantized = self.lam(window, bottleneck)  # [B, Da], [B], _, [B, Da]
         return action, code, self.predictor(context, quantized)  # ..., [B, N, D]
 
 

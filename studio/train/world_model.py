@@ -27,7 +27,7 @@ class WorldModel(nn.Module):
         """The modules behind the bundle's four ONNX graphs, by role."""
         return {
             "encoder": self.encoder,
-            "actions": ActionGraph(self.encoder, self.lam),
+            "actions": ActionGraph(self.lam),
             "predictor": self.predictor,
             "decoder": self.decoder,
         }

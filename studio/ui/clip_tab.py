@@ -156,7 +156,7 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
         shown = np.unique(np.linspace(0, len(analysis.frames) - 1, PREVIEW_MAX_FRAMES).round().astype(int))
         fps = (analysis.clip.fps / analysis.clip.stride) * len(shown) / len(analysis.frames)
         video = write_mp4(
-            side_by_side(analysis.frames[shown], analysis.reconstruction[shown]),
+            (side_by_side(analysis.frames[t : t + 1], analysis.reconstruction[t : t + 1])[0] for t in shown),
             state.out_dir / "clip_vs_reconstruction.mp4",
             fps=min(fps, 60.0) or 15.0,
             preset="ultrafast",  # a preview: written in a second even for a long clip

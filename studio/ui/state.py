@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.bundle import BundleError, find_bundles
-from studio.latent_map import LatentMaps
-from studio.projection import ProjectionCache, ProjectionConfig, warm_up_umap
+from studio.latent_map import SHIPPED_MAPS, LatentMaps
+from studio.projection import ProjectionCache, warm_up_umap
 from studio.runtime import WorldModel
 
 DEFAULT_BUNDLE = "breakout"
 WARM_UP_DONE = "studio: maps warmed up"  # printed once the background warm-up has finished
-DEFAULT_MAPS = (ProjectionConfig(method="umap", dims=2),)
 
 
 @dataclass
@@ -46,16 +45,17 @@ class BundleShelf:
         return self
 
     def warm_up_in_background(self) -> threading.Thread:
-        """Compile UMAP and fit each bundle's default maps while the page is already being served."""
+        """Load (or fit) each bundle's maps while the page is already being served, and compile UMAP for
+        bundles that ship no examples: their map is fitted on the first clip they are shown."""
 
         def warm_up() -> None:
             began = time.perf_counter()
-            warm_up_umap()
             for model in self.models.values():
-                reference = self.maps.reference(model)
-                if reference is not None:
-                    for config in DEFAULT_MAPS:
-                        self.maps.cache.get(*reference, config)
+                if self.maps.reference(model) is None:
+                    warm_up_umap()
+                    continue
+                for config in SHIPPED_MAPS:
+                    self.maps.shared_map(model, config)
             print(f"{WARM_UP_DONE} in {time.perf_counter() - began:.1f} s", flush=True)
 
         thread = threading.Thread(target=warm_up, name="studio-warm-up", daemon=True)
