@@ -70,23 +70,12 @@ class Report:
     def write(self, out_dir: Path) -> tuple[Path, Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
         environment = machine()
-        self.facts.update(graph_bound(self.rows))
         payload = {"command": self.command, "machine": environment, "facts": self.facts, "rows": [asdict(r) for r in self.rows]}
         json_path = out_dir / "results.json"
         json_path.write_text(json.dumps(payload, indent=2))
         md_path = out_dir / "RESULTS.md"
         md_path.write_text(markdown(payload))
         return json_path, md_path
-
-
-def graph_bound(rows: list[Row], frames: int = 1800) -> dict[str, str]:
-    """The time the bundle's graphs alone need to analyze `frames` frames (encoder, actions and decoder at
-    batch 64, medians of this run): no analysis of that clip on this machine can be faster."""
-    batch64 = {r.name.split(" ")[0]: r.median_ms for r in rows if r.suite == "graphs" and "batch 64 (onnxruntime)" in r.name}
-    if not {"encoder", "actions", "decoder"} <= set(batch64):
-        return {}
-    seconds = (batch64["encoder"] + batch64["actions"] + batch64["decoder"]) * frames / 64 / 1000
-    return {f"graph compute alone for {frames} frames (encoder + actions + decoder, batch 64)": f"{seconds:.1f} s"}
 
 
 def machine() -> dict[str, object]:

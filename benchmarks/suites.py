@@ -95,20 +95,43 @@ def clip_decoding(report: Report, model: WorldModel, clips: dict[int, Path], con
 
 
 def projection(report: Report, model: WorldModel, config: BenchConfig) -> None:
-    """UMAP transform against fit, and PCA, on latents the size of real clips."""
+    """Placing points in a fitted UMAP map the studio's way (neighbour-weighted, numpy) against umap-learn's
+    own transform (which refines that placement with numba-compiled layout steps), UMAP fit, and PCA."""
+    import umap
+
     rng = np.random.default_rng(0)
     n, d = model.manifest.latent.tokens, model.manifest.latent.dim
     for size in config.projection_sizes:
         points = rng.normal(size=(size, n * d)).astype(np.float32)
         new_points = rng.normal(size=(size, n * d)).astype(np.float32)  # UMAP returns its fit's own points at once
         repeats = 1 if size > 10_000 else max(2, config.repeats // 10)
-        fit_seconds = measure(lambda: Projection.fit(points, ProjectionConfig("umap", 2)), repeats, 0)
-        fitted = Projection.fit(points, ProjectionConfig("umap", 2))
-        fit = row("projection", f"UMAP fit, {size} points", fit_seconds)
-        transform = row("projection", f"UMAP transform, {size} points", measure(lambda: fitted.transform(new_points), repeats, 1))
+        umap_config = ProjectionConfig("umap", 2)
+        fit = row("projection", f"UMAP fit, {size} points", measure(lambda: Projection.fit(points, umap_config), repeats, 0))
+        fitted = Projection.fit(points, umap_config)
+        reduced = (new_points - fitted.mean) @ fitted.components.T  # [size, keep]
+        theirs = umap.UMAP(n_neighbors=umap_config.neighbors, min_dist=umap_config.min_dist, random_state=0, n_jobs=1)
+        theirs.fit(fitted.reference)
+        placed = row("projection", f"place {size} points in the map (studio)", measure(lambda: fitted.transform(new_points), repeats, 1))
+        transform = row("projection", f"umap-learn transform, {size} points", measure(lambda: theirs.transform(reduced), repeats, 1))
         pca = row("projection", f"PCA fit + transform, {size} points",
                   measure(lambda: Projection.fit(points, ProjectionConfig("pca", 2)).transform(new_points), repeats, 1))
-        report.add(fit, versus(transform, fit), versus(pca, fit))
+        report.add(fit, versus(placed, transform), transform, versus(pca, fit))
+
+
+def analysis_stages(report: Report, model: WorldModel, clips: dict[int, Path]) -> None:
+    """Where an analysis spends its time, in process: read, encode, actions, decode (decoding a chunk
+    overlaps encoding the next, so the stages add up to more than the wall time)."""
+    from studio.analysis import analyze_clip
+
+    for frames, path in clips.items():
+        if frames > 10_000:
+            continue  # the 10-minute clip is timed through the app; its stages scale with the 1-minute one
+        analyze_clip(model, path, max_frames=frames)  # warm: the first call pays for file caches
+        began = time.perf_counter()
+        analysis = analyze_clip(model, path, max_frames=frames)
+        wall = time.perf_counter() - began
+        stages = " · ".join(f"{stage} {seconds:.2f}" for stage, seconds in analysis.timings.items())
+        report.facts[f"analyze {frames} frames in process (s): stages, wall"] = f"{stages} · wall {wall:.2f}"
 
 
 def play_and_rollout(report: Report, model: WorldModel, config: BenchConfig) -> None:
@@ -245,6 +268,7 @@ def run_all(config: BenchConfig, report: Report) -> None:
         projection(report, model, config)
         clips = synthetic_clips(model, config.clip_lengths, work)
         clip_decoding(report, model, clips, config)
+        analysis_stages(report, model, clips)
         through_the_app(report, clips, config, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)

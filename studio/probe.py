@@ -12,12 +12,6 @@ import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, RidgeCV
-from sklearn.metrics import r2_score
-from sklearn.model_selection import KFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 KINDS = ("auto", "number", "category")
 MAX_CATEGORY_VALUES = 10  # in "auto", whole numbers with at most this many distinct values are categories
@@ -75,6 +69,8 @@ def probe(latents: np.ndarray, values: np.ndarray, column: str, config: ProbeCon
     if len(np.unique(values)) < 2:
         raise ProbeError(f"'{column}' has the same value on every frame: there is nothing to probe")
     kind = label_kind(values, config.kind)
+    from sklearn.model_selection import KFold  # deferred, as every scikit-learn import here: ~1 s of start-up
+
     folds = KFold(n_splits=config.folds, shuffle=False).split(features)  # contiguous blocks of frames
     if kind == "number":
         return _probe_number(features, values.astype(np.float64), column, folds)
@@ -89,6 +85,11 @@ def _as_categories(values: np.ndarray) -> np.ndarray:
 
 
 def _probe_number(features, values, column, folds) -> ProbeResult:
+    from sklearn.linear_model import RidgeCV
+    from sklearn.metrics import r2_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     predicted, baseline = np.zeros(len(values)), np.zeros(len(values))
     for train, test in folds:
         model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS)).fit(features[train], values[train])
@@ -99,6 +100,11 @@ def _probe_number(features, values, column, folds) -> ProbeResult:
 
 
 def _probe_category(features, values, column, folds, config: ProbeConfig) -> ProbeResult:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     values = np.asarray(values)
     predicted, baseline = np.empty(len(values), dtype=values.dtype), np.empty(len(values), dtype=values.dtype)
     for train, test in folds:

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.decomposition import PCA
 
 METHODS = ("umap", "pca")
 # numba's workqueue threading layer (chosen because it keeps PCA fast after UMAP) aborts the process when
@@ -62,6 +61,8 @@ class Projection:
             raise ValueError("a projection needs at least 3 points")
         keep = config.dims if config.method == "pca" else config.pca_components
         keep = max(1, min(keep, *points.shape))
+        from sklearn.decomposition import PCA  # deferred: importing scikit-learn costs ~1 s of the studio's start
+
         pca = PCA(n_components=keep, random_state=config.seed).fit(points)
         mean, components = pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
         if config.method == "pca":

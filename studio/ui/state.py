@@ -6,6 +6,7 @@ WorldModel per bundle serves every user; a user's own results live in per-sessio
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from studio.runtime import WorldModel
 
 DEFAULT_BUNDLE = "breakout"
 WARM_UP_DONE = "studio: maps warmed up"  # printed once the background warm-up has finished
+# what the maps and probes import on first use, so that the page is served without waiting for them
+DEFERRED_IMPORTS = ("sklearn.decomposition", "sklearn.linear_model", "sklearn.model_selection", "sklearn.pipeline")
 
 
 @dataclass
@@ -50,6 +53,8 @@ class BundleShelf:
 
         def warm_up() -> None:
             began = time.perf_counter()
+            for module in DEFERRED_IMPORTS:
+                importlib.import_module(module)
             for model in self.models.values():
                 if self.maps.reference(model) is None:
                     warm_up_umap()
