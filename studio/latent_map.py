@@ -24,8 +24,13 @@ SHIPPED_MAPS = (ProjectionConfig(method="umap", dims=2), ProjectionConfig(method
 MAPS_DIR = "maps"
 
 
-def reference_latents(model: WorldModel) -> tuple[str, np.ndarray] | None:
-    """(cache key, latents [M, N, D]) of the bundle's example clips, or None when it ships none."""
+def reference_key(model: WorldModel) -> str:
+    """What a bundle's shared maps are saved under: its name and its encoder's hash."""
+    return f"{model.manifest.name}:{model.manifest.graphs['encoder'].sha256}:examples"
+
+
+def reference_latents(model: WorldModel) -> np.ndarray | None:
+    """Latents [M, N, D] of the bundle's example clips, or None when it ships none that can be read."""
     latents = []
     for clip_path in example_clips(model):
         try:
@@ -38,10 +43,7 @@ def reference_latents(model: WorldModel) -> tuple[str, np.ndarray] | None:
         except ClipError:
             continue  # a broken example does not stop the others from serving as reference
         latents.append(model.encode(clip.frames))
-    if not latents:
-        return None
-    key = f"{model.manifest.name}:{model.manifest.graphs['encoder'].sha256}:examples"
-    return key, np.concatenate(latents)
+    return np.concatenate(latents) if latents else None
 
 
 class LatentMaps:
@@ -49,10 +51,11 @@ class LatentMaps:
 
     def __init__(self, cache: ProjectionCache):
         self.cache = cache
-        self._references: dict[str, tuple[str, np.ndarray] | None] = {}
+        self._references: dict[str, np.ndarray | None] = {}
         self._lock = threading.Lock()
 
-    def reference(self, model: WorldModel) -> tuple[str, np.ndarray] | None:
+    def reference(self, model: WorldModel) -> np.ndarray | None:
+        """The bundle's reference latents, encoded once, and only when a map has to be fitted on them."""
         name = model.manifest.name
         with self._lock:
             if name not in self._references:
@@ -61,29 +64,31 @@ class LatentMaps:
 
     def project(self, model: WorldModel, latents: np.ndarray, config: ProjectionConfig) -> np.ndarray:
         """Latents [T, N, D] -> coordinates [T, dims] in the bundle's shared map (or the clip's own map)."""
-        reference = self.reference(model)
-        if reference is None:
+        shared = self.shared_map(model, config)
+        if shared is None:
             key = "clip:" + hashlib.sha256(np.ascontiguousarray(latents).tobytes()).hexdigest()
-            return self.cache.get(key, latents, config).transform(latents)
-        return self.shared_map(model, config).transform(latents)
+            return self.cache.get(key, lambda: latents, config).transform(latents)
+        return shared.transform(latents)
 
-    def shared_map(self, model: WorldModel, config: ProjectionConfig) -> Projection:
-        """The bundle's map fitted on its reference latents: shipped with it, cached, or fitted now."""
-        key, points = self.reference(model)
-        return self.cache.get(key, points, config, shipped=model.bundle.root / MAPS_DIR)
+    def shared_map(self, model: WorldModel, config: ProjectionConfig) -> Projection | None:
+        """The bundle's map: shipped with it, cached, or fitted now on its examples; None without examples."""
+        if not example_clips(model):
+            return None
+        return self.cache.get(
+            reference_key(model), lambda: self.reference(model), config, shipped=model.bundle.root / MAPS_DIR
+        )
 
 
 def write_shipped_maps(model: WorldModel) -> list[Path]:
     """Fit the bundle's maps on its examples and save them into its `maps/` folder; [] without examples."""
-    reference = reference_latents(model)
-    if reference is None:
+    points = reference_latents(model)
+    if points is None:
         return []
-    key, points = reference
     folder = model.bundle.root / MAPS_DIR
     folder.mkdir(exist_ok=True)
     written = []
     for config in SHIPPED_MAPS:
-        path = folder / map_file_name(key, config)
+        path = folder / map_file_name(reference_key(model), config)
         Projection.fit(points, config).save(path)
         written.append(path)
     return written

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -82,7 +83,10 @@ class Projection:
 
     def transform(self, points: np.ndarray) -> np.ndarray:
         """[T, ...] points -> [T, dims] coordinates in this map."""
-        reduced = (_as_features(points) - self.mean) @ self.components.T  # [T, keep]
+        points = _as_features(points)  # [T, F]
+        if points.shape[1] != self.features:
+            raise ValueError(f"this map places points of {self.features} features, not {points.shape[1]}")
+        reduced = (points - self.mean) @ self.components.T  # [T, keep]
         if self.coords is None:
             if reduced.shape[1] < self.config.dims:  # fewer features than dimensions: pad with zeros
                 reduced = np.pad(reduced, ((0, 0), (0, self.config.dims - reduced.shape[1])))
@@ -109,15 +113,15 @@ class Projection:
         partial.replace(path)
 
     @classmethod
-    def load(cls, path: str | Path, config: ProjectionConfig, features: int) -> Projection | None:
-        """A saved map, or None when the file is missing, unreadable or does not fit `features` and `config`."""
+    def load(cls, path: str | Path, config: ProjectionConfig) -> Projection | None:
+        """A saved map, or None when the file is missing, unreadable or not a map made with `config`."""
         try:
             with np.load(path, allow_pickle=False) as saved:
                 arrays = {name: saved[name].astype(np.float32) for name in saved.files}
         except (OSError, ValueError, KeyError, EOFError):
             return None
         mean, components = arrays.get("mean"), arrays.get("components")
-        if mean is None or components is None or mean.shape != (features,) or components.shape[1:] != (features,):
+        if mean is None or components is None or mean.ndim != 1 or components.shape[1:] != mean.shape:
             return None
         reference, coords = arrays.get("reference"), arrays.get("coords")
         if config.method == "pca":
@@ -127,6 +131,10 @@ class Projection:
         if coords.shape[1] != config.dims or not np.isfinite(coords).all():
             return None
         return cls(config, mean, components, reference, coords)
+
+    @property
+    def features(self) -> int:
+        return len(self.mean)
 
 
 def fuzzy_membership(distance: np.ndarray, iterations: int = 48) -> np.ndarray:
@@ -157,15 +165,22 @@ class ProjectionCache:
         self._fitted: dict[str, Projection] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: str, reference: np.ndarray, config: ProjectionConfig, shipped: Path | None = None) -> Projection:
-        """The projection fitted on `reference` (identified by `key`, e.g. a bundle hash) with `config`."""
+    def get(
+        self, key: str, points: Callable[[], np.ndarray | None], config: ProjectionConfig, shipped: Path | None = None
+    ) -> Projection | None:
+        """The projection fitted with `config` on the reference points `key` names (e.g. a bundle's hash):
+        shipped, saved or fitted now. `points()` [M, ...] is called only to fit; None when it has none."""
         name = map_file_name(key, config)
-        features = _as_features(reference[:1]).shape[1]
         with self._lock:
             if name not in self._fitted:
                 candidates = [folder / name for folder in (shipped, self.folder) if folder]
-                loaded = (Projection.load(path, config, features) for path in candidates)
-                self._fitted[name] = next((p for p in loaded if p), None) or self._fit_and_store(name, reference, config)
+                loaded = next((p for p in (Projection.load(path, config) for path in candidates) if p), None)
+                if loaded is None:
+                    reference = points()
+                    if reference is None:
+                        return None
+                    loaded = self._fit_and_store(name, reference, config)
+                self._fitted[name] = loaded
             return self._fitted[name]
 
     def _fit_and_store(self, name: str, reference: np.ndarray, config: ProjectionConfig) -> Projection:

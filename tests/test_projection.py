@@ -31,16 +31,14 @@ def test_new_points_land_beside_their_kind(method, dims):
 def test_cache_fits_once_and_reloads_from_disk(tmp_path):
     reference, _ = two_blobs(60, seed=2)
     config = ProjectionConfig(method="pca", dims=2)
-    first = ProjectionCache(tmp_path).get("bundle-a", reference, config)
-    assert ProjectionCache(tmp_path).get("bundle-a", reference, config) is not first  # loaded from disk
-    np.testing.assert_allclose(
-        ProjectionCache(tmp_path).get("bundle-a", reference, config).transform(reference),
-        first.transform(reference),
-        atol=1e-5,
-    )
+    first = ProjectionCache(tmp_path).get("bundle-a", lambda: reference, config)
+    reloaded = ProjectionCache(tmp_path).get("bundle-a", lambda: pytest.fail("a saved map is not refitted"), config)
+    assert reloaded is not first
+    np.testing.assert_allclose(reloaded.transform(reference), first.transform(reference), atol=1e-5)
     cache = ProjectionCache(tmp_path)
-    assert cache.get("bundle-a", reference, config) is cache.get("bundle-a", reference, config)
+    assert cache.get("bundle-a", lambda: reference, config) is cache.get("bundle-a", lambda: reference, config)
     assert len(list(tmp_path.glob("*.npz"))) == 1
+    assert ProjectionCache(tmp_path).get("bundle-without-points", lambda: None, config) is None
 
 
 def test_points_are_placed_where_umap_itself_would_put_them():
@@ -68,18 +66,18 @@ def test_a_shipped_map_is_used_without_fitting(tmp_path, monkeypatch):
     fitted.save(shipped / map_file_name("bundle-b", config))
     monkeypatch.setattr(Projection, "fit", lambda *a, **k: pytest.fail("a shipped map must not be refitted"))
     cache = ProjectionCache(tmp_path / "cache")
-    np.testing.assert_allclose(cache.get("bundle-b", reference, config, shipped=shipped).transform(reference[:5]),
+    np.testing.assert_allclose(cache.get("bundle-b", lambda: reference, config, shipped=shipped).transform(reference[:5]),
                                fitted.transform(reference[:5]), atol=1e-5)
 
 
-def test_a_broken_or_mismatched_map_file_is_refitted(tmp_path):
+def test_a_broken_map_file_is_refitted_and_a_map_refuses_points_of_another_width(tmp_path):
     reference, _ = two_blobs(60, seed=6)
-    config = ProjectionConfig(method="pca", dims=2)
+    config = ProjectionConfig(method="umap", dims=2, pca_components=8)
     (tmp_path / map_file_name("bundle-c", config)).write_bytes(b"not a map")
-    first = ProjectionCache(tmp_path).get("bundle-c", reference, config)
-    assert first.transform(reference).shape == (60, 2)
-    other = ProjectionCache(tmp_path).get("bundle-c", reference.reshape(60, -1)[:, :12], config)  # other width
-    assert other.transform(reference.reshape(60, -1)[:, :12]).shape == (60, 2)
+    projection = ProjectionCache(tmp_path).get("bundle-c", lambda: reference, config)
+    assert projection.transform(reference).shape == (60, 2)
+    with pytest.raises(ValueError, match="24 features, not 12"):
+        projection.transform(reference.reshape(60, -1)[:, :12])
 
 
 def test_bad_configs_are_refused():

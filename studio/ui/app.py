@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.ui import gradio_cache
 from studio.ui.actions_tab import build_actions_tab
 from studio.ui.clip_tab import VIDEO_CSS, build_clip_tab, discard_session
 from studio.ui.model_tab import build_model_tab, load_errors_markdown
@@ -33,6 +34,7 @@ then restart the studio.
 
 
 def build_studio(shelf: BundleShelf) -> gr.Blocks:
+    gradio_cache.install()
     # Gradio's copies of served files are deleted an hour after they were made
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as studio:
         gr.Markdown(f"# {TITLE}\nLook inside a world model learnt from gameplay video.")
@@ -77,7 +79,9 @@ def launch_studio(exported_dir: str | Path, device: str = "auto", **launch_optio
     os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHE_DIR / "numba"))
     os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
     shelf = BundleShelf(Path(exported_dir), device=device, cache_dir=CACHE_DIR / "maps").load_all()
-    shelf.warm_up_in_background()
     studio = build_studio(shelf)
     studio.queue(default_concurrency_limit=2, max_size=32)
-    studio.launch(theme=gr.themes.Soft(), css=SCREEN_CSS + VIDEO_CSS, head=KEYBOARD_SCRIPT, max_file_size=f"{MAX_UPLOAD_MB}mb", **launch_options)
+    studio.launch(theme=gr.themes.Soft(), css=SCREEN_CSS + VIDEO_CSS, head=KEYBOARD_SCRIPT,
+                  max_file_size=f"{MAX_UPLOAD_MB}mb", prevent_thread_lock=True, **launch_options)
+    shelf.warm_up_in_background()  # once the page is served: warming up before would hold the GIL against it
+    studio.block_thread()

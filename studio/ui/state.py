@@ -6,21 +6,24 @@ WorldModel per bundle serves every user; a user's own results live in per-sessio
 
 from __future__ import annotations
 
-import importlib
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.analysis import analyze_clip, frame_times
 from studio.bundle import BundleError, find_bundles
+from studio.examples import example_clips
 from studio.latent_map import SHIPPED_MAPS, LatentMaps
+from studio.plots import Trajectory, frame_codes, trajectory_figure
 from studio.projection import ProjectionCache, warm_up_umap
 from studio.runtime import WorldModel
+from studio.video import ClipError, write_mp4
 
 DEFAULT_BUNDLE = "breakout"
 WARM_UP_DONE = "studio: maps warmed up"  # printed once the background warm-up has finished
-# what the maps and probes import on first use, so that the page is served without waiting for them
-DEFERRED_IMPORTS = ("sklearn.decomposition", "sklearn.linear_model", "sklearn.model_selection", "sklearn.pipeline")
+WARM_UP_FRAMES = 48  # of a bundle's first example: a few full batches through every graph
 
 
 @dataclass
@@ -48,19 +51,29 @@ class BundleShelf:
         return self
 
     def warm_up_in_background(self) -> threading.Thread:
-        """Load (or fit) each bundle's maps while the page is already being served, and compile UMAP for
-        bundles that ship no examples: their map is fitted on the first clip they are shown."""
+        """Do once, in the background, what a user's first analysis would otherwise pay for: read each
+        bundle's maps (shipped, or fitted now), run the start of its first example through the pipeline
+        (decord's first open, onnxruntime's first full batches, plotly's first figure, x264's first video),
+        and compile UMAP for bundles without examples (their map is fitted on the first clip they are
+        shown). scikit-learn is left to the first PCA map or probe (~1.5 s once): imported here, it held
+        the GIL against a first analysis arriving with the page."""
 
         def warm_up() -> None:
             began = time.perf_counter()
-            for module in DEFERRED_IMPORTS:
-                importlib.import_module(module)
             for model in self.models.values():
-                if self.maps.reference(model) is None:
+                maps = [self.maps.shared_map(model, config) for config in SHIPPED_MAPS]
+                if None in maps:
                     warm_up_umap()
                     continue
-                for config in SHIPPED_MAPS:
-                    self.maps.shared_map(model, config)
+                try:
+                    analysis = analyze_clip(model, example_clips(model)[0], max_frames=WARM_UP_FRAMES)
+                except ClipError:
+                    continue  # a broken example: its bundle serves all the same, a little slower the first time
+                coords = maps[0].transform(analysis.latents)
+                trajectory_figure([Trajectory("warm-up", coords, frame_times(analysis),
+                                              frame_codes(analysis.actions.codes, len(coords)))]).to_json()
+                with tempfile.TemporaryDirectory() as folder:
+                    write_mp4(analysis.frames[:8], Path(folder) / "warm-up.mp4", fps=8, preset="ultrafast")
             print(f"{WARM_UP_DONE} in {time.perf_counter() - began:.1f} s", flush=True)
 
         thread = threading.Thread(target=warm_up, name="studio-warm-up", daemon=True)
