@@ -67,7 +67,8 @@ class LatentMaps:
         shared = self.shared_map(model, config)
         if shared is None:
             key = "clip:" + hashlib.sha256(np.ascontiguousarray(latents).tobytes()).hexdigest()
-            return self.cache.get(key, lambda: latents, config).transform(latents)
+            own = self.cache.get(key, lambda: latents, config)
+            return own.coords if own.coords is not None else own.transform(latents)  # UMAP: where the fit put them
         return shared.transform(latents)
 
     def shared_map(self, model: WorldModel, config: ProjectionConfig) -> Projection | None:
