@@ -21,7 +21,8 @@ def bundle_card(model: WorldModel) -> str:
         "| frame | latent | actions | predictor context |",
         "| --- | --- | --- | --- |",
         f"| {m.frame.height}×{m.frame.width} RGB, {m.frame.resize} | {m.latent.tokens} tokens × {m.latent.dim} "
-        f"(grid {'×'.join(map(str, m.latent.grid))}) | {m.action.codebook_size} codes × {m.action.dim} | "
+        f"(grid {'×'.join(map(str, m.latent.grid))}) | {m.action.codebook_size} codes × {m.action.dim}, read off "
+        f"{m.action.window} latent frames | "
         f"{m.predictor.context} frames |",
     ]
     if m.trained_on:
