@@ -62,14 +62,21 @@ class LatentMaps:
                 self._references[name] = reference_latents(model)
             return self._references[name]
 
-    def project(self, model: WorldModel, latents: np.ndarray, config: ProjectionConfig) -> np.ndarray:
-        """Latents [T, N, D] -> coordinates [T, dims] in the bundle's shared map (or the clip's own map)."""
+    def project(
+        self, model: WorldModel, latents: np.ndarray, config: ProjectionConfig, own: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Latents [T, N, D] -> coordinates [T, dims] in the bundle's shared map. A bundle without examples
+        has none: the map is then fitted on `own` [M, N, D] (the user's main clip, so that an overlay lands
+        in the same map), or on the latents themselves."""
         shared = self.shared_map(model, config)
-        if shared is None:
-            key = "clip:" + hashlib.sha256(np.ascontiguousarray(latents).tobytes()).hexdigest()
-            own = self.cache.get(key, lambda: latents, config)
-            return own.coords if own.coords is not None else own.transform(latents)  # UMAP: where the fit put them
-        return shared.transform(latents)
+        if shared is not None:
+            return shared.transform(latents)
+        own = latents if own is None else own
+        key = "clip:" + hashlib.sha256(np.ascontiguousarray(own).tobytes()).hexdigest()
+        fitted = self.cache.get(key, lambda: own, config)
+        if fitted.coords is not None and own is latents:
+            return fitted.coords  # UMAP: where the fit put them
+        return fitted.transform(latents)
 
     def shared_map(self, model: WorldModel, config: ProjectionConfig) -> Projection | None:
         """The bundle's map: shipped with it, cached, or fitted now on its examples; None without examples."""

@@ -85,3 +85,19 @@ def test_bad_configs_are_refused():
         ProjectionConfig(method="tsne")
     with pytest.raises(ValueError, match="2 or 3"):
         ProjectionConfig(dims=4)
+
+
+def test_without_examples_an_overlay_lands_in_the_main_clips_map(tiny_bundle, tmp_path):
+    from studio.latent_map import LatentMaps
+    from studio.runtime import WorldModel
+
+    model = WorldModel.load(tiny_bundle, device="cpu")
+    main, _ = two_blobs(40, seed=7)
+    main = main.reshape(40, -1)[:, : model.manifest.latent.tokens * model.manifest.latent.dim]
+    main = np.resize(main, (40, model.manifest.latent.tokens, model.manifest.latent.dim)).astype(np.float32)
+    maps = LatentMaps(ProjectionCache(tmp_path))
+    config = ProjectionConfig(method="umap", dims=2, pca_components=8)
+    coords = maps.project(model, main, config, own=main)
+    overlay = maps.project(model, main[:10], config, own=main)  # the first frames again, as an overlay
+    extent = np.ptp(coords, axis=0).max()
+    assert np.median(np.linalg.norm(overlay - coords[:10], axis=1)) < 0.1 * extent

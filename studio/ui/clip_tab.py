@@ -56,7 +56,8 @@ class ClipSession:
         if key not in self.coords:
             analysis = self.analysis if which == "main" else self.overlay
             config = ProjectionConfig(method=method, dims=dims)
-            self.coords[key] = shelf.maps.project(shelf.get(self.bundle), analysis.latents, config)
+            self.coords[key] = shelf.maps.project(shelf.get(self.bundle), analysis.latents, config,
+                                                  own=self.analysis.latents)
         return self.coords[key]
 
     def figure(self, shelf: BundleShelf, method: str, dims: int, color_by: str, highlight: int | None):
