@@ -108,11 +108,11 @@ def _run_model(model: WorldModel, clip: Clip, timings: dict[str, float], report:
             latents[start:stop] = z = model.encode(frames)  # [c, N, D]
             timings["encode"] += time.perf_counter() - began
             began = time.perf_counter()
-            leaving = slice(start, min(stop, total - 1))  # the chunk's transitions, and the one into the next chunk
-            if leaving.stop > leaving.start:
-                following = model.encode(clip.frames[stop : stop + 1]) if stop < total else z[:0]  # [0 or 1, N, D]
-                before = latents[max(0, start - model.action_window) : start]  # [<= L, N, D]
-                inferred = model.infer_actions(np.concatenate([z, following]), before=before)
+            first = max(0, start - 1)  # the transition into this chunk from the last one, then the chunk's own
+            if stop - first >= 2:
+                before = latents[max(0, first - model.action_window) : first]  # [<= L, N, D]
+                inferred = model.infer_actions(latents[first:stop], before=before)
+                leaving = slice(first, stop - 1)
                 codes[leaving], vectors[leaving], distances[leaving] = inferred.codes, inferred.vectors, inferred.distances
             timings["actions"] += time.perf_counter() - began
             if decoding is not None:
