@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from studio.analysis import ClipAnalysis, frame_times
+
 # A qualitative palette that stays readable for up to 12 codes (Plotly's "Bold" + "Safe").
 CODE_COLORS = [
     "#7F3C8D", "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A",
@@ -35,6 +37,11 @@ def code_color(code: int) -> str:
 def frame_codes(codes: np.ndarray, frames: int) -> np.ndarray:
     """Transition codes [T-1] -> per-frame codes [T]: frame t gets the code of t -> t+1."""
     return np.append(np.asarray(codes, dtype=np.int64), NO_CODE)[:frames]
+
+
+def clip_trajectory(name: str, analysis: ClipAnalysis, coords: np.ndarray) -> Trajectory:
+    """An analyzed clip's path through a map whose coordinates [T, dims] were computed for it."""
+    return Trajectory(name, coords, frame_times(analysis), frame_codes(analysis.actions.codes, len(coords)))
 
 
 def trajectory_figure(

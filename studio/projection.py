@@ -197,10 +197,10 @@ def map_file_name(key: str, config: ProjectionConfig) -> str:
 
 
 def warm_up_umap() -> None:
-    """Pay numba's compilation of UMAP's fit and transform now, not on a user's first request."""
+    """Pay numba's compilation of UMAP's fit now, not when a bundle without examples meets its first clip."""
     points = np.random.default_rng(0).standard_normal((300, 8)).astype(np.float32)
     for dims in (2, 3):
-        Projection.fit(points, ProjectionConfig(dims=dims, pca_components=8)).transform(points[:50])
+        Projection.fit(points, ProjectionConfig(dims=dims, pca_components=8))
 
 
 def _as_features(points: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from studio.analysis import (
 from studio.bundle import BundleError
 from studio.examples import example_clips, example_labels
 from studio.labels import Labels
-from studio.plots import Trajectory, frame_codes, trajectory_figure
+from studio.plots import clip_trajectory, trajectory_figure
 from studio.projection import ProjectionConfig
 from studio.ui.state import BundleShelf
 from studio.video import ClipError, write_mp4
@@ -61,16 +61,12 @@ class ClipSession:
         return self.coords[key]
 
     def figure(self, shelf: BundleShelf, method: str, dims: int, color_by: str, highlight: int | None):
-        trajectories = [_trajectory(self.name, self.analysis, self.coordinates(shelf, method, dims))]
+        trajectories = [clip_trajectory(self.name, self.analysis, self.coordinates(shelf, method, dims))]
         if self.overlay is not None:
             coords = self.coordinates(shelf, method, dims, which="overlay")
-            trajectories.append(_trajectory(self.overlay_name, self.overlay, coords))
+            trajectories.append(clip_trajectory(self.overlay_name, self.overlay, coords))
         title = f"{method.upper()} of the frame latents · {self.bundle}"
         return trajectory_figure(trajectories, color_by=color_by, highlight=highlight, title=title)
-
-
-def _trajectory(name: str, analysis: ClipAnalysis, coords: np.ndarray) -> Trajectory:
-    return Trajectory(name, coords, frame_times(analysis), frame_codes(analysis.actions.codes, len(coords)))
 
 
 def upscale(frame: np.ndarray) -> np.ndarray:

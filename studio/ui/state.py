@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.analysis import analyze_clip, frame_times
+from studio.analysis import analyze_clip
 from studio.bundle import BundleError, find_bundles
 from studio.examples import example_clips
 from studio.latent_map import SHIPPED_MAPS, LatentMaps
-from studio.plots import Trajectory, frame_codes, trajectory_figure
+from studio.plots import clip_trajectory, trajectory_figure
 from studio.projection import ProjectionCache, warm_up_umap
 from studio.runtime import WorldModel
 from studio.video import ClipError, write_mp4
@@ -60,20 +60,21 @@ class BundleShelf:
 
         def warm_up() -> None:
             began = time.perf_counter()
+            without_examples = False
             for model in self.models.values():
                 maps = [self.maps.shared_map(model, config) for config in SHIPPED_MAPS]
                 if None in maps:
-                    warm_up_umap()
+                    without_examples = True
                     continue
                 try:
                     analysis = analyze_clip(model, example_clips(model)[0], max_frames=WARM_UP_FRAMES)
                 except ClipError:
                     continue  # a broken example: its bundle serves all the same, a little slower the first time
-                coords = maps[0].transform(analysis.latents)
-                trajectory_figure([Trajectory("warm-up", coords, frame_times(analysis),
-                                              frame_codes(analysis.actions.codes, len(coords)))]).to_json()
+                trajectory_figure([clip_trajectory("warm-up", analysis, maps[0].transform(analysis.latents))]).to_json()
                 with tempfile.TemporaryDirectory() as folder:
                     write_mp4(analysis.frames[:8], Path(folder) / "warm-up.mp4", fps=8, preset="ultrafast")
+            if without_examples:
+                warm_up_umap()
             print(f"{WARM_UP_DONE} in {time.perf_counter() - began:.1f} s", flush=True)
 
         thread = threading.Thread(target=warm_up, name="studio-warm-up", daemon=True)
