@@ -119,9 +119,9 @@ def projection(report: Report, model: WorldModel, config: BenchConfig) -> None:
 
 
 def analysis_stages(report: Report, model: WorldModel, clips: dict[int, Path]) -> None:
-    """Where an analysis spends its time, in process: read, encode, actions, decode (decoding a chunk
-    overlaps encoding the next, so the stages add up to more than the wall time)."""
-    from studio.analysis import analyze_clip
+    """Where an analysis spends its time, in process: read, encode, actions; then the reconstruction the
+    preview shows (decode), a step of its own."""
+    from studio.analysis import analyze_clip, reconstruct
 
     for frames, path in clips.items():
         if frames > 10_000:
@@ -130,8 +130,10 @@ def analysis_stages(report: Report, model: WorldModel, clips: dict[int, Path]) -
         began = time.perf_counter()
         analysis = analyze_clip(model, path, max_frames=frames)
         wall = time.perf_counter() - began
+        decode = reconstruct(model, analysis).seconds
         stages = " · ".join(f"{stage} {seconds:.2f}" for stage, seconds in analysis.timings.items())
-        report.facts[f"analyze {frames} frames in process (s): stages, wall"] = f"{stages} · wall {wall:.2f}"
+        report.facts[f"analyze {frames} frames in process (s): stages, wall; then reconstruct"] = (
+            f"{stages} · wall {wall:.2f}; reconstruct {decode:.2f}")
 
 
 def play_and_rollout(report: Report, model: WorldModel, config: BenchConfig) -> None:
@@ -175,6 +177,7 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
     from gradio_client import Client, handle_file
 
     from benchmarks.server import RawClient, process_memory_mb, start_studio, stop
+    from studio.analysis import preview_indices
 
     exported = work / "exported"
     shutil.copytree(config.bundle, exported / config.bundle.name)
@@ -192,9 +195,14 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
         per_frame = {}
         for frames, path in clips.items():
             repeats = 1 if frames > 10_000 else max(2, config.repeats // 10)
-            seconds = measure(lambda: client.predict(handle_file(str(path)), 1, 20_000, "UMAP", "2D", "time",
-                                                     api_name="/analyze"), repeats, 0)
+            analyze = lambda: client.predict(handle_file(str(path)), 1, 20_000, "UMAP", "2D", "time",  # noqa: E731
+                                             api_name="/analyze")
+            seconds = measure(analyze, repeats, 0)
             report.add(row("analyze", f"analyze {frames} frames end to end (API, warm)", seconds))
+            with_preview = measure(lambda: (analyze(), client.predict("UMAP", "2D", "time", 0, api_name="/reconstruct")),
+                                   repeats, 0)
+            report.add(row("analyze", f"… then its reconstruction preview (/analyze + /reconstruct, "
+                                      f"{len(preview_indices(frames))} frames decoded)", with_preview))
             per_frame[frames] = float(np.median(seconds)) / frames
             if frames == min(clips):
                 report.facts["first analyze / warm analyze (same clip)"] = f"{first_analyze / np.median(seconds):.2f}"

@@ -1,13 +1,15 @@
-"""Analyzing a clip: read it, encode every frame, infer every transition's action, reconstruct.
+"""Analyzing a clip: read it, encode every frame, infer every transition's action; reconstruct on request.
 
 This is what the Clip tab, the `/analyze` endpoint and `studio analyze` all run; it knows nothing of the UI.
+Reconstruction is a step of its own: decoding costs more than encoding (1,800 frames: 3.4 s against 1.8 s
+on 2 cores), and the map, the codes and the frame views need only the latents, so the studio answers with
+them first and decodes the frames its preview shows while the user looks at the map.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,7 @@ DEFAULT_STRIDE = 1
 DEFAULT_MAX_FRAMES = 1800  # one minute at 30 fps
 MAX_FRAME_CAP = 20_000  # the largest frame cap a user may ask for
 CHUNK = 256  # frames run through the model at a time
+PREVIEW_MAX_FRAMES = 1800  # a longer clip's reconstruction preview shows this many frames, spread over it
 
 Progress = Callable[[float, str], None]
 
@@ -31,8 +34,6 @@ class ClipAnalysis:
     clip: Clip
     latents: np.ndarray  # [T, N, D] float32
     actions: ActionInference  # codes [T-1], vectors [T-1, Da], distances [T-1, K]
-    reconstruction: np.ndarray  # [T, H, W, 3] uint8
-    psnr: np.ndarray  # [T] float, reconstruction vs the frame as the model saw it
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
     @property
@@ -45,11 +46,30 @@ class ClipAnalysis:
             "frames": len(self.frames),
             "source_frames": self.clip.source_frames,
             "fps": round(self.clip.fps, 3),
-            "psnr_mean_db": round(float(self.psnr.mean()), 2),
             "codes_used": len(codes),
             "most_common_code": int(codes[counts.argmax()]),
             **{f"seconds_{stage}": round(seconds, 3) for stage, seconds in self.timings.items()},
         }
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """Some frames of an analyzed clip decoded back from their latents."""
+
+    indices: np.ndarray  # [M] int, positions in the analysis (0..T-1), increasing
+    frames: np.ndarray  # [M, H, W, 3] uint8
+    psnr: np.ndarray  # [M] float, against the frame as the model saw it
+    seconds: float = 0.0
+
+    def psnr_per_frame(self, total: int) -> np.ndarray:
+        """[T] PSNR of every analyzed frame, NaN where the frame was not reconstructed."""
+        full = np.full(total, np.nan)
+        full[self.indices] = self.psnr
+        return full
+
+    def summary(self) -> dict[str, float | int]:
+        mean = round(float(self.psnr.mean()), 2) if len(self.psnr) else float("nan")
+        return {"psnr_mean_db": mean, "reconstructed_frames": len(self.indices), "seconds_decode": round(self.seconds, 3)}
 
 
 def analyze_clip(
@@ -77,63 +97,68 @@ def analyze_clip(
 
 
 def _run_model(model: WorldModel, clip: Clip, timings: dict[str, float], report: Progress) -> ClipAnalysis:
-    """Encode, infer actions and decode in chunks of CHUNK frames into arrays sized for the whole clip, so
-    that memory holds the clip's uint8 frames and results, never a float copy of the clip or a second copy
-    of any result. A chunk is decoded on a second thread while the next one is encoded: the two graphs
-    share 2 cores better than either uses them alone (1,800 frames: 6.9 s in turn, 4.6 s overlapped)."""
+    """Encode and infer actions in chunks of CHUNK frames into arrays sized for the whole clip, so that
+    memory holds the clip's uint8 frames and results, never a float copy of the clip or a second copy of
+    any result."""
     total = len(clip.frames)
     n, d = model.manifest.latent.tokens, model.manifest.latent.dim
     k, da = model.codebook_size, model.manifest.action.dim
     latents = np.empty((total, n, d), np.float32)  # [T, N, D]
-    reconstruction = np.empty_like(clip.frames)  # [T, H, W, 3] uint8
-    frame_psnr = np.empty(total, np.float64)  # [T]
     codes = np.zeros(total - 1, np.int64)  # [T-1]
     vectors, distances = np.zeros((total - 1, da), np.float32), np.zeros((total - 1, k), np.float32)
-    timings.update(encode=0.0, actions=0.0, decode=0.0)
-
-    def reconstruct(chunk: slice, z: np.ndarray, frames: np.ndarray) -> None:  # [c, N, D], [c, 3, H, W]
+    timings.update(encode=0.0, actions=0.0)
+    for start in range(0, total, CHUNK):
+        stop = min(start + CHUNK, total)
+        report(0.1 + 0.8 * start / total, f"running the model on frames {start}–{stop - 1} of {total}")
         began = time.perf_counter()
-        decoded = model.decode(z)  # [c, 3, H, W]
-        reconstruction[chunk] = to_uint8_frames(decoded)
-        frame_psnr[chunk] = psnr(decoded, frames)
-        timings["decode"] += time.perf_counter() - began
-
-    with ThreadPoolExecutor(1, thread_name_prefix="studio-decode") as decoder:
-        decoding = None
-        for start in range(0, total, CHUNK):
-            stop = min(start + CHUNK, total)
-            report(0.1 + 0.8 * start / total, f"running the model on frames {start}–{stop - 1} of {total}")
-            frames = model.as_model_frames(clip.frames[start:stop])  # [c, 3, H, W]
-            began = time.perf_counter()
-            latents[start:stop] = z = model.encode(frames)  # [c, N, D]
-            timings["encode"] += time.perf_counter() - began
-            began = time.perf_counter()
-            first = max(0, start - 1)  # the transition into this chunk from the last one, then the chunk's own
-            if stop - first >= 2:
-                before = latents[max(0, first - model.action_window) : first]  # [<= L, N, D]
-                inferred = model.infer_actions(latents[first:stop], before=before)
-                leaving = slice(first, stop - 1)
-                codes[leaving], vectors[leaving], distances[leaving] = inferred.codes, inferred.vectors, inferred.distances
-            timings["actions"] += time.perf_counter() - began
-            if decoding is not None:
-                decoding.result()
-            decoding = decoder.submit(reconstruct, slice(start, stop), z, frames)
-        if decoding is not None:
-            decoding.result()
+        latents[start:stop] = model.encode(clip.frames[start:stop])  # [c, N, D]
+        timings["encode"] += time.perf_counter() - began
+        began = time.perf_counter()
+        first = max(0, start - 1)  # the transition into this chunk from the last one, then the chunk's own
+        if stop - first >= 2:
+            before = latents[max(0, first - model.action_window) : first]  # [<= L, N, D]
+            inferred = model.infer_actions(latents[first:stop], before=before)
+            leaving = slice(first, stop - 1)
+            codes[leaving], vectors[leaving], distances[leaving] = inferred.codes, inferred.vectors, inferred.distances
+        timings["actions"] += time.perf_counter() - began
     release_freed_memory()  # onnxruntime's threads leave the chunks' buffers in glibc's arenas
-    return ClipAnalysis(
-        clip=clip,
-        latents=latents,
-        actions=ActionInference(codes, vectors, distances),
-        reconstruction=reconstruction,
-        psnr=frame_psnr,
-        timings=timings,
-    )
+    return ClipAnalysis(clip=clip, latents=latents, actions=ActionInference(codes, vectors, distances), timings=timings)
 
 
-def save_analysis(analysis: ClipAnalysis, path: str | Path) -> Path:
-    """Write latents, codes, action vectors, distances and per-frame PSNR to one `.npz`, uncompressed: float
-    latents shrink by 9% compressed, at 18x the time (1,800 frames: 0.54 s against 0.03 s)."""
+def preview_indices(total: int, limit: int = PREVIEW_MAX_FRAMES) -> np.ndarray:
+    """[M <= limit] increasing positions of the frames a preview of a T-frame analysis shows, evenly spread."""
+    return np.unique(np.linspace(0, total - 1, min(total, limit)).round().astype(np.int64))
+
+
+def reconstruct(
+    model: WorldModel,
+    analysis: ClipAnalysis,
+    indices: Sequence[int] | np.ndarray | None = None,
+    progress: Progress | None = None,
+) -> Reconstruction:
+    """Decode the analyzed frames at `indices` (all of them by default) in chunks, with their PSNR."""
+    report = progress or (lambda fraction, stage: None)
+    began = time.perf_counter()
+    total = len(analysis.frames)
+    indices = np.arange(total) if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
+    if len(indices) and (indices[0] < 0 or indices[-1] >= total):
+        raise IndexError(f"frames to reconstruct must lie in 0..{total - 1}")
+    frames = np.empty((len(indices), *analysis.frames.shape[1:]), np.uint8)  # [M, H, W, 3]
+    frame_psnr = np.empty(len(indices), np.float64)  # [M]
+    for start in range(0, len(indices), CHUNK):
+        chunk = slice(start, min(start + CHUNK, len(indices)))
+        report(start / len(indices), f"reconstructing frames {start}–{chunk.stop - 1} of {len(indices)}")
+        decoded = model.decode(analysis.latents[indices[chunk]])  # [c, 3, H, W]
+        frames[chunk] = to_uint8_frames(decoded)
+        frame_psnr[chunk] = psnr(decoded, model.as_model_frames(analysis.frames[indices[chunk]]))
+    release_freed_memory()
+    return Reconstruction(indices, frames, frame_psnr, time.perf_counter() - began)
+
+
+def save_analysis(analysis: ClipAnalysis, path: str | Path, reconstruction: Reconstruction | None = None) -> Path:
+    """Write latents, codes, action vectors, distances and per-frame PSNR (NaN where a frame was not
+    reconstructed) to one `.npz`, uncompressed: float latents shrink by 9% compressed, at 18x the time
+    (1,800 frames: 0.54 s against 0.03 s)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
@@ -142,27 +167,29 @@ def save_analysis(analysis: ClipAnalysis, path: str | Path) -> Path:
         codes=analysis.actions.codes,
         action_vectors=analysis.actions.vectors,
         distances=analysis.actions.distances,
-        psnr=analysis.psnr,
+        psnr=_psnr_per_frame(analysis, reconstruction),
         frame_indices=np.asarray(analysis.clip.indices),
         fps=np.float64(analysis.clip.fps),
     )
     return path
 
 
-def save_analysis_csv(analysis: ClipAnalysis, path: str | Path) -> Path:
-    """One row per frame: index, source index, time, the code and action vector leaving it, PSNR."""
+def save_analysis_csv(analysis: ClipAnalysis, path: str | Path, reconstruction: Reconstruction | None = None) -> Path:
+    """One row per frame: index, source index, time, the code and action vector leaving it, PSNR (empty
+    where the frame was not reconstructed)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     vectors = analysis.actions.vectors  # [T-1, Da]
     header = ["frame", "source_frame", "time_s", "code", "psnr_db", *[f"action_{i}" for i in range(vectors.shape[1])]]
     rows = [",".join(header)]
     times = frame_times(analysis)  # [T]
+    frame_psnr = _psnr_per_frame(analysis, reconstruction)  # [T]
     for t, source in enumerate(analysis.clip.indices):
         leaving = t < len(vectors)
         code = str(int(analysis.actions.codes[t])) if leaving else ""
         vector = [f"{v:.6g}" for v in vectors[t]] if leaving else [""] * vectors.shape[1]
-        rows.append(",".join([str(t), str(int(source)), f"{times[t]:.4f}", code,
-                              f"{analysis.psnr[t]:.3f}", *vector]))
+        quality = "" if np.isnan(frame_psnr[t]) else f"{frame_psnr[t]:.3f}"
+        rows.append(",".join([str(t), str(int(source)), f"{times[t]:.4f}", code, quality, *vector]))
     path.write_text("\n".join(rows) + "\n")
     return path
 
@@ -170,3 +197,8 @@ def save_analysis_csv(analysis: ClipAnalysis, path: str | Path) -> Path:
 def frame_times(analysis: ClipAnalysis) -> np.ndarray:
     """[T] seconds from the start of the source clip of each analyzed frame."""
     return np.asarray(analysis.clip.indices, dtype=np.float64) / max(analysis.clip.fps, 1e-6)
+
+
+def _psnr_per_frame(analysis: ClipAnalysis, reconstruction: Reconstruction | None) -> np.ndarray:
+    total = len(analysis.frames)
+    return np.full(total, np.nan) if reconstruction is None else reconstruction.psnr_per_frame(total)  # [T]

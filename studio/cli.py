@@ -58,14 +58,15 @@ def _add_analyze(commands) -> None:
 
 
 def _analyze(args) -> None:
-    from studio.analysis import analyze_clip, save_analysis
+    from studio.analysis import analyze_clip, reconstruct, save_analysis
     from studio.runtime import WorldModel
 
     model = WorldModel.load(args.bundle, device=args.device)
     analysis = analyze_clip(model, args.clip, stride=args.stride, max_frames=args.max_frames)
-    save_analysis(analysis, args.out)
+    reconstruction = reconstruct(model, analysis)
+    save_analysis(analysis, args.out, reconstruction)
     print(f"bundle {model.manifest.name} on {model.device}; wrote {args.out}")
-    for key, value in analysis.summary().items():
+    for key, value in {**analysis.summary(), **reconstruction.summary()}.items():
         print(f"  {key:>18}: {value}")
 
 

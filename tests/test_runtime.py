@@ -121,4 +121,27 @@ def test_a_clip_analyzed_in_chunks_matches_one_pass(model, tmp_path, monkeypatch
     np.testing.assert_array_equal(result.actions.codes, whole.codes)
     np.testing.assert_allclose(result.actions.vectors, whole.vectors, atol=1e-5)
     np.testing.assert_allclose(result.latents, model.encode(frames), atol=1e-5)
-    assert result.reconstruction.shape == result.frames.shape and result.psnr.shape == (30,)
+
+
+def test_reconstructing_some_frames_matches_decoding_them(model, tmp_path, monkeypatch):
+    import studio.analysis as analysis
+    from clips import moving_square_frames
+    from studio.metrics import psnr
+    from studio.runtime import to_uint8_frames
+    from studio.video import write_mp4
+
+    clip = write_mp4(moving_square_frames(30, 48, 64), tmp_path / "square.mp4", fps=12)
+    monkeypatch.setattr(analysis, "CHUNK", 7)
+    result = analysis.analyze_clip(model, clip)
+    everything = analysis.reconstruct(model, result)
+    assert everything.frames.shape == result.frames.shape and everything.psnr.shape == (30,)
+    decoded = model.decode(result.latents)  # [T, 3, H, W]
+    np.testing.assert_array_equal(everything.frames, to_uint8_frames(decoded))
+    np.testing.assert_allclose(everything.psnr, psnr(decoded, model.as_model_frames(result.frames)))
+    some = analysis.reconstruct(model, result, [29, 3, 3, 11])
+    assert some.indices.tolist() == [3, 11, 29]
+    np.testing.assert_array_equal(some.frames, everything.frames[[3, 11, 29]])
+    per_frame = some.psnr_per_frame(30)
+    assert np.isnan(per_frame).sum() == 27 and per_frame[11] == everything.psnr[11]
+    with pytest.raises(IndexError):
+        analysis.reconstruct(model, result, [30])

@@ -16,8 +16,11 @@ from studio.analysis import (
     DEFAULT_STRIDE,
     MAX_FRAME_CAP,
     ClipAnalysis,
+    Reconstruction,
     analyze_clip,
     frame_times,
+    preview_indices,
+    reconstruct,
     save_analysis,
     save_analysis_csv,
 )
@@ -33,7 +36,6 @@ CLIP_TYPES = [".mp4", ".webm", ".mov", ".mkv", ".avi", ".gif"]
 PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so previews are scaled up (nearest neighbour)
 VIDEO_HEIGHT = 128  # the clip | reconstruction video is written this high and scaled up by the page (CSS)
 VIDEO_CSS = "#clip-preview video { image-rendering: pixelated; }"
-PREVIEW_MAX_FRAMES = 1800  # a longer clip's preview shows this many frames, spread over its length
 METHODS = {"UMAP": "umap", "PCA": "pca"}
 
 
@@ -49,6 +51,7 @@ class ClipSession:
     overlay_name: str = ""
     labels: Labels | None = None  # per-frame ground truth: an upload, or the labels of a shipped example
     delta_t_psnr: float | None = None  # the clip's ΔtPSNR(t=4), measured at its first rollout
+    reconstruction: Reconstruction | None = None  # the frames the preview shows, decoded after the analysis
     coords: dict[tuple[str, int, str], np.ndarray] = field(default_factory=dict)  # (method, dims, clip) -> [T, d]
 
     def coordinates(self, shelf: BundleShelf, method: str, dims: int, which: str = "main") -> np.ndarray:
@@ -59,6 +62,14 @@ class ClipSession:
             self.coords[key] = shelf.maps.project(shelf.get(self.bundle), analysis.latents, config,
                                                   own=self.analysis.latents)
         return self.coords[key]
+
+    def reconstructed(self, shelf: BundleShelf, t: int) -> tuple[np.ndarray, float]:
+        """Frame t's reconstruction [H, W, 3] uint8 and its PSNR: from the preview's, or decoded now."""
+        reconstruction = self.reconstruction
+        if reconstruction is None or t not in reconstruction.indices:
+            reconstruction = reconstruct(shelf.get(self.bundle), self.analysis, [t])
+        at = int(np.searchsorted(reconstruction.indices, t))
+        return reconstruction.frames[at], float(reconstruction.psnr[at])
 
     def figure(self, shelf: BundleShelf, method: str, dims: int, color_by: str, highlight: int | None):
         trajectories = [clip_trajectory(self.name, self.analysis, self.coordinates(shelf, method, dims))]
@@ -84,21 +95,29 @@ def side_by_side(frames: np.ndarray, reconstruction: np.ndarray, gap: int = 2) -
     return joined.repeat(scale, axis=1).repeat(scale, axis=2)
 
 
-def stats_markdown(analysis: ClipAnalysis, bundle: str) -> str:
+def stats_markdown(analysis: ClipAnalysis, bundle: str, reconstruction: Reconstruction | None = None) -> str:
     s = analysis.summary()
-    timings = " · ".join(f"{stage} {seconds * 1000:.0f} ms" for stage, seconds in analysis.timings.items())
+    timings = dict(analysis.timings)
+    if reconstruction is None:
+        quality = "reconstructing the preview…"
+    else:
+        shown = len(reconstruction.indices)
+        quality = f"reconstruction PSNR **{reconstruction.psnr.mean():.2f} dB**" + (
+            f" (the {shown} frames the preview shows)" if shown < s["frames"] else "")
+        timings["decode"] = reconstruction.seconds
+    per_stage = " · ".join(f"{stage} {seconds * 1000:.0f} ms" for stage, seconds in timings.items())
     return (
         f"**{s['frames']} frames** analyzed (of {s['source_frames']} in the clip at {s['fps']} fps, "
-        f"stride {analysis.clip.stride}) with **{bundle}** · reconstruction PSNR **{s['psnr_mean_db']} dB** · "
-        f"{s['codes_used']} action codes used\n\nTime per stage: {timings}"
+        f"stride {analysis.clip.stride}) with **{bundle}** · {quality} · "
+        f"{s['codes_used']} action codes used\n\nTime per stage: {per_stage}"
     )
 
 
-def frame_caption(session: ClipSession, t: int) -> str:
+def frame_caption(session: ClipSession, t: int, frame_psnr: float) -> str:
     analysis = session.analysis
     code = int(analysis.actions.codes[t]) if t < len(analysis.actions.codes) else None
     leaving = f"code **{code}** to the next frame" if code is not None else "last frame"
-    return f"Frame **{t}** · {frame_times(analysis)[t]:.2f} s · {leaving} · PSNR {analysis.psnr[t]:.1f} dB"
+    return f"Frame **{t}** · {frame_times(analysis)[t]:.2f} s · {leaving} · PSNR {frame_psnr:.1f} dB"
 
 
 def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State) -> ClipTab:
@@ -149,18 +168,28 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
             labels=example_labels(shelf.get(name), path),
         )
         figure = _figure(shelf, state, method_label, dims_label, color, 0)
-        progress(0.95, desc="writing the preview and downloads")
-        shown = np.unique(np.linspace(0, len(analysis.frames) - 1, PREVIEW_MAX_FRAMES).round().astype(int))
+        slider = gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame")
+        return (None, stats_markdown(analysis, name), figure, slider, *_frame_views(shelf, state, 0), None, state)
+
+    def reconstruct_preview(state: ClipSession | None, method_label, dims_label, color, t, progress=gr.Progress()):
+        """After an analysis: decode the frames the preview shows, write it and the downloads."""
+        if state is None:
+            raise gr.Error("Analyze a clip first.")
+        analysis = state.analysis
+        shown = preview_indices(len(analysis.frames))
+        report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
+        state.reconstruction = reconstruct(shelf.get(state.bundle), analysis, shown, progress=report)
+        progress(0.8, desc="writing the preview and downloads")
         fps = (analysis.clip.fps / analysis.clip.stride) * len(shown) / len(analysis.frames)
         video = write_mp4(
-            (side_by_side(analysis.frames[t : t + 1], analysis.reconstruction[t : t + 1])[0] for t in shown),
+            (side_by_side(analysis.frames[t : t + 1], state.reconstruction.frames[i : i + 1])[0]
+             for i, t in enumerate(shown)),
             state.out_dir / "clip_vs_reconstruction.mp4",
             fps=min(fps, 60.0) or 15.0,
             preset="ultrafast",  # a preview: written in a second even for a long clip
         )
-        files = _downloads(state, figure)
-        slider = gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame")
-        return (str(video), stats_markdown(analysis, name), figure, slider, *_frame_views(state, 0), files, state)
+        files = _downloads(state, _figure(shelf, state, method_label, dims_label, color, t))
+        return str(video), stats_markdown(analysis, state.bundle, state.reconstruction), files, state
 
     results = [preview, stats, trajectory, frame_slider, caption, frame_image, reconstruction_image, downloads]
     analyzed = analyze.click(
@@ -170,6 +199,14 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
         api_name="analyze",
         concurrency_id="model",
         show_progress_on=[preview, trajectory],  # a refusal marks these two, not every output
+    )
+    analyzed.success(
+        reconstruct_preview,
+        inputs=[session, *map_controls, frame_slider],
+        outputs=[preview, stats, downloads, session],
+        api_name="reconstruct",
+        concurrency_id="model",
+        show_progress_on=preview,
     )
 
     def redraw(state: ClipSession | None, method_label, dims_label, color, t, progress=gr.Progress()):
@@ -185,7 +222,7 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
         if state is None:
             return None, None, None, ""
         t = int(np.clip(t, 0, len(state.analysis.frames) - 1))
-        return (_figure(shelf, state, method_label, dims_label, color, t), *_frame_views(state, t))
+        return (_figure(shelf, state, method_label, dims_label, color, t), *_frame_views(shelf, state, t))
 
     frame_slider.change(
         show_frame,
@@ -257,15 +294,15 @@ def _figure(shelf: BundleShelf, state: ClipSession, method_label: str, dims_labe
     return state.figure(shelf, METHODS[method_label], int(dims_label[0]), color, highlight=int(t))
 
 
-def _frame_views(state: ClipSession, t: int) -> tuple[str, np.ndarray, np.ndarray]:
-    analysis = state.analysis
-    return frame_caption(state, t), upscale(analysis.frames[t]), upscale(analysis.reconstruction[t])
+def _frame_views(shelf: BundleShelf, state: ClipSession, t: int) -> tuple[str, np.ndarray, np.ndarray]:
+    reconstructed, frame_psnr = state.reconstructed(shelf, t)
+    return frame_caption(state, t, frame_psnr), upscale(state.analysis.frames[t]), upscale(reconstructed)
 
 
 def _downloads(state: ClipSession, figure) -> list[str]:
     stem = Path(state.name).stem
-    npz = save_analysis(state.analysis, state.out_dir / f"{stem}_analysis.npz")
-    csv = save_analysis_csv(state.analysis, state.out_dir / f"{stem}_frames.csv")
+    npz = save_analysis(state.analysis, state.out_dir / f"{stem}_analysis.npz", state.reconstruction)
+    csv = save_analysis_csv(state.analysis, state.out_dir / f"{stem}_frames.csv", state.reconstruction)
     html = state.out_dir / f"{stem}_latent_map.html"
     figure.write_html(html, include_plotlyjs=True, full_html=True)
     return [str(npz), str(csv), str(html)]

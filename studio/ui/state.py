@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.analysis import analyze_clip
+from studio.analysis import analyze_clip, reconstruct
 from studio.bundle import BundleError, find_bundles
 from studio.examples import example_clips
 from studio.latent_map import SHIPPED_MAPS, LatentMaps
@@ -71,8 +71,9 @@ class BundleShelf:
                 except ClipError:
                     continue  # a broken example: its bundle serves all the same, a little slower the first time
                 trajectory_figure([clip_trajectory("warm-up", analysis, maps[0].transform(analysis.latents))]).to_json()
+                reconstruction = reconstruct(model, analysis)
                 with tempfile.TemporaryDirectory() as folder:
-                    write_mp4(analysis.frames[:8], Path(folder) / "warm-up.mp4", fps=8, preset="ultrafast")
+                    write_mp4(reconstruction.frames[:8], Path(folder) / "warm-up.mp4", fps=8, preset="ultrafast")
             if without_examples:
                 warm_up_umap()
             print(f"{WARM_UP_DONE} in {time.perf_counter() - began:.1f} s", flush=True)

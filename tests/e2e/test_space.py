@@ -39,6 +39,8 @@ def test_a_space_built_from_requirements_alone_analyzes_an_example(tmp_path):
         client = Client(url, verbose=False)
         _, stats, *_ = client.predict(handle_file(str(example)), 1, 1800, "UMAP", "2D", "code", api_name="/analyze")
         assert "frames** analyzed" in stats and "breakout" in stats
+        video, stats, _ = client.predict("UMAP", "2D", "code", 0, api_name="/reconstruct")
+        assert Path(video).stat().st_size > 0 and "reconstruction PSNR" in stats
     finally:
         stop(process)
 

@@ -40,6 +40,8 @@ def test_browser_analyzes_explores_and_opens_every_tab(page, studio_url, clip, t
     stats = page.locator("#clip-stats")
     stats.get_by_text("frames analyzed", exact=False).wait_for()
     assert "24 frames" in stats.inner_text()
+    stats.get_by_text("reconstruction PSNR", exact=False).wait_for()  # the preview follows the map
+    page.locator("#clip-preview video").wait_for()
     assert page.locator("#clip-preview video").get_attribute("src")
     assert plot_traces(page, "trajectory") >= 3  # path, points, highlighted frame
     assert "UMAP" in page.locator("#trajectory").inner_text()
@@ -90,8 +92,11 @@ def test_browser_shows_a_readable_error_for_a_bad_clip(page, studio_url, tmp_pat
 def test_api_client_analyzes_a_clip(studio_url, clip):
     client = Client(studio_url, verbose=False)
     video, stats, *_, downloads = client.predict(handle_file(str(clip)), 1, 100, "PCA", "2D", "code", api_name="/analyze")
+    assert video is None and downloads is None  # the map and frame views come first, then the preview
+    assert "24 frames" in stats and "reconstructing" in stats
+    video, stats, downloads = client.predict("PCA", "2D", "code", 0, api_name="/reconstruct")
     assert Path(video).stat().st_size > 0
-    assert "24 frames" in stats
+    assert "reconstruction PSNR" in stats
     files = {Path(d).suffix: Path(d) for d in downloads}
     assert set(files) == {".npz", ".csv", ".html"}
     assert len(files[".csv"].read_text().splitlines()) == 25
