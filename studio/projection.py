@@ -86,12 +86,15 @@ class Projection:
         points = _as_features(points)  # [T, F]
         if points.shape[1] != self.features:
             raise ValueError(f"this map places points of {self.features} features, not {points.shape[1]}")
-        reduced = (points - self.mean) @ self.components.T  # [T, keep]
+        # in parts of ~2,048 points: a centred copy of a 10-minute clip's latents alone would be 150 MB
+        parts = np.array_split(np.arange(len(points)), max(1, len(points) // 2048))
+        reduced = [(points[part] - self.mean) @ self.components.T for part in parts]  # [t, keep] each
         if self.coords is None:
+            reduced = np.concatenate(reduced)  # [T, keep]
             if reduced.shape[1] < self.config.dims:  # fewer features than dimensions: pad with zeros
                 reduced = np.pad(reduced, ((0, 0), (0, self.config.dims - reduced.shape[1])))
             return reduced.astype(np.float32)
-        return np.concatenate([self._place(part) for part in np.array_split(reduced, max(1, len(reduced) // 2048))])
+        return np.concatenate([self._place(part) for part in reduced])
 
     def _place(self, reduced: np.ndarray) -> np.ndarray:  # [T, keep] -> [T, dims]
         k = min(self.config.neighbors, len(self.reference))
