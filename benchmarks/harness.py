@@ -94,6 +94,8 @@ def machine() -> dict[str, object]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": versions,
+        # how idle OpenMP threads wait changes torch eager's small-batch times several-fold on these machines
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (OpenMP's default)"),
     }
 
 
@@ -120,6 +122,7 @@ def markdown(payload: dict) -> str:
         f"- **Machine:** {m['cpu']}, {m['cores']} cores, no GPU unless the provider rows say otherwise; {m['platform']}",
         f"- **Date:** {m['date']} · **Python** {m['python']} · "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        f"- **OMP_WAIT_POLICY:** {m.get('omp_wait_policy', 'not recorded')} (torch eager's small batches depend on it)",
         "",
     ]
     if payload["facts"]:

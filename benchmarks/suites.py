@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.flops import matmul_gflops, multiply_adds
 from benchmarks.harness import Report, measure, row, versus
 from studio.play import PlaySession
 from studio.projection import Projection, ProjectionConfig
@@ -41,17 +42,28 @@ class BenchConfig:
 
 
 def graphs(report: Report, model: WorldModel, config: BenchConfig) -> None:
-    """Each graph at batch 1 and 64 through onnxruntime, beside the same weights in torch eager."""
+    """Each graph at batch 1 and 64 through onnxruntime, beside the same weights in torch eager; and the
+    arithmetic rate each ran at, beside the machine's float32 matrix-product ceiling."""
     eager = _eager(config)
+    ceiling = matmul_gflops()
+    report.facts["float32 matrix product, 2048² (numpy, all cores): the arithmetic ceiling"] = f"{ceiling:.0f} GFLOP/s"
+    work = {role: multiply_adds(path) for role, path in model.bundle.graph_paths.items()}  # per sample
+    rates: dict[str, list[str]] = {role: [] for role in work}
     for batch in (1, 64):
         for role, feeds in _feeds(model, batch).items():
             session = model.sessions[role]
             ort = row("graphs", f"{role} batch {batch} (onnxruntime)", measure(lambda: session.run(None, feeds), config.repeats))
+            measured = [("onnxruntime", ort)]
             if eager is None:
                 report.add(ort)
-                continue
-            torch_row = row("graphs", f"{role} batch {batch} (torch eager)", measure(lambda: eager[role](feeds), config.repeats))
-            report.add(versus(ort, torch_row), torch_row)
+            else:
+                torch_row = row("graphs", f"{role} batch {batch} (torch eager)", measure(lambda: eager[role](feeds), config.repeats))
+                report.add(versus(ort, torch_row), torch_row)
+                measured.append(("torch", torch_row))
+            rates[role].append(f"batch {batch}: " + ", ".join(
+                f"{name} {2 * work[role] * batch / (r.median_ms / 1000) / 1e9:.0f}" for name, r in measured))
+    for role, figures in rates.items():
+        report.facts[f"{role}: multiply-adds per sample; GFLOP/s reached"] = f"{work[role] / 1e6:.1f} M; " + "; ".join(figures)
 
 
 def _eager(config: BenchConfig):

@@ -21,3 +21,25 @@ def test_quick_benchmark_runs_every_suite_and_writes_its_files(tiny_bundle, tmp_
     assert any(row["name"].startswith("play step through the API") for row in results["rows"])
     assert "cold start: launch → page served" in results["facts"]
     assert "| measurement |" in (tmp_path / "out" / "RESULTS.md").read_text()
+
+
+def test_multiply_adds_are_counted_from_the_graphs_own_shapes(tmp_path):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from benchmarks.flops import multiply_adds
+
+    weights = [numpy_helper.from_array(np.zeros(shape, np.float32), name) for name, shape in
+               (("conv_w", (4, 3, 3, 3)), ("up_w", (4, 2, 4, 4)), ("fc_w", (5, 512)))]
+    nodes = [
+        helper.make_node("Conv", ["x", "conv_w"], ["h"], pads=[1, 1, 1, 1]),  # [B, 4, 8, 8]: 4*8*8 outputs x 3*3*3
+        helper.make_node("ConvTranspose", ["h", "up_w"], ["u"], strides=[2, 2], pads=[1, 1, 1, 1]),  # 4*8*8 inputs x 2*4*4
+        helper.make_node("Flatten", ["u"], ["f"]),  # [B, 2*16*16]
+        helper.make_node("Gemm", ["f", "fc_w"], ["y"], transB=1),  # 512 x 5
+    ]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 5])], initializer=weights)
+    path = tmp_path / "g.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    assert multiply_adds(path) == 4 * 8 * 8 * 27 + 4 * 8 * 8 * 2 * 16 + 512 * 5
