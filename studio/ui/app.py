@@ -57,7 +57,7 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
                 refresh_probe, probe_outputs = build_probe_tab(clip_session)
             with gr.Tab("Model", id="model"):
                 picked = build_model_tab(shelf, bundle_name)
-        analyzed = clip_tab.analyzed.success(
+        analyzed = clip_tab.analysis_done.then(
             refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name="actions"
         )
         for refresh, outputs in ((reset_predict, predict_outputs), (refresh_probe, probe_outputs)):

@@ -200,7 +200,7 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
         concurrency_id="model",
         show_progress_on=[preview, trajectory],  # a refusal marks these two, not every output
     )
-    analyzed.success(
+    previewed = analyzed.success(
         reconstruct_preview,
         inputs=[session, *map_controls, frame_slider],
         outputs=[preview, stats, downloads, session],
@@ -259,14 +259,16 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
         discard_session(state)
         return None, "", None, gr.Slider(0, 1, value=0), "", None, None, None, None
 
-    return ClipTab(analyzed=analyzed, clear=clear, cleared=[*results, session])
+    return ClipTab(analysis_done=previewed, clear=clear, cleared=[*results, session])
 
 
 @dataclass(frozen=True)
 class ClipTab:
-    """What the other tabs hook into: the Analyze event, and how to clear the tab."""
+    """What the other tabs hook into: the end of an analysis, and how to clear the tab."""
 
-    analyzed: gr.events.Dependency
+    # the preview step that follows Analyze: the other tabs refresh after it, so that on 2 cores the preview
+    # the user is waiting for does not share them with work for tabs not in view
+    analysis_done: gr.events.Dependency
     clear: Callable[[ClipSession | None], tuple]
     cleared: list
 

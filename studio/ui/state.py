@@ -23,7 +23,7 @@ from studio.video import ClipError, write_mp4
 
 DEFAULT_BUNDLE = "breakout"
 WARM_UP_DONE = "studio: maps warmed up"  # printed once the background warm-up has finished
-WARM_UP_FRAMES = 48  # of a bundle's first example: a few full batches through every graph
+WARM_UP_FRAMES = 16  # of a bundle's first example: one full batch through every graph
 
 
 @dataclass
