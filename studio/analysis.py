@@ -8,8 +8,10 @@ them first and decodes the frames its preview shows while the user looks at the 
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,49 +82,125 @@ def analyze_clip(
     max_frames: int = DEFAULT_MAX_FRAMES,
     progress: Progress | None = None,
 ) -> ClipAnalysis:
-    """Read a clip at the bundle's frame size and run it through the model. Raises ClipError for bad clips."""
+    """Read a clip at the bundle's frame size and run it through the model. Raises ClipError for bad clips.
+
+    The clip is read on a second thread and each chunk is encoded as soon as its frames are decoded: the
+    two share 2 cores better than either uses them alone (1,800 frames: read 0.5 s + encode 1.8 s in turn,
+    2.0 s together)."""
     report = progress or (lambda fraction, stage: None)
     timings: dict[str, float] = {}
-    start = time.perf_counter()
     report(0.0, "reading the clip")
-    clip = read_clip(
-        path,
-        stride=stride,
-        max_frames=max_frames,
-        size=model.frame_size,
-        resize=model.manifest.frame.resize,
-    )
-    timings["read"] = time.perf_counter() - start
-    return _run_model(model, clip, timings, report)
+    arriving = _ArrivingFrames()
 
-
-def _run_model(model: WorldModel, clip: Clip, timings: dict[str, float], report: Progress) -> ClipAnalysis:
-    """Encode and infer actions in chunks of CHUNK frames into arrays sized for the whole clip, so that
-    memory holds the clip's uint8 frames and results, never a float copy of the clip or a second copy of
-    any result."""
-    total = len(clip.frames)
-    n, d = model.manifest.latent.tokens, model.manifest.latent.dim
-    k, da = model.codebook_size, model.manifest.action.dim
-    latents = np.empty((total, n, d), np.float32)  # [T, N, D]
-    codes = np.zeros(total - 1, np.int64)  # [T-1]
-    vectors, distances = np.zeros((total - 1, da), np.float32), np.zeros((total - 1, k), np.float32)
-    timings.update(encode=0.0, actions=0.0)
-    for start in range(0, total, CHUNK):
-        stop = min(start + CHUNK, total)
-        report(0.1 + 0.8 * start / total, f"running the model on frames {start}–{stop - 1} of {total}")
+    def read() -> Clip:
         began = time.perf_counter()
-        latents[start:stop] = model.encode(clip.frames[start:stop])  # [c, N, D]
-        timings["encode"] += time.perf_counter() - began
+        try:
+            return read_clip(path, stride=stride, max_frames=max_frames, size=model.frame_size,
+                             resize=model.manifest.frame.resize, on_batch=arriving.put)
+        finally:
+            timings["read"] = time.perf_counter() - began
+
+    with ThreadPoolExecutor(1, thread_name_prefix="studio-read") as reader:
+        reading = reader.submit(read)
+        reading.add_done_callback(arriving.close)
+        results = _ModelResults.run(model, arriving.chunks(CHUNK), timings, report)
+        clip = reading.result()  # a bad clip raises its ClipError here
+    release_freed_memory()  # onnxruntime's threads leave the chunks' buffers in glibc's arenas
+    return results.of(clip)
+
+
+class _ArrivingFrames:
+    """The frames a reader thread fills in order, handed to the model a chunk at a time as they arrive."""
+
+    def __init__(self):
+        self.frames: np.ndarray | None = None  # [T, H, W, 3] uint8, filled up to `filled`
+        self.filled, self.done = 0, False
+        self.changed = threading.Condition()
+
+    def put(self, frames: np.ndarray, filled: int) -> None:
+        with self.changed:
+            self.frames, self.filled = frames, filled
+            self.changed.notify()
+
+    def close(self, reading: Future) -> None:
+        """The reader is done: all its frames are in (a path that reads in one go hands them over now)."""
+        with self.changed:
+            if reading.exception() is None:
+                clip = reading.result()
+                if self.frames is None:
+                    self.frames = clip.frames
+                self.filled = len(clip.frames)  # fewer than were put when the clip's end was damaged
+            self.done = True
+            self.changed.notify()
+
+    def chunks(self, size: int) -> Iterator[tuple[np.ndarray, int, int]]:
+        """(frames [T, H, W, 3], start, stop): the next `size` frames once they are in, or the last few."""
+        start = 0
+        while True:
+            with self.changed:
+                self.changed.wait_for(lambda: self.filled >= start + size or self.done)
+                frames, stop, done = self.frames, min(self.filled, start + size), self.done
+            if stop > start:
+                yield frames, start, stop
+                start = stop
+            elif done:
+                return
+
+
+@dataclass
+class _ModelResults:
+    """Latents and actions of a clip, in arrays sized for its planned frames and filled chunk by chunk, so
+    that memory holds the clip's uint8 frames and results, never a float copy of the clip or a second copy
+    of any result."""
+
+    latents: np.ndarray  # [T, N, D]
+    codes: np.ndarray  # [T-1]
+    vectors: np.ndarray  # [T-1, Da]
+    distances: np.ndarray  # [T-1, K]
+    timings: dict[str, float]
+
+    @classmethod
+    def run(cls, model: WorldModel, chunks: Iterator[tuple[np.ndarray, int, int]], timings: dict[str, float],
+            report: Progress) -> _ModelResults:
+        timings.update(encode=0.0, actions=0.0)
+        results = None
+        for frames, start, stop in chunks:
+            if results is None:
+                results = cls.sized(model, len(frames), timings)
+            total = len(frames)
+            report(0.1 + 0.8 * start / total, f"running the model on frames {start}–{stop - 1} of {total}")
+            results.add(model, frames, start, stop)
+        return results if results is not None else cls.sized(model, 0, timings)
+
+    @classmethod
+    def sized(cls, model: WorldModel, total: int, timings: dict[str, float]) -> _ModelResults:
+        n, d = model.manifest.latent.tokens, model.manifest.latent.dim
+        k, da = model.codebook_size, model.manifest.action.dim
+        transitions = max(total - 1, 0)
+        return cls(np.empty((total, n, d), np.float32), np.zeros(transitions, np.int64),
+                   np.zeros((transitions, da), np.float32), np.zeros((transitions, k), np.float32), timings)
+
+    def add(self, model: WorldModel, frames: np.ndarray, start: int, stop: int) -> None:
+        """Encode frames[start:stop] and infer the transitions into and within them."""
+        began = time.perf_counter()
+        self.latents[start:stop] = model.encode(frames[start:stop])  # [c, N, D]
+        self.timings["encode"] += time.perf_counter() - began
         began = time.perf_counter()
         first = max(0, start - 1)  # the transition into this chunk from the last one, then the chunk's own
         if stop - first >= 2:
-            before = latents[max(0, first - model.action_window) : first]  # [<= L, N, D]
-            inferred = model.infer_actions(latents[first:stop], before=before)
+            before = self.latents[max(0, first - model.action_window) : first]  # [<= L, N, D]
+            inferred = model.infer_actions(self.latents[first:stop], before=before)
             leaving = slice(first, stop - 1)
-            codes[leaving], vectors[leaving], distances[leaving] = inferred.codes, inferred.vectors, inferred.distances
-        timings["actions"] += time.perf_counter() - began
-    release_freed_memory()  # onnxruntime's threads leave the chunks' buffers in glibc's arenas
-    return ClipAnalysis(clip=clip, latents=latents, actions=ActionInference(codes, vectors, distances), timings=timings)
+            self.codes[leaving], self.vectors[leaving], self.distances[leaving] = (
+                inferred.codes, inferred.vectors, inferred.distances)
+        self.timings["actions"] += time.perf_counter() - began
+
+    def of(self, clip: Clip) -> ClipAnalysis:
+        """The analysis of the frames the reader delivered (fewer than planned when the clip's end was damaged)."""
+        total = len(clip.frames)
+        actions = ActionInference(self.codes[: total - 1], self.vectors[: total - 1], self.distances[: total - 1])
+        timings = {"read": self.timings.pop("read"), **self.timings}
+        return ClipAnalysis(clip=clip, latents=self.latents[:total], actions=actions, timings=timings)
 
 
 def preview_indices(total: int, limit: int = PREVIEW_MAX_FRAMES) -> np.ndarray:

@@ -8,7 +8,7 @@ Every refusal is a `ClipError` whose message is written for the person who uploa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -51,6 +51,7 @@ def read_clip(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_source_frames: int = DEFAULT_MAX_SOURCE_FRAMES,
     backend: str = "auto",
+    on_batch: Callable[[np.ndarray, int], None] | None = None,
 ) -> Clip:
     """Read every `stride`-th frame of a clip, at most `max_frames` of them, resized to `size` (H, W).
 
@@ -59,6 +60,9 @@ def read_clip(
     sampled frames are returned. A clip whose end cannot be decoded (a truncated file) yields the frames
     decoded before the damage when at least two were, and a ClipError otherwise. `backend` "auto" reads with
     decord and falls back to PyAV; "pyav" reads with PyAV only (the benchmarks compare the two).
+    `on_batch(frames, filled)` is called after each batch decord decodes, with the clip's frame array
+    [T, H, W, 3] and how many of its frames are filled so far, so that a caller may use them while the rest
+    is read (PyAV's path does not call it).
     """
     path = Path(path)
     _check_file(path)
@@ -88,6 +92,8 @@ def read_clip(
         frames[decoded : decoded + len(batch)] = resize_frames(batch, size, resize)
         decoded += len(batch)
         release_freed_memory()  # decord's threads leave the source-size batches in glibc's arenas
+        if on_batch is not None:
+            on_batch(frames, decoded)
     if decoded < 2:
         raise ClipError(f"'{path.name}' could not be decoded: the file looks damaged or truncated")
     return Clip(

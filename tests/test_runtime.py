@@ -145,3 +145,33 @@ def test_reconstructing_some_frames_matches_decoding_them(model, tmp_path, monke
     assert np.isnan(per_frame).sum() == 27 and per_frame[11] == everything.psnr[11]
     with pytest.raises(IndexError):
         analysis.reconstruct(model, result, [30])
+
+
+@pytest.mark.parametrize("kind", ["cut 0.4", "cut 0.8", "gif"])
+def test_a_clip_read_in_one_go_or_cut_short_is_analyzed_as_it_was_read(model, tmp_path, monkeypatch, kind):
+    """The model runs on frames while the rest of the clip is read; a GIF (read in one go by PyAV) and a
+    clip whose end is damaged (fewer frames than planned) must come out as the frames actually read."""
+    import studio.analysis as analysis
+    from clips import moving_square_frames
+    from studio.video import ClipError, read_clip, write_gif, write_mp4
+
+    frames = moving_square_frames(60, 48, 64)
+    if kind == "gif":
+        path = write_gif(frames[:20], tmp_path / "square.gif", fps=10)
+    else:
+        whole = write_mp4(frames, tmp_path / "whole.mp4", fps=15).read_bytes()
+        path = tmp_path / "cut.mp4"
+        path.write_bytes(whole[: int(len(whole) * float(kind.split()[1]))])
+    monkeypatch.setattr(analysis, "CHUNK", 7)
+    try:
+        expected = read_clip(path, size=model.frame_size, resize=model.manifest.frame.resize)
+    except ClipError:
+        with pytest.raises(ClipError):
+            analysis.analyze_clip(model, path)
+        return
+    result = analysis.analyze_clip(model, path)
+    assert len(result.frames) == len(expected.frames) >= 2
+    np.testing.assert_array_equal(result.frames, expected.frames)
+    np.testing.assert_allclose(result.latents, model.encode(expected.frames), atol=1e-5)
+    np.testing.assert_array_equal(result.actions.codes, model.infer_actions(model.encode(expected.frames)).codes)
+    assert set(result.timings) == {"read", "encode", "actions"}
