@@ -7,13 +7,14 @@ ceiling no runtime can pass. A graph close to that ceiling has no 2x left in it 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper
+
+from benchmarks.harness import measure
 
 
 def multiply_adds(path: str | Path) -> int:
@@ -52,15 +53,8 @@ def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
     """The machine's float32 arithmetic ceiling: GFLOP/s of the best of `repeats` size x size matrix products."""
     rng = np.random.default_rng(0)
     a, b = rng.random((size, size), dtype=np.float32), rng.random((size, size), dtype=np.float32)
-    a @ b  # the first product pays for the BLAS threads starting
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    best = measure(lambda: a @ b, repeats, warm_up=1).min()  # the untimed first product starts BLAS's threads
     return 2 * size**3 / best / 1e9
-
-
-def _timed(fn) -> float:
-    began = time.perf_counter()
-    fn()
-    return time.perf_counter() - began
 
 
 def _attribute(node: onnx.NodeProto, name: str, default: int) -> int:

@@ -88,7 +88,7 @@ def analyze_clip(
     two share 2 cores better than either uses them alone (1,800 frames: read 0.5 s + encode 1.8 s in turn,
     2.0 s together)."""
     report = progress or (lambda fraction, stage: None)
-    timings: dict[str, float] = {}
+    timings = {"read": 0.0, "encode": 0.0, "actions": 0.0}  # seconds; reading overlaps the other two
     report(0.0, "reading the clip")
     arriving = _ArrivingFrames()
 
@@ -162,7 +162,6 @@ class _ModelResults:
     @classmethod
     def run(cls, model: WorldModel, chunks: Iterator[tuple[np.ndarray, int, int]], timings: dict[str, float],
             report: Progress) -> _ModelResults:
-        timings.update(encode=0.0, actions=0.0)
         results = None
         for frames, start, stop in chunks:
             if results is None:
@@ -199,8 +198,7 @@ class _ModelResults:
         """The analysis of the frames the reader delivered (fewer than planned when the clip's end was damaged)."""
         total = len(clip.frames)
         actions = ActionInference(self.codes[: total - 1], self.vectors[: total - 1], self.distances[: total - 1])
-        timings = {"read": self.timings.pop("read"), **self.timings}
-        return ClipAnalysis(clip=clip, latents=self.latents[:total], actions=actions, timings=timings)
+        return ClipAnalysis(clip=clip, latents=self.latents[:total], actions=actions, timings=self.timings)
 
 
 def preview_indices(total: int, limit: int = PREVIEW_MAX_FRAMES) -> np.ndarray:

@@ -102,7 +102,7 @@ def stats_markdown(analysis: ClipAnalysis, bundle: str, reconstruction: Reconstr
         quality = "reconstructing the preview…"
     else:
         shown = len(reconstruction.indices)
-        quality = f"reconstruction PSNR **{reconstruction.psnr.mean():.2f} dB**" + (
+        quality = f"reconstruction PSNR **{reconstruction.summary()['psnr_mean_db']} dB**" + (
             f" (the {shown} frames the preview shows)" if shown < s["frames"] else "")
         timings["decode"] = reconstruction.seconds
     per_stage = " · ".join(f"{stage} {seconds * 1000:.0f} ms" for stage, seconds in timings.items())
