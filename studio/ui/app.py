@@ -57,11 +57,10 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
                 refresh_probe, probe_outputs = build_probe_tab(clip_session)
             with gr.Tab("Model", id="model"):
                 picked = build_model_tab(shelf, bundle_name)
-        analyzed = clip_tab.analysis_done.then(
-            refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name="actions"
-        )
+        # the Actions overview costs work: it follows the preview; the cheap resets follow Analyze at once
+        clip_tab.analysis_done.then(refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name="actions")
         for refresh, outputs in ((reset_predict, predict_outputs), (refresh_probe, probe_outputs)):
-            analyzed.then(refresh, inputs=clip_session, outputs=outputs, api_name=False)
+            clip_tab.analyzed.success(refresh, inputs=clip_session, outputs=outputs, api_name=False)
         # switching bundles clears every tab's results, which belonged to the previous model
         cleared = picked.then(clip_tab.clear, inputs=clip_session, outputs=clip_tab.cleared, api_name=False)
         cleared.then(refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name=False)

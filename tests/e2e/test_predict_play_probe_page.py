@@ -52,6 +52,10 @@ def test_browser_rolls_out_plays_and_probes(page, studio_url, clip, labels, tmp_
     assert "3 branch(es)" in summary.inner_text() and "ΔtPSNR" in summary.inner_text()
     assert page.locator("#predict-video video").get_attribute("src")
     page.locator("#predict-psnr .js-plotly-plot").wait_for()
+    # the clip's preview, still being written when the rollout was asked for, does not wipe it when it lands
+    page.wait_for_function("document.querySelector('#clip-stats').textContent.includes('reconstruction PSNR')")
+    assert "steps from frame" in summary.inner_text()
+    assert page.locator("#predict-psnr .js-plotly-plot").count() == 1
     page.screenshot(path=str(tmp_path / "predict_tab.png"), full_page=True)
     # a bad sequence gets a message, and the last good rollout stays on screen
     page.locator("#predict-source").get_by_text("typed sequence").click()
