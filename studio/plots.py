@@ -30,6 +30,11 @@ class Trajectory:
     frame_codes: np.ndarray  # [T] int, the code of the transition leaving each frame, NO_CODE for the last
 
 
+def load_plotly() -> None:
+    """plotly builds its figure classes on first use (~0.15 s of Python holding the GIL): do it once, early."""
+    go.Figure(go.Scatter(x=[0], y=[0]))
+
+
 def code_color(code: int) -> str:
     return "#9a9a9a" if code == NO_CODE else CODE_COLORS[code % len(CODE_COLORS)]
 

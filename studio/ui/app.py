@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.plots import load_plotly
 from studio.ui import gradio_cache
 from studio.ui.actions_tab import build_actions_tab
 from studio.ui.clip_tab import VIDEO_CSS, build_clip_tab, discard_session
@@ -79,6 +80,7 @@ def launch_studio(exported_dir: str | Path, device: str = "auto", **launch_optio
     os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
     shelf = BundleShelf(Path(exported_dir), device=device, cache_dir=CACHE_DIR / "maps").load_all()
     studio = build_studio(shelf)
+    load_plotly()  # before the page is served, where it costs nothing measurable; after, it slowed a first analyze
     studio.queue(default_concurrency_limit=2, max_size=32)
     studio.launch(theme=gr.themes.Soft(), css=SCREEN_CSS + VIDEO_CSS, head=KEYBOARD_SCRIPT,
                   max_file_size=f"{MAX_UPLOAD_MB}mb", prevent_thread_lock=True, **launch_options)
