@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.memory import map_large_buffers
 from studio.plots import load_plotly
 from studio.ui import gradio_cache
 from studio.ui.actions_tab import build_actions_tab
@@ -78,6 +79,7 @@ def launch_studio(exported_dir: str | Path, device: str = "auto", **launch_optio
     # under which scikit-learn's PCA keeps its speed after a UMAP fit
     os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHE_DIR / "numba"))
     os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+    map_large_buffers()  # a long clip's buffers go back to the system as soon as they are freed
     shelf = BundleShelf(Path(exported_dir), device=device, cache_dir=CACHE_DIR / "maps").load_all()
     studio = build_studio(shelf)
     load_plotly()  # before the page is served, where it costs nothing measurable; after, it slowed a first analyze
