@@ -35,7 +35,8 @@ def map_large_buffers() -> None:
     """Serve every allocation of 1 MiB or more with its own mapping, unmapped when freed. glibc otherwise
     raises that threshold each time such a buffer is freed (up to 32 MiB), and a clip's chunk buffers then
     come from heaps that keep their pages until trimmed: analyzing a 10-minute clip while holding the
-    analysis of another peaked at 1,001–1,239 MB of RSS over three runs with glibc's default, 972–975 MB over two with this."""
+    analysis of another peaked at 1,001–1,239 MB of RSS over three runs with glibc's default, and at
+    972–975 MB over two with this."""
     libc = _libc()
     if libc is not None and hasattr(libc, "mallopt"):
         libc.mallopt(M_MMAP_THRESHOLD, LARGE_BUFFER_BYTES)

@@ -264,13 +264,13 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
 
 @dataclass(frozen=True)
 class ClipTab:
-    """What the other tabs hook into: the end of an analysis, and how to clear the tab."""
+    """What the other tabs hook into: the end of an analysis and of its preview, and how to clear the tab."""
 
     # Analyze itself: tabs whose reset costs nothing clear here, before the user can start work in them that a
     # later reset would wipe
     analyzed: gr.events.Dependency
-    # the preview step that follows Analyze: the other tabs refresh after it, so that on 2 cores the preview
-    # the user is waiting for does not share them with work for tabs not in view
+    # the preview step that follows Analyze: the Actions overview refreshes after it, so that on 2 cores the
+    # preview the user is waiting for does not share them with work for a tab not in view
     analysis_done: gr.events.Dependency
     clear: Callable[[ClipSession | None], tuple]
     cleared: list
