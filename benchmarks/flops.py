@@ -41,8 +41,9 @@ def multiply_adds(path: str | Path) -> int:
             total += int(np.prod(shapes[node.input[0]][1:])) * int(np.prod(shapes[node.input[1]][1:]))
         elif node.op_type == "Gemm":  # A [M, K] (or [K, M]) times B [K, N] (or [N, K])
             a, b = shapes[node.input[0]], shapes[node.input[1]]
-            rows, inner = (a[1], a[0]) if _attribute(node, "transA", 0) else (a[0], a[1])
-            total += rows * inner * (b[0] if _attribute(node, "transB", 0) else b[1])
+            attributes = {t.name: helper.get_attribute_value(t) for t in node.attribute}
+            rows, inner = (a[1], a[0]) if attributes.get("transA", 0) else (a[0], a[1])
+            total += rows * inner * (b[0] if attributes.get("transB", 0) else b[1])
         else:  # MatMul: [..., M, K] times [..., K, N]
             a, b = shapes[node.input[0]], shapes[node.input[1]]
             total += int(np.prod(a[:-1])) * a[-1] * b[-1]
@@ -56,9 +57,3 @@ def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
     best = measure(lambda: a @ b, repeats, warm_up=1).min()  # the untimed first product starts BLAS's threads
     return 2 * size**3 / best / 1e9
 
-
-def _attribute(node: onnx.NodeProto, name: str, default: int) -> int:
-    for attribute in node.attribute:
-        if attribute.name == name:
-            return attribute.i
-    return default

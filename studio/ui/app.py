@@ -60,7 +60,7 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
             with gr.Tab("Model", id="model"):
                 picked = build_model_tab(shelf, bundle_name)
         # the Actions overview costs work: it follows the preview; the cheap resets follow Analyze at once
-        clip_tab.analysis_done.then(refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name="actions")
+        clip_tab.previewed.then(refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name="actions")
         for refresh, outputs in ((reset_predict, predict_outputs), (refresh_probe, probe_outputs)):
             clip_tab.analyzed.success(refresh, inputs=clip_session, outputs=outputs, api_name=False)
         # switching bundles clears every tab's results, which belonged to the previous model

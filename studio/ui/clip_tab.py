@@ -259,7 +259,7 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
         discard_session(state)
         return None, "", None, gr.Slider(0, 1, value=0), "", None, None, None, None
 
-    return ClipTab(analyzed=analyzed, analysis_done=previewed, clear=clear, cleared=[*results, session])
+    return ClipTab(analyzed=analyzed, previewed=previewed, clear=clear, cleared=[*results, session])
 
 
 @dataclass(frozen=True)
@@ -271,7 +271,7 @@ class ClipTab:
     analyzed: gr.events.Dependency
     # the preview step that follows Analyze: the Actions overview refreshes after it, so that on 2 cores the
     # preview the user is waiting for does not share them with work for a tab not in view
-    analysis_done: gr.events.Dependency
+    previewed: gr.events.Dependency
     clear: Callable[[ClipSession | None], tuple]
     cleared: list
 
