@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 
 from benchmarks.flops import matmul_gflops, multiply_adds
-from benchmarks.harness import Report, measure, row, versus
+from benchmarks.harness import Report, Row, measure, row, versus
 from studio.play import PlaySession
 from studio.projection import Projection, ProjectionConfig
-from studio.runtime import WorldModel
+from studio.runtime import CPU, WorldModel, session_options
 from studio.video import read_clip, write_mp4
 
 
@@ -41,14 +42,22 @@ class BenchConfig:
         return (300,) if self.quick else (300, 1800, 18_000)
 
 
-def graphs(report: Report, model: WorldModel, config: BenchConfig) -> None:
+def graphs(report: Report, model: WorldModel, trained, config: BenchConfig) -> dict[str, tuple[Row, Row]]:
     """Each graph at batch 1 and 64 through onnxruntime, beside the same weights in torch eager; and the
-    arithmetic rate each ran at, beside the machine's float32 matrix-product ceiling."""
-    eager = _eager(config)
+    arithmetic rate each ran at, beside the machine's float32 matrix-product ceiling.
+
+    `trained` is the torch model behind the bundle (None: onnxruntime rows only). Returns role ->
+    (onnxruntime, torch eager) rows at batch 1."""
+    eager = None
+    if trained is not None:
+        from studio.train.eager import eager_graphs  # torch lives in the training extras
+
+        eager = eager_graphs(trained)
     ceiling = matmul_gflops()
     report.facts["float32 matrix product, 2048² (numpy, all cores): the arithmetic ceiling"] = f"{ceiling:.0f} GFLOP/s"
     work = {role: multiply_adds(path) for role, path in model.bundle.graph_paths.items()}  # per sample
     rates: dict[str, list[str]] = {role: [] for role in work}
+    batch_one = {}
     for batch in (1, 64):
         for role, feeds in _feeds(model, batch).items():
             session = model.sessions[role]
@@ -60,20 +69,48 @@ def graphs(report: Report, model: WorldModel, config: BenchConfig) -> None:
                 torch_row = row("graphs", f"{role} batch {batch} (torch eager)", measure(lambda: eager[role](feeds), config.repeats))
                 report.add(versus(ort, torch_row), torch_row)
                 measured.append(("torch", torch_row))
+                if batch == 1:
+                    batch_one[role] = (ort, torch_row)
             rates[role].append(f"batch {batch}: " + ", ".join(
                 f"{name} {2 * work[role] * batch / (r.median_ms / 1000) / 1e9:.0f}" for name, r in measured))
     for role, figures in rates.items():
         report.facts[f"{role}: multiply-adds per sample; GFLOP/s reached"] = f"{work[role] / 1e6:.1f} M; " + "; ".join(figures)
+    return batch_one
 
 
-def _eager(config: BenchConfig):
+def convolution_floor(report: Report, model: WorldModel, trained, whole: dict[str, tuple[Row, Row]],
+                      config: BenchConfig, work: Path) -> None:
+    """Batch 1: the encoder's and decoder's convolutions alone (every GroupNorm and SiLU made identity, the
+    same weights otherwise), in both runtimes. No runtime runs a graph faster than its convolutions, so
+    this splits each whole-graph ratio into what the convolutions allow and what is left for the rest."""
+    from studio.train.eager import convolutions_only  # torch lives in the training extras
+
+    for role, (eager, path) in convolutions_only(trained, work / "convolutions").items():
+        session = onnxruntime.InferenceSession(str(path), sess_options=session_options(), providers=[CPU])
+        feeds = _feeds(model, 1)[role]
+        ort_row = row("graphs", f"{role} batch 1, convolutions alone (onnxruntime)", measure(lambda: session.run(None, feeds), config.repeats))
+        torch_row = row("graphs", f"{role} batch 1, convolutions alone (torch eager)", measure(lambda: eager(feeds), config.repeats))
+        report.add(versus(ort_row, torch_row), torch_row)
+        if role not in whole:
+            continue
+        whole_ort, whole_torch = (r.median_ms for r in whole[role])
+        convs_ort, convs_torch = ort_row.median_ms, torch_row.median_ms
+        report.facts[f"{role} batch 1: what a 2x over torch eager leaves for the normalizations and activations"] = (
+            f"2x needs onnxruntime ≤ {whole_torch / 2:.2f} ms; its convolutions alone take {convs_ort:.2f} "
+            f"(torch's {convs_torch:.2f}: {convs_torch / convs_ort:.2f}x), leaving {whole_torch / 2 - convs_ort:.2f} ms "
+            f"for the rest, which takes {whole_ort - convs_ort:.2f} (torch: {whole_torch - convs_torch:.2f}); "
+            f"ratio if the rest cost nothing: {whole_torch / convs_ort:.2f}x")
+
+
+def _trained_model(config: BenchConfig):
+    """The torch model behind the bundle, when its checkpoint and the training extras are here."""
     if config.checkpoint is None or not config.checkpoint.is_file():
         return None
     try:
-        from studio.train.eager import eager_graphs
+        from studio.train.eager import load_eager
     except ImportError:  # the studio without its training extras
         return None
-    return eager_graphs(config.checkpoint, threads=2)
+    return load_eager(config.checkpoint, threads=2)
 
 
 def _feeds(model: WorldModel, batch: int) -> dict[str, dict[str, np.ndarray]]:
@@ -283,7 +320,10 @@ def run_all(config: BenchConfig, report: Report) -> None:
     report.facts["onnxruntime providers in use"] = ", ".join(sorted(set(model.providers.values())))
     work = Path(tempfile.mkdtemp(prefix="studio-bench-"))
     try:
-        graphs(report, model, config)
+        trained = _trained_model(config)
+        whole = graphs(report, model, trained, config)
+        if trained is not None:
+            convolution_floor(report, model, trained, whole, config, work)
         play_and_rollout(report, model, config)
         projection(report, model, config)
         clips = synthetic_clips(model, config.clip_lengths, work)

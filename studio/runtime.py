@@ -61,7 +61,7 @@ class WorldModel:
         if not isinstance(bundle, Bundle):
             bundle = load_bundle(bundle, check_graphs=False)  # the sessions below check the graphs
         providers = _providers_for(device)
-        options = _session_options(threads)
+        options = session_options(threads)
         sessions = {role: open_graph(bundle, role, options=options, providers=providers) for role in GRAPH_ROLES}
         model = cls(bundle, sessions, batch_size)
         if warm_up:
@@ -237,7 +237,8 @@ def cuda_works() -> bool:
 _IDENTITY_ONNX = "CAk6OwoQCgF4EgF5IghJZGVudGl0eRIFcHJvYmVaDwoBeBIKCggIARIECgIIAWIPCgF5EgoKCAgBEgQKAggBQgQKABAS"
 
 
-def _session_options(threads: int | None) -> ort.SessionOptions:
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """How the studio runs every graph (also what the benchmarks open other graphs with)."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

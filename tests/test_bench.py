@@ -5,19 +5,28 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
+import tiny_world_model
 from studio.cli import main
 
 pytestmark = pytest.mark.slow
 
 
-def test_quick_benchmark_runs_every_suite_and_writes_its_files(tiny_bundle, tmp_path):
-    assert main(["bench", "--quick", "--bundle", str(tiny_bundle), "--checkpoint", str(tmp_path / "none.pt"),
+def test_quick_benchmark_runs_every_suite_and_writes_its_files(tiny_bundle, tiny_model, tmp_path):
+    checkpoint = tmp_path / "checkpoint.pt"  # what `studio train` writes, for the torch eager rows
+    torch.save({"config": tiny_world_model.CONFIG.to_json(), "model": tiny_model.state_dict()}, checkpoint)
+    assert main(["bench", "--quick", "--bundle", str(tiny_bundle), "--checkpoint", str(checkpoint),
                  "--out", str(tmp_path / "out")]) == 0
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     suites = {row["suite"] for row in results["rows"]}
     assert suites == {"graphs", "play", "rollout", "projection", "decoding", "analyze", "load"}
     assert all(row["runs"] > 0 and row["median_ms"] > 0 for row in results["rows"])
+    names = {row["name"] for row in results["rows"]}
+    for role in ("encoder", "decoder"):
+        assert {f"{role} batch 1 (torch eager)", f"{role} batch 1, convolutions alone (onnxruntime)",
+                f"{role} batch 1, convolutions alone (torch eager)"} <= names
+        assert f"{role} batch 1: what a 2x over torch eager leaves for the normalizations and activations" in results["facts"]
     assert any(row["name"].startswith("play step through the API") for row in results["rows"])
     assert "cold start: launch → page served" in results["facts"]
     assert "| measurement |" in (tmp_path / "out" / "RESULTS.md").read_text()
@@ -43,3 +52,23 @@ def test_multiply_adds_are_counted_from_the_graphs_own_shapes(tmp_path):
     path = tmp_path / "g.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
     assert multiply_adds(path) == 4 * 8 * 8 * 27 + 4 * 8 * 8 * 2 * 16 + 512 * 5
+
+
+def test_convolutions_alone_are_the_same_convolutions_in_both_runtimes(tiny_model, tmp_path):
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from studio.train.eager import convolutions_only, eager_graphs
+
+    whole = eager_graphs(tiny_model)
+    feeds = {"encoder": {"frames": np.random.default_rng(0).random((3, 3, tiny_world_model.H, tiny_world_model.W), np.float32)}}
+    feeds["decoder"] = {"latents": whole["encoder"](feeds["encoder"])[0].numpy()}
+    for role, (eager, path) in convolutions_only(tiny_model, tmp_path).items():
+        ops = [node.op_type for node in onnx.load(str(path)).graph.node]
+        assert "Conv" in ops and "InstanceNormalization" not in ops
+        assert ops.count("Sigmoid") == (role == "decoder")  # SiLU's gone; the decoder's output squashing stays
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        convolutions = session.run(None, feeds[role])[0]
+        np.testing.assert_allclose(convolutions, eager(feeds[role])[0].numpy(), atol=1e-5)
+        assert not np.allclose(convolutions, whole[role](feeds[role])[0].numpy(), atol=1e-3)  # something was taken out

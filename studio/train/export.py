@@ -103,7 +103,7 @@ def export_bundle(
     graphs = {}
     for role, module in model.graphs().items():
         path = out_dir / f"{role}.onnx"
-        _export_graph(module, inputs[role], path, role, config.name)
+        export_graph(module, inputs[role], path, role, config.name)
         if check:
             _check_graph(module, inputs[role], path, role)
         graphs[role] = _graph_spec(role, path, config)
@@ -152,7 +152,8 @@ def example_inputs(model: WorldModel, frames: np.ndarray) -> dict[str, tuple[tor
     }
 
 
-def _export_graph(module: torch.nn.Module, inputs: tuple, path: Path, role: str, name: str) -> None:
+def export_graph(module: torch.nn.Module, inputs: tuple, path: Path, role: str, name: str) -> None:
+    """One module as the ONNX graph of `role`: the contract's names, a dynamic batch axis, checked."""
     input_names, output_names = (list(names) for names in GRAPH_SIGNATURES[role])
     torch.onnx.export(
         module,
