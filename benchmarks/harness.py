@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.targets import markdown_table
+
 PACKAGES = ("onnxruntime-gpu", "gradio", "decord", "av", "umap-learn", "scikit-learn", "numpy", "torch")
 
 
@@ -125,6 +127,7 @@ def markdown(payload: dict) -> str:
         f"- **OMP_WAIT_POLICY:** {m.get('omp_wait_policy', 'not recorded')} (torch eager's small batches depend on it)",
         "",
     ]
+    lines += markdown_table(payload)
     if payload["facts"]:
         lines += ["## Figures", "", "| figure | value |", "| --- | --- |"]
         lines += [f"| {k} | {v} |" for k, v in payload["facts"].items()]

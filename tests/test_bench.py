@@ -72,3 +72,22 @@ def test_convolutions_alone_are_the_same_convolutions_in_both_runtimes(tiny_mode
         convolutions = session.run(None, feeds[role])[0]
         np.testing.assert_allclose(convolutions, eager(feeds[role])[0].numpy(), atol=1e-5)
         assert not np.allclose(convolutions, whole[role](feeds[role])[0].numpy(), atol=1e-3)  # something was taken out
+
+
+def test_targets_are_judged_on_the_runs_own_figures():
+    from benchmarks.targets import TARGETS
+
+    def figure(name, median, p95=0.0, ratio=None):
+        return {"name": name, "median_ms": median, "p95_ms": p95, "ratio": ratio}
+
+    payload = {"rows": [figure("play step through the API (/step, HTTP + SSE as the page calls it)", 15.0, 95.0),
+                        figure("encoder batch 1 (onnxruntime)", 1.0, ratio=2.5),
+                        figure("decoder batch 1 (onnxruntime)", 1.0, ratio=1.4)],
+               "facts": {"cold start: launch → page served": "3.63 s"}}
+    verdicts = {t.what: t.judge(payload) for t in TARGETS}
+    assert verdicts["play step through the API, p50"] == ("15.00 ms", "met")
+    assert verdicts["play step through the API, p95"] == ("95.00 ms", "missed")
+    assert verdicts["onnxruntime over torch eager, encoder batch 1"] == ("2.50 x", "met")
+    assert verdicts["onnxruntime over torch eager, decoder batch 1"] == ("1.40 x", "missed")
+    assert verdicts["cold start: launch → page served"] == ("3.63 s", "met")
+    assert verdicts["play step in process"] == ("", "not measured")
