@@ -46,6 +46,19 @@ def measure(fn: Callable[[], object], repeats: int, warm_up: int = 1) -> np.ndar
     return seconds
 
 
+def measure_side_by_side(first: Callable[[], object], second: Callable[[], object], repeats: int,
+                         rounds: int = 5, warm_up: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Two alternatives timed in alternating blocks (their order swapped every round), so a machine that
+    drifts, or one runtime's threads still busy from the last call, weigh on both alike -> [repeats] each."""
+    blocks: tuple[list, list] = ([], [])
+    per_block = max(1, repeats // rounds)
+    for r in range(rounds):
+        order = (0, 1) if r % 2 == 0 else (1, 0)
+        for which in order:
+            blocks[which].append(measure((first, second)[which], per_block, warm_up))
+    return np.concatenate(blocks[0]), np.concatenate(blocks[1])
+
+
 def row(suite: str, name: str, seconds: np.ndarray, note: str = "") -> Row:
     ms = np.asarray(seconds) * 1000.0
     return Row(suite, name, len(ms), float(np.median(ms)), float(ms.min()), float(ms.max()),

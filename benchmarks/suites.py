@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime
 
 from benchmarks.flops import matmul_gflops, multiply_adds
-from benchmarks.harness import Report, Row, measure, row, versus
+from benchmarks.harness import Report, Row, measure, measure_side_by_side, row, versus
 from studio.play import PlaySession
 from studio.projection import Projection, ProjectionConfig
 from studio.runtime import CPU, WorldModel, session_options
@@ -61,18 +61,20 @@ def graphs(report: Report, model: WorldModel, trained, config: BenchConfig) -> d
     for batch in (1, 64):
         for role, feeds in _feeds(model, batch).items():
             session = model.sessions[role]
-            ort = row("graphs", f"{role} batch {batch} (onnxruntime)", measure(lambda: session.run(None, feeds), config.repeats))
-            measured = [("onnxruntime", ort)]
+            label = f"{role} batch {batch}"
             if eager is None:
+                ort = row("graphs", f"{label} (onnxruntime)", measure(lambda: session.run(None, feeds), config.repeats))
                 report.add(ort)
+                measured = {"onnxruntime": ort}
             else:
-                torch_row = row("graphs", f"{role} batch {batch} (torch eager)", measure(lambda: eager[role](feeds), config.repeats))
+                ort_s, torch_s = measure_side_by_side(lambda: session.run(None, feeds), lambda: eager[role](feeds), config.repeats)
+                ort, torch_row = row("graphs", f"{label} (onnxruntime)", ort_s), row("graphs", f"{label} (torch eager)", torch_s)
                 report.add(versus(ort, torch_row), torch_row)
-                measured.append(("torch", torch_row))
+                measured = {"onnxruntime": ort, "torch": torch_row}
                 if batch == 1:
                     batch_one[role] = (ort, torch_row)
             rates[role].append(f"batch {batch}: " + ", ".join(
-                f"{name} {2 * work[role] * batch / (r.median_ms / 1000) / 1e9:.0f}" for name, r in measured))
+                f"{runtime} {2 * work[role] * batch / (r.median_ms / 1000) / 1e9:.0f}" for runtime, r in measured.items()))
     for role, figures in rates.items():
         report.facts[f"{role}: multiply-adds per sample; GFLOP/s reached"] = f"{work[role] / 1e6:.1f} M; " + "; ".join(figures)
     return batch_one
@@ -88,8 +90,9 @@ def convolution_floor(report: Report, model: WorldModel, trained, whole: dict[st
     for role, (eager, path) in convolutions_only(trained, work / "convolutions").items():
         session = onnxruntime.InferenceSession(str(path), sess_options=session_options(), providers=[CPU])
         feeds = _feeds(model, 1)[role]
-        ort_row = row("graphs", f"{role} batch 1, convolutions alone (onnxruntime)", measure(lambda: session.run(None, feeds), config.repeats))
-        torch_row = row("graphs", f"{role} batch 1, convolutions alone (torch eager)", measure(lambda: eager(feeds), config.repeats))
+        ort_s, torch_s = measure_side_by_side(lambda: session.run(None, feeds), lambda: eager(feeds), config.repeats)
+        ort_row = row("graphs", f"{role} batch 1, convolutions alone (onnxruntime)", ort_s)
+        torch_row = row("graphs", f"{role} batch 1, convolutions alone (torch eager)", torch_s)
         report.add(versus(ort_row, torch_row), torch_row)
         if role not in whole:
             continue
