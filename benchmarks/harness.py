@@ -49,7 +49,9 @@ def measure(fn: Callable[[], object], repeats: int, warm_up: int = 1) -> np.ndar
 def measure_side_by_side(first: Callable[[], object], second: Callable[[], object], repeats: int,
                          rounds: int = 5, warm_up: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Two alternatives timed in alternating blocks (their order swapped every round), so a machine that
-    drifts, or one runtime's threads still busy from the last call, weigh on both alike -> [repeats] each."""
+    drifts during the measurement weighs on both alike -> [repeats] each. (Sleeping between blocks, to
+    let OpenMP's spinning threads go idle, made onnxruntime's next block slower, not faster: its threads
+    then wake from a deeper sleep.)"""
     blocks: tuple[list, list] = ([], [])
     per_block = max(1, repeats // rounds)
     for r in range(rounds):

@@ -67,7 +67,8 @@ def graphs(report: Report, model: WorldModel, trained, config: BenchConfig) -> d
                 report.add(ort)
                 measured = {"onnxruntime": ort}
             else:
-                ort_s, torch_s = measure_side_by_side(lambda: session.run(None, feeds), lambda: eager[role](feeds), config.repeats)
+                repeats = config.repeats * (4 if batch == 1 else 1)  # milliseconds each: more of them steady the median
+                ort_s, torch_s = measure_side_by_side(lambda: session.run(None, feeds), lambda: eager[role](feeds), repeats)
                 ort, torch_row = row("graphs", f"{label} (onnxruntime)", ort_s), row("graphs", f"{label} (torch eager)", torch_s)
                 report.add(versus(ort, torch_row), torch_row)
                 measured = {"onnxruntime": ort, "torch": torch_row}
@@ -90,7 +91,7 @@ def convolution_floor(report: Report, model: WorldModel, trained, whole: dict[st
     for role, (eager, path) in convolutions_only(trained, work / "convolutions").items():
         session = onnxruntime.InferenceSession(str(path), sess_options=session_options(), providers=[CPU])
         feeds = _feeds(model, 1)[role]
-        ort_s, torch_s = measure_side_by_side(lambda: session.run(None, feeds), lambda: eager(feeds), config.repeats)
+        ort_s, torch_s = measure_side_by_side(lambda: session.run(None, feeds), lambda: eager(feeds), config.repeats * 4)
         ort_row = row("graphs", f"{role} batch 1, convolutions alone (onnxruntime)", ort_s)
         torch_row = row("graphs", f"{role} batch 1, convolutions alone (torch eager)", torch_s)
         report.add(versus(ort_row, torch_row), torch_row)

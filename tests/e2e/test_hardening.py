@@ -13,6 +13,7 @@ from gradio_client import Client, handle_file
 
 from benchmarks.server import RawClient, process_memory_mb
 from clips import moving_square_frames
+from file_input import choose_file
 from studio.video import write_mp4
 from studio_server import start_studio, stop, wait_for_warm_up
 
@@ -79,8 +80,7 @@ def test_two_browser_sessions_never_see_each_others_results(studio, browser, tmp
         page = context.new_page()
         page.set_default_timeout(60_000)
         page.goto(url, wait_until="load")
-        page.locator("#clip-upload input[type=file]").set_input_files(str(clip_of(frames, tmp_path, name)))
-        page.get_by_text(name).first.wait_for()
+        choose_file(page, "clip-upload", clip_of(frames, tmp_path, name))
         pages.append(page)
     for page in pages:
         page.get_by_role("button", name="Analyze").click()

@@ -9,6 +9,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from clips import moving_square_frames
+from file_input import choose_file
 from studio.video import write_mp4
 
 pytestmark = pytest.mark.slow
@@ -32,8 +33,7 @@ def labels(tmp_path_factory) -> Path:
 def analyze_in_browser(page, url: str, clip: Path) -> None:
     page.goto(url, wait_until="load")
     page.get_by_role("button", name="Analyze").wait_for()
-    page.locator("#clip-upload input[type=file]").set_input_files(str(clip))
-    page.get_by_text(clip.name).first.wait_for()
+    choose_file(page, "clip-upload", clip)
     page.get_by_role("button", name="Analyze").click()
     page.locator("#clip-stats").get_by_text("frames analyzed", exact=False).wait_for()
 
@@ -86,7 +86,7 @@ def test_browser_rolls_out_plays_and_probes(page, studio_url, clip, labels, tmp_
     page.screenshot(path=str(tmp_path / "play_tab.png"), full_page=True)
 
     page.get_by_role("tab", name="Probe").click()
-    page.locator("#probe-labels input[type=file]").set_input_files(str(labels))
+    choose_file(page, "probe-labels", labels)
     page.locator("#probe-column").get_by_role("listbox").or_(page.locator("#probe-column input")).first.wait_for()
     page.wait_for_function("document.querySelector('#probe-column input')?.value === 'x'")
     page.locator("#probe-run").click()

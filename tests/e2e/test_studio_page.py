@@ -10,6 +10,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from clips import moving_square_frames
+from file_input import choose_file
 from studio.video import write_mp4
 from studio_server import start_studio, stop
 
@@ -34,8 +35,7 @@ def plot_traces(page, elem_id: str) -> int:
 
 def test_browser_analyzes_explores_and_opens_every_tab(page, studio_url, clip, tmp_path):
     open_studio(page, studio_url)
-    page.locator("#clip-upload input[type=file]").set_input_files(str(clip))
-    page.get_by_text("square.mp4").first.wait_for()
+    choose_file(page, "clip-upload", clip)
     page.get_by_role("button", name="Analyze").click()
     stats = page.locator("#clip-stats")
     stats.get_by_text("frames analyzed", exact=False).wait_for()
@@ -81,8 +81,7 @@ def test_browser_shows_a_readable_error_for_a_bad_clip(page, studio_url, tmp_pat
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is a text file, not a video\n")
     open_studio(page, studio_url)
-    page.locator("#clip-upload input[type=file]").set_input_files(str(fake))
-    page.get_by_text("notes.mp4").first.wait_for()
+    choose_file(page, "clip-upload", fake)
     page.get_by_role("button", name="Analyze").click()
     page.get_by_text("not a video", exact=False).first.wait_for()
     page.screenshot(path=str(tmp_path / "bad_clip.png"), full_page=True)
