@@ -18,21 +18,10 @@ from benchmarks.harness import measure
 
 
 def multiply_adds(path: str | Path) -> int:
-    """Multiply-adds of one sample (batch 1) through the graph's Conv, ConvTranspose, Gemm and MatMul nodes.
-
-    The shapes come from running the graph once on zeros with those nodes' tensors as extra outputs: ONNX's
-    static shape inference loses the spatial sizes behind GroupNorm's reshapes."""
+    """Multiply-adds of one sample (batch 1) through the graph's Conv, ConvTranspose, Gemm and MatMul nodes."""
     model = onnx.load(str(path))
     counted = [n for n in model.graph.node if n.op_type in ("Conv", "ConvTranspose", "Gemm", "MatMul")]
-    weights = {t.name: list(t.dims) for t in model.graph.initializer}
-    probed = sorted({name for n in counted for name in (n.input[0], n.output[0], *n.input[1:2]) if name not in weights})
-    known = {o.name for o in model.graph.output}
-    model.graph.output.extend(helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in probed
-                              if name not in known)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    feeds = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32) for i in session.get_inputs()}
-    outputs = [o.name for o in session.get_outputs()]
-    shapes = {**weights, **{name: list(value.shape) for name, value in zip(outputs, session.run(outputs, feeds))}}
+    shapes = tensor_shapes(model, {name for n in counted for name in (n.input[0], n.output[0], *n.input[1:2])})
     total = 0
     for node in counted:
         if node.op_type == "Conv":  # weight [C_out, C_in/g, k, k]: every output sums C_in/g * k * k terms
@@ -48,6 +37,23 @@ def multiply_adds(path: str | Path) -> int:
             a, b = shapes[node.input[0]], shapes[node.input[1]]
             total += int(np.prod(a[:-1])) * a[-1] * b[-1]
     return total
+
+
+def tensor_shapes(model: onnx.ModelProto, names: set[str]) -> dict[str, list[int]]:
+    """The shapes of the named tensors at batch 1 (weights included).
+
+    They come from running the graph once on zeros with those tensors as extra outputs: ONNX's static
+    shape inference loses the spatial sizes behind GroupNorm's reshapes."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    weights = {t.name: list(t.dims) for t in model.graph.initializer}
+    probed = sorted(name for name in names if name not in weights)
+    known = {o.name for o in model.graph.output}
+    model.graph.output.extend(helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in probed
+                              if name not in known)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32) for i in session.get_inputs()}
+    outputs = [o.name for o in session.get_outputs()]
+    return {**weights, **{name: list(value.shape) for name, value in zip(outputs, session.run(outputs, feeds))}}
 
 
 def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:

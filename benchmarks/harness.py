@@ -47,11 +47,18 @@ def measure(fn: Callable[[], object], repeats: int, warm_up: int = 1) -> np.ndar
 
 
 def measure_side_by_side(first: Callable[[], object], second: Callable[[], object], repeats: int,
-                         rounds: int = 5, warm_up: int = 3) -> tuple[np.ndarray, np.ndarray]:
+                         rounds: int = 5, warm_up: int = 3, warm_up_s: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     """Two alternatives timed in alternating blocks (their order swapped every round), so a machine that
-    drifts during the measurement weighs on both alike -> [repeats] each. (Sleeping between blocks, to
-    let OpenMP's spinning threads go idle, made onnxruntime's next block slower, not faster: its threads
-    then wake from a deeper sleep.)"""
+    drifts during the measurement weighs on both alike -> [repeats] each.
+
+    Both first run, untimed, for `warm_up_s`: on these VMs millisecond calls sometimes ran 1.6x slower, in
+    both runtimes at once, for the first 1-3 s of such a loop (3 of 7 processes of a test script, no thread
+    of the process busy meanwhile). Sleeping between blocks, to let OpenMP's spinning threads go idle, made
+    onnxruntime's next block slower, not faster, so the blocks follow each other directly."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < warm_up_s:
+        first()
+        second()
     blocks: tuple[list, list] = ([], [])
     per_block = max(1, repeats // rounds)
     for r in range(rounds):

@@ -91,3 +91,14 @@ def test_targets_are_judged_on_the_runs_own_figures():
     assert verdicts["onnxruntime over torch eager, decoder batch 1"] == ("1.40 x", "missed")
     assert verdicts["cold start: launch → page served"] == ("3.63 s", "met")
     assert verdicts["play step in process"] == ("", "not measured")
+
+
+def test_the_kernel_floor_counts_every_groupnorm_and_silu_of_a_graph(tiny_bundle):
+    from benchmarks.floors import kernel_floor, normalized_and_activated
+
+    # the tiny encoder (16x16 frames, widths 8 and 16): GroupNorm + SiLU before each downsampling conv
+    # (8x16x16, then 8x8x8), two in the residual block and one before the last conv (16x4x4 each)
+    elements = 8 * 16 * 16 + 8 * 8 * 8 + 3 * 16 * 4 * 4
+    assert normalized_and_activated(tiny_bundle / "encoder.onnx") == (elements, elements)
+    norm, silu = kernel_floor(elements, elements, repeats=5)
+    assert len(norm) == len(silu) == 5 and (norm > 0).all() and (silu > 0).all()

@@ -1,0 +1,58 @@
+"""The least time onnxruntime's own kernels need for a graph's normalizations and activations.
+
+GroupNorm is exported as InstanceNormalization over a grouped view, and SiLU as x * sigmoid(x), which
+onnxruntime fuses into one kernel. Each run once, as a single op over all of a graph's tensors of its
+kind, costs only its arithmetic and memory traffic, with none of the per-op overhead the graph pays
+dozens of times: however the graph were rewritten, with these kernels it cannot spend less on them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+from benchmarks.flops import tensor_shapes
+from benchmarks.harness import measure
+from studio.runtime import CPU, session_options
+
+GROUPS = 8  # the studio's GroupNorms: min(8, channels) groups
+
+
+def normalized_and_activated(path: str | Path) -> tuple[int, int]:
+    """Elements (batch 1) entering the graph's InstanceNormalization nodes, and its SiLUs x * sigmoid(x)."""
+    model = onnx.load(str(path))
+    nodes = model.graph.node
+    norms = [n.input[0] for n in nodes if n.op_type == "InstanceNormalization"]
+    sigmoid_of = {n.output[0]: n.input[0] for n in nodes if n.op_type == "Sigmoid"}
+    silus = [a for n in nodes if n.op_type == "Mul" and len(n.input) == 2
+             for a, b in (tuple(n.input), tuple(n.input)[::-1]) if sigmoid_of.get(b) == a]
+    shapes = tensor_shapes(model, set(norms) | set(silus))
+    return sum(int(np.prod(shapes[n])) for n in norms), sum(int(np.prod(shapes[n])) for n in silus)
+
+
+def kernel_floor(normalized: int, activated: int, repeats: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds [repeats] of one InstanceNormalization over `normalized` elements (in GROUPS groups) and of
+    one SiLU over `activated` elements, each a one-op graph opened the way the studio opens its graphs."""
+    per_group = -(-normalized // GROUPS)
+    norm = _one_op_graph(
+        [helper.make_node("InstanceNormalization", ["x", "scale", "bias"], ["y"])], [1, GROUPS, per_group],
+        [numpy_helper.from_array(np.ones(GROUPS, np.float32), "scale"), numpy_helper.from_array(np.zeros(GROUPS, np.float32), "bias")],
+    )
+    silu = _one_op_graph([helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Mul", ["x", "s"], ["y"])], [1, activated], [])
+    return tuple(_time(graph, shape, repeats) for graph, shape in ((norm, [1, GROUPS, per_group]), (silu, [1, activated])))
+
+
+def _one_op_graph(nodes: list, shape: list[int], initializers: list) -> bytes:
+    graph = helper.make_graph(nodes, "floor", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9).SerializeToString()
+
+
+def _time(graph: bytes, shape: list[int], repeats: int) -> np.ndarray:
+    session = ort.InferenceSession(graph, sess_options=session_options(), providers=[CPU])
+    x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+    return measure(lambda: session.run(None, {"x": x}), repeats, warm_up=10)
