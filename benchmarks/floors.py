@@ -16,10 +16,24 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from benchmarks.flops import tensor_shapes
-from benchmarks.harness import measure
 from studio.runtime import CPU, session_options
 
 GROUPS = 8  # the studio's GroupNorms: min(8, channels) groups
+
+
+class OneOpGraph:
+    """A one-op graph over `elements` floats, opened the way the studio opens its graphs; call it to run it."""
+
+    def __init__(self, nodes: list, shape: list[int], initializers: list, elements: int):
+        graph = helper.make_graph(nodes, "floor", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], initializers)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+        self.session = ort.InferenceSession(model.SerializeToString(), sess_options=session_options(), providers=[CPU])
+        self.feeds = {"x": np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}
+        self.elements = elements
+
+    def __call__(self) -> None:
+        self.session.run(None, self.feeds)
 
 
 def normalized_and_activated(path: str | Path) -> tuple[int, int]:
@@ -34,25 +48,13 @@ def normalized_and_activated(path: str | Path) -> tuple[int, int]:
     return sum(int(np.prod(shapes[n])) for n in norms), sum(int(np.prod(shapes[n])) for n in silus)
 
 
-def kernel_floor(normalized: int, activated: int, repeats: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seconds [repeats] of one InstanceNormalization over `normalized` elements (in GROUPS groups) and of
-    one SiLU over `activated` elements, each a one-op graph opened the way the studio opens its graphs."""
+def kernel_floor_graphs(normalized: int, activated: int) -> tuple[OneOpGraph, OneOpGraph]:
+    """One InstanceNormalization over `normalized` elements (in GROUPS groups), one SiLU over `activated`."""
     per_group = -(-normalized // GROUPS)
-    norm = _one_op_graph(
-        [helper.make_node("InstanceNormalization", ["x", "scale", "bias"], ["y"])], [1, GROUPS, per_group],
-        [numpy_helper.from_array(np.ones(GROUPS, np.float32), "scale"), numpy_helper.from_array(np.zeros(GROUPS, np.float32), "bias")],
-    )
-    silu = _one_op_graph([helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Mul", ["x", "s"], ["y"])], [1, activated], [])
-    return tuple(_time(graph, shape, repeats) for graph, shape in ((norm, [1, GROUPS, per_group]), (silu, [1, activated])))
-
-
-def _one_op_graph(nodes: list, shape: list[int], initializers: list) -> bytes:
-    graph = helper.make_graph(nodes, "floor", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], initializers)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9).SerializeToString()
-
-
-def _time(graph: bytes, shape: list[int], repeats: int) -> np.ndarray:
-    session = ort.InferenceSession(graph, sess_options=session_options(), providers=[CPU])
-    x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
-    return measure(lambda: session.run(None, {"x": x}), repeats, warm_up=10)
+    scale_and_bias = [numpy_helper.from_array(np.ones(GROUPS, np.float32), "scale"),
+                      numpy_helper.from_array(np.zeros(GROUPS, np.float32), "bias")]
+    norm = OneOpGraph([helper.make_node("InstanceNormalization", ["x", "scale", "bias"], ["y"])], [1, GROUPS, per_group],
+                      scale_and_bias, normalized)
+    silu = OneOpGraph([helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Mul", ["x", "s"], ["y"])],
+                      [1, activated], [], activated)
+    return norm, silu

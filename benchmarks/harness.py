@@ -46,26 +46,26 @@ def measure(fn: Callable[[], object], repeats: int, warm_up: int = 1) -> np.ndar
     return seconds
 
 
-def measure_side_by_side(first: Callable[[], object], second: Callable[[], object], repeats: int,
-                         rounds: int = 5, warm_up: int = 3, warm_up_s: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
-    """Two alternatives timed in alternating blocks (their order swapped every round), so a machine that
-    drifts during the measurement weighs on both alike -> [repeats] each.
+def measure_alternating(alternatives: list[Callable[[], object]], repeats: int, rounds: int = 5, warm_up: int = 3,
+                        warm_up_s: float = 2.0) -> list[np.ndarray]:
+    """Alternatives timed in alternating blocks (their order rotated every round), so a machine that drifts
+    during the measurement weighs on all alike -> [repeats] seconds for each.
 
-    Both first run, untimed, for `warm_up_s`: on these VMs millisecond calls sometimes ran 1.6x slower, in
+    All first run, untimed, for `warm_up_s`: on these VMs millisecond calls sometimes ran 1.6x slower, in
     both runtimes at once, for the first 1-3 s of such a loop (3 of 7 processes of a test script, no thread
     of the process busy meanwhile). Sleeping between blocks, to let OpenMP's spinning threads go idle, made
     onnxruntime's next block slower, not faster, so the blocks follow each other directly."""
     began = time.perf_counter()
     while time.perf_counter() - began < warm_up_s:
-        first()
-        second()
-    blocks: tuple[list, list] = ([], [])
+        for fn in alternatives:
+            fn()
+    blocks: list[list[np.ndarray]] = [[] for _ in alternatives]
     per_block = max(1, repeats // rounds)
     for r in range(rounds):
-        order = (0, 1) if r % 2 == 0 else (1, 0)
-        for which in order:
-            blocks[which].append(measure((first, second)[which], per_block, warm_up))
-    return np.concatenate(blocks[0]), np.concatenate(blocks[1])
+        for i in range(len(alternatives)):
+            which = (i + r) % len(alternatives)
+            blocks[which].append(measure(alternatives[which], per_block, warm_up))
+    return [np.concatenate(b) for b in blocks]
 
 
 def row(suite: str, name: str, seconds: np.ndarray, note: str = "") -> Row:
