@@ -63,7 +63,10 @@ def test_convolutions_alone_are_the_same_convolutions_in_both_runtimes(tiny_mode
 
     whole = eager_graphs(tiny_model)
     feeds = {"encoder": {"frames": np.random.default_rng(0).random((3, 3, tiny_world_model.H, tiny_world_model.W), np.float32)}}
-    feeds["decoder"] = {"latents": whole["encoder"](feeds["encoder"])[0].numpy()}
+    latents = whole["encoder"](feeds["encoder"])[0].numpy()  # [3, N, D]
+    feeds["decoder"] = {"latents": latents}
+    feeds["predictor"] = {"context": np.repeat(latents[:, None], tiny_world_model.C, axis=1),
+                          "action": np.eye(tiny_world_model.K, tiny_world_model.DA, dtype=np.float32)[:3]}
     for role, (eager, path) in convolutions_only(tiny_model, tmp_path).items():
         ops = [node.op_type for node in onnx.load(str(path)).graph.node]
         assert "Conv" in ops and "InstanceNormalization" not in ops

@@ -1,6 +1,6 @@
 """The same weights as a bundle's graphs, run in torch eager mode: what the benchmarks set onnxruntime beside.
 
-Also the graphs' convolutions alone: the encoder and decoder with every GroupNorm and SiLU made identity,
+Also the graphs' convolutions alone: the conv nets with every GroupNorm and SiLU made identity,
 in torch and exported the bundle's way. That is not the model's function but a floor on its time: no
 runtime runs a whole graph faster than it runs the graph's convolutions, so comparing the two runtimes on
 the convolutions alone shows how much of a speed-up is left for everything else.
@@ -21,7 +21,7 @@ from studio.train.export import export_graph, load_checkpoint
 from studio.train.world_model import WorldModel
 
 EagerGraph = Callable[[dict[str, np.ndarray]], list]
-CONVOLUTION_ROLES = ("encoder", "decoder")  # the graphs made of convolutions
+CONVOLUTION_ROLES = ("encoder", "predictor", "decoder")  # the graphs made of convolutions
 
 
 def load_eager(checkpoint: str | Path, threads: int | None = None) -> WorldModel:
@@ -38,13 +38,16 @@ def eager_graphs(model: WorldModel) -> dict[str, EagerGraph]:
 
 
 def convolutions_only(model: WorldModel, folder: str | Path) -> dict[str, tuple[EagerGraph, Path]]:
-    """role -> (torch runner, ONNX file) of the encoder and decoder with their normalizations and
-    activations replaced by identity; the files are exported to `folder` exactly as the bundle's are."""
+    """role -> (torch runner, ONNX file) of the encoder, predictor and decoder with their normalizations
+    and activations replaced by identity; the files are exported to `folder` exactly as the bundle's are."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     frames = torch.rand(2, 3, model.config.frame_size, model.config.frame_size)  # [2, 3, H, W]
     with torch.no_grad():
-        inputs = {"encoder": (frames,), "decoder": (model.encoder(frames),)}  # latents [2, N, D]
+        latents = model.encoder(frames)  # [2, N, D]
+    context = latents[:, None].repeat(1, model.config.context, 1, 1)  # [2, C, N, D]
+    action = model.lam.codes()[:2].detach()  # [2, Da]
+    inputs = {"encoder": (frames,), "predictor": (context, action), "decoder": (latents,)}
     floors = {}
     for role in CONVOLUTION_ROLES:
         module = _without_normalization(model.graphs()[role])
