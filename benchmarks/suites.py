@@ -88,8 +88,8 @@ def graphs(report: Report, model: WorldModel, trained, config: BenchConfig) -> N
 
 
 def convolution_floor(report: Report, model: WorldModel, trained, config: BenchConfig, work: Path) -> None:
-    """Batch 1: the encoder's and decoder's convolutions alone (every GroupNorm and SiLU made identity, the
-    same weights otherwise), in both runtimes; and the least onnxruntime's own kernels need for the
+    """Batch 1: the convolutions alone of the encoder, predictor and decoder (every GroupNorm and SiLU made
+    identity, the same weights otherwise), in both runtimes; and the least onnxruntime's own kernels need for the
     normalizations and activations (`benchmarks/floors.py`). No runtime runs a graph faster than its
     convolutions, so together they bound what ratio over torch eager onnxruntime could reach at all.
     The whole graphs are timed again in the same loop: a bound is only as good as figures taken together."""
