@@ -96,10 +96,11 @@ def convolution_floor(report: Report, model: WorldModel, trained, config: BenchC
     from studio.train.eager import convolutions_only, eager_graphs  # torch lives in the training extras
 
     whole_eager = eager_graphs(trained)
+    all_feeds = _feeds(model, 1)
     for role, (convs_eager, path) in convolutions_only(trained, work / "convolutions").items():
         whole_session = model.sessions[role]
         convs_session = onnxruntime.InferenceSession(str(path), sess_options=session_options(), providers=[CPU])
-        feeds = _feeds(model, 1)[role]
+        feeds = all_feeds[role]
         norm_graph, silu_graph = kernel_floor_graphs(*normalized_and_activated(model.bundle.graph_paths[role]))
         seconds = measure_alternating([
             lambda: whole_session.run(None, feeds), lambda: whole_eager[role](feeds),
