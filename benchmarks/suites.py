@@ -12,8 +12,8 @@ import numpy as np
 import onnxruntime
 
 from benchmarks.flops import matmul_gflops, multiply_adds
-from benchmarks.floors import kernel_floor_graphs, normalized_and_activated
-from benchmarks.harness import Report, measure, measure_alternating, row, versus
+from benchmarks.floors import kernel_floor, normalized_and_activated
+from benchmarks.harness import Report, Row, measure, measure_alternating, row, versus
 from studio.play import PlaySession
 from studio.projection import Projection, ProjectionConfig
 from studio.runtime import CPU, WorldModel, session_options
@@ -52,20 +52,23 @@ class BenchConfig:
         return (300,) if self.quick else (300, 1800, 18_000)
 
 
-def graphs(report: Report, model: WorldModel, trained, config: BenchConfig) -> None:
+def graphs(report: Report, model: WorldModel, trained, config: BenchConfig, work: Path) -> None:
     """Each graph at batch 1 and 64 through onnxruntime, beside the same weights in torch eager; and the
     arithmetic rate each ran at, beside the machine's float32 matrix-product ceiling.
 
-    `trained` is the torch model behind the bundle (None: onnxruntime rows only)."""
-    eager = None
+    `trained` is the torch model behind the bundle (None: onnxruntime rows only). With it, the batch-1 loop
+    of the encoder, predictor and decoder also times what bounds their ratio (`_ConvolutionFloor`)."""
+    eager, floors = None, {}
     if trained is not None:
-        from studio.train.eager import eager_graphs  # torch lives in the training extras
+        from studio.train.eager import convolutions_only, eager_graphs  # torch lives in the training extras
 
         eager = eager_graphs(trained)
+        floors = {role: _ConvolutionFloor(role, runner, path, model)
+                  for role, (runner, path) in convolutions_only(trained, work / "convolutions").items()}
     ceiling = matmul_gflops()
     report.facts["float32 matrix product, 2048² (numpy, all cores): the arithmetic ceiling"] = f"{ceiling:.0f} GFLOP/s"
-    work = {role: multiply_adds(path) for role, path in model.bundle.graph_paths.items()}  # per sample
-    rates: dict[str, list[str]] = {role: [] for role in work}
+    work_per_sample = {role: multiply_adds(path) for role, path in model.bundle.graph_paths.items()}
+    rates: dict[str, list[str]] = {role: [] for role in work_per_sample}
     for batch in (1, 64):
         for role, feeds in _feeds(model, batch).items():
             session = model.sessions[role]
@@ -75,50 +78,56 @@ def graphs(report: Report, model: WorldModel, trained, config: BenchConfig) -> N
                 report.add(ort)
                 measured = {"onnxruntime": ort}
             else:
+                floor = floors.get(role) if batch == 1 else None
                 repeats = config.repeats * (BATCH_ONE_REPEATS if batch == 1 else 1)
-                ort_s, torch_s = measure_alternating([lambda: session.run(None, feeds), lambda: eager[role](feeds)], repeats,
-                                                     rounds=10, warm_up_s=config.warm_up_s)
-                ort, torch_row = row("graphs", f"{label} (onnxruntime)", ort_s), row("graphs", f"{label} (torch eager)", torch_s)
+                seconds = measure_alternating([lambda: session.run(None, feeds), lambda: eager[role](feeds),
+                                               *(floor.alternatives(feeds) if floor else [])],
+                                              repeats, rounds=10, warm_up_s=config.warm_up_s)
+                ort, torch_row = row("graphs", f"{label} (onnxruntime)", seconds[0]), row("graphs", f"{label} (torch eager)", seconds[1])
                 report.add(versus(ort, torch_row), torch_row)
+                if floor:
+                    floor.report(report, ort, torch_row, seconds[2:])
                 measured = {"onnxruntime": ort, "torch": torch_row}
             rates[role].append(f"batch {batch}: " + ", ".join(
-                f"{runtime} {2 * work[role] * batch / (r.median_ms / 1000) / 1e9:.0f}" for runtime, r in measured.items()))
+                f"{runtime} {2 * work_per_sample[role] * batch / (r.median_ms / 1000) / 1e9:.0f}" for runtime, r in measured.items()))
     for role, figures in rates.items():
-        report.facts[f"{role}: multiply-adds per sample; GFLOP/s reached"] = f"{work[role] / 1e6:.1f} M; " + "; ".join(figures)
+        report.facts[f"{role}: multiply-adds per sample; GFLOP/s reached"] = f"{work_per_sample[role] / 1e6:.1f} M; " + "; ".join(figures)
 
 
-def convolution_floor(report: Report, model: WorldModel, trained, config: BenchConfig, work: Path) -> None:
-    """Batch 1: the convolutions alone of the encoder, predictor and decoder (every GroupNorm and SiLU made
-    identity, the same weights otherwise), in both runtimes; and the least onnxruntime's own kernels need for the
-    normalizations and activations (`benchmarks/floors.py`). No runtime runs a graph faster than its
-    convolutions, so together they bound what ratio over torch eager onnxruntime could reach at all.
-    The whole graphs are timed again in the same loop: a bound is only as good as figures taken together."""
-    from studio.train.eager import convolutions_only, eager_graphs  # torch lives in the training extras
+class _ConvolutionFloor:
+    """What bounds a graph's batch-1 ratio over torch eager: its convolutions alone (every GroupNorm and SiLU
+    made identity, the same weights otherwise) in both runtimes, and the least onnxruntime's own kernels need
+    for the normalizations and activations (`benchmarks/floors.py`). No runtime runs a graph faster than its
+    convolutions, so together they bound what ratio onnxruntime could reach at all. They run in the whole
+    graphs' own alternating loop: a bound is only as good as figures taken together."""
 
-    whole_eager = eager_graphs(trained)
-    all_feeds = _feeds(model, 1)
-    for role, (convs_eager, path) in convolutions_only(trained, work / "convolutions").items():
-        whole_session = model.sessions[role]
-        convs_session = onnxruntime.InferenceSession(str(path), sess_options=session_options(), providers=[CPU])
-        feeds = all_feeds[role]
-        norm_graph, silu_graph = kernel_floor_graphs(*normalized_and_activated(model.bundle.graph_paths[role]))
-        seconds = measure_alternating([
-            lambda: whole_session.run(None, feeds), lambda: whole_eager[role](feeds),
-            lambda: convs_session.run(None, feeds), lambda: convs_eager(feeds), norm_graph, silu_graph,
-        ], config.repeats * BATCH_ONE_REPEATS, rounds=10, warm_up_s=config.warm_up_s)
-        names = ["whole graph (onnxruntime)", "whole graph (torch eager)", "convolutions alone (onnxruntime)",
-                 "convolutions alone (torch eager)", f"its GroupNorms as one InstanceNormalization of {norm_graph.elements:,} "
-                 "elements (onnxruntime)", f"its SiLUs as one op of {silu_graph.elements:,} elements (onnxruntime)"]
-        whole_ort, whole_torch, convs_ort, convs_torch, norm, silu = (
-            row("floor", f"{role} batch 1, {name}", s) for name, s in zip(names, seconds))
-        report.add(versus(whole_ort, whole_torch), whole_torch, versus(convs_ort, convs_torch), convs_torch, norm, silu)
+    def __init__(self, role: str, convs_eager, convs_path: Path, model: WorldModel):
+        self.role = role
+        self.convs_eager = convs_eager
+        self.convs_session = onnxruntime.InferenceSession(str(convs_path), sess_options=session_options(), providers=[CPU])
+        self.kernels = kernel_floor(*normalized_and_activated(model.bundle.graph_paths[role]))
+
+    def alternatives(self, feeds: dict[str, np.ndarray]) -> list:
+        return [lambda: self.convs_session.run(None, feeds), lambda: self.convs_eager(feeds), *self.kernels.graphs]
+
+    def report(self, report: Report, whole_ort: Row, whole_torch: Row, seconds: list[np.ndarray]) -> None:
+        k = self.kernels
+        names = ["convolutions alone (onnxruntime)", "convolutions alone (torch eager)",
+                 f"its GroupNorms' statistics as one InstanceNormalization of {k.norm.elements:,} elements (onnxruntime)",
+                 f"their per-channel scale and shift as one BatchNormalization of {k.norm.elements:,} elements (onnxruntime)",
+                 f"its SiLUs as one op of {k.silu.elements:,} elements (onnxruntime)",
+                 "an empty call: Identity of one float (onnxruntime)"]
+        convs_ort, convs_torch, *kernel_rows = (row("floor", f"{self.role} batch 1, {name}", s) for name, s in zip(names, seconds))
+        report.add(versus(convs_ort, convs_torch), convs_torch, *kernel_rows)
+        *kernel_ms, empty_ms = (r.median_ms for r in kernel_rows)
+        floor = sum(max(0.0, ms - empty_ms) for ms in kernel_ms)
         w_o, w_t, c_o, c_t = (r.median_ms for r in (whole_ort, whole_torch, convs_ort, convs_torch))
-        floor = norm.median_ms + silu.median_ms
-        report.facts[f"{role} batch 1: what a 2x over torch eager leaves for the normalizations and activations"] = (
+        report.facts[f"{self.role} batch 1: what a 2x over torch eager leaves for the normalizations and activations"] = (
             f"timed together: torch {w_t:.2f} ms, so 2x needs onnxruntime ≤ {w_t / 2:.2f}; its convolutions alone "
             f"take {c_o:.2f} (torch's {c_t:.2f}: {c_t / c_o:.2f}x), leaving {w_t / 2 - c_o:.2f} ms for the rest, which "
-            f"takes {w_o - c_o:.2f} (torch: {w_t - c_t:.2f}) and cannot take less than {floor:.2f} with onnxruntime's "
-            f"kernels; best ratio possible with them: {w_t / (c_o + floor):.2f}x (this loop: {w_t / w_o:.2f}x)")
+            f"takes {w_o - c_o:.2f} (torch: {w_t - c_t:.2f}) and cannot take less than {floor:.3f} with onnxruntime's "
+            f"kernels (each one-op call less the empty call's {empty_ms:.3f}); best ratio possible with them: "
+            f"{w_t / (c_o + floor):.2f}x (this loop: {w_t / w_o:.2f}x)")
 
 
 def _trained_model(config: BenchConfig):
@@ -340,9 +349,7 @@ def run_all(config: BenchConfig, report: Report) -> None:
     work = Path(tempfile.mkdtemp(prefix="studio-bench-"))
     try:
         trained = _trained_model(config)
-        graphs(report, model, trained, config)
-        if trained is not None:
-            convolution_floor(report, model, trained, config, work)
+        graphs(report, model, trained, config, work)
         play_and_rollout(report, model, config)
         projection(report, model, config)
         clips = synthetic_clips(model, config.clip_lengths, work)
