@@ -83,15 +83,17 @@ def graphs(report: Report, model: WorldModel, trained, config: BenchConfig, work
                 seconds = measure_alternating([lambda: session.run(None, feeds), lambda: eager[role](feeds),
                                                *(floor.alternatives(feeds) if floor else [])],
                                               repeats, rounds=10, warm_up_s=config.warm_up_s)
-                ort, torch_row = row("graphs", f"{label} (onnxruntime)", seconds[0]), row("graphs", f"{label} (torch eager)", seconds[1])
+                ort = row("graphs", f"{label} (onnxruntime)", seconds[0])
+                torch_row = row("graphs", f"{label} (torch eager)", seconds[1])
                 report.add(versus(ort, torch_row), torch_row)
                 if floor:
                     floor.report(report, ort, torch_row, seconds[2:])
                 measured = {"onnxruntime": ort, "torch": torch_row}
-            rates[role].append(f"batch {batch}: " + ", ".join(
-                f"{runtime} {2 * work_per_sample[role] * batch / (r.median_ms / 1000) / 1e9:.0f}" for runtime, r in measured.items()))
+            gflops = {runtime: 2 * work_per_sample[role] * batch / (r.median_ms / 1000) / 1e9 for runtime, r in measured.items()}
+            rates[role].append(f"batch {batch}: " + ", ".join(f"{runtime} {rate:.0f}" for runtime, rate in gflops.items()))
     for role, figures in rates.items():
-        report.facts[f"{role}: multiply-adds per sample; GFLOP/s reached"] = f"{work_per_sample[role] / 1e6:.1f} M; " + "; ".join(figures)
+        report.facts[f"{role}: multiply-adds per sample; GFLOP/s reached"] = (
+            f"{work_per_sample[role] / 1e6:.1f} M; " + "; ".join(figures))
 
 
 class _ConvolutionFloor:
