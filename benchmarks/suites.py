@@ -14,6 +14,7 @@ import onnxruntime
 from benchmarks.flops import matmul_gflops, multiply_adds
 from benchmarks.floors import kernel_floor, normalized_and_activated
 from benchmarks.harness import Report, Row, measure, measure_alternating, row, versus
+from benchmarks.targets import API_STEP
 from studio.play import PlaySession
 from studio.projection import Projection, ProjectionConfig
 from studio.runtime import CPU, WorldModel, session_options
@@ -297,7 +298,7 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
         client.predict(0, api_name="/play_start")
         codes = iter(np.arange(config.play_steps * 4) % 4)
         raw = RawClient(url, client.session_hash)
-        page_like = row("play", "play step through the API (/step, HTTP + SSE as the page calls it)",
+        page_like = row("play", API_STEP,
                         measure(lambda: raw.call("step", int(next(codes))), config.play_steps, 5))
         python_client = row("play", "play step through gradio_client (/step)",
                             measure(lambda: client.predict(int(next(codes)), api_name="/step"), config.play_steps, 5),

@@ -59,7 +59,7 @@ def _scaled(numerator: Callable, denominator: Callable, scale: float = 1.0) -> C
     return figure
 
 
-API_STEP = "play step through the API (/step, HTTP + SSE as the page calls it)"
+API_STEP = "play step through the API (/step, over HTTP + SSE as the page's presses)"
 TARGETS = (
     Target("play step through the API, p50", 40, "ms", _row(API_STEP)),
     Target("play step through the API, p95", 80, "ms", _row(API_STEP, "p95_ms")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +24,8 @@ class PlaySession:
     codes: list[int] = field(default_factory=list)  # the code pressed at each step
     latencies_ms: list[float] = field(default_factory=list)  # predictor + decoder time of each step
     pressed_at: list[float] = field(default_factory=list)  # monotonic time of each step, for the pace of play
+    # a game running on its own (the Play tab's Run mode) is pressed from two threads at once
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def start(cls, model: WorldModel, latents: np.ndarray, t: int) -> PlaySession:
@@ -42,27 +45,38 @@ class PlaySession:
 
     def step(self, model: WorldModel, code: int) -> np.ndarray:
         """Press `code`: predict the next latents, decode them, and return the new frame [H, W, 3] uint8."""
+        with self.lock:
+            return self._advance(model, int(code))
+
+    def repeat(self, model: WorldModel) -> np.ndarray:
+        """Press the last code again (code 0 before any press): what a game running on its own does. The code is
+        read under the same lock as the step, so a press from another thread is never overtaken by a stale one."""
+        with self.lock:
+            return self._advance(model, self.codes[-1] if self.codes else 0)
+
+    def _advance(self, model: WorldModel, code: int) -> np.ndarray:
         action = model.action_vectors(np.asarray([code]))  # [1, Da]
         began = time.perf_counter()
         context = self.contexts[-1]  # [C, N, D]
         latents_next = model.predict(context[None], action)  # [1, N, D]
         frame = to_uint8_frames(model.decode(latents_next))[0]  # [H, W, 3]
-        self.latencies_ms.append(1000.0 * (time.perf_counter() - began))
+        self.latencies_ms = [*self.latencies_ms[-(MAX_HISTORY - 1):], 1000.0 * (time.perf_counter() - began)]
         self.pressed_at = [*self.pressed_at[-(PACE_WINDOW - 1):], time.monotonic()]
         self.contexts.append(np.concatenate([context[1:], latents_next]))
         self.frames.append(frame)
-        self.codes.append(int(code))
+        self.codes.append(code)
         if len(self.codes) > MAX_HISTORY:
             del self.contexts[0], self.frames[0], self.codes[0]
         return frame
 
     def undo(self) -> np.ndarray:
         """Take back the last step (nothing happens at the start)."""
-        if self.codes:
-            self.contexts.pop()
-            self.frames.pop()
-            self.codes.pop()
-        return self.frame
+        with self.lock:
+            if self.codes:
+                self.contexts.pop()
+                self.frames.pop()
+                self.codes.pop()
+            return self.frame
 
     def steps_per_second(self) -> float | None:
         """The pace of play over the last steps (wall clock between presses), None when play has paused."""

@@ -103,6 +103,37 @@ def test_play_steps_undo_and_latency(model, clip):
         game.step(model, model.codebook_size)
 
 
+def test_a_game_running_on_its_own_takes_presses_from_another_thread(model, clip):
+    import threading
+    import time
+
+    _, latents, _ = clip
+    game = PlaySession.start(model, latents, 5)
+    game.step(model, 1)
+    stop, repeats = threading.Event(), [0]
+
+    def run() -> None:  # what Run mode does: press the last code again, as fast as it can
+        while not stop.is_set():
+            game.repeat(model)
+            repeats[0] += 1
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    try:
+        for code in (2, 3, 0, 2):  # a player's presses meanwhile, and an undo
+            game.step(model, code)
+            seen = repeats[0]
+            deadline = time.monotonic() + 10
+            while repeats[0] < seen + 5 and time.monotonic() < deadline:
+                time.sleep(0.001)
+            assert game.codes[-5:] == [code] * 5  # the loop went on with the pressed code, never a stale one
+            game.undo()
+    finally:
+        stop.set()
+        runner.join()
+    assert len(game.contexts) == len(game.frames) == game.steps + 1  # every step and undo kept the history aligned
+
+
 def smooth_walk(rng, steps: int, dims: int) -> np.ndarray:
     return np.cumsum(rng.normal(size=(steps, dims)), axis=0)
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import time
 from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
 from studio.action_codes import agreement, code_meanings
 from studio.analysis import MAX_FRAME_CAP, analyze_clip
@@ -17,12 +21,12 @@ from studio.ui.clip_tab import ClipSession
 from studio.ui.state import BundleShelf
 
 SCREEN_HEIGHT = 384  # pixels: the decoded frame is shown large
-SCREEN_CSS = "#play-screen img { image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain; }"
+SCREEN_CSS = (f"#play-screen img {{ image-rendering: pixelated; height: {SCREEN_HEIGHT}px; max-width: 100%; "
+              "object-fit: contain; display: block; margin: 0 auto; }")
 KEYS = 9  # keys 1..9 press codes 0..8
-# Run mode's timer: a tick while a step is still on its way is dropped by the page, so a short interval only
-# shortens the wait between one step's answer and the next press (16 -> 17.5 steps/s from 0.02 s to 0.005 s,
-# headless Chromium on the same 2 cores)
-RUN_INTERVAL_S = 0.005
+# Run mode steps the game on the server and streams each frame to the page as it is made: no request per step,
+# so the pace does not depend on the player's network round trip; at most a screen's refresh rate.
+RUN_FRAME_S = 1 / 60
 ACTION_COLUMN = "action_name"
 # Steps run one at a time, in the order pressed, so that a player's presses never race on their game;
 # a step takes a few milliseconds, so one queue serves many players.
@@ -33,7 +37,9 @@ KEYBOARD_SCRIPT = """
 document.addEventListener("keydown", (event) => {
   const target = event.target;
   if (event.repeat && event.key === "Backspace") return;
-  if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable)) return;
+  const typing = target && (target.tagName === "TEXTAREA" || target.isContentEditable ||
+    (target.tagName === "INPUT" && !["checkbox", "radio", "range", "button"].includes(target.type)));
+  if (typing) return;  // digits typed into a field are text; with the Run box (a checkbox) focused they still play
   const pad = document.getElementById("play-pad");
   if (!pad || pad.offsetParent === null) return;
   let id = null;
@@ -74,11 +80,15 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
                 gr.Button(f"{k + 1} · code {k}", elem_id=f"play-code-{k}", visible=False)
                 for k in range(buttons_needed)
             ]
-            run = gr.Checkbox(False, label="Run: keep pressing the last code, as fast as the machine goes",
-                              elem_id="play-run")
+            run = gr.Checkbox(False, label="Run: keep pressing the last code, as fast as the machine goes "
+                              f"(up to {round(1 / RUN_FRAME_S)} steps/s)", elem_id="play-run")
             status = gr.Markdown(elem_id="play-status")
         with gr.Column(scale=2):
-            screen = gr.Image(label="The world model's frame", height=SCREEN_HEIGHT, format="png", elem_id="play-screen")
+            # the frame travels inside the page's update (a data URL), not as a file the page fetches after it:
+            # a stream of frames would otherwise wait one network round trip per frame, and a far player see none
+            screen = gr.HTML(label="The world model's frame", show_label=True, container=True, js_on_load=None,
+                             min_height=SCREEN_HEIGHT, elem_id="play-screen")
+            frame_file = gr.Image(visible=False, format="png")  # what scripts get from /step and /undo: a PNG file
 
     def start_clip(state: ClipSession | None, name: str) -> StartClip:
         if state is not None and state.bundle == name:
@@ -89,7 +99,10 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
             raise gr.Error("Analyze a clip on the Clip tab first: this bundle ships no example to start from.")
         return examples[name]
 
-    def begin(state: ClipSession | None, name: str, t):
+    running: dict[str, object] = {}  # browser session -> the token of its Run-mode loop; popping it stops the loop
+
+    def begin(state: ClipSession | None, name: str, t, request: gr.Request):
+        running.pop(request.session_hash, None)
         model = shelf.get(name)
         clip = start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
@@ -98,18 +111,19 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
             gr.Button(_button_label(k, clip.meanings), visible=k < model.codebook_size) for k in range(buttons_needed)
         ]
         status_text = f"Started from frame **{t}** of **{clip.name}**. Press a code."
-        return (played, _screen(played), status_text, gr.Slider(0, len(clip.latents) - 1, value=t, step=1), *buttons)
+        slider = gr.Slider(0, len(clip.latents) - 1, value=t, step=1)
+        return played, _screen(played), status_text, False, slider, *buttons
 
     start.click(
         begin, inputs=[session, bundle_name, start_frame],
-        outputs=[game, screen, status, start_frame, *code_buttons], api_name="play_start",
+        outputs=[game, screen, status, run, start_frame, *code_buttons], api_name="play_start",
     )
     reset.click(
         begin, inputs=[session, bundle_name, start_frame],
-        outputs=[game, screen, status, start_frame, *code_buttons], api_name=False,
+        outputs=[game, screen, status, run, start_frame, *code_buttons], api_name=False,
     )
 
-    def step(played: PlaySession | None, name: str, code):
+    def press(played: PlaySession | None, name: str, code) -> PlaySession:
         if played is None:
             raise gr.Error("Press Start first.")
         model = shelf.get(name)
@@ -117,45 +131,67 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
             played.step(model, int(code))
         except (ValueError, TypeError):
             raise gr.Error(f"this model has action codes 0 to {model.codebook_size - 1}") from None
-        return played, _screen(played), _status(played)
+        return played
 
     for k, button in enumerate(code_buttons):
         button.click(
-            lambda played, name, k=k: step(played, name, k), inputs=[game, bundle_name], outputs=[game, screen, status],
-            api_name=False, show_progress="hidden", trigger_mode="always_last", **ONE_STEP_AT_A_TIME,
+            lambda played, name, k=k: _shown(press(played, name, k)), inputs=[game, bundle_name],
+            outputs=[game, screen, status], api_name=False, show_progress="hidden", trigger_mode="always_last",
+            **ONE_STEP_AT_A_TIME,
         )
-    # one endpoint for scripts: /step takes the code as a number
+    # endpoints for scripts: /step takes the code as a number; /step and /undo return the frame as a PNG file
     code_box = gr.Number(0, precision=0, visible=False)
     step_button = gr.Button(visible=False)
-    step_button.click(step, inputs=[game, bundle_name, code_box], outputs=[game, screen, status], api_name="step",
-                      show_progress="hidden", **ONE_STEP_AT_A_TIME)
+    step_button.click(lambda played, name, code: _as_file(press(played, name, code)), inputs=[game, bundle_name, code_box],
+                      outputs=[game, frame_file, status], api_name="step", show_progress="hidden", **ONE_STEP_AT_A_TIME)
 
-    # Run mode: a timer presses the last code again; a tick that finds the previous one still running is
-    # dropped, so the game advances at the fastest rate the machine sustains, up to 1 / RUN_INTERVAL_S.
-    timer = gr.Timer(RUN_INTERVAL_S, active=False)
-    run.change(lambda on: gr.Timer(active=bool(on)), inputs=run, outputs=timer, api_name=False)
-
-    def keep_running(played: PlaySession | None, name: str):
+    # Run mode: a loop on the server presses the last code again and again, streaming every frame, until the box is
+    # unticked, a new game starts or the bundle changes. The code buttons and keys still work while it runs (they
+    # change the code it presses); the game's own lock keeps the two from stepping at once.
+    def run_game(on: bool, played: PlaySession | None, name: str, request: gr.Request):
+        key = request.session_hash
+        running.pop(key, None)  # a loop already running stops at its next step
+        if not on:
+            yield gr.skip(), gr.skip()
+            return
         if played is None:
-            return played, gr.skip(), "Press Start first, then Run."
-        return step(played, name, played.codes[-1] if played.codes else 0)
+            yield gr.skip(), "Press Start first, then Run."
+            return
+        token = running[key] = object()
+        model = shelf.get(name)
+        try:
+            while running.get(key) is token:
+                began = time.perf_counter()
+                played.repeat(model)
+                if running.get(key) is not token:
+                    break  # stopped during the step: its frame must not cover a new game's
+                yield _shown(played)[1:]
+                time.sleep(max(0.0, RUN_FRAME_S - (time.perf_counter() - began)))
+        finally:
+            if running.get(key) is token:
+                del running[key]
 
-    timer.tick(keep_running, inputs=[game, bundle_name], outputs=[game, screen, status], api_name=False,
-               show_progress="hidden", trigger_mode="once", **ONE_STEP_AT_A_TIME)
+    # not one step at a time with the other players: the loop lasts as long as the box stays ticked
+    run.change(run_game, inputs=[run, game, bundle_name], outputs=[screen, status], api_name=False,
+               show_progress="hidden", trigger_mode="multiple", concurrency_limit=None)
 
-    def take_back(played: PlaySession | None):
+    def take_back(played: PlaySession | None) -> PlaySession:
         if played is None:
-            return None, None, "Press Start first."
+            raise gr.Error("Press Start first.")
         played.undo()
-        return played, _screen(played), _status(played)
+        return played
 
-    undo.click(take_back, inputs=game, outputs=[game, screen, status], api_name="undo", show_progress="hidden",
-               **ONE_STEP_AT_A_TIME)
+    undo.click(lambda played: _shown(take_back(played)), inputs=game, outputs=[game, screen, status], api_name=False,
+               show_progress="hidden", **ONE_STEP_AT_A_TIME)
+    undo_button = gr.Button(visible=False)
+    undo_button.click(lambda played: _as_file(take_back(played)), inputs=game, outputs=[game, frame_file, status],
+                      api_name="undo", show_progress="hidden", **ONE_STEP_AT_A_TIME)
 
-    def clear():
-        return None, None, ""
+    def clear(request: gr.Request):
+        running.pop(request.session_hash, None)
+        return None, None, "", False
 
-    return clear, [game, screen, status]
+    return clear, [game, screen, status, run]
 
 
 def _meanings(model: WorldModel, analysis, labels: Labels | None) -> dict[int, tuple[str, float]]:
@@ -184,15 +220,29 @@ def _button_label(code: int, meanings: dict[int, tuple[str, float]]) -> str:
     return f"{key}code {code}"
 
 
-def _screen(played: PlaySession) -> np.ndarray:
-    """The frame at model size: the page scales it up (SCREEN_CSS), which keeps every step's payload tiny."""
-    return played.frame
+def _screen(played: PlaySession) -> str:
+    """The frame at model size as an inline PNG: the page scales it up (SCREEN_CSS), so each step's payload stays
+    a few kB (64x64 Breakout: ~2-5 kB of base64)."""
+    buffer = io.BytesIO()
+    Image.fromarray(played.frame).save(buffer, format="PNG", compress_level=1)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="the world model\'s frame after step {played.steps}">'
+
+
+def _shown(played: PlaySession) -> tuple[PlaySession, str, str]:
+    """What the page shows of a game: the game, its frame, its status."""
+    return played, _screen(played), _status(played)
+
+
+def _as_file(played: PlaySession) -> tuple[PlaySession, np.ndarray, str]:
+    """What a script gets: the frame [H, W, 3] uint8, which Gradio hands over as a PNG file."""
+    return played, played.frame, _status(played)
 
 
 def _status(played: PlaySession) -> str:
     latency = played.latency_summary()
     timing = f" · step latency **{latency[0]:.1f} ms** (model, median) → up to {latency[1]:.0f} frames/s" if latency else ""
     rate = played.steps_per_second()
-    pace = f" · playing at **{rate:.1f} steps/s** (round trip)" if rate else ""
+    pace = f" · playing at **{rate:.1f} steps/s**" if rate else ""
     recent = " ".join(str(c) for c in played.codes[-12:])
     return f"**{played.steps} steps played** · last codes: {recent or '—'}{timing}{pace}"

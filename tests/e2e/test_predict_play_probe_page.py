@@ -78,11 +78,15 @@ def test_browser_rolls_out_plays_and_probes(page, studio_url, clip, labels, tmp_
     page.locator("body").press("Backspace")
     status.get_by_text("9 steps played", exact=False).wait_for()
     assert page.locator("#play-screen img").get_attribute("src")
-    # Run mode keeps pressing the last code on a timer, and shows the pace it sustains
+    # Run mode keeps pressing the last code, streaming its frames and the pace it sustains; a key pressed
+    # meanwhile becomes the code it keeps pressing
     page.locator("#play-run input").check()
     status.get_by_text("steps/s", exact=False).wait_for()
     page.wait_for_function("parseInt(document.querySelector('#play-status').innerText) >= 40")
+    page.locator("body").press("4")
+    status.get_by_text("last codes: 3 3 3 3 3 3 3 3 3 3 3 3", exact=False).wait_for()
     page.locator("#play-run input").uncheck()
+    assert page.locator("#play-screen img").get_attribute("src").startswith("data:image/png;base64,")
     page.screenshot(path=str(tmp_path / "play_tab.png"), full_page=True)
 
     page.get_by_role("tab", name="Probe").click()
