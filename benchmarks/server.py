@@ -109,5 +109,26 @@ class RawClient:
                     return payload
         raise RuntimeError(f"{api_name}: the stream ended without a result")
 
+    def updates_per_second(self, api_name: str, seconds: float, *data) -> float:
+        """Start a streaming endpoint, count the updates it streams over `seconds`, then leave it running (the
+        caller stops it the endpoint's own way) -> updates per second."""
+        import json
+        import time
+
+        posted = self.http.post(f"{self.base}/call/{api_name}", json={"data": list(data), "session_hash": self.session_hash})
+        posted.raise_for_status()
+        event_id = posted.json()["event_id"]
+        updates, began = 0, None
+        with self.http.stream("GET", f"{self.base}/call/{api_name}/{event_id}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:") and line[6:].strip() == "generating":
+                    began = began or time.perf_counter()  # from the first update: the stream's start-up is not its rate
+                    updates += 1
+                    if time.perf_counter() - began >= seconds:
+                        return (updates - 1) / (time.perf_counter() - began)
+                elif line.startswith("event:") and line[6:].strip() in ("complete", "error"):
+                    break
+        raise RuntimeError(f"{api_name}: the stream ended after {updates} updates")
+
     def close(self) -> None:
         self.http.close()

@@ -304,6 +304,9 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
                             measure(lambda: client.predict(int(next(codes)), api_name="/step"), config.play_steps, 5),
                             note="gradio_client polls its result queue every 50 ms")
         report.add(versus(page_like, python_client), python_client)
+        streamed = raw.updates_per_second("run", 1.0 if config.quick else 10.0, True)
+        raw.call("run", False)
+        report.facts["Run mode: frames streamed per second to one player (/run, HTTP + SSE, at most 60)"] = f"{streamed:.1f}"
         raw.close()
         under_load(report, url, clips[min(clips)], config)
         report.facts["app peak RSS after the load suite"] = f"{process_memory_mb(process.pid, 'VmHWM'):.0f} MB"

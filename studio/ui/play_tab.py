@@ -171,8 +171,9 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
             if running.get(key) is token:
                 del running[key]
 
-    # not one step at a time with the other players: the loop lasts as long as the box stays ticked
-    run.change(run_game, inputs=[run, game, bundle_name], outputs=[screen, status], api_name=False,
+    # not one step at a time with the other players: the loop lasts as long as the box stays ticked. Scripts
+    # start it with /run true and stop it with /run false (same session)
+    run.change(run_game, inputs=[run, game, bundle_name], outputs=[screen, status], api_name="run",
                show_progress="hidden", trigger_mode="multiple", concurrency_limit=None)
 
     def take_back(played: PlaySession | None) -> PlaySession:
