@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 START_TIMEOUT_S = 90
@@ -92,8 +94,29 @@ class RawClient:
         self.http = httpx.Client(timeout=60)
 
     def call(self, api_name: str, *data) -> list:
-        import json
+        for event, payload in self._events(api_name, data):
+            if event == "error":
+                raise RuntimeError(f"{api_name} failed: {payload}")
+            if event == "complete":
+                return payload
+        raise RuntimeError(f"{api_name}: the stream ended without a result")
 
+    def updates_per_second(self, api_name: str, seconds: float, *data) -> float:
+        """Start a streaming endpoint, count the updates it streams over `seconds`, then leave it running (the
+        caller stops it the endpoint's own way) -> updates per second."""
+        updates, began = 0, None
+        for event, _ in self._events(api_name, data):
+            if event in ("complete", "error"):
+                break
+            if event == "generating":
+                began = began or time.perf_counter()  # from the first update: the stream's start-up is not its rate
+                updates += 1
+                if time.perf_counter() - began >= seconds:
+                    return (updates - 1) / (time.perf_counter() - began)
+        raise RuntimeError(f"{api_name}: the stream ended after {updates} updates")
+
+    def _events(self, api_name: str, data: tuple) -> Iterator[tuple[str, object]]:
+        """Post a call, then yield (event, its data) as the server streams them."""
         posted = self.http.post(f"{self.base}/call/{api_name}", json={"data": list(data), "session_hash": self.session_hash})
         posted.raise_for_status()
         event_id = posted.json()["event_id"]
@@ -102,33 +125,8 @@ class RawClient:
             for line in stream.iter_lines():
                 if line.startswith("event:"):
                     event = line[6:].strip()
-                elif line.startswith("data:") and event in ("complete", "error"):
-                    payload = json.loads(line[5:]) if line[5:].strip() not in ("", "null") else None
-                    if event == "error":
-                        raise RuntimeError(f"{api_name} failed: {payload}")
-                    return payload
-        raise RuntimeError(f"{api_name}: the stream ended without a result")
-
-    def updates_per_second(self, api_name: str, seconds: float, *data) -> float:
-        """Start a streaming endpoint, count the updates it streams over `seconds`, then leave it running (the
-        caller stops it the endpoint's own way) -> updates per second."""
-        import json
-        import time
-
-        posted = self.http.post(f"{self.base}/call/{api_name}", json={"data": list(data), "session_hash": self.session_hash})
-        posted.raise_for_status()
-        event_id = posted.json()["event_id"]
-        updates, began = 0, None
-        with self.http.stream("GET", f"{self.base}/call/{api_name}/{event_id}") as stream:
-            for line in stream.iter_lines():
-                if line.startswith("event:") and line[6:].strip() == "generating":
-                    began = began or time.perf_counter()  # from the first update: the stream's start-up is not its rate
-                    updates += 1
-                    if time.perf_counter() - began >= seconds:
-                        return (updates - 1) / (time.perf_counter() - began)
-                elif line.startswith("event:") and line[6:].strip() in ("complete", "error"):
-                    break
-        raise RuntimeError(f"{api_name}: the stream ended after {updates} updates")
+                elif line.startswith("data:"):
+                    yield event, json.loads(line[5:]) if line[5:].strip() not in ("", "null") else None
 
     def close(self) -> None:
         self.http.close()
