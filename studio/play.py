@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,6 +13,7 @@ from studio.runtime import WorldModel, to_uint8_frames
 
 MAX_HISTORY = 2000  # steps kept for undo; older ones are dropped
 PACE_WINDOW = 20  # steps over which the pace of play is measured
+LATENCY_WINDOW = 50  # steps over which the step latency is summarised
 IDLE_S = 2.0  # a pause this long ends a run of steps: the pace is not measured across it
 
 
@@ -22,8 +24,9 @@ class PlaySession:
     contexts: list[np.ndarray]  # each [C, N, D]; contexts[0] is the start, contexts[-1] the present
     frames: list[np.ndarray]  # each [H, W, 3] uint8, the decoded present frame after each step
     codes: list[int] = field(default_factory=list)  # the code pressed at each step
-    latencies_ms: list[float] = field(default_factory=list)  # predictor + decoder time of each step
-    pressed_at: list[float] = field(default_factory=list)  # monotonic time of each step, for the pace of play
+    # predictor + decoder time of each of the last steps, and the monotonic time of each, for the pace of play
+    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
+    pressed_at: deque[float] = field(default_factory=lambda: deque(maxlen=PACE_WINDOW))
     # a game running on its own (the Play tab's Run mode) is pressed from two threads at once
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -60,8 +63,8 @@ class PlaySession:
         context = self.contexts[-1]  # [C, N, D]
         latents_next = model.predict(context[None], action)  # [1, N, D]
         frame = to_uint8_frames(model.decode(latents_next))[0]  # [H, W, 3]
-        self.latencies_ms = [*self.latencies_ms[-(MAX_HISTORY - 1):], 1000.0 * (time.perf_counter() - began)]
-        self.pressed_at = [*self.pressed_at[-(PACE_WINDOW - 1):], time.monotonic()]
+        self.latencies_ms.append(1000.0 * (time.perf_counter() - began))
+        self.pressed_at.append(time.monotonic())
         self.contexts.append(np.concatenate([context[1:], latents_next]))
         self.frames.append(frame)
         self.codes.append(code)
@@ -80,7 +83,8 @@ class PlaySession:
 
     def steps_per_second(self) -> float | None:
         """The pace of play over the last steps (wall clock between presses), None when play has paused."""
-        times = self.pressed_at
+        with self.lock:  # a copy: the other thread of a running game may be appending
+            times = list(self.pressed_at)
         if len(times) < 3 or time.monotonic() - times[-1] > IDLE_S:
             return None
         gaps = np.diff(times)  # [n-1] seconds between presses
@@ -89,9 +93,11 @@ class PlaySession:
             gaps = gaps[pauses[-1] + 1 :]
         return float(len(gaps) / gaps.sum()) if len(gaps) >= 2 else None
 
-    def latency_summary(self, last: int = 50) -> tuple[float, float] | None:
+    def latency_summary(self) -> tuple[float, float] | None:
         """(median step latency in ms, the frames per second it allows) over the last steps; None before any."""
-        if not self.latencies_ms:
+        with self.lock:
+            latencies = list(self.latencies_ms)
+        if not latencies:
             return None
-        median = float(np.median(self.latencies_ms[-last:]))
+        median = float(np.median(latencies))
         return median, 1000.0 / max(median, 1e-6)
