@@ -165,7 +165,7 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
                 played.repeat(model)
                 if running.get(key) is not token:
                     break  # stopped during the step: its frame must not cover a new game's
-                yield _shown(played)[1:]
+                yield _view(played)
                 time.sleep(max(0.0, RUN_FRAME_S - (time.perf_counter() - began)))
         finally:
             if running.get(key) is token:
@@ -230,9 +230,14 @@ def _screen(played: PlaySession) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="the world model\'s frame after step {played.steps}">'
 
 
+def _view(played: PlaySession) -> tuple[str, str]:
+    """What the page shows of a game: its frame and its status."""
+    return _screen(played), _status(played)
+
+
 def _shown(played: PlaySession) -> tuple[PlaySession, str, str]:
-    """What the page shows of a game: the game, its frame, its status."""
-    return played, _screen(played), _status(played)
+    """The game, as the page's step and undo hand it back, and what the page shows of it."""
+    return played, *_view(played)
 
 
 def _as_file(played: PlaySession) -> tuple[PlaySession, np.ndarray, str]:
