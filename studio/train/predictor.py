@@ -15,14 +15,19 @@ from studio.train.config import ModelConfig
 class ActionBlock(nn.Module):
     def __init__(self, width: int, action_dim: int):
         super().__init__()
+        self.width = width
         self.norm1, self.norm2 = nn.GroupNorm(8, width), nn.GroupNorm(8, width)
         self.conv1 = nn.Conv2d(width, width, 3, padding=1)
         self.conv2 = nn.Conv2d(width, width, 3, padding=1)
         self.film = nn.Linear(action_dim, 2 * width)
         self.act = nn.SiLU()
 
+    def film_of(self, action):  # [B, Da] -> scale, shift [B, W, 1, 1] each
+        # split by a fixed width: the exported graph slices at a constant, not at a size computed per call
+        return self.film(action)[:, :, None, None].split(self.width, dim=1)
+
     def forward(self, x, action):  # [B, W, g, g], [B, Da]
-        scale, shift = self.film(action)[:, :, None, None].chunk(2, dim=1)  # [B, W, 1, 1] each
+        scale, shift = self.film_of(action)
         h = self.act(self.norm1(x) * (1 + scale) + shift)
         h = self.conv1(h)
         h = self.conv2(self.act(self.norm2(h)))
