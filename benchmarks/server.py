@@ -52,6 +52,12 @@ def start_app(command: list[str], log: Path, env: dict | None = None, cwd: Path 
     raise RuntimeError(f"the studio did not serve {url} within {START_TIMEOUT_S}s:\n{log.read_text()}")
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU time a process has used so far, user and system, over all its threads, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
+
+
 def process_memory_mb(pid: int, field: str = "VmRSS") -> float:
     """A process's resident memory now (VmRSS) or at its peak (VmHWM), in MB, from /proc."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -15,7 +15,7 @@ from benchmarks.flops import matmul_gflops, multiply_adds
 from benchmarks.floors import kernel_floor, normalized_and_activated
 from benchmarks.harness import Report, Row, measure, measure_alternating, row, versus
 from benchmarks.targets import API_STEP
-from studio.play import PlaySession
+from studio.play import RUN_SHARED_STEPS_PER_S, PlaySession
 from studio.projection import Projection, ProjectionConfig
 from studio.runtime import CPU, WorldModel, session_options
 from studio.video import read_clip, write_mp4
@@ -309,6 +309,7 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
         report.facts["Run mode: frames streamed per second to one player (/run, HTTP + SSE, at most 60)"] = f"{streamed:.1f}"
         raw.close()
         under_load(report, url, clips[min(clips)], config)
+        players_running(report, url, clips[min(clips)], process.pid, config)
         report.facts["app peak RSS after the load suite"] = f"{process_memory_mb(process.pid, 'VmHWM'):.0f} MB"
     finally:
         stop(process)
@@ -352,6 +353,32 @@ def under_load(report: Report, url: str, clip: Path, config: BenchConfig) -> Non
     with concurrent.futures.ThreadPoolExecutor(players) as pool:
         seconds = np.concatenate(list(pool.map(play, range(players))))
     report.add(row("load", f"play step, {players} players at once ({steps} steps each)", seconds))
+
+
+def players_running(report: Report, url: str, clip: Path, pid: int, config: BenchConfig) -> None:
+    """Several players in Run mode at once: the frames each is streamed, and the app's CPU while they run."""
+    import concurrent.futures
+
+    from gradio_client import Client, handle_file
+
+    from benchmarks.server import RawClient, process_cpu_s
+
+    players, seconds = (2, 1.0) if config.quick else (4, 10.0)
+    raws = []
+    for _ in range(players):
+        client = Client(url, verbose=False)
+        client.predict(handle_file(str(clip)), 1, 20_000, "PCA", "2D", "time", api_name="/analyze")
+        client.predict(0, api_name="/play_start")
+        raws.append(RawClient(url, client.session_hash))
+    cpu, began = process_cpu_s(pid), time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(players) as pool:
+        rates = list(pool.map(lambda raw: raw.updates_per_second("run", seconds, True), raws))
+    cores = (process_cpu_s(pid) - cpu) / (time.perf_counter() - began)
+    for raw in raws:
+        raw.call("run", False)
+        raw.close()
+    report.facts[f"Run mode, {players} players at once: frames streamed per second to each; the app's CPU"] = (
+        f"{', '.join(f'{r:.1f}' for r in rates)} (together at most {RUN_SHARED_STEPS_PER_S}); {cores:.2f} cores")
 
 
 def run_all(config: BenchConfig, report: Report) -> None:

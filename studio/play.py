@@ -15,6 +15,16 @@ MAX_HISTORY = 2000  # steps kept for undo; older ones are dropped
 PACE_WINDOW = 20  # steps over which the pace of play is measured
 LATENCY_WINDOW = 50  # steps over which the step latency is summarised
 IDLE_S = 2.0  # a pause this long ends a run of steps: the pace is not measured across it
+# A game that runs on its own (Run mode) steps at most at a screen's refresh rate; all running games together
+# at most twice that: a step costs ~4 ms of a core with its frame's encoding, so they share about half a core,
+# and analyses and pressed steps keep the rest of a two-core machine however many players run.
+RUN_STEPS_PER_S = 60
+RUN_SHARED_STEPS_PER_S = 120
+
+
+def run_period_s(running: int) -> float:
+    """Seconds from one step of a running game to its next while `running` games run at once."""
+    return max(1 / RUN_STEPS_PER_S, running / RUN_SHARED_STEPS_PER_S)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.play import PlaySession
+from studio.play import RUN_SHARED_STEPS_PER_S, RUN_STEPS_PER_S, PlaySession, run_period_s
 from studio.probe import ProbeConfig, ProbeError, label_kind, probe, probe_all
 from studio.rollout import (
     ActionSequenceError,
@@ -174,3 +174,13 @@ def test_probe_refuses_what_it_cannot_probe_and_ranks_columns():
     ranking = probe_all(latents, {"signal": latents[:, 0, 0] * 3, "noise": rng.normal(size=60), "lives": np.ones(60)})
     assert [r.column for r in ranking.results] == ["signal", "noise"] and "lives" in ranking.skipped
     assert ProbeConfig().folds == 5
+
+
+def test_running_games_share_a_step_budget_and_none_exceeds_a_screen_refresh():
+    assert run_period_s(1) == pytest.approx(1 / RUN_STEPS_PER_S)
+    for players in range(1, 17):
+        per_player = 1 / run_period_s(players)
+        assert per_player <= RUN_STEPS_PER_S + 1e-9
+        assert players * per_player <= RUN_SHARED_STEPS_PER_S + 1e-9
+        # the budget is used up, not left idle: as fast as the shared rate allows
+        assert per_player == pytest.approx(min(RUN_STEPS_PER_S, RUN_SHARED_STEPS_PER_S / players))

@@ -15,7 +15,7 @@ from studio.action_codes import agreement, code_meanings
 from studio.analysis import MAX_FRAME_CAP, analyze_clip
 from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError
-from studio.play import PlaySession
+from studio.play import RUN_SHARED_STEPS_PER_S, RUN_STEPS_PER_S, PlaySession, run_period_s
 from studio.runtime import WorldModel
 from studio.ui.clip_tab import ClipSession
 from studio.ui.state import BundleShelf
@@ -25,8 +25,7 @@ SCREEN_CSS = (f"#play-screen img {{ image-rendering: pixelated; height: {SCREEN_
               "object-fit: contain; display: block; margin: 0 auto; }")
 KEYS = 9  # keys 1..9 press codes 0..8
 # Run mode steps the game on the server and streams each frame to the page as it is made: no request per step,
-# so the pace does not depend on the player's network round trip; at most a screen's refresh rate.
-RUN_FRAME_S = 1 / 60
+# so the pace does not depend on the player's network round trip (`studio.play.run_period_s` sets the pace).
 ACTION_COLUMN = "action_name"
 # Steps run one at a time, in the order pressed, so that a player's presses never race on their game;
 # a step takes a few milliseconds, so one queue serves many players.
@@ -81,7 +80,7 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
                 for k in range(buttons_needed)
             ]
             run = gr.Checkbox(False, label="Run: keep pressing the last code, as fast as the machine goes "
-                              f"(up to {round(1 / RUN_FRAME_S)} steps/s)", elem_id="play-run")
+                              f"(up to {RUN_STEPS_PER_S} steps/s; players running at once share {RUN_SHARED_STEPS_PER_S})", elem_id="play-run")
             status = gr.Markdown(elem_id="play-status")
         with gr.Column(scale=2):
             # the frame travels inside the page's update (a data URL), not as a file the page fetches after it:
@@ -166,7 +165,7 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
                 if running.get(key) is not token:
                     break  # stopped during the step: its frame must not cover a new game's
                 yield _view(played)
-                time.sleep(max(0.0, RUN_FRAME_S - (time.perf_counter() - began)))
+                time.sleep(max(0.0, run_period_s(len(running)) - (time.perf_counter() - began)))
         finally:
             if running.get(key) is token:
                 del running[key]
