@@ -261,7 +261,7 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
     """The studio as a user meets it: cold start, analyze end to end, play steps over the API, peak RSS."""
     from gradio_client import Client, handle_file
 
-    from benchmarks.server import RawClient, process_memory_mb, start_studio, stop
+    from benchmarks.server import RawClient, process_cpu_s, process_memory_mb, start_studio, stop
     from studio.analysis import preview_indices
 
     exported = work / "exported"
@@ -304,9 +304,12 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
                             measure(lambda: client.predict(int(next(codes)), api_name="/step"), config.play_steps, 5),
                             note="gradio_client polls its result queue every 50 ms")
         report.add(versus(page_like, python_client), python_client)
+        cpu, began = process_cpu_s(process.pid), time.perf_counter()
         streamed = raw.updates_per_second("run", 1.0 if config.quick else 10.0, True)
+        cores = (process_cpu_s(process.pid) - cpu) / (time.perf_counter() - began)
         raw.call("run", False)
-        report.facts["Run mode: frames streamed per second to one player (/run, HTTP + SSE, at most 60)"] = f"{streamed:.1f}"
+        report.facts["Run mode: frames streamed per second to one player (/run, HTTP + SSE, at most 60); the app's CPU"] = (
+            f"{streamed:.1f}; {cores:.2f} cores")
         raw.close()
         under_load(report, url, clips[min(clips)], config)
         players_running(report, url, clips[min(clips)], process.pid, config)

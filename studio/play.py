@@ -15,11 +15,12 @@ MAX_HISTORY = 2000  # steps kept for undo; older ones are dropped
 PACE_WINDOW = 20  # steps over which the pace of play is measured
 LATENCY_WINDOW = 50  # steps over which the step latency is summarised
 IDLE_S = 2.0  # a pause this long ends a run of steps: the pace is not measured across it
-# A game that runs on its own (Run mode) steps at most at a screen's refresh rate; all running games together
-# at most twice that: a step costs ~4 ms of a core with its frame's encoding, so they share about half a core,
-# and analyses and pressed steps keep the rest of a two-core machine however many players run.
+# A game that runs on its own (Run mode) steps at most at a screen's refresh rate, and all running games together
+# at most as often: a step costs ~10 ms of CPU (the predictor and decoder on two threads, the frame's PNG and the
+# page's update; 0.64 cores measured at 60 steps a second), so however many players run, analyses and pressed
+# steps keep about two thirds of a two-core machine.
 RUN_STEPS_PER_S = 60
-RUN_SHARED_STEPS_PER_S = 120
+RUN_SHARED_STEPS_PER_S = 60
 
 
 def run_period_s(running: int) -> float:

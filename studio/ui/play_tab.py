@@ -80,7 +80,8 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
                 for k in range(buttons_needed)
             ]
             run = gr.Checkbox(False, label="Run: keep pressing the last code, as fast as the machine goes "
-                              f"(up to {RUN_STEPS_PER_S} steps/s; players running at once share {RUN_SHARED_STEPS_PER_S})", elem_id="play-run")
+                              f"(up to {RUN_STEPS_PER_S} steps/s; all players running at once share "
+                              f"{RUN_SHARED_STEPS_PER_S})", elem_id="play-run")
             status = gr.Markdown(elem_id="play-status")
         with gr.Column(scale=2):
             # the frame travels inside the page's update (a data URL), not as a file the page fetches after it:
