@@ -14,6 +14,7 @@ from gradio_client import Client, handle_file
 from benchmarks.server import RawClient, process_memory_mb
 from clips import moving_square_frames
 from file_input import choose_file
+from pages import open_studio
 from studio.video import write_mp4
 from studio_server import start_studio, stop, wait_for_warm_up
 
@@ -62,7 +63,7 @@ def test_an_upload_over_the_size_limit_is_refused_with_a_message(studio, tmp_pat
 
 def test_a_bundle_that_fails_to_load_is_reported_and_the_others_serve(studio, page, tmp_path):
     url, _, _ = studio
-    page.goto(url, wait_until="load")
+    open_studio(page, url)
     page.get_by_role("tab", name="Model").click()
     page.get_by_text("Bundles that could not be loaded").wait_for()
     assert "tampered" in page.content() and "decoder.onnx" in page.content()
@@ -79,7 +80,7 @@ def test_two_browser_sessions_never_see_each_others_results(studio, browser, tmp
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.set_default_timeout(60_000)
-        page.goto(url, wait_until="load")
+        open_studio(page, url)
         choose_file(page, "clip-upload", clip_of(frames, tmp_path, name))
         pages.append(page)
     for page in pages:

@@ -10,6 +10,7 @@ from gradio_client import Client, handle_file
 
 from clips import moving_square_frames
 from file_input import choose_file
+from pages import open_studio
 from studio.video import write_mp4
 
 pytestmark = pytest.mark.slow
@@ -31,8 +32,7 @@ def labels(tmp_path_factory) -> Path:
 
 
 def analyze_in_browser(page, url: str, clip: Path) -> None:
-    page.goto(url, wait_until="load")
-    page.get_by_role("button", name="Analyze").wait_for()
+    open_studio(page, url)
     choose_file(page, "clip-upload", clip)
     page.get_by_role("button", name="Analyze").click()
     page.locator("#clip-stats").get_by_text("frames analyzed", exact=False).wait_for()

@@ -11,6 +11,7 @@ from gradio_client import Client, handle_file
 
 from clips import moving_square_frames
 from file_input import choose_file
+from pages import open_studio
 from studio.video import write_mp4
 from studio_server import start_studio, stop
 
@@ -20,11 +21,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     return write_mp4(moving_square_frames(24, 48, 64), tmp_path_factory.mktemp("clips") / "square.mp4", fps=12)
-
-
-def open_studio(page, url: str) -> None:
-    page.goto(url, wait_until="load")
-    page.get_by_role("button", name="Analyze").wait_for()
 
 
 def plot_traces(page, elem_id: str) -> int:
