@@ -12,6 +12,7 @@ graph against the original module.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -59,35 +60,36 @@ class FoldedActionBlock(nn.Module):
     def __init__(self, block: ActionBlock):
         super().__init__()
         self.block = block
-        self.norm2 = ScaleShiftGroupNorm(block.norm2)
+        block.norm2 = ScaleShiftGroupNorm(block.norm2)  # `block` is for_export's copy: the trained one is untouched
 
     def forward(self, x, action):  # [B, W, g, g], [B, Da]
         b = self.block
         scale, shift = b.film_of(action)  # [B, W, 1, 1] each
         gain = b.norm1.weight[:, None, None] * (1 + scale)  # [B, W, 1, 1]
         offset = b.norm1.bias[:, None, None] * (1 + scale) + shift  # [B, W, 1, 1]
-        h = b.act(group_statistics(x, b.norm1) * gain + offset)
-        h = b.conv1(h)
-        h = b.conv2(b.act(self.norm2(h)))
-        return x + h
+        return b.convolved(x, group_statistics(x, b.norm1) * gain + offset)
 
 
 def for_export(module: nn.Module) -> nn.Module:
     """A copy of `module` with every ActionBlock folded and every other GroupNorm as statistics + BatchNorm."""
     rewritten = copy.deepcopy(module).eval()
-    _replace(rewritten, lambda child: FoldedActionBlock(child)
-             if isinstance(child, ActionBlock) and isinstance(child.norm1, nn.GroupNorm) else None)
-    _replace(rewritten, lambda child: ScaleShiftGroupNorm(child)
-             if isinstance(child, nn.GroupNorm) and child.affine else None)
+    replace_modules(rewritten, lambda child: FoldedActionBlock(child)
+                    if isinstance(child, ActionBlock) and isinstance(child.norm1, nn.GroupNorm) else None)
+    replace_modules(rewritten, lambda child: ScaleShiftGroupNorm(child)
+                    if isinstance(child, nn.GroupNorm) and child.affine else None,
+                    keep=(FoldedActionBlock, ScaleShiftGroupNorm))
     return rewritten
 
 
-def _replace(module: nn.Module, replacement) -> None:
+def replace_modules(module: nn.Module, replacement: Callable[[nn.Module], nn.Module | None],
+                    keep: tuple[type, ...] = ()) -> None:
+    """Swap, in place, every submodule for which `replacement` returns a module; look inside the others, except
+    those of the `keep` types (whose own submodules are read, not run)."""
     for name, child in list(module.named_children()):
-        if isinstance(child, (FoldedActionBlock, ScaleShiftGroupNorm)):
-            continue  # already rewritten: the GroupNorms inside are read for their weights, not run
+        if isinstance(child, keep):
+            continue
         new = replacement(child)
         if new is None:
-            _replace(child, replacement)
+            replace_modules(child, replacement, keep)
         else:
             setattr(module, name, new)

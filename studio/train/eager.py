@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from studio.bundle import GRAPH_SIGNATURES
+from studio.train.deploy import replace_modules
 from studio.train.export import export_graph, load_checkpoint
 from studio.train.world_model import WorldModel
 
@@ -59,10 +60,7 @@ def convolutions_only(model: WorldModel, folder: str | Path) -> dict[str, tuple[
 
 def _without_normalization(module: nn.Module) -> nn.Module:
     stripped = copy.deepcopy(module).eval()
-    for parent in stripped.modules():
-        for name, child in parent.named_children():
-            if isinstance(child, (nn.GroupNorm, nn.SiLU)):
-                setattr(parent, name, nn.Identity())
+    replace_modules(stripped, lambda child: nn.Identity() if isinstance(child, (nn.GroupNorm, nn.SiLU)) else None)
     return stripped
 
 

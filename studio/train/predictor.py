@@ -28,8 +28,10 @@ class ActionBlock(nn.Module):
 
     def forward(self, x, action):  # [B, W, g, g], [B, Da]
         scale, shift = self.film_of(action)
-        h = self.act(self.norm1(x) * (1 + scale) + shift)
-        h = self.conv1(h)
+        return self.convolved(x, self.norm1(x) * (1 + scale) + shift)
+
+    def convolved(self, x, modulated):  # [B, W, g, g] each: the block's input, and it normalized and modulated
+        h = self.conv1(self.act(modulated))
         h = self.conv2(self.act(self.norm2(h)))
         return x + h
 
