@@ -15,7 +15,7 @@ from benchmarks.flops import matmul_gflops, multiply_adds
 from benchmarks.floors import kernel_floor, normalized_and_activated
 from benchmarks.harness import Report, Row, measure, measure_alternating, row, versus
 from benchmarks.targets import API_STEP
-from studio.play import RUN_SHARED_STEPS_PER_S, PlaySession
+from studio.play import RUN_STEPS_PER_S, PlaySession
 from studio.projection import Projection, ProjectionConfig
 from studio.runtime import CPU, WorldModel, session_options
 from studio.video import read_clip, write_mp4
@@ -264,7 +264,7 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
     """The studio as a user meets it: cold start, analyze end to end, play steps over the API, peak RSS."""
     from gradio_client import Client, handle_file
 
-    from benchmarks.server import RawClient, process_cpu_s, process_memory_mb, start_studio, stop
+    from benchmarks.server import RawClient, process_memory_mb, start_studio, stop
     from studio.analysis import preview_indices
 
     exported = work / "exported"
@@ -307,10 +307,7 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
                             measure(lambda: client.predict(int(next(codes)), api_name="/step"), config.play_steps, 5),
                             note="gradio_client polls its result queue every 50 ms")
         report.add(versus(page_like, python_client), python_client)
-        cpu, began = process_cpu_s(process.pid), time.perf_counter()
-        streamed = raw.updates_per_second("run", 1.0 if config.quick else 10.0, True)
-        cores = (process_cpu_s(process.pid) - cpu) / (time.perf_counter() - began)
-        raw.call("run", False)
+        (streamed,), cores = _running(process.pid, [raw], 1.0 if config.quick else 10.0)
         report.facts["Run mode: frames streamed per second to one player (/run, HTTP + SSE, at most 60); the app's CPU"] = (
             f"{streamed:.1f}; {cores:.2f} cores")
         raw.close()
@@ -363,11 +360,9 @@ def under_load(report: Report, url: str, clip: Path, config: BenchConfig) -> Non
 
 def players_running(report: Report, url: str, clip: Path, pid: int, config: BenchConfig) -> None:
     """Several players in Run mode at once: the frames each is streamed, and the app's CPU while they run."""
-    import concurrent.futures
-
     from gradio_client import Client, handle_file
 
-    from benchmarks.server import RawClient, process_cpu_s
+    from benchmarks.server import RawClient
 
     players, seconds = (2, 1.0) if config.quick else (4, 10.0)
     raws = []
@@ -376,15 +371,27 @@ def players_running(report: Report, url: str, clip: Path, pid: int, config: Benc
         client.predict(handle_file(str(clip)), 1, 20_000, "PCA", "2D", "time", api_name="/analyze")
         client.predict(0, api_name="/play_start")
         raws.append(RawClient(url, client.session_hash))
+    rates, cores = _running(pid, raws, seconds)
+    for raw in raws:
+        raw.close()
+    report.facts[f"Run mode, {players} players at once: frames streamed per second to each; the app's CPU"] = (
+        f"{', '.join(f'{r:.1f}' for r in rates)} (together at most {RUN_STEPS_PER_S}); {cores:.2f} cores")
+
+
+def _running(pid: int, raws: list, seconds: float) -> tuple[list[float], float]:
+    """Every player of `raws` in Run mode at once for `seconds`, then stopped -> the frames per second each was
+    streamed, and the cores the app used meanwhile."""
+    import concurrent.futures
+
+    from benchmarks.server import process_cpu_s
+
     cpu, began = process_cpu_s(pid), time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(players) as pool:
+    with concurrent.futures.ThreadPoolExecutor(len(raws)) as pool:
         rates = list(pool.map(lambda raw: raw.updates_per_second("run", seconds, True), raws))
     cores = (process_cpu_s(pid) - cpu) / (time.perf_counter() - began)
     for raw in raws:
         raw.call("run", False)
-        raw.close()
-    report.facts[f"Run mode, {players} players at once: frames streamed per second to each; the app's CPU"] = (
-        f"{', '.join(f'{r:.1f}' for r in rates)} (together at most {RUN_SHARED_STEPS_PER_S}); {cores:.2f} cores")
+    return rates, cores
 
 
 def run_all(config: BenchConfig, report: Report) -> None:

@@ -15,17 +15,16 @@ MAX_HISTORY = 2000  # steps kept for undo; older ones are dropped
 PACE_WINDOW = 20  # steps over which the pace of play is measured
 LATENCY_WINDOW = 50  # steps over which the step latency is summarised
 IDLE_S = 2.0  # a pause this long ends a run of steps: the pace is not measured across it
-# A game that runs on its own (Run mode) steps at most at a screen's refresh rate, and all running games together
-# at most as often: a step costs ~10 ms of CPU (the predictor and decoder on two threads, the frame's PNG and the
-# page's update; 0.64 cores measured at 60 steps a second), so however many players run, analyses and pressed
-# steps keep about two thirds of a two-core machine.
+# Games that run on their own (Run mode) step at most at a screen's refresh rate, all of them together: a step
+# costs ~10 ms of CPU (the predictor and decoder on two threads, the frame's PNG and the page's update; 0.64 cores
+# measured at 60 steps a second), so however many players run, analyses and pressed steps keep about two thirds
+# of a two-core machine. One player alone gets all 60, two get 30 each.
 RUN_STEPS_PER_S = 60
-RUN_SHARED_STEPS_PER_S = 60
 
 
 def run_period_s(running: int) -> float:
     """Seconds from one step of a running game to its next while `running` games run at once."""
-    return max(1 / RUN_STEPS_PER_S, running / RUN_SHARED_STEPS_PER_S)
+    return max(1, running) / RUN_STEPS_PER_S
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.play import RUN_SHARED_STEPS_PER_S, RUN_STEPS_PER_S, PlaySession, run_period_s
+from studio.play import RUN_STEPS_PER_S, PlaySession, run_period_s
 from studio.probe import ProbeConfig, ProbeError, label_kind, probe, probe_all
 from studio.rollout import (
     ActionSequenceError,
@@ -181,6 +181,6 @@ def test_running_games_share_a_step_budget_and_none_exceeds_a_screen_refresh():
     for players in range(1, 17):
         per_player = 1 / run_period_s(players)
         assert per_player <= RUN_STEPS_PER_S + 1e-9
-        assert players * per_player <= RUN_SHARED_STEPS_PER_S + 1e-9
+        assert players * per_player <= RUN_STEPS_PER_S + 1e-9
         # the budget is used up, not left idle: as fast as the shared rate allows
-        assert per_player == pytest.approx(min(RUN_STEPS_PER_S, RUN_SHARED_STEPS_PER_S / players))
+        assert per_player == pytest.approx(RUN_STEPS_PER_S / players)

@@ -15,7 +15,7 @@ from studio.action_codes import agreement, code_meanings
 from studio.analysis import MAX_FRAME_CAP, analyze_clip
 from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError
-from studio.play import RUN_SHARED_STEPS_PER_S, RUN_STEPS_PER_S, PlaySession, run_period_s
+from studio.play import RUN_STEPS_PER_S, PlaySession, run_period_s
 from studio.runtime import WorldModel
 from studio.ui.clip_tab import ClipSession
 from studio.ui.state import BundleShelf
@@ -80,8 +80,8 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
                 for k in range(buttons_needed)
             ]
             run = gr.Checkbox(False, label="Run: keep pressing the last code, as fast as the machine goes "
-                              f"(up to {RUN_STEPS_PER_S} steps/s; all players running at once share "
-                              f"{RUN_SHARED_STEPS_PER_S})", elem_id="play-run")
+                              f"(up to {RUN_STEPS_PER_S} steps/s, shared by all players running at once)",
+                              elem_id="play-run")
             status = gr.Markdown(elem_id="play-status")
         with gr.Column(scale=2):
             # the frame travels inside the page's update (a data URL), not as a file the page fetches after it:
