@@ -8,6 +8,7 @@ them first and decodes the frames its preview shows while the user looks at the 
 
 from __future__ import annotations
 
+import csv
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,10 +21,9 @@ import numpy as np
 from studio.memory import release_freed_memory
 from studio.metrics import psnr
 from studio.runtime import ActionInference, WorldModel, to_uint8_frames
-from studio.video import Clip, read_clip
+from studio.video import DEFAULT_MAX_FRAMES, Clip, read_clip
 
 DEFAULT_STRIDE = 1
-DEFAULT_MAX_FRAMES = 1800  # one minute at 30 fps
 MAX_FRAME_CAP = 20_000  # the largest frame cap a user may ask for
 CHUNK = 256  # frames run through the model at a time
 PREVIEW_MAX_FRAMES = 1800  # a longer clip's reconstruction preview shows this many frames, spread over it
@@ -257,16 +257,17 @@ def save_analysis_csv(analysis: ClipAnalysis, path: str | Path, reconstruction: 
     path.parent.mkdir(parents=True, exist_ok=True)
     vectors = analysis.actions.vectors  # [T-1, Da]
     header = ["frame", "source_frame", "time_s", "code", "psnr_db", *[f"action_{i}" for i in range(vectors.shape[1])]]
-    rows = [",".join(header)]
     times = frame_times(analysis)  # [T]
     frame_psnr = _psnr_per_frame(analysis, reconstruction)  # [T]
-    for t, source in enumerate(analysis.clip.indices):
-        leaving = t < len(vectors)
-        code = str(int(analysis.actions.codes[t])) if leaving else ""
-        vector = [f"{v:.6g}" for v in vectors[t]] if leaving else [""] * vectors.shape[1]
-        quality = "" if np.isnan(frame_psnr[t]) else f"{frame_psnr[t]:.3f}"
-        rows.append(",".join([str(t), str(int(source)), f"{times[t]:.4f}", code, quality, *vector]))
-    path.write_text("\n".join(rows) + "\n")
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        for t, source in enumerate(analysis.clip.indices):
+            leaving = t < len(vectors)
+            code = int(analysis.actions.codes[t]) if leaving else ""
+            vector = [f"{v:.6g}" for v in vectors[t]] if leaving else [""] * vectors.shape[1]
+            quality = "" if np.isnan(frame_psnr[t]) else f"{frame_psnr[t]:.3f}"
+            writer.writerow([t, int(source), f"{times[t]:.4f}", code, quality, *vector])
     return path
 
 

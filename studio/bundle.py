@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.video import RESIZE_MODES
+
 FORMAT = "world-model-bundle"
 VERSION = 2  # 2: the actions graph reads a window of latent frames (1 read a pair of pixel frames)
 MANIFEST_NAME = "manifest.json"
 GRAPH_ROLES = ("encoder", "actions", "predictor", "decoder")
-RESIZE_MODES = ("stretch", "crop", "letterbox")
 ACTION_CONVENTION = "action[t] moves frame t to frame t+1"
 
 # What each graph must consume and produce; shapes are symbolic and checked against the manifest's sizes.

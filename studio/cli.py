@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from studio.bundle import BundleError
-from studio.video import ClipError
+from studio.video import DEFAULT_MAX_FRAMES, ClipError
 
 DEFAULT_EXPORTED = Path(__file__).resolve().parent.parent / "exported"
 
@@ -52,7 +52,7 @@ def _add_analyze(commands) -> None:
     analyze.add_argument("--bundle", type=Path, required=True, help="bundle folder")
     analyze.add_argument("--out", type=Path, required=True, help="output .npz")
     analyze.add_argument("--stride", type=int, default=1)
-    analyze.add_argument("--max-frames", type=int, default=1800)
+    analyze.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES)
     analyze.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     analyze.set_defaults(run=_analyze)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from studio.labels import Labels, read_labels
 from studio.runtime import WorldModel
+from studio.video import CLIP_SUFFIXES
 
 EXAMPLES_DIR = "examples"
-CLIP_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".avi")
 
 
 def example_clips(model: WorldModel) -> list[Path]:

@@ -15,12 +15,20 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from studio.memory import release_freed_memory
 
-RESIZE_MODES = ("stretch", "crop", "letterbox")
-DEFAULT_MAX_FRAMES = 1800
+# How a frame of another size becomes the model's, all with PIL's area (BOX) filter, the one training uses
+# too: stretch resizes, crop first cuts the centre of the target's aspect, letterbox pads with black bars.
+RESIZERS: dict[str, Callable[[Image.Image, tuple[int, int]], Image.Image]] = {  # (picture, (W, H)) -> picture
+    "stretch": lambda image, size: image.resize(size, Image.BOX),
+    "crop": lambda image, size: ImageOps.fit(image, size, Image.BOX),
+    "letterbox": lambda image, size: ImageOps.pad(image, size, Image.BOX, color=(0, 0, 0)),
+}
+RESIZE_MODES = tuple(RESIZERS)  # what a bundle's frame.resize may say
+CLIP_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".gif")  # the files read_clip is meant for
+DEFAULT_MAX_FRAMES = 1800  # one minute at 30 fps
 DEFAULT_MAX_PIXELS = 4096 * 4096
 DEFAULT_MAX_SOURCE_FRAMES = 2_000_000
 CHUNK = 64  # frames decoded at source size at once
@@ -107,21 +115,14 @@ def read_clip(
 
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int], mode: str = "stretch") -> np.ndarray:
-    """[T, h, w, 3] uint8 -> [T, H, W, 3] uint8 with PIL's area (BOX) filter, the one training uses too.
-
-    stretch: plain resize; crop: centre crop to the target aspect first; letterbox: pad with black first.
-    """
+    """[T, h, w, 3] uint8 -> [T, H, W, 3] uint8, each frame fitted to `size` (H, W) as `RESIZERS[mode]` does."""
     height, width = size
-    t, h, w = frames.shape[:3]
-    if (h, w) == (height, width):
+    if frames.shape[1:3] == (height, width):
         return np.ascontiguousarray(frames)
-    box = _crop_box(h, w, height, width) if mode == "crop" else (0, 0, w, h)
-    out = np.empty((t, height, width, 3), np.uint8)
-    for i in range(t):
-        image = Image.fromarray(frames[i])
-        if mode == "letterbox":
-            image = _letterbox(image, height, width)
-        out[i] = np.asarray(image.resize((width, height), Image.BOX, box=box if mode == "crop" else None))
+    resize = RESIZERS[mode]
+    out = np.empty((len(frames), height, width, 3), np.uint8)
+    for i, frame in enumerate(frames):
+        out[i] = np.asarray(resize(Image.fromarray(frame), (width, height)))
     return out
 
 
@@ -266,26 +267,3 @@ def _even_size(frames: np.ndarray) -> np.ndarray:
     if pad_h or pad_w:
         frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
     return frames
-
-
-def _crop_box(h: int, w: int, height: int, width: int) -> tuple[int, int, int, int]:
-    """The centred (left, top, right, bottom) box of the source with the target's aspect."""
-    if w * height > h * width:  # source is wider: trim the sides
-        keep = round(h * width / height)
-        left = (w - keep) // 2
-        return left, 0, left + keep, h
-    keep = round(w * height / width)
-    top = (h - keep) // 2
-    return 0, top, w, top + keep
-
-
-def _letterbox(image: Image.Image, height: int, width: int) -> Image.Image:
-    """Pad with black to the target's aspect, the picture centred."""
-    w, h = image.size
-    if w * height > h * width:
-        canvas_w, canvas_h = w, round(w * height / width)
-    else:
-        canvas_w, canvas_h = round(h * width / height), h
-    canvas = Image.new("RGB", (canvas_w, canvas_h))
-    canvas.paste(image, ((canvas_w - w) // 2, (canvas_h - h) // 2))
-    return canvas

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.video import read_clip, resize_frames
+from studio.video import CLIP_SUFFIXES, read_clip, resize_frames
 
 FRAME_SIZE = (64, 64)
 
@@ -157,7 +157,7 @@ def generate_atari(config: DataConfig, out_dir: Path) -> None:
 
 def collect_videos(config: DataConfig, out_dir: Path) -> None:
     """A folder of the user's clips as unlabelled episodes; every fifth clip, counted from the last, is held out."""
-    clips = sorted(p for p in Path(config.videos).iterdir() if p.suffix.lower() in (".mp4", ".webm", ".mov", ".mkv", ".avi"))
+    clips = sorted(p for p in Path(config.videos).iterdir() if p.suffix.lower() in CLIP_SUFFIXES)
     if len(clips) < 2:
         raise ValueError(f"{config.videos}: at least two clips are needed (one is held out)")
     for index, path in enumerate(clips):

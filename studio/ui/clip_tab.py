@@ -30,9 +30,9 @@ from studio.labels import Labels
 from studio.plots import clip_trajectory, trajectory_figure
 from studio.projection import ProjectionConfig
 from studio.ui.state import BundleShelf
-from studio.video import ClipError, write_mp4
+from studio.video import CLIP_SUFFIXES, ClipError, write_mp4
 
-CLIP_TYPES = [".mp4", ".webm", ".mov", ".mkv", ".avi", ".gif"]
+CLIP_TYPES = list(CLIP_SUFFIXES)
 PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so previews are scaled up (nearest neighbour)
 VIDEO_HEIGHT = 128  # the clip | reconstruction video is written this high and scaled up by the page (CSS)
 VIDEO_CSS = "#clip-preview video { image-rendering: pixelated; }"
