@@ -23,9 +23,11 @@ FORMAT = "world-model-bundle"
 VERSION = 2  # 2: the actions graph reads a window of latent frames (1 read a pair of pixel frames)
 MANIFEST_NAME = "manifest.json"
 GRAPH_ROLES = ("encoder", "actions", "predictor", "decoder")
-ACTION_CONVENTION = "action[t] moves frame t to frame t+1"
+# Fields version-2 manifests were once written with and nothing read; reading a manifest skips them.
+RETIRED_FIELDS = {"frame": ("range", "layout", "color"), "action": ("convention",)}
 
 # What each graph must consume and produce; shapes are symbolic and checked against the manifest's sizes.
+#   Frames are float32 RGB in [0, 1], channels first; action[t] moves frame t to frame t+1.
 #   B: batch, H/W: frame size, N: latent tokens, D: latent dim, C: predictor context, Da: action dim, K: codes,
 #   L: latent frames the action model reads (t-L+2 .. t+1: the transition t -> t+1 and L-2 frames before it)
 GRAPH_SIGNATURES: dict[str, tuple[dict[str, tuple], dict[str, tuple]]] = {
@@ -37,7 +39,8 @@ GRAPH_SIGNATURES: dict[str, tuple[dict[str, tuple], dict[str, tuple]]] = {
     "predictor": ({"context": ("B", "C", "N", "D"), "action": ("B", "Da")}, {"latents_next": ("B", "N", "D")}),
     "decoder": ({"latents": ("B", "N", "D")}, {"frames": ("B", 3, "H", "W")}),
 }
-INT64_OUTPUTS = {("actions", "code")}
+INT64_OUTPUTS = {("actions", "code")}  # every other tensor is float32
+ONNXRUNTIME_DTYPES = {"tensor(float)": "float32", "tensor(int64)": "int64"}  # onnxruntime's names -> the manifest's
 
 
 class BundleError(Exception):
@@ -47,7 +50,7 @@ class BundleError(Exception):
 @dataclass(frozen=True)
 class TensorSpec:
     name: str
-    shape: list[int | str]  # ints are fixed sizes, strings are dynamic axes (e.g. "B")
+    shape: list[int | str | None]  # ints are fixed sizes, the rest dynamic axes (e.g. "B"; None in a graph)
     dtype: str = "float32"
 
 
@@ -64,9 +67,6 @@ class FrameSpec:
     height: int
     width: int
     channels: int = 3
-    range: list[float] = field(default_factory=lambda: [0.0, 1.0])
-    layout: str = "NCHW"
-    color: str = "RGB"
     resize: str = "stretch"  # how a clip of another aspect is fitted: stretch, crop (centre) or letterbox
 
 
@@ -83,7 +83,6 @@ class ActionSpec:
     dim: int
     codebook: list[list[float]]  # [K][Da]
     window: int = 2  # L: latent frames t-L+2 .. t+1 the actions graph reads for the action t -> t+1
-    convention: str = ACTION_CONVENTION
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ class Manifest:
     latent: LatentSpec
     action: ActionSpec
     predictor: PredictorSpec
-    graphs: dict[str, GraphSpec]
+    graphs: dict[str, GraphSpec] = field(default_factory=dict)  # by role; `with_graphs` fills it
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     format: str = FORMAT
@@ -119,6 +118,16 @@ class Manifest:
             "K": self.action.codebook_size,
             "L": self.action.window,
         }
+
+    def with_graphs(self, paths: dict[str, Path]) -> Manifest:
+        """This manifest describing the graph files at `paths` (by role): each file's name and sha256, and
+        the tensors the contract asks of it at this manifest's sizes."""
+        sizes = self.sizes()
+        graphs = {
+            role: GraphSpec(Path(path).name, sha256_file(path), *contract_tensors(role, sizes))
+            for role, path in paths.items()
+        }
+        return dataclasses.replace(self, graphs=graphs)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -138,11 +147,21 @@ class Bundle:
 
 
 def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def contract_tensors(role: str, sizes: dict[str, int]) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """The inputs and outputs the contract asks of the `role` graph at a bundle's `sizes` (`Manifest.sizes`)."""
+
+    def specs(signature: dict[str, tuple]) -> list[TensorSpec]:
+        return [
+            TensorSpec(name, _concrete(shape, sizes), "int64" if (role, name) in INT64_OUTPUTS else "float32")
+            for name, shape in signature.items()
+        ]
+
+    inputs, outputs = GRAPH_SIGNATURES[role]
+    return specs(inputs), specs(outputs)
 
 
 def write_manifest(manifest: Manifest, bundle_dir: str | Path) -> Path:
@@ -222,9 +241,9 @@ def _manifest_from_json(raw: Any) -> Manifest:
             description=raw.get("description", ""),
             license=raw.get("license", ""),
             trained_on=raw.get("trained_on", {}),
-            frame=FrameSpec(**raw["frame"]),
+            frame=FrameSpec(**_current_fields(raw, "frame")),
             latent=LatentSpec(**raw["latent"]),
-            action=ActionSpec(**raw["action"]),
+            action=ActionSpec(**_current_fields(raw, "action")),
             predictor=PredictorSpec(**raw["predictor"]),
             graphs=graphs,
             metrics=raw.get("metrics", {}),
@@ -234,6 +253,11 @@ def _manifest_from_json(raw: Any) -> Manifest:
         raise BundleError(f"{MANIFEST_NAME}: missing key {err}") from None
     except (TypeError, AttributeError) as err:
         raise BundleError(f"{MANIFEST_NAME}: malformed entry ({err})") from None
+
+
+def _current_fields(raw: dict[str, Any], section: str) -> dict[str, Any]:
+    """One section of a manifest without the retired fields an older writer put in it."""
+    return {key: value for key, value in raw[section].items() if key not in RETIRED_FIELDS.get(section, ())}
 
 
 def _check_manifest(manifest: Manifest) -> None:
@@ -260,26 +284,34 @@ def _check_manifest(manifest: Manifest) -> None:
         raise BundleError(f"{MANIFEST_NAME}: action.window must be at least 2 (frames t and t+1), got {sizes['L']}")
     for role in GRAPH_ROLES:
         spec = manifest.graphs[role]
-        inputs, outputs = GRAPH_SIGNATURES[role]
-        _check_declared(role, spec.file, "input", spec.inputs, inputs, sizes)
-        _check_declared(role, spec.file, "output", spec.outputs, outputs, sizes)
+        inputs, outputs = contract_tensors(role, sizes)
+        _check_tensors(role, spec.file, "input", spec.inputs, inputs, in_manifest=True)
+        _check_tensors(role, spec.file, "output", spec.outputs, outputs, in_manifest=True)
 
 
-def _check_declared(
-    role: str, file: str, kind: str, declared: list[TensorSpec], expected: dict[str, tuple], sizes: dict[str, int]
+def _check_tensors(
+    role: str, file: str, kind: str, found: list[TensorSpec], wanted: list[TensorSpec], *, in_manifest: bool
 ) -> None:
-    names = [t.name for t in declared]
+    """One rule for both sides of the contract, the tensors the manifest declares and those an opened graph
+    has: the contract's names, ranks and dtypes, its size wherever both give a fixed one, a dynamic batch."""
+    names, expected = [t.name for t in found], {t.name: t for t in wanted}
+    holder = f"the manifest's {role} entry" if in_manifest else f"the {role} graph"
     if sorted(names) != sorted(expected):
-        raise BundleError(f"{file}: the manifest lists {kind}s {names} for the {role} graph, expected {list(expected)}")
-    for tensor in declared:
-        want = _concrete(expected[tensor.name], sizes)
-        if len(tensor.shape) != len(want) or any(
-            isinstance(w, int) and d != w for d, w in zip(tensor.shape, want)
-        ):
-            raise BundleError(
-                f"{file}: the manifest gives {kind} '{tensor.name}' of the {role} graph shape {tensor.shape}, "
-                f"the contract needs {want}"
-            )
+        raise BundleError(f"{file}: {holder} has {kind}s {names}, the contract needs {list(expected)}")
+    for tensor in found:
+        want, got = expected[tensor.name], tensor.shape
+        subject = (
+            f"the manifest gives {kind} '{tensor.name}' of the {role} graph"
+            if in_manifest
+            else f"{kind} '{tensor.name}' of the {role} graph has"
+        )
+        fixed_mismatch = any(isinstance(g, int) and isinstance(w, int) and g != w for g, w in zip(got, want.shape))
+        if len(got) != len(want.shape) or fixed_mismatch:
+            raise BundleError(f"{file}: {subject} shape {got}, the contract needs {want.shape}")
+        if isinstance(got[0], int):
+            raise BundleError(f"{file}: {subject} a fixed batch size {got[0]}")
+        if tensor.dtype != want.dtype:
+            raise BundleError(f"{file}: {subject} dtype {tensor.dtype}, the contract needs {want.dtype}")
 
 
 def _concrete(symbolic: tuple, sizes: dict[str, int]) -> list[int | str]:
@@ -299,11 +331,11 @@ def _graph_path(root: Path, role: str, spec: GraphSpec) -> Path:
     return path
 
 
-def open_graph(bundle: Bundle | tuple[Path, Manifest], role: str, *, options: Any = None, providers=None) -> Any:
+def open_graph(bundle: Bundle, role: str, *, options: Any = None, providers: list[str] | None = None) -> Any:
     """Open one graph as an onnxruntime session and check its inputs/outputs against the contract."""
     import onnxruntime as ort  # deferred: manifest-only checks stay cheap
 
-    root, manifest = (bundle.root, bundle.manifest) if isinstance(bundle, Bundle) else bundle
+    root, manifest = bundle.root, bundle.manifest
     spec = manifest.graphs[role]
     if options is None:
         options = ort.SessionOptions()
@@ -314,38 +346,18 @@ def open_graph(bundle: Bundle | tuple[Path, Manifest], role: str, *, options: An
         )
     except Exception as err:  # onnxruntime raises several unrelated types for unusable graphs
         raise BundleError(f"{spec.file}: onnxruntime cannot open the {role} graph ({first_line(err)})") from None
-    check_graph_io(role, session, manifest)
+    inputs, outputs = contract_tensors(role, manifest.sizes())
+    _check_tensors(role, spec.file, "input", _graph_tensors(session.get_inputs()), inputs, in_manifest=False)
+    _check_tensors(role, spec.file, "output", _graph_tensors(session.get_outputs()), outputs, in_manifest=False)
     return session
 
 
-def check_graph_io(role: str, session: Any, manifest: Manifest) -> None:
-    """Compare an opened graph's inputs/outputs with the contract: names, ranks, fixed sizes, dtypes."""
-    inputs, outputs = GRAPH_SIGNATURES[role]
-    file, sizes = manifest.graphs[role].file, manifest.sizes()
-    _compare_nodes(role, file, "input", session.get_inputs(), inputs, sizes)
-    _compare_nodes(role, file, "output", session.get_outputs(), outputs, sizes)
+def _graph_tensors(nodes: list) -> list[TensorSpec]:
+    """onnxruntime's description of a graph's inputs or outputs, in the manifest's terms."""
+    return [TensorSpec(n.name, list(n.shape), ONNXRUNTIME_DTYPES.get(n.type, n.type)) for n in nodes]
 
 
 def first_line(err: Exception, limit: int = 200) -> str:
     """The first line of an error message, shortened: enough to say what failed, never a traceback."""
     text = str(err).strip().splitlines()
     return (text[0] if text else type(err).__name__)[:limit]
-
-
-def _compare_nodes(role: str, file: str, kind: str, nodes: list, expected: dict[str, tuple], sizes: dict[str, int]):
-    names = [n.name for n in nodes]
-    if sorted(names) != sorted(expected):
-        raise BundleError(f"{file}: the {role} graph has {kind}s {names}, the contract needs {list(expected)}")
-    for node in nodes:
-        want = _concrete(expected[node.name], sizes)
-        got = list(node.shape)
-        fixed_mismatch = any(isinstance(g, int) and isinstance(w, int) and g != w for g, w in zip(got, want))
-        if len(got) != len(want) or fixed_mismatch:
-            raise BundleError(
-                f"{file}: {kind} '{node.name}' of the {role} graph has shape {got}, the manifest needs {want}"
-            )
-        if isinstance(got[0], int):
-            raise BundleError(f"{file}: {kind} '{node.name}' of the {role} graph has a fixed batch size {got[0]}")
-        dtype = "tensor(int64)" if (role, node.name) in INT64_OUTPUTS else "tensor(float)"
-        if node.type != dtype:
-            raise BundleError(f"{file}: {kind} '{node.name}' of the {role} graph is {node.type}, expected {dtype}")

@@ -72,6 +72,26 @@ def test_manifest_shape_differing_from_the_contract_is_refused(bundle):
         load_bundle(bundle)
 
 
+def test_manifest_with_a_fixed_batch_or_a_wrong_dtype_is_refused(bundle):
+    edit_manifest(bundle, lambda m: m["graphs"]["encoder"]["inputs"][0].update(shape=[1, 3, 16, 16]))
+    with pytest.raises(BundleError, match="encoder.onnx: the manifest gives input 'frames' .* a fixed batch size 1"):
+        load_bundle(bundle)
+    edit_manifest(bundle, lambda m: m["graphs"]["encoder"]["inputs"][0].update(shape=["B", 3, 16, 16], dtype="int64"))
+    with pytest.raises(BundleError, match="encoder.onnx: the manifest gives input 'frames' .* dtype int64"):
+        load_bundle(bundle)
+
+
+def test_manifest_with_the_retired_fields_still_loads(bundle):
+    def as_first_written(m):
+        m["frame"].update(range=[0.0, 1.0], layout="NCHW", color="RGB")
+        m["action"].update(convention="action[t] moves frame t to frame t+1")
+
+    edit_manifest(bundle, as_first_written)
+    loaded = load_bundle(bundle).manifest
+    assert loaded.frame.resize == "stretch" and loaded.action.window >= 2
+    assert "range" not in loaded.to_json()["frame"] and "convention" not in loaded.to_json()["action"]
+
+
 def test_graph_whose_shape_differs_from_the_manifest_is_refused(bundle):
     # Swap in the encoder graph as the decoder (hash updated): its shapes cannot match the decoder contract.
     shutil.copy(bundle / "encoder.onnx", bundle / "decoder.onnx")

@@ -22,13 +22,10 @@ from studio.bundle import (
     VERSION,
     ActionSpec,
     FrameSpec,
-    GraphSpec,
     LatentSpec,
     Manifest,
     PredictorSpec,
-    TensorSpec,
     load_bundle,
-    sha256_file,
     write_manifest,
 )
 from studio.examples import EXAMPLES_DIR
@@ -101,13 +98,13 @@ def export_bundle(
     out_dir.mkdir(parents=True, exist_ok=True)
     model = model.eval()
     inputs = example_inputs(model, sample_frames)
-    graphs = {}
+    paths = {}
     for role, module in model.graphs().items():
         path = out_dir / f"{role}.onnx"
         export_graph(module, inputs[role], path, role, config.name)
         if check:
             _check_graph(module, inputs[role], path, role)
-        graphs[role] = _graph_spec(role, path, config)
+        paths[role] = path
     m = config.model
     manifest = Manifest(
         name=config.name,
@@ -121,14 +118,13 @@ def export_bundle(
             window=m.action_window,
         ),
         predictor=PredictorSpec(context=m.context),
-        graphs=graphs,
         training={
             **(training or {}),
             "exported": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "torch": torch.__version__,
             "platform": platform.platform(terse=True),
         },
-    )
+    ).with_graphs(paths)
     (out_dir / "config.json").write_text(json.dumps(config.to_json(), indent=2) + "\n")
     write_manifest(manifest, out_dir)
     load_bundle(out_dir)  # the studio's own checks must accept what was written
@@ -197,19 +193,3 @@ def _check_graph(module: torch.nn.Module, inputs: tuple, path: Path, role: str) 
     triple = [torch.cat([t, t[:1]]) for t in inputs]
     if run(triple)[0].shape[0] != 3:
         raise ExportError(f"{path.name}: the batch axis is not dynamic")
-
-
-def _graph_spec(role: str, path: Path, config: TrainConfig) -> GraphSpec:
-    m = config.model
-    sizes = {"H": m.frame_size, "W": m.frame_size, "N": m.tokens, "D": m.latent_dim, "C": m.context,
-             "Da": m.action_dim, "K": m.codebook_size, "L": m.action_window}
-    inputs, outputs = GRAPH_SIGNATURES[role]
-
-    def specs(names: dict[str, tuple]) -> list[TensorSpec]:
-        return [
-            TensorSpec(n, [sizes.get(d, d) if isinstance(d, str) else d for d in shape],
-                       "int64" if (role, n) == ("actions", "code") else "float32")
-            for n, shape in names.items()
-        ]
-
-    return GraphSpec(path.name, sha256_file(path), specs(inputs), specs(outputs))
