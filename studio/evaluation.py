@@ -6,8 +6,9 @@ Figures, on held-out episodes or clips:
 - next-frame PSNR at t=1 and t=4 of an autoregressive rollout under the LAM-inferred actions, beside the
   decoded-copy baseline decoder(encoder(x[s])) taken as the prediction of x[s+t];
 - ΔtPSNR at t=4 (Genie's controllability): PSNR under inferred actions minus under uniformly random codes;
-- code ↔ true action: NMI, best one-to-one accuracy, perplexity and codes in use; and, where the RAM
-  says how the paddle moved, the ceiling the data allows: NMI between true action and paddle motion.
+- code ↔ true action: NMI, best one-to-one accuracy, perplexity and codes in use; and, where the game's RAM
+  says how the player moved (`studio.games`), the ceiling the data allows: NMI between true action and
+  player motion.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from studio.bundle import write_manifest
+from studio.examples import example_clips
+from studio.games import ACTION_COLUMN, Game, find_game, player_motion, ram_column
+from studio.games.sprites import median_background, sprite_mask
+from studio.labels import read_labels
 from studio.metrics import best_one_to_one_accuracy, code_perplexity, normalized_mutual_information, psnr
+from studio.rollout import DELTA_T_HORIZON as HORIZON
 from studio.runtime import WorldModel
 from studio.video import read_clip
 
-SPRITE_THRESHOLD = 0.1  # as in training: a sprite pixel differs this much from the median background
-HORIZON = 4
+BACKGROUND_SAMPLES = 200  # frames of each episode the median background is taken over
 
 
 @dataclass
@@ -32,14 +37,24 @@ class EpisodeData:
 
     frames: np.ndarray  # [T, H, W, 3] uint8
     actions: np.ndarray | None = None  # [T] int, action[t] moves frame t to t+1; -1 unknown
-    paddle_motion: np.ndarray | None = None  # [T-1] int, -1 / 0 / +1 from the RAM
+    player_motion: np.ndarray | None = None  # [T-1] int, -1 / 0 / +1 from the RAM
+
+    @classmethod
+    def of(cls, frames: np.ndarray, actions: np.ndarray, ram: np.ndarray, game: Game | None) -> EpisodeData:
+        """An episode shard's contents (frames, actions [T] with -1 unknown, RAM [T, R]) as the evaluation sees
+        them: actions only when any is known, the player's motion where the game's RAM says it."""
+        has_ram = game is not None and ram.shape[1] == game.RAM_BYTES
+        return cls(
+            frames=frames,
+            actions=actions if (actions >= 0).any() else None,
+            player_motion=player_motion(ram[:, game.PLAYER_X]) if has_ram else None,
+        )
 
 
 def evaluate(model: WorldModel, episodes: list[EpisodeData], seed: int = 0, max_starts: int = 4000) -> dict:
     """All figures of §5.1 over the episodes; each figure is a mean over frames or start points."""
     rng = np.random.default_rng(seed)
-    background = np.median(np.concatenate([e.frames[:: max(1, len(e.frames) // 200)] for e in episodes]), axis=0)
-    background = background.astype(np.float32).transpose(2, 0, 1) / 255.0  # [3, H, W]
+    background = median_background([e.frames for e in episodes], BACKGROUND_SAMPLES)  # [3, H, W]
     recon, recon_sprite, codes, truths, motions = [], [], [], [], []
     rollout = {key: [] for key in ("model_1", "model_4", "copy_1", "copy_4", "random_4",
                                     "model_1_sprite", "model_4_sprite", "copy_1_sprite", "copy_4_sprite")}
@@ -55,8 +70,8 @@ def evaluate(model: WorldModel, episodes: list[EpisodeData], seed: int = 0, max_
         codes.append(inferred.codes)
         if episode.actions is not None:
             truths.append(episode.actions[:-1])
-        if episode.paddle_motion is not None:
-            motions.append(episode.paddle_motion)
+        if episode.player_motion is not None:
+            motions.append(episode.player_motion)
         starts = np.arange(model.context - 1, len(x) - HORIZON)
         if len(starts) == 0:
             continue
@@ -117,11 +132,6 @@ def _rollout_figures(model, z, x, decoded, mask, codes, starts, rng, out) -> Non
             out["random_4"].append(psnr(predicted[s_count:], target))
 
 
-def sprite_mask(frames: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """[T, 3, H, W] frames -> [T, H, W] bool, True where a pixel differs from the background."""
-    return np.abs(frames - background[None]).max(axis=1) > SPRITE_THRESHOLD
-
-
 def masked_psnr(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Per-frame PSNR over the masked pixels only; frames with no masked pixel are left out."""
     squared = ((prediction.astype(np.float64) - target) ** 2).mean(axis=1)  # [T, H, W]
@@ -152,30 +162,19 @@ def format_table(figures: dict) -> str:
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
-def episodes_from_shards(folder: str | Path) -> list[EpisodeData]:
+def episodes_from_shards(folder: str | Path, game: Game | None) -> list[EpisodeData]:
     """Held-out episode shards written by `studio train-data` (frames, actions, RAM)."""
-    from studio.train.data import paddle_motion  # numpy only: the RAM layout of the game lives there
-
     episodes = []
     for path in sorted(Path(folder).glob("*.npz")):
         with np.load(path) as shard:
-            ram = shard["ram"]
-            episodes.append(EpisodeData(
-                frames=shard["frames"],
-                actions=shard["actions"] if (shard["actions"] >= 0).any() else None,
-                paddle_motion=paddle_motion(ram) if ram.shape[1] == 128 else None,
-            ))
+            episodes.append(EpisodeData.of(shard["frames"], shard["actions"], shard["ram"], game))
     if not episodes:
         raise ValueError(f"no episode shards (.npz) in {Path(folder).name}")
     return episodes
 
 
-def episodes_from_examples(model: WorldModel) -> list[EpisodeData]:
-    """The bundle's example clips, with the true actions and paddle motion their labels give."""
-    from studio.examples import example_clips
-    from studio.labels import read_labels
-    from studio.train.data import PADDLE_X
-
+def episodes_from_examples(model: WorldModel, game: Game | None) -> list[EpisodeData]:
+    """The bundle's example clips, with the true actions and player motion their labels give."""
     episodes = []
     for path in example_clips(model):
         clip = read_clip(path, max_frames=100_000, size=model.frame_size, resize=model.manifest.frame.resize,
@@ -184,10 +183,10 @@ def episodes_from_examples(model: WorldModel) -> list[EpisodeData]:
         actions = motion = None
         if labels_path.is_file():
             labels = read_labels(labels_path)
-            if "action" in labels.columns:
-                actions = labels.at("action", clip.indices).astype(np.int64)
-            if f"ram_{PADDLE_X}" in labels.columns:
-                motion = np.sign(np.diff(labels.at(f"ram_{PADDLE_X}", clip.indices))).astype(np.int64)
+            if ACTION_COLUMN in labels.columns:
+                actions = labels.at(ACTION_COLUMN, clip.indices).astype(np.int64)
+            if game is not None and ram_column(game.PLAYER_X) in labels.columns:
+                motion = player_motion(labels.at(ram_column(game.PLAYER_X), clip.indices))
         episodes.append(EpisodeData(clip.frames, actions, motion))
     if not episodes:
         raise ValueError("the bundle ships no example clips")
@@ -198,7 +197,8 @@ def evaluate_bundle(bundle_dir: str | Path, episodes: str | Path | None = None, 
     """Judge a bundle on held-out shards (`episodes`) or on its example clips; optionally record the figures
     in its manifest under `metrics.heldout` or `metrics.examples`."""
     model = WorldModel.load(bundle_dir, device="cpu")
-    data = episodes_from_shards(episodes) if episodes else episodes_from_examples(model)
+    game = find_game(model.manifest.trained_on.get("source"))
+    data = episodes_from_shards(episodes, game) if episodes else episodes_from_examples(model, game)
     figures = evaluate(model, data)
     figures["measured_on"]["source"] = "held-out episodes" if episodes else "the bundle's example clips"
     if write:

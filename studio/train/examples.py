@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.games import ACTION_COLUMN, ACTION_NAME_COLUMN, ram_column
+from studio.labels import FRAME_COLUMN
 from studio.train.data import Episode
 from studio.video import write_mp4
 
@@ -37,7 +39,7 @@ def write_labels(episode: Episode, window: slice, path: Path, action_names: list
     """frame, action, action_name, ram_0 … ram_127: one row per frame of the clip, numbered from 0."""
     actions = episode.actions[window]
     ram = episode.ram[window]
-    header = ["frame", "action", "action_name", *[f"ram_{i}" for i in range(ram.shape[1])]]
+    header = [FRAME_COLUMN, ACTION_COLUMN, ACTION_NAME_COLUMN, *[ram_column(i) for i in range(ram.shape[1])]]
     rows = [",".join(header)]
     for t, (action, values) in enumerate(zip(actions, ram)):
         name = action_names[action] if 0 <= action < len(action_names) else ""

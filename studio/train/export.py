@@ -58,7 +58,7 @@ def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path) -> Path:
     model, config, state = load_checkpoint(checkpoint_path)
     data_dir = Path(config.data_dir)
     train, heldout = load_episodes(data_dir / "train"), load_episodes(data_dir / "heldout")
-    trained_on = describe_data(config.data, data_dir, train, heldout)
+    trained_on = describe_data(config.data, data_dir, [len(e.frames) for e in train], [len(e.frames) for e in heldout])
     out_dir = export_bundle(
         model, config, out_dir, heldout[0].frames[:16],
         trained_on=trained_on,

@@ -25,10 +25,12 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from studio.evaluation import EpisodeData, evaluate
+from studio.evaluation import episodes_from_shards, evaluate
+from studio.games import find_game
+from studio.games.sprites import median_background
 from studio.runtime import WorldModel as OnnxWorldModel
 from studio.train.config import TrainConfig
-from studio.train.data import Episode, describe_data, ensure_data, load_episodes, paddle_motion
+from studio.train.data import Episode, describe_data, ensure_data, load_episodes
 from studio.train.export import export_bundle, training_record
 from studio.train.world_model import WorldModel, weighted_mse
 
@@ -68,7 +70,7 @@ class Trainer:
             ensure_data(config.data, self.data_dir)
         _barrier()
         self.train_episodes = load_episodes(self.data_dir / "train")
-        self.heldout_episodes = load_episodes(self.data_dir / "heldout")
+        self.heldout_episodes = episodes_from_shards(self.data_dir / "heldout", find_game(config.data.game))
         self.train = Frames.of(self.train_episodes)
         self.model = WorldModel(config.model).to(self.device)
         self.state = {"stage": "autoencoder", "step": 0, "seconds": 0.0, "processes": self.world}
@@ -163,7 +165,8 @@ class Trainer:
     def export(self, out_dir: Path, check: bool = True) -> Path:
         return export_bundle(
             self.model.cpu(), self.config, out_dir, self.heldout_episodes[0].frames[:16],
-            trained_on=describe_data(self.config.data, self.data_dir, self.train_episodes, self.heldout_episodes),
+            trained_on=describe_data(self.config.data, self.data_dir, [len(e.frames) for e in self.train_episodes],
+                                     [len(e.frames) for e in self.heldout_episodes]),
             training=training_record(self.config, self.state, self.world),
             check=check,
         )
@@ -175,7 +178,7 @@ class Trainer:
         self.model.to(self.device).train()
         self.model.encoder.eval()
         self.model.decoder.eval()
-        figures = evaluate(OnnxWorldModel.load(bundle, device="cpu", warm_up=False), heldout_data(self.heldout_episodes[:4]),
+        figures = evaluate(OnnxWorldModel.load(bundle, device="cpu", warm_up=False), self.heldout_episodes[:4],
                            max_starts=400)
         keep = ("code_action_nmi", "action_motion_nmi_ceiling", "codebook_perplexity", "codes_used", "reconstruction_psnr_db")
         out = {k: figures[k] for k in keep if k in figures}
@@ -188,8 +191,7 @@ class Trainer:
     def run(self) -> Path:
         self._resume()
         if not self.model.background.any():  # the median frame: what "sprite pixel" is measured against
-            sample = self.train.frames[:: max(1, len(self.train.frames) // 2000)]  # [S, H, W, 3]
-            background = np.median(sample, axis=0).astype(np.float32).transpose(2, 0, 1) / 255.0  # [3, H, W]
+            background = median_background([self.train.frames], 2000)  # [3, H, W]
             self.model.background.copy_(torch.from_numpy(background))
         started = time.perf_counter() - self.state["seconds"]
         if self.state["stage"] == "autoencoder":
@@ -287,18 +289,6 @@ class DynamicsStep(torch.nn.Module):
     def forward(self, context, window, bottleneck: bool = True):  # [B, C, N, D], [B, L, N, D]
         action, code, _, quantized = self.lam(window, bottleneck)  # [B, Da], [B], _, [B, Da]
         return action, code, self.predictor(context, quantized)  # ..., [B, N, D]
-
-
-def heldout_data(episodes: list[Episode]) -> list[EpisodeData]:
-    """Held-out episodes as the evaluation sees them: frames, true actions, and paddle motion from RAM."""
-    return [
-        EpisodeData(
-            frames=e.frames,
-            actions=e.actions if (e.actions >= 0).any() else None,
-            paddle_motion=paddle_motion(e.ram) if e.ram.shape[1] == 128 else None,
-        )
-        for e in episodes
-    ]
 
 
 def _setup_distributed() -> tuple[int, int]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from studio.games.sprites import SPRITE_THRESHOLD
 from studio.train.autoencoder import Decoder, Encoder
 from studio.train.config import ModelConfig
 from studio.train.latent_actions import ActionGraph, LatentActionModel
 from studio.train.predictor import Predictor
-
-SPRITE_THRESHOLD = 0.1  # a pixel is a sprite pixel when it differs this much from the median background
 
 
 class WorldModel(nn.Module):

@@ -1,0 +1,57 @@
+"""The games the studio knows, one module each: what training and evaluation know of a game beyond its frames.
+
+A training config names its game in `data.game` and a bundle in `trained_on.source`, both by the
+environment id (e.g. `ALE/Breakout-v5`); `find_game` turns that name into the game's module, or None for
+footage of no known game (the user's own videos). A game is one file here plus one line in `GAMES`.
+Nothing here imports torch or the training side: the studio reads it too.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from studio.games import breakout
+
+# The per-frame labels a game's example clips ship beside them (`examples/<clip>.csv`, one row per frame):
+# the action taken, its name, and the console RAM, one column per byte (`ram_0` ...).
+ACTION_COLUMN = "action"
+ACTION_NAME_COLUMN = "action_name"
+
+
+def ram_column(address: int) -> str:
+    return f"ram_{address}"
+
+
+class BehaviourPolicy(Protocol):
+    def act(self, ram: np.ndarray) -> int:
+        """The action to take, given the console RAM [R] uint8 of the current frame."""
+        ...
+
+
+class Game(Protocol):
+    """What a game module provides."""
+
+    ENV_ID: str  # the Gymnasium environment id configs and bundles name the game by
+    ACTION_NAMES: tuple[str, ...]  # the environment's actions, by index
+    RAM_BYTES: int  # console RAM kept per frame
+    PLAYER_X: int  # the RAM byte holding the player's horizontal position
+
+    def behaviour_policy(self, epsilon: float, aim_offset: int, random_hold: int,
+                         rng: np.random.Generator) -> BehaviourPolicy: ...
+
+    def describe_policy(self, epsilon: float, aim_offset: int, random_hold: int) -> str: ...
+
+
+GAMES: dict[str, Game] = {game.ENV_ID: game for game in (breakout,)}
+
+
+def find_game(name: str | None) -> Game | None:
+    """The game a config or bundle names, or None when the studio knows no such game."""
+    return GAMES.get(name or "")
+
+
+def player_motion(player_x: np.ndarray) -> np.ndarray:
+    """The player's observed move between consecutive frames, -1 / 0 / +1: [T] positions -> [T-1] int64."""
+    return np.sign(np.diff(np.asarray(player_x).astype(np.int64)))
