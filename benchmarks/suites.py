@@ -61,7 +61,7 @@ def graphs(report: Report, model: WorldModel, trained, config: BenchConfig, work
     of the encoder, predictor and decoder also times what bounds their ratio (`_ConvolutionFloor`)."""
     eager, floors = None, {}
     if trained is not None:
-        from studio.train.eager import convolutions_only, eager_graphs  # torch lives in the training extras
+        from studio.train.eager_reference import convolutions_only, eager_graphs  # torch lives in the training extras
 
         eager = eager_graphs(trained)
         floors = {role: _ConvolutionFloor(role, runner, path, model)
@@ -146,7 +146,7 @@ def _trained_model(config: BenchConfig):
     if config.checkpoint is None or not config.checkpoint.is_file():
         return None
     try:
-        from studio.train.eager import load_eager
+        from studio.train.eager_reference import load_eager
     except ImportError:  # the studio without its training extras
         return None
     return load_eager(config.checkpoint, threads=2)

@@ -63,7 +63,7 @@ def test_convolutions_alone_are_the_same_convolutions_in_both_runtimes(tiny_mode
     import onnx
     import onnxruntime as ort
 
-    from studio.train.eager import convolutions_only, eager_graphs
+    from studio.train.eager_reference import convolutions_only, eager_graphs
 
     whole = eager_graphs(tiny_model)
     feeds = {"encoder": {"frames": np.random.default_rng(0).random((3, 3, tiny_world_model.H, tiny_world_model.W), np.float32)}}

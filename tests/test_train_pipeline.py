@@ -18,7 +18,7 @@ from studio.cli import main as studio
 from studio.evaluation import evaluate_bundle
 from studio.runtime import WorldModel
 from studio.train.config import load_config
-from studio.train.world_model import WorldModel as TorchWorldModel
+from studio.train.world_model import TrainableWorldModel
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -77,6 +77,24 @@ def test_training_resumes_from_its_checkpoint(trained, tiny_config):
         assert torch.equal(tensor, after["model"][name]), name
 
 
+@pytest.mark.parametrize(("section", "key", "value", "named"), [
+    ("optim", "learning_rate", 0.01, ["'optim.learning_rate'", "lr", "lr_floor", "batch_size"]),
+    ("optim", "batch_size", "64", ["'optim.batch_size'", "int"]),
+    (None, "run_directory", "runs/x", ["'run_directory'", "run_dir", "data_dir"]),
+])
+def test_a_mistyped_config_is_refused_in_one_line_naming_the_key(tiny_config, tmp_path, capsys, section, key, value,
+                                                                named):
+    config = json.loads(tiny_config.read_text())
+    (config[section] if section else config)[key] = value
+    path = tmp_path / "mistyped.json"
+    path.write_text(json.dumps(config))
+    assert studio(["train", str(path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("studio train: ") and "\n" not in error
+    for text in named:
+        assert text in error
+
+
 def test_two_processes_train_one_model(tiny_config, trained, tmp_path):
     """torchrun with 2 CPU processes (gloo): both ranks end with identical weights."""
     config = json.loads(tiny_config.read_text())
@@ -101,6 +119,6 @@ def test_two_processes_train_one_model(tiny_config, trained, tmp_path):
     for name in rank0:
         assert torch.equal(rank0[name], rank1[name]), name
     torch.manual_seed(config["seed"])
-    initial = TorchWorldModel(load_config(path).model).state_dict()  # the weights both ranks started from
+    initial = TrainableWorldModel(load_config(path).model).state_dict()  # the weights both ranks started from
     assert not torch.equal(rank0["predictor.stem.weight"], initial["predictor.stem.weight"])
     assert not torch.equal(rank0["encoder.net.0.weight"], initial["encoder.net.0.weight"])

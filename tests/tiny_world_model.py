@@ -13,7 +13,7 @@ import torch
 
 from studio.train.config import ModelConfig, TrainConfig
 from studio.train.export import export_bundle
-from studio.train.world_model import WorldModel
+from studio.train.world_model import TrainableWorldModel
 
 CONFIG = TrainConfig(
     name="tiny",
@@ -28,11 +28,11 @@ N, D, DA, K, C, L = (CONFIG.model.tokens, CONFIG.model.latent_dim, CONFIG.model.
                      CONFIG.model.codebook_size, CONFIG.model.context, CONFIG.model.action_window)
 
 
-def build_model(seed: int = 0) -> WorldModel:
+def build_model(seed: int = 0) -> TrainableWorldModel:
     torch.manual_seed(seed)
-    return WorldModel(CONFIG.model).eval()
+    return TrainableWorldModel(CONFIG.model).eval()
 
 
-def export_tiny_bundle(out_dir: Path, model: WorldModel) -> Path:
+def export_tiny_bundle(out_dir: Path, model: TrainableWorldModel) -> Path:
     frames = np.random.default_rng(0).integers(0, 255, (max(C, L - 1) + 2, H, W, 3), dtype=np.uint8)
     return export_bundle(model, CONFIG, out_dir, frames, trained_on={"source": "random weights"})

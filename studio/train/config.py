@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import get_type_hints
 
 from studio.train.data import DataConfig
 
@@ -43,19 +44,47 @@ class OptimConfig:
     autoencoder_steps: int = 3000
     dynamics_steps: int = 4000
     batch_size: int = 64
+    # learning rate: AdamW, a linear warm-up over the first `warmup_share` of each stage's steps, then a half
+    # cosine from `lr` down to `lr_floor * lr` at the stage's end
     lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup_share: float = 0.05
+    lr_floor: float = 0.1
+    # losses
     sprite_weight: float = 20.0  # extra loss weight on pixels that differ from the median background
+    pixel_loss_weight: float = 100.0  # stage 2: the decoded prediction's pixel loss, beside the latent loss (1)
     commitment: float = 0.25
     context_dropout: float = 0.0  # share of stage-2 samples whose context is frame t alone
+    # the codebook
     vq_warmup: int = 0  # stage-2 steps with the action vector passed on unquantised; then k-means codebook
+    kmeans_iterations: int = 20  # of the k-means that starts the codebook after the warm-up
+    recent_batches: int = 32  # batches of action vectors kept for the k-means and for dead-code resets
+    usage_decay: float = 0.99  # of the running share of each code's use
     dead_code_every: int = 200
-    eval_every: int = 500
+    dead_code_share: float = 0.02  # a code used less than this share of the time is dead: moved onto a recent action
+    dead_code_noise: float = 0.05  # the spread of a reset code around the action vector it is moved onto
+    # bookkeeping
+    log_every: int = 50  # steps between rows of log.csv
+    eval_every: int = 500  # stage-2 steps between exports judged on held-out episodes
+    eval_episodes: int = 4  # held-out episodes each of those judges
+    eval_starts: int = 400  # rollout start frames each of those judges
     checkpoint_every: int = 500
+    background_frames: int = 2000  # training frames the median background is taken over
+    encode_batch: int = 256  # frames per batch when stage 2 encodes the whole training set once
     threads: int = 2
 
     def __post_init__(self):
         if self.batch_size < 2 or self.autoencoder_steps < 1 or self.dynamics_steps < 1:
             raise ValueError("batch_size >= 2 and at least one step per stage are needed")
+        if not 0.0 <= self.warmup_share <= 1.0 or not 0.0 <= self.lr_floor <= 1.0:
+            raise ValueError("warmup_share and lr_floor must lie in [0, 1]")
+        periods = ("log_every", "eval_every", "checkpoint_every", "dead_code_every", "recent_batches", "encode_batch")
+        if any(getattr(self, name) < 1 for name in periods):
+            raise ValueError(f"{', '.join(periods)} must each be at least 1")
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the key and says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -74,14 +103,36 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, raw: dict) -> TrainConfig:
-        raw = dict(raw)
-        return cls(
-            data=DataConfig(**raw.pop("data", {})),
-            model=ModelConfig(**raw.pop("model", {})),
-            optim=OptimConfig(**raw.pop("optim", {})),
-            **raw,
-        )
+        """The config a JSON object describes; unknown keys and values of the wrong type are refused by name."""
+        raw = dict(_checked(cls, raw, ""))
+        sections = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig}
+        for name, section in sections.items():
+            raw[name] = section(**_checked(section, raw.get(name, {}), f"{name}."))
+        return cls(**raw)
 
 
 def load_config(path: str | Path) -> TrainConfig:
-    return TrainConfig.from_json(json.loads(Path(path).read_text()))
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        return TrainConfig.from_json(json.loads(path.read_text()))
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def _checked(section: type, raw: object, prefix: str) -> dict:
+    """`raw` when it is an object whose keys are `section`'s fields with values of their types."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"'{prefix.rstrip('.') or 'the config'}' must be an object of keys and values")
+    names = [f.name for f in fields(section)]
+    unknown = [key for key in raw if key not in names]
+    if unknown:
+        raise ConfigError(f"unknown key '{prefix}{unknown[0]}'; the valid keys{' of ' + prefix.rstrip('.') if prefix else ''} "
+                          f"are {', '.join(names)}")
+    hints = get_type_hints(section)
+    for key, value in raw.items():
+        expected = {int: (int,), float: (int, float), str: (str,)}.get(hints[key])
+        if expected and (isinstance(value, bool) or not isinstance(value, expected)):
+            raise ConfigError(f"'{prefix}{key}' must be a {hints[key].__name__}, not {json.dumps(value)}")
+    return raw

@@ -54,6 +54,24 @@ class Episode:
     name: str
 
 
+@dataclass
+class Frames:
+    """Episodes concatenated: frames [F, H, W, 3] uint8 and, for each frame, whether t+1 follows it."""
+
+    frames: np.ndarray
+    episode_start: np.ndarray  # [F] int, index of the first frame of the frame's episode
+    has_next: np.ndarray  # [F] bool
+
+    @classmethod
+    def of(cls, episodes: list[Episode]) -> Frames:
+        starts, nexts, offset = [], [], 0
+        for e in episodes:
+            starts.append(np.full(len(e.frames), offset))
+            nexts.append(np.arange(len(e.frames)) < len(e.frames) - 1)
+            offset += len(e.frames)
+        return cls(np.concatenate([e.frames for e in episodes]), np.concatenate(starts), np.concatenate(nexts))
+
+
 def play_episode(env, policy: BehaviourPolicy | None, rng: np.random.Generator, max_steps: int, seed: int,
                  name: str) -> Episode:
     obs, _ = env.reset(seed=seed)

@@ -30,25 +30,26 @@ from studio.bundle import (
 )
 from studio.examples import EXAMPLES_DIR
 from studio.latent_map import write_shipped_maps
-from studio.runtime import WorldModel as OnnxWorldModel
+from studio.runtime import WorldModel
 from studio.train.config import TrainConfig
 from studio.train.data import describe_data, load_episodes
-from studio.train.deploy import for_export
-from studio.train.examples import write_examples
-from studio.train.world_model import WorldModel
+from studio.train.export_rewrites import for_export
+from studio.train.world_model import TrainableWorldModel
+from studio.train.write_examples import write_examples
 
 OPSET = 18
 PARITY_TOLERANCE = 1e-4
+CHECK_FRAMES = 16  # consecutive held-out frames the graphs are checked on
 
 
 class ExportError(Exception):
     """An export that failed one of its checks."""
 
 
-def load_checkpoint(path: str | Path) -> tuple[WorldModel, TrainConfig, dict]:
+def load_checkpoint(path: str | Path) -> tuple[TrainableWorldModel, TrainConfig, dict]:
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     config = TrainConfig.from_json(checkpoint["config"])
-    model = WorldModel(config.model)
+    model = TrainableWorldModel(config.model)
     model.load_state_dict(checkpoint["model"])
     return model.eval(), config, checkpoint
 
@@ -60,23 +61,24 @@ def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path) -> Path:
     train, heldout = load_episodes(data_dir / "train"), load_episodes(data_dir / "heldout")
     trained_on = describe_data(config.data, data_dir, [len(e.frames) for e in train], [len(e.frames) for e in heldout])
     out_dir = export_bundle(
-        model, config, out_dir, heldout[0].frames[:16],
+        model, config, out_dir, heldout[0].frames[:CHECK_FRAMES],
         trained_on=trained_on,
-        training=training_record(config, state, state.get("processes", 1)),
+        training=training_record(config, state.get("stage"), state.get("seconds", 0.0), state.get("processes", 1)),
     )
     write_examples(heldout, out_dir / EXAMPLES_DIR, trained_on["action_names"])
-    write_shipped_maps(OnnxWorldModel.load(out_dir, device="cpu", warm_up=False))
+    write_shipped_maps(WorldModel.load(out_dir, device="cpu", warm_up=False))
     return out_dir
 
 
-def training_record(config: TrainConfig, state: dict, processes: int) -> dict:
+def training_record(config: TrainConfig, stage: str | None, seconds: float, processes: int) -> dict:
+    """How the model was trained, for the manifest: the run's length, the stage it had reached, and where."""
     o = config.optim
     return {
         "autoencoder_steps": o.autoencoder_steps,
         "dynamics_steps": o.dynamics_steps,
         "batch_size": o.batch_size,
-        "stage": state.get("stage"),
-        "wall_time_s": round(state.get("seconds", 0.0), 1),
+        "stage": stage,
+        "wall_time_s": round(seconds, 1),
         "processes": processes,
         "hardware": torch.cuda.get_device_name() if torch.cuda.is_available() else f"{os.cpu_count()} CPU cores",
         "retrain": "studio train config.json (the copy in this bundle)",
@@ -84,7 +86,7 @@ def training_record(config: TrainConfig, state: dict, processes: int) -> dict:
 
 
 def export_bundle(
-    model: WorldModel,
+    model: TrainableWorldModel,
     config: TrainConfig,
     out_dir: str | Path,
     sample_frames: np.ndarray,
@@ -131,7 +133,7 @@ def export_bundle(
     return out_dir
 
 
-def example_inputs(model: WorldModel, frames: np.ndarray) -> dict[str, tuple[torch.Tensor, ...]]:
+def example_inputs(model: TrainableWorldModel, frames: np.ndarray) -> dict[str, tuple[torch.Tensor, ...]]:
     """Real inputs for every graph, from consecutive frames [T, H, W, 3] uint8."""
     c, window = model.config.context, model.config.action_window
     span = max(c, window - 1) + 2

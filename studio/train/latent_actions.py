@@ -61,12 +61,12 @@ class LatentActionModel(nn.Module):
         return ((chosen - action.detach()) ** 2).mean() + commitment * ((action - chosen.detach()) ** 2).mean()
 
     @torch.no_grad()
-    def track_usage(self, code, decay: float = 0.99):
+    def track_usage(self, code, decay: float):  # [B]; `usage` [K] is a running share of each code's use
         counts = torch.bincount(code, minlength=self.codebook.shape[0]).float()
         self.usage.mul_(decay).add_(counts / counts.sum(), alpha=1 - decay)
 
     @torch.no_grad()
-    def init_codebook(self, actions, iterations: int = 20, seed: int = 0) -> None:
+    def init_codebook(self, actions, iterations: int, seed: int) -> None:
         """k-means (k-means++ start, cosine) of action vectors [M, Da] as the codebook: the VQ bottleneck is
         switched on only once the action vectors carry what the predictor needs, so no code starts dead."""
         generator = torch.Generator(device="cpu").manual_seed(seed)
@@ -84,13 +84,14 @@ class LatentActionModel(nn.Module):
         self.usage.fill_(1.0 / len(centres))
 
     @torch.no_grad()
-    def reset_dead_codes(self, recent_actions, threshold: float = 0.02) -> int:
-        """Move codes used less than `threshold` of the time onto random recent action vectors [M, Da]."""
+    def reset_dead_codes(self, recent_actions, threshold: float, noise: float) -> int:
+        """Move codes used less than `threshold` of the time onto random recent action vectors [M, Da], each
+        with Gaussian noise of spread `noise`."""
         dead = torch.nonzero(self.usage < threshold * self.usage.sum()).flatten()
         if len(dead) == 0:
             return 0
         picks = torch.randint(len(recent_actions), (len(dead),), device=recent_actions.device)
-        self.codebook.data[dead] = recent_actions[picks] + 0.05 * torch.randn_like(recent_actions[picks])
+        self.codebook.data[dead] = recent_actions[picks] + noise * torch.randn_like(recent_actions[picks])
         self.usage[dead] = self.usage.sum() / len(self.usage)
         return len(dead)
 

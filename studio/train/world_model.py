@@ -1,4 +1,7 @@
-"""The four parts of the world model together, and the sprite weighting that the losses share."""
+"""The four parts of the world model together as torch modules, and the sprite weighting that the losses share.
+
+(`studio.runtime.WorldModel` is the same model as the bundle's ONNX graphs, which the studio runs.)
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from studio.train.latent_actions import ActionGraph, LatentActionModel
 from studio.train.predictor import Predictor
 
 
-class WorldModel(nn.Module):
+class TrainableWorldModel(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config

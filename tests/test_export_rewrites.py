@@ -1,4 +1,4 @@
-"""The export rewrite (`studio.train.deploy`) computes what the trained modules compute, in fewer ops."""
+"""The export rewrite (`studio.train.export_rewrites`) computes what the trained modules compute, in fewer ops."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 import tiny_world_model
-from studio.train.deploy import FoldedActionBlock, for_export
 from studio.train.export import example_inputs, export_graph
+from studio.train.export_rewrites import FoldedActionBlock, for_export
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from studio.games import ACTION_COLUMN, ACTION_NAME_COLUMN, ram_column
 from studio.labels import FRAME_COLUMN
 from studio.train.data import Episode

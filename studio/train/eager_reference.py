@@ -17,15 +17,15 @@ import torch
 from torch import nn
 
 from studio.bundle import GRAPH_SIGNATURES
-from studio.train.deploy import replace_modules
 from studio.train.export import export_graph, load_checkpoint
-from studio.train.world_model import WorldModel
+from studio.train.export_rewrites import replace_modules
+from studio.train.world_model import TrainableWorldModel
 
 EagerGraph = Callable[[dict[str, np.ndarray]], list]
 CONVOLUTION_ROLES = ("encoder", "predictor", "decoder")  # the graphs made of convolutions
 
 
-def load_eager(checkpoint: str | Path, threads: int | None = None) -> WorldModel:
+def load_eager(checkpoint: str | Path, threads: int | None = None) -> TrainableWorldModel:
     """The trained model behind a bundle, in eval mode, with torch's intra-op threads set."""
     if threads:
         torch.set_num_threads(threads)
@@ -33,12 +33,12 @@ def load_eager(checkpoint: str | Path, threads: int | None = None) -> WorldModel
     return model.eval()
 
 
-def eager_graphs(model: WorldModel) -> dict[str, EagerGraph]:
+def eager_graphs(model: TrainableWorldModel) -> dict[str, EagerGraph]:
     """role -> a function of the graph's numpy feeds (by input name) that runs the torch module."""
     return {role: _runner(module, GRAPH_SIGNATURES[role][0]) for role, module in model.graphs().items()}
 
 
-def convolutions_only(model: WorldModel, folder: str | Path) -> dict[str, tuple[EagerGraph, Path]]:
+def convolutions_only(model: TrainableWorldModel, folder: str | Path) -> dict[str, tuple[EagerGraph, Path]]:
     """role -> (torch runner, ONNX file) of the encoder, predictor and decoder with their normalizations
     and activations replaced by identity; the files are exported to `folder` exactly as the bundle's are."""
     folder = Path(folder)
