@@ -11,9 +11,9 @@ from studio.labels import LabelsError, ordered_columns, read_labels
 from studio.metrics import code_perplexity
 from studio.plots import code_timeline_figure, code_usage_figure, codebook_figure, confusion_figure
 from studio.projection import Projection, ProjectionConfig
-from studio.ui.clip_tab import ClipSession, upscale
+from studio.ui.clip_tab import upscale
 from studio.ui.labels_upload import offer_columns
-from studio.ui.state import BundleShelf
+from studio.ui.state import BundleShelf, ClipState
 
 ACTION_COLUMNS = ("action_name", "action")  # the label columns offered first for the ground truth
 
@@ -24,7 +24,7 @@ def transition_picture(frames: np.ndarray, t: int, gap: int = 2) -> np.ndarray:
     return upscale(np.concatenate([frames[t], separator, frames[t + 1]], axis=1))
 
 
-def build_actions_tab(shelf: BundleShelf, session: gr.State):
+def build_actions_tab(shelf: BundleShelf, clip: gr.State):
     gr.Markdown("Analyze a clip on the **Clip** tab; this tab shows which action codes the model reads off it.")
     with gr.Row():
         codebook_plot = gr.Plot(label="Codebook and the clip's action vectors (PCA)", elem_id="codebook-map")
@@ -51,10 +51,10 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
     agreement_text = gr.Markdown(elem_id="agreement")
     confusion_plot = gr.Plot(label="Code × true action", elem_id="confusion")
 
-    def overview(state: ClipSession | None, progress=gr.Progress()):
+    def overview(state: ClipState | None, progress=gr.Progress()):
         if state is None:
             raise gr.Error("Analyze a clip on the Clip tab first.")
-        model, analysis = shelf.get(state.bundle), state.analysis
+        model, analysis = state.model, state.analysis
         actions = analysis.actions
         progress(0.2, desc="projecting the codebook")
         projection = Projection.fit(np.concatenate([model.codebook, actions.vectors]), ProjectionConfig("pca", 2))
@@ -74,18 +74,18 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
             gr.Dropdown(columns, value=columns[0] if columns else None, label="True-action column"),
         )
 
-    def atlas(state: ClipSession | None, t):
+    def atlas(state: ClipState | None, t):
         if state is None:
             return None, []
         t = int(np.clip(t, 0, len(state.analysis.frames) - 1))
-        effects = action_effect_atlas(shelf.get(state.bundle), state.analysis.latents, t)
+        effects = action_effect_atlas(state.model, state.analysis.latents, t)
         pictures = [
             (upscale(image), f"{k} · {100 * effects.change[k]:.1f}%")
             for k, image in enumerate(effects.highlighted)
         ]
         return upscale(effects.current), pictures
 
-    def compare_codes(state: ClipSession | None, path: str | None, name: str | None):
+    def compare_codes(state: ClipState | None, path: str | None, name: str | None):
         if state is None:
             raise gr.Error("Analyze a clip on the Clip tab first.")
         try:
@@ -100,7 +100,7 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
             truth = state.labels.at(name, transitions)
         except LabelsError as err:
             raise gr.Error(str(err)) from None
-        result = agreement(state.analysis.actions.codes, truth, shelf.get(state.bundle).codebook_size)
+        result = agreement(state.analysis.actions.codes, truth, state.model.codebook_size)
         text = (
             f"On **{result.transitions} transitions**: NMI between codes and `{name}` **{result.nmi:.3f}**, "
             f"best one-to-one accuracy **{100 * result.accuracy:.1f}%** (over {len(result.actions)} true actions)."
@@ -112,15 +112,15 @@ def build_actions_tab(shelf: BundleShelf, session: gr.State):
 
     overview_outputs = [codebook_plot, usage_plot, timeline_plot, exemplar_gallery, atlas_slider, column]
     atlas_slider.change(
-        atlas, inputs=[session, atlas_slider], outputs=[atlas_current, atlas_gallery],
+        atlas, inputs=[clip, atlas_slider], outputs=[atlas_current, atlas_gallery],
         api_name="atlas", trigger_mode="always_last", show_progress="hidden",
     )
     compare.click(
-        compare_codes, inputs=[session, labels_file, column], outputs=[agreement_text, confusion_plot, session],
+        compare_codes, inputs=[clip, labels_file, column], outputs=[agreement_text, confusion_plot, clip],
         api_name="ground_truth",
     )
 
-    def refresh(state: ClipSession | None):
+    def refresh(state: ClipState | None):
         """After a new analysis: the overview, the atlas from frame 0, and the ground truth when labels came along."""
         if state is None:
             return [None] * (len(overview_outputs) + 4)

@@ -11,12 +11,12 @@ from studio.memory import map_large_buffers
 from studio.plots import load_plotly
 from studio.ui import gradio_cache
 from studio.ui.actions_tab import build_actions_tab
-from studio.ui.clip_tab import VIDEO_CSS, build_clip_tab, discard_session
+from studio.ui.clip_tab import VIDEO_CSS, build_clip_tab
 from studio.ui.model_tab import build_model_tab, load_errors_markdown
 from studio.ui.play_tab import KEYBOARD_SCRIPT, SCREEN_CSS, build_play_tab
 from studio.ui.predict_tab import build_predict_tab
 from studio.ui.probe_tab import build_probe_tab
-from studio.ui.state import BundleShelf
+from studio.ui.state import BundleShelf, discard_clip
 
 TITLE = "World-model studio"
 MAX_UPLOAD_MB = int(os.environ.get("STUDIO_MAX_UPLOAD_MB", "500"))  # larger uploads are refused before they land
@@ -45,30 +45,30 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
             gr.Markdown(load_errors_markdown(shelf))
             return studio
         bundle_name = gr.State(shelf.default_name)
-        clip_session = gr.State(None, delete_callback=discard_session)  # its files go when the tab closes
+        clip = gr.State(None, delete_callback=discard_clip)  # its files go when the tab closes
         with gr.Tabs():
             with gr.Tab("Clip", id="clip"):
-                clip_tab = build_clip_tab(shelf, bundle_name, clip_session)
+                clip_tab = build_clip_tab(shelf, bundle_name, clip)
             with gr.Tab("Actions", id="actions"):
-                refresh_actions, actions_outputs = build_actions_tab(shelf, clip_session)
+                refresh_actions, actions_outputs = build_actions_tab(shelf, clip)
             with gr.Tab("Predict", id="predict"):
-                reset_predict, predict_outputs = build_predict_tab(shelf, clip_session)
+                reset_predict, predict_outputs = build_predict_tab(shelf, clip)
             with gr.Tab("Play", id="play"):
-                clear_play, play_outputs = build_play_tab(shelf, bundle_name, clip_session)
+                clear_play, play_outputs = build_play_tab(shelf, bundle_name, clip)
             with gr.Tab("Probe", id="probe"):
-                refresh_probe, probe_outputs = build_probe_tab(clip_session)
+                refresh_probe, probe_outputs = build_probe_tab(clip)
             with gr.Tab("Model", id="model"):
                 picked = build_model_tab(shelf, bundle_name)
         # the Actions overview costs work: it follows the preview; the cheap resets follow Analyze at once
-        clip_tab.previewed.then(refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name="actions")
+        clip_tab.previewed.then(refresh_actions, inputs=clip, outputs=actions_outputs, api_name="actions")
         for refresh, outputs in ((reset_predict, predict_outputs), (refresh_probe, probe_outputs)):
-            clip_tab.analyzed.success(refresh, inputs=clip_session, outputs=outputs, api_name=False)
+            clip_tab.analyzed.success(refresh, inputs=clip, outputs=outputs, api_name=False)
         # switching bundles clears every tab's results, which belonged to the previous model
-        cleared = picked.then(clip_tab.clear, inputs=clip_session, outputs=clip_tab.cleared, api_name=False)
-        cleared.then(refresh_actions, inputs=clip_session, outputs=actions_outputs, api_name=False)
+        cleared = picked.then(clip_tab.clear, inputs=clip, outputs=clip_tab.cleared, api_name=False)
+        cleared.then(refresh_actions, inputs=clip, outputs=actions_outputs, api_name=False)
         cleared.then(clear_play, outputs=play_outputs, api_name=False)
         for refresh, outputs in ((reset_predict, predict_outputs), (refresh_probe, probe_outputs)):
-            cleared.then(refresh, inputs=clip_session, outputs=outputs, api_name=False)
+            cleared.then(refresh, inputs=clip, outputs=outputs, api_name=False)
     return studio
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -25,11 +23,9 @@ from studio.analysis import (
     save_analysis_csv,
 )
 from studio.bundle import BundleError
-from studio.examples import example_clips, example_labels
-from studio.labels import Labels
-from studio.plots import clip_trajectory, trajectory_figure
-from studio.projection import ProjectionConfig
-from studio.ui.state import BundleShelf
+from studio.examples import example_clips
+from studio.runtime import WorldModel
+from studio.ui.state import BundleShelf, ClipState, discard_clip
 from studio.video import CLIP_SUFFIXES, ClipError, write_mp4
 
 CLIP_TYPES = list(CLIP_SUFFIXES)
@@ -37,47 +33,6 @@ PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so previews are scaled up
 VIDEO_HEIGHT = 128  # the clip | reconstruction video is written this high and scaled up by the page (CSS)
 VIDEO_CSS = "#clip-preview video { image-rendering: pixelated; }"
 METHODS = {"UMAP": "umap", "PCA": "pca"}
-
-
-@dataclass
-class ClipSession:
-    """One user's analyzed clip, its optional overlay, and the maps computed for it so far."""
-
-    bundle: str
-    name: str
-    analysis: ClipAnalysis
-    out_dir: Path
-    overlay: ClipAnalysis | None = None
-    overlay_name: str = ""
-    labels: Labels | None = None  # per-frame ground truth: an upload, or the labels of a shipped example
-    delta_t_psnr: float | None = None  # the clip's ΔtPSNR(t=4), measured at its first rollout
-    reconstruction: Reconstruction | None = None  # the frames the preview shows, decoded after the analysis
-    coords: dict[tuple[str, int, str], np.ndarray] = field(default_factory=dict)  # (method, dims, clip) -> [T, d]
-
-    def coordinates(self, shelf: BundleShelf, method: str, dims: int, which: str = "main") -> np.ndarray:
-        key = (method, dims, which)
-        if key not in self.coords:
-            analysis = self.analysis if which == "main" else self.overlay
-            config = ProjectionConfig(method=method, dims=dims)
-            self.coords[key] = shelf.maps.project(shelf.get(self.bundle), analysis.latents, config,
-                                                  own=self.analysis.latents)
-        return self.coords[key]
-
-    def reconstructed(self, shelf: BundleShelf, t: int) -> tuple[np.ndarray, float]:
-        """Frame t's reconstruction [H, W, 3] uint8 and its PSNR: from the preview's, or decoded now."""
-        reconstruction = self.reconstruction
-        if reconstruction is None or t not in reconstruction.indices:
-            reconstruction = reconstruct(shelf.get(self.bundle), self.analysis, [t])
-        at = int(np.searchsorted(reconstruction.indices, t))
-        return reconstruction.frames[at], float(reconstruction.psnr[at])
-
-    def figure(self, shelf: BundleShelf, method: str, dims: int, color_by: str, highlight: int | None):
-        trajectories = [clip_trajectory(self.name, self.analysis, self.coordinates(shelf, method, dims))]
-        if self.overlay is not None:
-            coords = self.coordinates(shelf, method, dims, which="overlay")
-            trajectories.append(clip_trajectory(self.overlay_name, self.overlay, coords))
-        title = f"{method.upper()} of the frame latents · {self.bundle}"
-        return trajectory_figure(trajectories, color_by=color_by, highlight=highlight, title=title)
 
 
 def upscale(frame: np.ndarray) -> np.ndarray:
@@ -113,14 +68,14 @@ def stats_markdown(analysis: ClipAnalysis, bundle: str, reconstruction: Reconstr
     )
 
 
-def frame_caption(session: ClipSession, t: int, frame_psnr: float) -> str:
-    analysis = session.analysis
+def frame_caption(state: ClipState, t: int, frame_psnr: float) -> str:
+    analysis = state.analysis
     code = int(analysis.actions.codes[t]) if t < len(analysis.actions.codes) else None
     leaving = f"code **{code}** to the next frame" if code is not None else "last frame"
     return f"Frame **{t}** · {frame_times(analysis)[t]:.2f} s · {leaving} · PSNR {frame_psnr:.1f} dB"
 
 
-def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State) -> ClipTab:
+def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, clip: gr.State) -> ClipTab:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             upload = gr.File(label="Game clip", file_types=CLIP_TYPES, type="filepath", elem_id="clip-upload")
@@ -155,30 +110,27 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
 
     map_controls = [method, dims, color_by]
 
-    def analyze_upload(previous: ClipSession | None, path, stride_value, cap_value, name, method_label, dims_label,
+    def analyze_upload(previous: ClipState | None, path, stride_value, cap_value, name, method_label, dims_label,
                        color, progress=gr.Progress()):
         if not path:
             raise gr.Error("Upload a clip or pick an example first.")
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
-        analysis = _analyze(shelf, name, path, stride_value, cap_value, report)
-        discard_session(previous)  # the new analysis replaces the old one and its files
+        analysis = _analyze(shelf.get(name), path, stride_value, cap_value, report)
+        discard_clip(previous)  # the new analysis replaces the old one and its files
         progress(0.8, desc=f"projecting ({method_label})")
-        state = ClipSession(
-            name, Path(path).name, analysis, Path(tempfile.mkdtemp(prefix="studio-clip-")),
-            labels=example_labels(shelf.get(name), path),
-        )
-        figure = _figure(shelf, state, method_label, dims_label, color, 0)
+        state = ClipState.open(shelf, name, path, analysis)
+        figure = _figure(state, method_label, dims_label, color, 0)
         slider = gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame")
-        return (None, stats_markdown(analysis, name), figure, slider, *_frame_views(shelf, state, 0), None, state)
+        return (None, stats_markdown(analysis, name), figure, slider, *_frame_views(state, 0), None, state)
 
-    def reconstruct_preview(state: ClipSession | None, method_label, dims_label, color, t, progress=gr.Progress()):
+    def reconstruct_preview(state: ClipState | None, method_label, dims_label, color, t, progress=gr.Progress()):
         """After an analysis: decode the frames the preview shows, write it and the downloads."""
         if state is None:
             raise gr.Error("Analyze a clip first.")
         analysis = state.analysis
         shown = preview_indices(len(analysis.frames))
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
-        state.reconstruction = reconstruct(shelf.get(state.bundle), analysis, shown, progress=report)
+        state.reconstruction = reconstruct(state.model, analysis, shown, progress=report)
         progress(0.8, desc="writing the preview and downloads")
         fps = (analysis.clip.fps / analysis.clip.stride) * len(shown) / len(analysis.frames)
         video = write_mp4(
@@ -188,78 +140,76 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
             fps=min(fps, 60.0) or 15.0,
             preset="ultrafast",  # a preview: written in a second even for a long clip
         )
-        files = _downloads(state, _figure(shelf, state, method_label, dims_label, color, t))
+        files = _downloads(state, _figure(state, method_label, dims_label, color, t))
         return str(video), stats_markdown(analysis, state.bundle, state.reconstruction), files, state
 
     results = [preview, stats, trajectory, frame_slider, caption, frame_image, reconstruction_image, downloads]
     analyzed = analyze.click(
         analyze_upload,
-        inputs=[session, upload, stride, max_frames, bundle_name, *map_controls],
-        outputs=[*results, session],
+        inputs=[clip, upload, stride, max_frames, bundle_name, *map_controls],
+        outputs=[*results, clip],
         api_name="analyze",
         concurrency_id="model",
         show_progress_on=[preview, trajectory],  # a refusal marks these two, not every output
     )
     previewed = analyzed.success(
         reconstruct_preview,
-        inputs=[session, *map_controls, frame_slider],
-        outputs=[preview, stats, downloads, session],
+        inputs=[clip, *map_controls, frame_slider],
+        outputs=[preview, stats, downloads, clip],
         api_name="reconstruct",
         concurrency_id="model",
         show_progress_on=preview,
     )
 
-    def redraw(state: ClipSession | None, method_label, dims_label, color, t, progress=gr.Progress()):
+    def redraw(state: ClipState | None, method_label, dims_label, color, t, progress=gr.Progress()):
         if state is None:
             return None
         progress(0.3, desc=f"projecting ({method_label})")
-        return _figure(shelf, state, method_label, dims_label, color, t)
+        return _figure(state, method_label, dims_label, color, t)
 
     for control in map_controls:
-        control.change(redraw, inputs=[session, *map_controls, frame_slider], outputs=trajectory, api_name=False)
+        control.change(redraw, inputs=[clip, *map_controls, frame_slider], outputs=trajectory, api_name=False)
 
-    def show_frame(state: ClipSession | None, t, method_label, dims_label, color):
+    def show_frame(state: ClipState | None, t, method_label, dims_label, color):
         if state is None:
             return None, None, None, ""
         t = int(np.clip(t, 0, len(state.analysis.frames) - 1))
-        return (_figure(shelf, state, method_label, dims_label, color, t), *_frame_views(shelf, state, t))
+        return (_figure(state, method_label, dims_label, color, t), *_frame_views(state, t))
 
     frame_slider.change(
         show_frame,
-        inputs=[session, frame_slider, *map_controls],
+        inputs=[clip, frame_slider, *map_controls],
         outputs=[trajectory, caption, frame_image, reconstruction_image],
         api_name=False,
         trigger_mode="always_last",
         show_progress="hidden",
     )
 
-    def overlay(state: ClipSession | None, path, stride_value, cap_value, method_label, dims_label, color, t,
+    def overlay(state: ClipState | None, path, stride_value, cap_value, method_label, dims_label, color, t,
                 progress=gr.Progress()):
         if state is None:
             raise gr.Error("Analyze a clip first, then overlay a second one on its map.")
         if not path:
             raise gr.Error("Upload the second clip first.")
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
-        state.overlay = _analyze(shelf, state.bundle, path, stride_value, cap_value, report)
-        state.overlay_name = Path(path).name
-        state.coords = {k: v for k, v in state.coords.items() if k[2] == "main"}
-        figure = _figure(shelf, state, method_label, dims_label, color, t)
+        state.set_overlay(Path(path).name, _analyze(state.model, path, stride_value, cap_value, report))
+        figure = _figure(state, method_label, dims_label, color, t)
         return figure, _downloads(state, figure), state
 
     overlay_button.click(
         overlay,
-        inputs=[session, overlay_upload, stride, max_frames, *map_controls, frame_slider],
-        outputs=[trajectory, downloads, session],
+        inputs=[clip, overlay_upload, stride, max_frames, *map_controls, frame_slider],
+        outputs=[trajectory, downloads, clip],
         api_name="overlay",
         concurrency_id="model",
         show_progress_on=trajectory,
     )
-    def clear(state: ClipSession | None):
+    def clear(state: ClipState | None):
         """Another bundle was picked: an analysis made with the previous one no longer applies."""
-        discard_session(state)
+        discard_clip(state)
         return None, "", None, gr.Slider(0, 1, value=0), "", None, None, None, None
 
-    return ClipTab(analyzed=analyzed, previewed=previewed, clear=clear, cleared=[*results, session])
+    return ClipTab(analyzed=analyzed, previewed=previewed, clear=clear, cleared=[*results, clip])
 
 
 @dataclass(frozen=True)
@@ -272,20 +222,14 @@ class ClipTab:
     # the preview step that follows Analyze: the Actions overview refreshes after it, so that on 2 cores the
     # preview the user is waiting for does not share them with work for a tab not in view
     previewed: gr.events.Dependency
-    clear: Callable[[ClipSession | None], tuple]
+    clear: Callable[[ClipState | None], tuple]
     cleared: list
 
 
-def discard_session(state: ClipSession | None) -> None:
-    """Delete the files a user's analysis wrote (previews, downloads, rollouts)."""
-    if state is not None:
-        shutil.rmtree(state.out_dir, ignore_errors=True)
-
-
-def _analyze(shelf: BundleShelf, name: str, path: str, stride_value, cap_value, report) -> ClipAnalysis:
+def _analyze(model: WorldModel, path: str, stride_value, cap_value, report) -> ClipAnalysis:
     try:
         return analyze_clip(
-            shelf.get(name),
+            model,
             path,
             stride=max(1, int(stride_value or DEFAULT_STRIDE)),
             max_frames=max(2, int(cap_value or DEFAULT_MAX_FRAMES)),
@@ -295,16 +239,16 @@ def _analyze(shelf: BundleShelf, name: str, path: str, stride_value, cap_value, 
         raise gr.Error(str(err), title="The clip was not analyzed", duration=30) from None
 
 
-def _figure(shelf: BundleShelf, state: ClipSession, method_label: str, dims_label: str, color: str, t):
-    return state.figure(shelf, METHODS[method_label], int(dims_label[0]), color, highlight=int(t))
+def _figure(state: ClipState, method_label: str, dims_label: str, color: str, t):
+    return state.figure(METHODS[method_label], int(dims_label[0]), color, highlight=int(t))
 
 
-def _frame_views(shelf: BundleShelf, state: ClipSession, t: int) -> tuple[str, np.ndarray, np.ndarray]:
-    reconstructed, frame_psnr = state.reconstructed(shelf, t)
+def _frame_views(state: ClipState, t: int) -> tuple[str, np.ndarray, np.ndarray]:
+    reconstructed, frame_psnr = state.reconstructed(t)
     return frame_caption(state, t, frame_psnr), upscale(state.analysis.frames[t]), upscale(reconstructed)
 
 
-def _downloads(state: ClipSession, figure) -> list[str]:
+def _downloads(state: ClipState, figure) -> list[str]:
     stem = Path(state.name).stem
     npz = save_analysis(state.analysis, state.out_dir / f"{stem}_analysis.npz", state.reconstruction)
     csv = save_analysis_csv(state.analysis, state.out_dir / f"{stem}_frames.csv", state.reconstruction)

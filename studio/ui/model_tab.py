@@ -78,7 +78,7 @@ def load_errors_markdown(shelf: BundleShelf) -> str:
 
 
 def build_model_tab(shelf: BundleShelf, bundle_name: gr.State):
-    """The picker sets the session's bundle, which every other tab reads; returns the pick event."""
+    """The picker sets the user's bundle, which every other tab reads; returns the pick event."""
     picker = gr.Dropdown(
         choices=shelf.names, value=shelf.default_name, label="Bundle", info=f"bundles in {shelf.exported_dir.name}/"
     )

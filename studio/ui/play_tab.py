@@ -17,8 +17,7 @@ from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError
 from studio.play import RUN_STEPS_PER_S, PlaySession, run_period_s
 from studio.runtime import WorldModel
-from studio.ui.clip_tab import ClipSession
-from studio.ui.state import BundleShelf
+from studio.ui.state import BundleShelf, ClipState
 
 SCREEN_HEIGHT = 384  # pixels: the decoded frame is shown large
 SCREEN_CSS = (f"#play-screen img {{ image-rendering: pixelated; height: {SCREEN_HEIGHT}px; max-width: 100%; "
@@ -60,7 +59,7 @@ class StartClip:
     meanings: dict[int, tuple[str, float]]
 
 
-def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State):
+def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, clip: gr.State):
     buttons_needed = max(shelf.get(name).codebook_size for name in shelf.names)
     examples: dict[str, StartClip | None] = {}  # bundle -> its first example clip, analyzed once
 
@@ -90,7 +89,7 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
                              min_height=SCREEN_HEIGHT, elem_id="play-screen")
             frame_file = gr.Image(visible=False, format="png")  # what scripts get from /step and /undo: a PNG file
 
-    def start_clip(state: ClipSession | None, name: str) -> StartClip:
+    def start_clip(state: ClipState | None, name: str) -> StartClip:
         if state is not None and state.bundle == name:
             return StartClip(state.name, state.analysis.latents, _meanings(shelf.get(name), state.analysis, state.labels))
         if name not in examples:
@@ -101,7 +100,7 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
 
     running: dict[str, object] = {}  # browser session -> the token of its Run-mode loop; popping it stops the loop
 
-    def begin(state: ClipSession | None, name: str, t, request: gr.Request):
+    def begin(state: ClipState | None, name: str, t, request: gr.Request):
         running.pop(request.session_hash, None)
         model = shelf.get(name)
         clip = start_clip(state, name)
@@ -115,11 +114,11 @@ def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, session: gr.State)
         return played, _screen(played), status_text, False, slider, *buttons
 
     start.click(
-        begin, inputs=[session, bundle_name, start_frame],
+        begin, inputs=[clip, bundle_name, start_frame],
         outputs=[game, screen, status, run, start_frame, *code_buttons], api_name="play_start",
     )
     reset.click(
-        begin, inputs=[session, bundle_name, start_frame],
+        begin, inputs=[clip, bundle_name, start_frame],
         outputs=[game, screen, status, run, start_frame, *code_buttons], api_name=False,
     )
 

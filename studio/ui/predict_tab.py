@@ -18,8 +18,8 @@ from studio.rollout import (
     plan_codes,
     roll_out,
 )
-from studio.ui.clip_tab import PREVIEW_HEIGHT, ClipSession
-from studio.ui.state import BundleShelf
+from studio.ui.clip_tab import PREVIEW_HEIGHT
+from studio.ui.state import BundleShelf, ClipState
 from studio.video import write_gif, write_mp4
 
 SOURCE_LABELS = {
@@ -35,7 +35,7 @@ BRANCHES_HELP = (
 )
 
 
-def build_predict_tab(shelf: BundleShelf, session: gr.State):
+def build_predict_tab(shelf: BundleShelf, clip: gr.State):
     gr.Markdown("Roll the predictor forward from a frame of the analyzed clip and decode what it imagines. "
                 "The clip's own next frames are shown on the left for comparison.")
     with gr.Row():
@@ -60,11 +60,11 @@ def build_predict_tab(shelf: BundleShelf, session: gr.State):
             psnr_plot = gr.Plot(label="PSNR per step", elem_id="predict-psnr")
             downloads = gr.File(label="Downloads: rollout (.mp4, .gif), predicted latents (.npz)", file_count="multiple")
 
-    def rollout(state: ClipSession | None, t, n, source_label, held, seed_value, typed, a, b, share, extra,
+    def rollout(state: ClipState | None, t, n, source_label, held, seed_value, typed, a, b, share, extra,
                 progress=gr.Progress()):
         if state is None:
             raise gr.Error("Analyze a clip on the Clip tab first.")
-        model, analysis = shelf.get(state.bundle), state.analysis
+        model, analysis = state.model, state.analysis
         t = int(np.clip(t or 0, 0, len(analysis.frames) - 1))
         n = int(np.clip(n or 1, 1, MAX_STEPS))
         try:
@@ -91,14 +91,14 @@ def build_predict_tab(shelf: BundleShelf, session: gr.State):
 
     run.click(
         rollout,
-        inputs=[session, start, steps, source, code, seed, sequence, first, second, mix, branches],
-        outputs=[video, summary, psnr_plot, downloads, session],
+        inputs=[clip, start, steps, source, code, seed, sequence, first, second, mix, branches],
+        outputs=[video, summary, psnr_plot, downloads, clip],
         api_name="rollout",
         concurrency_id="model",
         show_progress_on=[video],
     )
 
-    def reset(state: ClipSession | None):
+    def reset(state: ClipState | None):
         """A new analysis (or bundle): the start slider spans the new clip, old results go."""
         last = len(state.analysis.frames) - 1 if state is not None else 1
         return gr.Slider(0, last, value=0, step=1, label="Start frame"), None, "", None, None

@@ -8,15 +8,15 @@ import numpy as np
 from studio.labels import Labels, LabelsError, ordered_columns
 from studio.plots import probe_figure
 from studio.probe import KINDS, ProbeConfig, ProbeError, probe, probe_all
-from studio.ui.clip_tab import ClipSession
 from studio.ui.labels_upload import offer_columns, read_uploaded_labels
+from studio.ui.state import ClipState
 
 LABELS_HELP = ("A CSV with a `frame` column (the source frame index) and any number of numeric or categorical "
                "columns, e.g. `frame,score,lives,action_name`. The shipped example clips bring their own labels "
                "(true action, and the game's 128 RAM bytes `ram_0` … `ram_127`).")
 
 
-def build_probe_tab(session: gr.State):
+def build_probe_tab(clip: gr.State):
     gr.Markdown("What do the latents encode? A linear probe (ridge regression for numbers, logistic regression "
                 "for categories) is fitted from each frame's latents to a label, cross-validated over folds that "
                 "are contiguous in time, and scored against a trivial baseline (the mean, or the majority class).")
@@ -39,7 +39,7 @@ def build_probe_tab(session: gr.State):
                 interactive=False, elem_id="probe-ranking",
             )
 
-    def probe_column(state: ClipSession | None, path: str | None, name: str | None, kind_value: str, k):
+    def probe_column(state: ClipState | None, path: str | None, name: str | None, kind_value: str, k):
         labels = _labels(state, path)
         name = name or ordered_columns(labels.columns)[0]
         values = _values(state, labels, name)
@@ -52,7 +52,7 @@ def build_probe_tab(session: gr.State):
                 f"{'mean' if result.kind == 'number' else 'majority class'} (gain {result.gain:+.3f}).")
         return text, probe_figure(result.truth, result.predicted, f"{name}: {result.metric} {result.score:.3f}"), state
 
-    def probe_every_column(state: ClipSession | None, path: str | None, k, progress=gr.Progress()):
+    def probe_every_column(state: ClipState | None, path: str | None, k, progress=gr.Progress()):
         labels = _labels(state, path)
         progress(0.1, desc=f"probing {len(labels.columns)} columns")
         columns = {name: _values(state, labels, name) for name in labels.columns}
@@ -66,12 +66,12 @@ def build_probe_tab(session: gr.State):
         return text, rows, state
 
     labels_file.upload(lambda path: offer_columns(path, "Column"), inputs=labels_file, outputs=column, api_name=False)
-    run.click(probe_column, inputs=[session, labels_file, column, kind, folds], outputs=[result_text, figure, session],
+    run.click(probe_column, inputs=[clip, labels_file, column, kind, folds], outputs=[result_text, figure, clip],
               api_name="probe", concurrency_id="model", show_progress_on=[figure])
-    run_all.click(probe_every_column, inputs=[session, labels_file, folds], outputs=[result_text, ranking, session],
+    run_all.click(probe_every_column, inputs=[clip, labels_file, folds], outputs=[result_text, ranking, clip],
                   api_name="probe_all", concurrency_id="model", show_progress_on=[ranking])
 
-    def refresh(state: ClipSession | None):
+    def refresh(state: ClipState | None):
         """A new analysis: offer the columns of the labels it came with, clear old results."""
         choices = ordered_columns(state.labels.columns) if state is not None and state.labels is not None else []
         return gr.Dropdown(choices, value=choices[0] if choices else None, label="Column"), "", None, None
@@ -79,7 +79,7 @@ def build_probe_tab(session: gr.State):
     return refresh, [column, result_text, figure, ranking]
 
 
-def _labels(state: ClipSession | None, path: str | None) -> Labels:
+def _labels(state: ClipState | None, path: str | None) -> Labels:
     if state is None:
         raise gr.Error("Analyze a clip on the Clip tab first.")
     if path:
@@ -89,7 +89,7 @@ def _labels(state: ClipSession | None, path: str | None) -> Labels:
     return state.labels
 
 
-def _values(state: ClipSession, labels: Labels, name: str) -> np.ndarray:
+def _values(state: ClipState, labels: Labels, name: str) -> np.ndarray:
     if name not in labels.columns:
         raise gr.Error(f"the labels have no column '{name[:40]}'")
     try:

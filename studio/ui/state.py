@@ -1,23 +1,28 @@
-"""What the tabs share: the bundles found in `exported/`, each loaded once per process.
+"""What the tabs share: the bundles found in `exported/`, each loaded once per process, and one user's clip.
 
-Models are read-only after loading and onnxruntime sessions may be run from several threads, so one
-WorldModel per bundle serves every user; a user's own results live in per-session `gr.State`.
+Models are read-only after loading and onnxruntime may run a graph from several threads at once, so one
+WorldModel per bundle serves every user; a user's own results live in a `ClipState`, held per browser tab in a
+`gr.State` that every tab reads.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.analysis import analyze_clip, reconstruct
+import numpy as np
+
+from studio.analysis import ClipAnalysis, Reconstruction, analyze_clip, reconstruct
 from studio.bundle import BundleError, find_bundles
-from studio.examples import example_clips
+from studio.examples import example_clips, example_labels
+from studio.labels import Labels
 from studio.latent_map import SHIPPED_MAPS, LatentMaps
 from studio.plots import clip_trajectory, trajectory_figure
-from studio.projection import ProjectionCache, warm_up_umap
+from studio.projection import ProjectionCache, ProjectionConfig, warm_up_umap
 from studio.runtime import WorldModel
 from studio.video import ClipError, write_mp4
 
@@ -98,3 +103,67 @@ class BundleShelf:
         if name not in self.models:
             raise BundleError("no such bundle: pick one from the Model tab")
         return self.models[name]
+
+
+@dataclass
+class ClipState:
+    """One user's analyzed clip, with the model that analyzed it, and what the tabs computed for it so far:
+    its optional overlay, labels, maps and the files written for it."""
+
+    bundle: str  # the name of the bundle that analyzed the clip
+    model: WorldModel
+    maps: LatentMaps  # the process's maps, shared by every user
+    name: str  # the clip's file name
+    analysis: ClipAnalysis
+    out_dir: Path  # this user's previews, downloads and rollouts; deleted with the state
+    overlay: ClipAnalysis | None = None
+    overlay_name: str = ""
+    labels: Labels | None = None  # per-frame ground truth: an upload, or the labels of a shipped example
+    delta_t_psnr: float | None = None  # the clip's ΔtPSNR(t=4), measured at its first rollout
+    reconstruction: Reconstruction | None = None  # the frames the preview shows, decoded after the analysis
+    coords: dict[tuple[str, int, str], np.ndarray] = field(default_factory=dict)  # (method, dims, clip) -> [T, d]
+
+    @classmethod
+    def open(cls, shelf: BundleShelf, bundle: str, path: str, analysis: ClipAnalysis) -> ClipState:
+        """The state of a clip at `path` just analyzed with `bundle`, with a fresh folder for its files."""
+        model = shelf.get(bundle)
+        return cls(bundle, model, shelf.maps, Path(path).name, analysis,
+                   Path(tempfile.mkdtemp(prefix="studio-clip-")), labels=example_labels(model, path))
+
+    def discard(self) -> None:
+        """Delete the files written for this clip (previews, downloads, rollouts)."""
+        shutil.rmtree(self.out_dir, ignore_errors=True)
+
+    def coordinates(self, method: str, dims: int, which: str = "main") -> np.ndarray:
+        key = (method, dims, which)
+        if key not in self.coords:
+            analysis = self.analysis if which == "main" else self.overlay
+            config = ProjectionConfig(method=method, dims=dims)
+            self.coords[key] = self.maps.project(self.model, analysis.latents, config, own=self.analysis.latents)
+        return self.coords[key]
+
+    def set_overlay(self, name: str, analysis: ClipAnalysis) -> None:
+        self.overlay, self.overlay_name = analysis, name
+        self.coords = {key: coords for key, coords in self.coords.items() if key[2] == "main"}
+
+    def reconstructed(self, t: int) -> tuple[np.ndarray, float]:
+        """Frame t's reconstruction [H, W, 3] uint8 and its PSNR: from the preview's, or decoded now."""
+        reconstruction = self.reconstruction
+        if reconstruction is None or t not in reconstruction.indices:
+            reconstruction = reconstruct(self.model, self.analysis, [t])
+        at = int(np.searchsorted(reconstruction.indices, t))
+        return reconstruction.frames[at], float(reconstruction.psnr[at])
+
+    def figure(self, method: str, dims: int, color_by: str, highlight: int | None):
+        trajectories = [clip_trajectory(self.name, self.analysis, self.coordinates(method, dims))]
+        if self.overlay is not None:
+            coords = self.coordinates(method, dims, which="overlay")
+            trajectories.append(clip_trajectory(self.overlay_name, self.overlay, coords))
+        title = f"{method.upper()} of the frame latents · {self.bundle}"
+        return trajectory_figure(trajectories, color_by=color_by, highlight=highlight, title=title)
+
+
+def discard_clip(state: ClipState | None) -> None:
+    """What the page does with a user's clip state when the browser tab closes or a new analysis replaces it."""
+    if state is not None:
+        state.discard()
