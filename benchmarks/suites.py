@@ -15,7 +15,7 @@ from benchmarks.flops import matmul_gflops, multiply_adds
 from benchmarks.floors import kernel_floor, normalized_and_activated
 from benchmarks.harness import Report, Row, measure, measure_alternating, row, versus
 from benchmarks.targets import API_STEP
-from studio.play import RUN_STEPS_PER_S, PlaySession
+from studio.play import RUN_STEPS_PER_S, Game
 from studio.projection import Projection, ProjectionConfig
 from studio.runtime import CPU, WorldModel, session_options
 from studio.video import read_clip, write_mp4
@@ -229,7 +229,7 @@ def play_and_rollout(report: Report, model: WorldModel, config: BenchConfig) -> 
     rng = np.random.default_rng(0)
     h, w = model.frame_size
     latents = model.encode(rng.integers(0, 255, (model.context, h, w, 3), dtype=np.uint8))
-    game = PlaySession.start(model, latents, model.context - 1)
+    game = Game.start(model, latents, model.context - 1)
     codes = rng.integers(0, model.codebook_size, config.play_steps)
     steps = iter(np.tile(codes, 2))
     report.add(row("play", "play step in process (predictor + decoder, batch 1)",

@@ -28,7 +28,7 @@ def run_period_s(running: int) -> float:
 
 
 @dataclass
-class PlaySession:
+class Game:
     """One player's game: the latent context after every step so far, so that undo is a pop."""
 
     contexts: list[np.ndarray]  # each [C, N, D]; contexts[0] is the start, contexts[-1] the present
@@ -41,7 +41,7 @@ class PlaySession:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
-    def start(cls, model: WorldModel, latents: np.ndarray, t: int) -> PlaySession:
+    def start(cls, model: WorldModel, latents: np.ndarray, t: int) -> Game:
         """Start from frame t of a clip's latents [T, N, D], with its C-frame history as the context."""
         t = int(np.clip(t, 0, len(latents) - 1))
         context = model.start_context(latents[: t + 1])  # [C, N, D]

@@ -9,15 +9,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 from studio.analysis import ClipAnalysis, frame_times
+from studio.metrics import confusion_matrix
+from studio.probe import ProbeResult
 
-# A qualitative palette that stays readable for up to 12 codes (Plotly's "Bold" + "Safe").
-CODE_COLORS = [
-    "#7F3C8D", "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A",
-    "#E68310", "#008695", "#CF1C90", "#f97b72", "#4b4b8f", "#A5AA99",
-]  # fmt: skip
+# Codes 0-9 take Paul Tol's "muted" scheme (plotly's Safe), made to stay distinguishable for colour-blind readers;
+# its 11th colour, a grey, is left to the last frame of a clip (NO_CODE). No qualitative scheme keeps more than
+# about ten hues apart for every reader, so codes 10-15 take the six of plotly's Bold furthest from those ten,
+# and a codebook larger still repeats the sixteen (the codebook map numbers every code as well).
+CODE_COLORS = qualitative.Safe[:10] + [qualitative.Bold[i] for i in (2, 3, 6, 5, 8, 9)]
 NO_CODE = -1  # the last frame of a clip starts no transition
+NO_CODE_COLOR = qualitative.Safe[10]
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ def load_plotly() -> None:
 
 
 def code_color(code: int) -> str:
-    return "#9a9a9a" if code == NO_CODE else CODE_COLORS[code % len(CODE_COLORS)]
+    return NO_CODE_COLOR if code == NO_CODE else CODE_COLORS[code % len(CODE_COLORS)]
 
 
 def frame_codes(codes: np.ndarray, frames: int) -> np.ndarray:
@@ -226,22 +230,20 @@ def code_timeline_figure(codes: np.ndarray, times: np.ndarray, codebook_size: in
 
 
 def confusion_figure(matrix: np.ndarray, action_names: list[str], title: str) -> go.Figure:
-    """Counts of code (rows) × true action (columns)."""
+    """Counts [K, L] of code (rows) × true action (columns)."""
+    figure = _counts_heatmap(matrix, action_names, [f"code {k}" for k in range(matrix.shape[0])], "%{y} · %{x}")
+    figure.update_layout(title=title, xaxis_title="true action")
+    return figure
+
+
+def _counts_heatmap(matrix: np.ndarray, columns: list[str], rows: list[str], hover: str) -> go.Figure:
+    """A heatmap of counts [R, C], each cell labelled with its count, the first row at the top."""
     figure = go.Figure(
-        go.Heatmap(
-            z=matrix,
-            x=action_names,
-            y=[f"code {k}" for k in range(matrix.shape[0])],
-            colorscale="Blues",
-            text=matrix,
-            texttemplate="%{text}",
-            hovertemplate="%{y} · %{x}: %{z}<extra></extra>",
-        )
+        go.Heatmap(z=matrix, x=columns, y=rows, colorscale="Blues", text=matrix, texttemplate="%{text}",
+                   hovertemplate=hover + ": %{z}<extra></extra>")
     )
-    figure.update_layout(
-        title=title, template="plotly_white", height=360, margin=dict(l=10, r=10, t=40, b=10),
-        yaxis=dict(autorange="reversed"), xaxis_title="true action",
-    )
+    figure.update_layout(template="plotly_white", height=360, margin=dict(l=10, r=10, t=40, b=10),
+                         yaxis=dict(autorange="reversed"))
     return figure
 
 
@@ -261,23 +263,25 @@ def rollout_psnr_figure(branch_psnr: np.ndarray, copy_psnr: np.ndarray, labels: 
     return figure
 
 
-def probe_figure(truth: np.ndarray, predicted: np.ndarray, title: str) -> go.Figure:
-    """Numbers: out-of-fold prediction against the truth, with the diagonal; categories: a confusion heatmap."""
-    if truth.dtype.kind == "f":
+def probe_figure(result: ProbeResult, title: str) -> go.Figure:
+    """Numbers: out-of-fold prediction against the truth, with the diagonal; categories: the counts of each
+    predicted value (rows) against each true one (columns), over every value either takes."""
+    truth, predicted = result.truth, result.predicted
+    if result.kind == "number":
         low, high = float(min(truth.min(), predicted.min())), float(max(truth.max(), predicted.max()))
         figure = go.Figure([
             go.Scatter(x=truth, y=predicted, mode="markers", name="frames", marker=dict(size=5, opacity=0.6),
                        text=[f"frame {t}" for t in range(len(truth))], hovertemplate="%{text}<br>true %{x:.3g} · predicted %{y:.3g}<extra></extra>"),
             go.Scatter(x=[low, high], y=[low, high], mode="lines", name="perfect", line=dict(color="gray", dash="dash")),
         ])
-        figure.update_layout(xaxis_title="true", yaxis_title="predicted (held-out fold)")
+        figure.update_layout(xaxis_title="true", yaxis_title="predicted (held-out fold)", template="plotly_white",
+                             height=360, margin=dict(l=10, r=10, t=40, b=10))
     else:
-        values = np.unique(np.concatenate([truth.astype(str), predicted.astype(str)]))
-        index = {v: i for i, v in enumerate(values)}
-        matrix = np.zeros((len(values), len(values)), np.int64)
-        np.add.at(matrix, ([index[v] for v in predicted.astype(str)], [index[v] for v in truth.astype(str)]), 1)
-        figure = go.Figure(go.Heatmap(z=matrix, x=list(values), y=list(values), colorscale="Blues", text=matrix,
-                                      texttemplate="%{text}", hovertemplate="predicted %{y} · true %{x}: %{z}<extra></extra>"))
-        figure.update_layout(xaxis_title="true", yaxis=dict(title="predicted (held-out fold)", autorange="reversed"))
-    figure.update_layout(title=title, template="plotly_white", height=360, margin=dict(l=10, r=10, t=40, b=10))
+        counts, predicted_values, true_values = confusion_matrix(predicted.astype(str), truth.astype(str))
+        values = np.union1d(predicted_values, true_values)
+        matrix = np.zeros((len(values), len(values)), np.int64)  # [V, V]: a row and a column for every value
+        matrix[np.ix_(np.searchsorted(values, predicted_values), np.searchsorted(values, true_values))] = counts
+        figure = _counts_heatmap(matrix, list(values), list(values), "predicted %{y} · true %{x}")
+        figure.update_layout(xaxis_title="true", yaxis_title="predicted (held-out fold)")
+    figure.update_layout(title=title)
     return figure

@@ -1,8 +1,9 @@
 """Predicted futures: roll the predictor forward from a frame of a clip under chosen actions, and judge them.
 
-An action source says which code drives each step: the codes inferred from the clip itself (teacher-forced
-replay), one code held, a typed sequence such as `2 2 5 1` (repeated to the number of steps), or random
-codes. Several sources from one frame are branches, rolled out together as one batch.
+An action source says which action drives each step: the codes inferred from the clip itself (teacher-forced
+replay), one code held, a typed sequence such as `2 2 5 1` (repeated to the number of steps), random codes, or
+a point between two codes' vectors. Several sources from one frame are branches, rolled out together as one
+batch (`WorldModel.rollout` is the latent step of it; `predict_branches` decodes and judges the branches).
 """
 
 from __future__ import annotations
@@ -12,26 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from studio.metrics import psnr
+from studio.montage import side_by_side
 from studio.runtime import WorldModel, to_uint8_frames
 
 MAX_STEPS = 64
 MAX_BRANCHES = 4
-SOURCES = ("clip", "hold", "sequence", "random")
 DELTA_T_HORIZON = 4  # ΔtPSNR is read at this step (DESIGN §5.1)
 
 
 class ActionSequenceError(ValueError):
-    """A typed action sequence that cannot be played; the message says why, in plain words."""
-
-
-@dataclass(frozen=True)
-class ActionSource:
-    """Where the code of every rollout step comes from."""
-
-    kind: str = "clip"  # one of SOURCES
-    code: int = 0  # for "hold"
-    sequence: str = ""  # for "sequence", e.g. "2 2 5 1"
-    seed: int = 0  # for "random"
+    """Actions that cannot be played; the message says why, in plain words."""
 
 
 def parse_code_sequence(text: str, codebook_size: int) -> np.ndarray:
@@ -43,33 +34,133 @@ def parse_code_sequence(text: str, codebook_size: int) -> np.ndarray:
     for token in tokens:
         if not token.lstrip("-").isdigit():
             raise ActionSequenceError(f"'{token[:20]}' is not an action code: use whole numbers from 0 to {codebook_size - 1}")
-        code = int(token)
-        if not 0 <= code < codebook_size:
-            raise ActionSequenceError(f"code {code} is out of range: this model has codes 0 to {codebook_size - 1}")
-        codes.append(code)
+        codes.append(_checked_code(int(token), codebook_size))
     return np.asarray(codes, np.int64)
 
 
-def plan_codes(source: ActionSource, inferred: np.ndarray, start: int, steps: int, codebook_size: int) -> np.ndarray:
-    """The code of each of `steps` steps from frame `start` -> [S] int64.
+def _checked_code(code: int, codebook_size: int) -> int:
+    if not 0 <= code < codebook_size:
+        raise ActionSequenceError(f"code {code} is out of range: this model has codes 0 to {codebook_size - 1}")
+    return code
 
-    `inferred` [T-1] are the clip's own codes; replaying them past the clip's end holds the last one.
-    """
-    if source.kind == "clip":
+
+@dataclass(frozen=True)
+class ClipCodes:
+    """The codes inferred from the clip itself, from the start frame on; past the clip's end the last one is held."""
+
+    @property
+    def label(self) -> str:
+        return "the clip's codes"
+
+    def codes(self, inferred: np.ndarray, start: int, steps: int, codebook_size: int) -> np.ndarray:
+        """The clip's own codes `inferred` [T-1] -> the code of each step [S] int64."""
         if len(inferred) == 0:
             raise ActionSequenceError("the clip has no transitions to replay")
         indices = np.minimum(np.arange(start, start + steps), len(inferred) - 1)
         return np.asarray(inferred, np.int64)[indices]
-    if source.kind == "hold":
-        if not 0 <= source.code < codebook_size:
-            raise ActionSequenceError(f"code {source.code} is out of range: this model has codes 0 to {codebook_size - 1}")
-        return np.full(steps, source.code, np.int64)
-    if source.kind == "sequence":
-        codes = parse_code_sequence(source.sequence, codebook_size)
-        return np.resize(codes, steps)
-    if source.kind == "random":
-        return np.random.default_rng(source.seed).integers(0, codebook_size, size=steps)
-    raise ActionSequenceError(f"unknown action source '{source.kind}': choose one of {', '.join(SOURCES)}")
+
+
+@dataclass(frozen=True)
+class HeldCode:
+    """One code pressed at every step."""
+
+    code: int
+
+    @property
+    def label(self) -> str:
+        return f"code {self.code} held"
+
+    def codes(self, inferred: np.ndarray, start: int, steps: int, codebook_size: int) -> np.ndarray:
+        return np.full(steps, _checked_code(self.code, codebook_size), np.int64)  # [S]
+
+
+@dataclass(frozen=True)
+class TypedSequence:
+    """A typed sequence of codes such as `2 2 5 1`, repeated to the number of steps."""
+
+    text: str
+
+    @property
+    def label(self) -> str:
+        return f"sequence {' '.join(self.text.replace(',', ' ').split())}"
+
+    def codes(self, inferred: np.ndarray, start: int, steps: int, codebook_size: int) -> np.ndarray:
+        return np.resize(parse_code_sequence(self.text, codebook_size), steps)  # [S]
+
+
+@dataclass(frozen=True)
+class RandomCodes:
+    """Codes drawn uniformly at random, reproducibly from a seed."""
+
+    seed: int
+
+    @property
+    def label(self) -> str:
+        return f"random codes (seed {self.seed})"
+
+    def codes(self, inferred: np.ndarray, start: int, steps: int, codebook_size: int) -> np.ndarray:
+        return np.random.default_rng(self.seed).integers(0, codebook_size, size=steps)  # [S]
+
+
+@dataclass(frozen=True)
+class BetweenCodes:
+    """One action vector held at every step: a share `mix` of the way from code `first`'s vector to `second`'s."""
+
+    first: int
+    second: int
+    mix: float
+
+    @property
+    def label(self) -> str:
+        return f"{1 - self.mix:.2f}·code {self.first} + {self.mix:.2f}·code {self.second}"
+
+
+ActionSource = ClipCodes | HeldCode | TypedSequence | RandomCodes | BetweenCodes
+
+
+def action_vectors(model: WorldModel, source: ActionSource, inferred: np.ndarray, start: int, steps: int) -> np.ndarray:
+    """The action vector of each of `steps` steps from frame `start` under `source` -> [S, Da] float32;
+    `inferred` [T-1] are the clip's own codes."""
+    if isinstance(source, BetweenCodes):
+        for code in (source.first, source.second):
+            _checked_code(code, model.codebook_size)
+        vector = interpolated_action(model, source.first, source.second, source.mix)  # [Da]
+        return np.repeat(vector[None], steps, axis=0)
+    return model.action_vectors(source.codes(inferred, start, steps, model.codebook_size)).astype(np.float32)
+
+
+def branch_sources(lines: str) -> list[ActionSource]:
+    """Extra branches typed one per line: `clip`, `random` (seeded by the line's number) or a code sequence."""
+    sources: list[ActionSource] = []
+    for i, line in enumerate((line.strip() for line in lines.splitlines() if line.strip()), start=1):
+        word = line.lower()
+        sources.append(ClipCodes() if word == "clip" else RandomCodes(i) if word == "random" else TypedSequence(line))
+    if len(sources) > MAX_BRANCHES - 1:
+        raise ActionSequenceError(f"at most {MAX_BRANCHES - 1} extra branches (one per line); got {len(sources)}")
+    return sources
+
+
+@dataclass(frozen=True)
+class BranchPlan:
+    """What drives each branch of a rollout."""
+
+    vectors: np.ndarray  # [B, S, Da] float32
+    labels: list[str]  # [B]
+
+
+def plan_branches(
+    model: WorldModel, first: ActionSource, extra_lines: str, inferred: np.ndarray, start: int, steps: int
+) -> BranchPlan:
+    """The first branch's source and the extra branches typed one per line (`branch_sources`) -> their action
+    vectors, each line's error named by its number; `inferred` [T-1] are the clip's own codes."""
+    vectors = [action_vectors(model, first, inferred, start, steps)]
+    extra = branch_sources(extra_lines)
+    for i, source in enumerate(extra, start=1):
+        try:
+            vectors.append(action_vectors(model, source, inferred, start, steps))
+        except ActionSequenceError as err:
+            raise ActionSequenceError(f"branch line {i}: {err}") from None
+    return BranchPlan(np.stack(vectors), [first.label, *(source.label for source in extra)])
 
 
 def interpolated_action(model: WorldModel, first: int, second: int, mix: float) -> np.ndarray:
@@ -82,7 +173,7 @@ def interpolated_action(model: WorldModel, first: int, second: int, mix: float) 
 
 
 @dataclass(frozen=True)
-class Rollout:
+class Branches:
     """Branches rolled out from one frame of a clip, decoded, and compared with what the clip did next."""
 
     start: int  # the frame the rollout starts from
@@ -98,9 +189,9 @@ class Rollout:
         return self.predicted.shape[1]
 
 
-def roll_out(
+def predict_branches(
     model: WorldModel, latents: np.ndarray, frames: np.ndarray, start: int, actions: np.ndarray, labels: list[str]
-) -> Rollout:
+) -> Branches:
     """From frame `start` of a clip (latents [T, N, D], frames [T, H, W, 3] uint8), roll every branch's
     action vectors [B, S, Da] forward and decode."""
     if not 0 <= start < len(latents):
@@ -112,7 +203,7 @@ def roll_out(
     predicted = to_uint8_frames(decoded).reshape(b, steps, *frames.shape[1:])  # [B, S, H, W, 3]
     truth = frames[start + 1 : start + 1 + steps]  # [S', H, W, 3]
     copy = to_uint8_frames(model.decode(latents[start : start + 1]))  # [1, H, W, 3]
-    return Rollout(
+    return Branches(
         start=start,
         labels=labels,
         predicted=predicted,
@@ -145,15 +236,11 @@ def delta_t_psnr(
     return float(psnr(predicted[: len(starts)], target).mean() - psnr(predicted[len(starts) :], target).mean())
 
 
-def branch_video_frames(rollout: Rollout, gap: int = 2) -> np.ndarray:
+def branch_video_frames(branches: Branches, gap: int = 2) -> np.ndarray:
     """The truth then every branch, side by side, one video frame per step -> [S, H, (B+1)W + gaps, 3] uint8.
 
     Past the clip's end the truth panel stays black."""
-    b, steps, h, w, _ = rollout.predicted.shape
+    b, steps, h, w, _ = branches.predicted.shape
     truth = np.zeros((steps, h, w, 3), np.uint8)
-    truth[: len(rollout.truth)] = rollout.truth
-    separator = np.full((steps, h, gap, 3), 255, np.uint8)
-    panels = [truth]
-    for branch in rollout.predicted:
-        panels += [separator, branch]
-    return np.concatenate(panels, axis=2)
+    truth[: len(branches.truth)] = branches.truth
+    return side_by_side([truth, *branches.predicted], gap)

@@ -5,17 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.play import RUN_STEPS_PER_S, PlaySession, run_period_s
+from studio.play import RUN_STEPS_PER_S, Game, run_period_s
 from studio.probe import ProbeConfig, ProbeError, label_kind, probe, probe_all
 from studio.rollout import (
+    MAX_BRANCHES,
     ActionSequenceError,
-    ActionSource,
+    BetweenCodes,
+    ClipCodes,
+    HeldCode,
+    RandomCodes,
+    TypedSequence,
+    action_vectors,
+    branch_sources,
     branch_video_frames,
     delta_t_psnr,
     interpolated_action,
     parse_code_sequence,
-    plan_codes,
-    roll_out,
+    plan_branches,
+    predict_branches,
 )
 from studio.runtime import WorldModel, to_uint8_frames
 
@@ -43,21 +50,21 @@ def test_code_sequences_are_parsed_and_bad_ones_refused():
 
 def test_action_sources_plan_every_step():
     inferred = np.array([3, 1, 0, 2])
-    assert plan_codes(ActionSource("clip"), inferred, 2, 4, 4).tolist() == [0, 2, 2, 2]  # the last code held past the end
-    assert plan_codes(ActionSource("hold", code=1), inferred, 0, 3, 4).tolist() == [1, 1, 1]
-    assert plan_codes(ActionSource("sequence", sequence="2 0"), inferred, 0, 5, 4).tolist() == [2, 0, 2, 0, 2]
-    random = plan_codes(ActionSource("random", seed=5), inferred, 0, 64, 4)
+    assert ClipCodes().codes(inferred, 2, 4, 4).tolist() == [0, 2, 2, 2]  # the last code held past the end
+    assert HeldCode(1).codes(inferred, 0, 3, 4).tolist() == [1, 1, 1]
+    assert TypedSequence("2 0").codes(inferred, 0, 5, 4).tolist() == [2, 0, 2, 0, 2]
+    random = RandomCodes(5).codes(inferred, 0, 64, 4)
     assert random.min() >= 0 and random.max() < 4 and len(np.unique(random)) > 1
     with pytest.raises(ActionSequenceError):
-        plan_codes(ActionSource("hold", code=9), inferred, 0, 3, 4)
+        HeldCode(9).codes(inferred, 0, 3, 4)
 
 
 def test_rollout_replays_the_predictor_and_compares_with_the_clip(model, clip):
     frames, latents, codes = clip
     start, steps = 7, 6  # the clip ends 4 frames after the start: the truth is shorter than the rollout
-    plans = [plan_codes(ActionSource("clip"), codes, start, steps, model.codebook_size),
-             plan_codes(ActionSource("hold", code=1), codes, start, steps, model.codebook_size)]
-    rollout = roll_out(model, latents, frames, start, model.action_vectors(np.stack(plans)), ["clip", "hold 1"])
+    plans = [ClipCodes().codes(codes, start, steps, model.codebook_size),
+             HeldCode(1).codes(codes, start, steps, model.codebook_size)]
+    rollout = predict_branches(model, latents, frames, start, model.action_vectors(np.stack(plans)), ["clip", "hold 1"])
     h, w = model.frame_size
     assert rollout.predicted.shape == (2, steps, h, w, 3)
     assert rollout.truth.shape == (4, h, w, 3) and rollout.psnr.shape == (2, 4) and rollout.copy_psnr.shape == (4,)
@@ -69,6 +76,29 @@ def test_rollout_replays_the_predictor_and_compares_with_the_clip(model, clip):
     video = branch_video_frames(rollout, gap=2)
     assert video.shape == (steps, h, 3 * w + 4, 3)
     assert not video[4:, :, :w].any()  # past the clip's end the truth panel is black
+
+
+def test_branches_typed_one_per_line_become_sources():
+    assert branch_sources("clip\n\n random \n2, 1 0\n") == [ClipCodes(), RandomCodes(2), TypedSequence("2, 1 0")]
+    assert branch_sources("") == []
+    with pytest.raises(ActionSequenceError, match=f"at most {MAX_BRANCHES - 1} extra branches"):
+        branch_sources("clip\n" * MAX_BRANCHES)
+
+
+def test_a_plan_stacks_every_branch_and_names_it(model, clip):
+    _, _, codes = clip
+    k = model.codebook_size
+    plan = plan_branches(model, BetweenCodes(0, 3, 0.25), "clip\n1 0", codes, 2, 5)
+    assert plan.vectors.shape == (3, 5, model.codebook.shape[1]) and plan.vectors.dtype == np.float32
+    assert plan.labels == ["0.75·code 0 + 0.25·code 3", "the clip's codes", "sequence 1 0"]
+    np.testing.assert_array_equal(plan.vectors[0], np.repeat(interpolated_action(model, 0, 3, 0.25)[None], 5, axis=0))
+    np.testing.assert_array_equal(plan.vectors[2], model.action_vectors(np.array([1, 0, 1, 0, 1])))
+    assert [HeldCode(2).label, TypedSequence("2,2  1").label, RandomCodes(7).label] == [
+        "code 2 held", "sequence 2 2 1", "random codes (seed 7)"]
+    with pytest.raises(ActionSequenceError, match=f"branch line 2: code {k} is out of range"):
+        plan_branches(model, ClipCodes(), f"random\n{k}", codes, 0, 3)
+    with pytest.raises(ActionSequenceError, match=f"code {k} is out of range"):
+        action_vectors(model, BetweenCodes(0, k, 0.5), codes, 0, 3)
 
 
 def test_interpolation_runs_from_one_code_to_the_other(model):
@@ -86,7 +116,7 @@ def test_delta_t_psnr_needs_a_clip_longer_than_its_horizon(model, clip):
 
 def test_play_steps_undo_and_latency(model, clip):
     _, latents, _ = clip
-    game = PlaySession.start(model, latents, 5)
+    game = Game.start(model, latents, 5)
     np.testing.assert_array_equal(game.frame, to_uint8_frames(model.decode(latents[5:6]))[0])
     first = game.step(model, 1).copy()
     second = game.step(model, 2)
@@ -108,7 +138,7 @@ def test_a_game_running_on_its_own_takes_presses_from_another_thread(model, clip
     import time
 
     _, latents, _ = clip
-    game = PlaySession.start(model, latents, 5)
+    game = Game.start(model, latents, 5)
     game.step(model, 1)
     stop, repeats = threading.Event(), [0]
 

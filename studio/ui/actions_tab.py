@@ -9,51 +9,87 @@ from studio.action_codes import action_effect_atlas, agreement, exemplars
 from studio.analysis import MAX_FRAME_CAP, frame_times
 from studio.labels import LabelsError, ordered_columns, read_labels
 from studio.metrics import code_perplexity
-from studio.plots import code_timeline_figure, code_usage_figure, codebook_figure, confusion_figure
+from studio.montage import enlarged, side_by_side
+from studio.plots import (
+    code_timeline_figure,
+    code_usage_figure,
+    codebook_figure,
+    confusion_figure,
+)
 from studio.projection import Projection, ProjectionConfig
-from studio.ui.clip_tab import upscale
+from studio.ui.clip_tab import PREVIEW_HEIGHT
 from studio.ui.labels_upload import offer_columns
-from studio.ui.state import BundleShelf, ClipState
+from studio.ui.state import ClipState
+from studio.ui.tab import ClipEvents, Tab, Updates
 
 ACTION_COLUMNS = ("action_name", "action")  # the label columns offered first for the ground truth
 
 
-def transition_picture(frames: np.ndarray, t: int, gap: int = 2) -> np.ndarray:
-    """Frames t and t+1 side by side, enlarged: [s*H, s*(2W+gap), 3] uint8."""
-    separator = np.full((frames.shape[1], gap, 3), 255, np.uint8)
-    return upscale(np.concatenate([frames[t], separator, frames[t + 1]], axis=1))
+class ActionsTab(Tab):
+    title, id = "Actions", "actions"
 
+    def build(self) -> None:
+        clip = self.page.clip
+        gr.Markdown("Analyze a clip on the **Clip** tab; this tab shows which action codes the model reads off it.")
+        with gr.Row():
+            self.codebook_plot = gr.Plot(label="Codebook and the clip's action vectors (PCA)", elem_id="codebook-map")
+            with gr.Column():
+                self.usage_plot = gr.Plot(label="Code usage", elem_id="code-usage")
+                self.timeline_plot = gr.Plot(label="Code timeline", elem_id="code-timeline")
+        self.exemplar_gallery = gr.Gallery(
+            label="Exemplars: transitions t → t+1 of each code, most confident first",
+            columns=4, height="auto", object_fit="contain", elem_id="exemplars",
+        )
+        gr.Markdown("### Action-effect atlas\nFrom the chosen frame, the decoded next frame under each code; "
+                    "what the code changed is drawn in magenta.")
+        with gr.Row():
+            self.atlas_slider = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, step=1, label="From frame",
+                                          elem_id="atlas-slider", scale=3)
+            self.atlas_current = gr.Image(label="Frame t (decoded)", height=192, scale=1, elem_id="atlas-current")
+        self.atlas_gallery = gr.Gallery(label="Next frame under each code (the share of pixels it changed)", columns=8,
+                                        rows=1, height=260, object_fit="contain", allow_preview=False, elem_id="atlas")
+        gr.Markdown("### Ground truth\nA CSV with a `frame` column (source frame index) and the true action of "
+                    "each frame, e.g. `frame,action,action_name`. The shipped examples bring their own.")
+        with gr.Row():
+            labels_file = gr.File(label="Labels CSV", file_types=[".csv"], type="filepath", scale=2)
+            self.column = gr.Dropdown([], label="True-action column", scale=1, allow_custom_value=True)
+            compare = gr.Button("Compare codes with true actions", scale=1)
+        self.agreement_text = gr.Markdown(elem_id="agreement")
+        self.confusion_plot = gr.Plot(label="Code × true action", elem_id="confusion")
 
-def build_actions_tab(shelf: BundleShelf, clip: gr.State):
-    gr.Markdown("Analyze a clip on the **Clip** tab; this tab shows which action codes the model reads off it.")
-    with gr.Row():
-        codebook_plot = gr.Plot(label="Codebook and the clip's action vectors (PCA)", elem_id="codebook-map")
-        with gr.Column():
-            usage_plot = gr.Plot(label="Code usage", elem_id="code-usage")
-            timeline_plot = gr.Plot(label="Code timeline", elem_id="code-timeline")
-    exemplar_gallery = gr.Gallery(
-        label="Exemplars: transitions t → t+1 of each code, most confident first",
-        columns=4, height="auto", object_fit="contain", elem_id="exemplars",
-    )
-    gr.Markdown("### Action-effect atlas\nFrom the chosen frame, the decoded next frame under each code; "
-                "what the code changed is drawn in magenta.")
-    with gr.Row():
-        atlas_slider = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, step=1, label="From frame", elem_id="atlas-slider", scale=3)
-        atlas_current = gr.Image(label="Frame t (decoded)", height=192, scale=1, elem_id="atlas-current")
-    atlas_gallery = gr.Gallery(label="Next frame under each code (the share of pixels it changed)", columns=8, rows=1,
-                               height=260, object_fit="contain", allow_preview=False, elem_id="atlas")
-    gr.Markdown("### Ground truth\nA CSV with a `frame` column (source frame index) and the true action of "
-                "each frame, e.g. `frame,action,action_name`. The shipped examples bring their own.")
-    with gr.Row():
-        labels_file = gr.File(label="Labels CSV", file_types=[".csv"], type="filepath", scale=2)
-        column = gr.Dropdown([], label="True-action column", scale=1, allow_custom_value=True)
-        compare = gr.Button("Compare codes with true actions", scale=1)
-    agreement_text = gr.Markdown(elem_id="agreement")
-    confusion_plot = gr.Plot(label="Code × true action", elem_id="confusion")
+        labels_file.upload(lambda path: offer_columns(path, "True-action column", ACTION_COLUMNS), inputs=labels_file,
+                           outputs=self.column, api_name=False)
+        self.atlas_slider.change(
+            self.atlas, inputs=[clip, self.atlas_slider], outputs=[self.atlas_current, self.atlas_gallery],
+            api_name="atlas", trigger_mode="always_last", show_progress="hidden",
+        )
+        compare.click(
+            self.compare_codes, inputs=[clip, labels_file, self.column],
+            outputs=[self.agreement_text, self.confusion_plot, clip], api_name="ground_truth",
+        )
 
-    def overview(state: ClipState | None, progress=gr.Progress()):
+    @property
+    def shown(self) -> list:
+        """What the tab shows of a clip, in the order of /actions' return values."""
+        return [self.codebook_plot, self.usage_plot, self.timeline_plot, self.exemplar_gallery, self.atlas_slider,
+                self.column, self.atlas_current, self.atlas_gallery, self.agreement_text, self.confusion_plot]
+
+    def follow(self, events: ClipEvents) -> None:
+        # the overview costs work: it follows the preview
+        events.previewed.then(self.show, inputs=self.page.clip, outputs=self.shown, api_name="actions")
+        events.cleared.then(self.show, inputs=self.page.clip, outputs=self.shown, api_name=False)
+
+    def show(self, state: ClipState | None) -> Updates:
+        """After a new analysis: the overview, the atlas from frame 0, and the ground truth when labels came along."""
         if state is None:
-            raise gr.Error("Analyze a clip on the Clip tab first.")
+            return dict.fromkeys(self.shown)
+        ground_truth = {self.agreement_text: "", self.confusion_plot: None}
+        if state.labels is not None:
+            ground_truth = self.compare_codes(state, None, None)
+            del ground_truth[self.page.clip]  # the state is not among this update's outputs
+        return {**self.overview(state), **self.atlas(state, 0), **ground_truth}
+
+    def overview(self, state: ClipState, progress=gr.Progress()) -> Updates:
         model, analysis = state.model, state.analysis
         actions = analysis.actions
         progress(0.2, desc="projecting the codebook")
@@ -65,27 +101,28 @@ def build_actions_tab(shelf: BundleShelf, clip: gr.State):
             for t in transitions
         ]
         columns = ordered_columns(state.labels.columns, ACTION_COLUMNS) if state.labels else []
-        return (
-            codebook_figure(projection.transform(model.codebook), projection.transform(actions.vectors), actions.codes),
-            code_usage_figure(actions.codes, model.codebook_size, perplexity),
-            code_timeline_figure(actions.codes, frame_times(analysis), model.codebook_size),
-            pictures,
-            gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="From frame"),
-            gr.Dropdown(columns, value=columns[0] if columns else None, label="True-action column"),
-        )
+        return {
+            self.codebook_plot: codebook_figure(projection.transform(model.codebook),
+                                                projection.transform(actions.vectors), actions.codes),
+            self.usage_plot: code_usage_figure(actions.codes, model.codebook_size, perplexity),
+            self.timeline_plot: code_timeline_figure(actions.codes, frame_times(analysis), model.codebook_size),
+            self.exemplar_gallery: pictures,
+            self.atlas_slider: gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="From frame"),
+            self.column: gr.Dropdown(columns, value=columns[0] if columns else None, label="True-action column"),
+        }
 
-    def atlas(state: ClipState | None, t):
+    def atlas(self, state: ClipState | None, t) -> Updates:
         if state is None:
-            return None, []
+            return {self.atlas_current: None, self.atlas_gallery: []}
         t = int(np.clip(t, 0, len(state.analysis.frames) - 1))
         effects = action_effect_atlas(state.model, state.analysis.latents, t)
         pictures = [
-            (upscale(image), f"{k} · {100 * effects.change[k]:.1f}%")
+            (enlarged(image, PREVIEW_HEIGHT), f"{k} · {100 * effects.change[k]:.1f}%")
             for k, image in enumerate(effects.highlighted)
         ]
-        return upscale(effects.current), pictures
+        return {self.atlas_current: enlarged(effects.current, PREVIEW_HEIGHT), self.atlas_gallery: pictures}
 
-    def compare_codes(state: ClipState | None, path: str | None, name: str | None):
+    def compare_codes(self, state: ClipState | None, path: str | None, name: str | None) -> Updates:
         if state is None:
             raise gr.Error("Analyze a clip on the Clip tab first.")
         try:
@@ -105,30 +142,11 @@ def build_actions_tab(shelf: BundleShelf, clip: gr.State):
             f"On **{result.transitions} transitions**: NMI between codes and `{name}` **{result.nmi:.3f}**, "
             f"best one-to-one accuracy **{100 * result.accuracy:.1f}%** (over {len(result.actions)} true actions)."
         )
-        return text, confusion_figure(result.matrix, result.actions, f"Codes × {name}"), state
+        return {self.agreement_text: text,
+                self.confusion_plot: confusion_figure(result.matrix, result.actions, f"Codes × {name}"),
+                self.page.clip: state}
 
-    labels_file.upload(lambda path: offer_columns(path, "True-action column", ACTION_COLUMNS), inputs=labels_file,
-                       outputs=column, api_name=False)
 
-    overview_outputs = [codebook_plot, usage_plot, timeline_plot, exemplar_gallery, atlas_slider, column]
-    atlas_slider.change(
-        atlas, inputs=[clip, atlas_slider], outputs=[atlas_current, atlas_gallery],
-        api_name="atlas", trigger_mode="always_last", show_progress="hidden",
-    )
-    compare.click(
-        compare_codes, inputs=[clip, labels_file, column], outputs=[agreement_text, confusion_plot, clip],
-        api_name="ground_truth",
-    )
-
-    def refresh(state: ClipState | None):
-        """After a new analysis: the overview, the atlas from frame 0, and the ground truth when labels came along."""
-        if state is None:
-            return [None] * (len(overview_outputs) + 4)
-        figures = overview(state)
-        current, pictures = atlas(state, 0)
-        text, confusion = ("", None)
-        if state.labels is not None:
-            text, confusion, _ = compare_codes(state, None, None)
-        return (*figures, current, pictures, text, confusion)
-
-    return refresh, [*overview_outputs, atlas_current, atlas_gallery, agreement_text, confusion_plot]
+def transition_picture(frames: np.ndarray, t: int) -> np.ndarray:
+    """Frames t and t+1 of [T, H, W, 3] side by side, enlarged: [s*H, s*(2W+gap), 3] uint8."""
+    return enlarged(side_by_side([frames[t], frames[t + 1]]), PREVIEW_HEIGHT)

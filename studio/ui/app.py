@@ -10,14 +10,16 @@ import gradio as gr
 from studio.memory import map_large_buffers
 from studio.plots import load_plotly
 from studio.ui import gradio_cache
-from studio.ui.actions_tab import build_actions_tab
-from studio.ui.clip_tab import VIDEO_CSS, build_clip_tab
-from studio.ui.model_tab import build_model_tab, load_errors_markdown
-from studio.ui.play_tab import KEYBOARD_SCRIPT, SCREEN_CSS, build_play_tab
-from studio.ui.predict_tab import build_predict_tab
-from studio.ui.probe_tab import build_probe_tab
-from studio.ui.state import BundleShelf, discard_clip
+from studio.ui.actions_tab import ActionsTab
+from studio.ui.clip_tab import ClipTab
+from studio.ui.model_tab import ModelTab, load_errors_markdown
+from studio.ui.play_tab import PlayTab
+from studio.ui.predict_tab import PredictTab
+from studio.ui.probe_tab import ProbeTab
+from studio.ui.state import BundleShelf, ClipState, discard_clip
+from studio.ui.tab import ClipEvents, Page, Tab
 
+TABS: list[type[Tab]] = [ClipTab, ActionsTab, PredictTab, PlayTab, ProbeTab, ModelTab]  # in the order of the page
 TITLE = "World-model studio"
 MAX_UPLOAD_MB = int(os.environ.get("STUDIO_MAX_UPLOAD_MB", "500"))  # larger uploads are refused before they land
 CACHE_DIR = Path(os.environ.get("STUDIO_CACHE_DIR", Path.home() / ".cache" / "world-model-studio"))
@@ -44,31 +46,18 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
             gr.Markdown(NO_BUNDLE_HELP.format(folder=shelf.exported_dir.name))
             gr.Markdown(load_errors_markdown(shelf))
             return studio
-        bundle_name = gr.State(shelf.default_name)
-        clip = gr.State(None, delete_callback=discard_clip)  # its files go when the tab closes
+        page = Page(shelf, bundle=gr.State(shelf.default_name),
+                    clip=gr.State(None, delete_callback=discard_clip))  # its files go when the browser tab closes
+        tabs = [tab(page) for tab in TABS]
         with gr.Tabs():
-            with gr.Tab("Clip", id="clip"):
-                clip_tab = build_clip_tab(shelf, bundle_name, clip)
-            with gr.Tab("Actions", id="actions"):
-                refresh_actions, actions_outputs = build_actions_tab(shelf, clip)
-            with gr.Tab("Predict", id="predict"):
-                reset_predict, predict_outputs = build_predict_tab(shelf, clip)
-            with gr.Tab("Play", id="play"):
-                clear_play, play_outputs = build_play_tab(shelf, bundle_name, clip)
-            with gr.Tab("Probe", id="probe"):
-                refresh_probe, probe_outputs = build_probe_tab(clip)
-            with gr.Tab("Model", id="model"):
-                picked = build_model_tab(shelf, bundle_name)
-        # the Actions overview costs work: it follows the preview; the cheap resets follow Analyze at once
-        clip_tab.previewed.then(refresh_actions, inputs=clip, outputs=actions_outputs, api_name="actions")
-        for refresh, outputs in ((reset_predict, predict_outputs), (refresh_probe, probe_outputs)):
-            clip_tab.analyzed.success(refresh, inputs=clip, outputs=outputs, api_name=False)
-        # switching bundles clears every tab's results, which belonged to the previous model
-        cleared = picked.then(clip_tab.clear, inputs=clip, outputs=clip_tab.cleared, api_name=False)
-        cleared.then(refresh_actions, inputs=clip, outputs=actions_outputs, api_name=False)
-        cleared.then(clear_play, outputs=play_outputs, api_name=False)
-        for refresh, outputs in ((reset_predict, predict_outputs), (refresh_probe, probe_outputs)):
-            cleared.then(refresh, inputs=clip, outputs=outputs, api_name=False)
+            for tab in tabs:
+                with gr.Tab(tab.title, id=tab.id):
+                    tab.build()
+        # switching bundles drops the clip state, and every tab its results, which belonged to the previous model
+        cleared = page.picked.then(_drop_clip, inputs=page.clip, outputs=page.clip, api_name=False)
+        events = ClipEvents(analyzed=page.analyzed, previewed=page.previewed, cleared=cleared)
+        for tab in tabs:
+            tab.follow(events)
     return studio
 
 
@@ -84,7 +73,11 @@ def launch_studio(exported_dir: str | Path, device: str = "auto", **launch_optio
     studio = build_studio(shelf)
     load_plotly()  # before the page is served, where it costs nothing measurable; after, it slowed a first analyze
     studio.queue(default_concurrency_limit=2, max_size=32)
-    studio.launch(theme=gr.themes.Soft(), css=SCREEN_CSS + VIDEO_CSS, head=KEYBOARD_SCRIPT,
+    studio.launch(theme=gr.themes.Soft(), css="\n".join(tab.css for tab in TABS), head="".join(tab.head for tab in TABS),
                   max_file_size=f"{MAX_UPLOAD_MB}mb", prevent_thread_lock=True, **launch_options)
     shelf.warm_up_in_background()  # once the page is served: warming up before would hold the GIL against it
     studio.block_thread()
+
+
+def _drop_clip(state: ClipState | None) -> None:
+    discard_clip(state)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -24,30 +22,17 @@ from studio.analysis import (
 )
 from studio.bundle import BundleError
 from studio.examples import example_clips
+from studio.montage import enlarged, side_by_side
 from studio.runtime import WorldModel
-from studio.ui.state import BundleShelf, ClipState, discard_clip
+from studio.ui.state import ClipState, discard_clip
+from studio.ui.tab import ClipEvents, Tab, Updates
 from studio.video import CLIP_SUFFIXES, ClipError, write_mp4
 
 CLIP_TYPES = list(CLIP_SUFFIXES)
-PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so previews are scaled up (nearest neighbour)
+PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so the tabs' pictures are enlarged to about this height
 VIDEO_HEIGHT = 128  # the clip | reconstruction video is written this high and scaled up by the page (CSS)
 VIDEO_CSS = "#clip-preview video { image-rendering: pixelated; }"
 METHODS = {"UMAP": "umap", "PCA": "pca"}
-
-
-def upscale(frame: np.ndarray) -> np.ndarray:
-    """[H, W, 3] uint8 -> nearest-neighbour enlargement to about PREVIEW_HEIGHT pixels high."""
-    scale = max(1, PREVIEW_HEIGHT // frame.shape[0])
-    return frame.repeat(scale, axis=0).repeat(scale, axis=1)
-
-
-def side_by_side(frames: np.ndarray, reconstruction: np.ndarray, gap: int = 2) -> np.ndarray:
-    """Two [T, H, W, 3] uint8 clips -> one [T, s*H, s*(2W+gap), 3] clip, scaled up by an integer s."""
-    t, h, _, _ = frames.shape
-    scale = max(1, VIDEO_HEIGHT // h)
-    separator = np.full((t, h, gap, 3), 255, np.uint8)
-    joined = np.concatenate([frames, separator, reconstruction], axis=2)  # [T, H, 2W+gap, 3]
-    return joined.repeat(scale, axis=1).repeat(scale, axis=2)
 
 
 def stats_markdown(analysis: ClipAnalysis, bundle: str, reconstruction: Reconstruction | None = None) -> str:
@@ -75,55 +60,112 @@ def frame_caption(state: ClipState, t: int, frame_psnr: float) -> str:
     return f"Frame **{t}** · {frame_times(analysis)[t]:.2f} s · {leaving} · PSNR {frame_psnr:.1f} dB"
 
 
-def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, clip: gr.State) -> ClipTab:
-    with gr.Row():
-        with gr.Column(scale=1, min_width=300):
-            upload = gr.File(label="Game clip", file_types=CLIP_TYPES, type="filepath", elem_id="clip-upload")
-            examples = [[str(p)] for p in example_clips(shelf.get(shelf.default_name))]
-            if examples:
-                gr.Examples(examples, inputs=[upload], label="Examples shipped with the bundle")
-            with gr.Row():
-                stride = gr.Number(DEFAULT_STRIDE, label="Frame stride", precision=0, minimum=1, maximum=100)
-                max_frames = gr.Number(DEFAULT_MAX_FRAMES, label="Frame cap", precision=0, minimum=2, maximum=MAX_FRAME_CAP)
-            analyze = gr.Button("Analyze", variant="primary")
-            stats = gr.Markdown(elem_id="clip-stats")
-        with gr.Column(scale=2):
-            preview = gr.Video(label="Clip | reconstruction", autoplay=True, loop=True, elem_id="clip-preview")
+class ClipTab(Tab):
+    title, id, css = "Clip", "clip", VIDEO_CSS
 
-    with gr.Row():
-        with gr.Column(scale=3):
-            with gr.Row():
-                method = gr.Radio(list(METHODS), value="UMAP", label="Projection", elem_id="map-method")
-                dims = gr.Radio(["2D", "3D"], value="2D", label="Dimensions", elem_id="map-dims")
-                color_by = gr.Radio(["time", "code"], value="time", label="Colour by", elem_id="map-color")
-            trajectory = gr.Plot(label="Latent trajectory", elem_id="trajectory")
-        with gr.Column(scale=2):
-            frame_slider = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, step=1, label="Frame", elem_id="frame-slider")
-            caption = gr.Markdown(elem_id="frame-caption")
-            with gr.Row():
-                frame_image = gr.Image(label="Frame t", height=256, elem_id="frame-image")
-                reconstruction_image = gr.Image(label="Reconstruction", height=256, elem_id="frame-reconstruction")
-            with gr.Accordion("Overlay a second clip on the same map", open=False):
-                overlay_upload = gr.File(label="Second clip", file_types=CLIP_TYPES, type="filepath")
-                overlay_button = gr.Button("Overlay")
-            downloads = gr.File(label="Downloads: latents (.npz), per-frame table (.csv), map (.html)", file_count="multiple")
+    def build(self) -> None:
+        shelf, clip = self.page.shelf, self.page.clip
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300):
+                self.upload = gr.File(label="Game clip", file_types=CLIP_TYPES, type="filepath", elem_id="clip-upload")
+                examples = [[str(p)] for p in example_clips(shelf.get(shelf.default_name))]
+                if examples:
+                    gr.Examples(examples, inputs=[self.upload], label="Examples shipped with the bundle")
+                with gr.Row():
+                    self.stride = gr.Number(DEFAULT_STRIDE, label="Frame stride", precision=0, minimum=1, maximum=100)
+                    self.max_frames = gr.Number(DEFAULT_MAX_FRAMES, label="Frame cap", precision=0, minimum=2,
+                                                maximum=MAX_FRAME_CAP)
+                analyze = gr.Button("Analyze", variant="primary")
+                self.stats = gr.Markdown(elem_id="clip-stats")
+            with gr.Column(scale=2):
+                self.preview = gr.Video(label="Clip | reconstruction", autoplay=True, loop=True, elem_id="clip-preview")
 
-    map_controls = [method, dims, color_by]
+        with gr.Row():
+            with gr.Column(scale=3):
+                with gr.Row():
+                    self.method = gr.Radio(list(METHODS), value="UMAP", label="Projection", elem_id="map-method")
+                    self.dims = gr.Radio(["2D", "3D"], value="2D", label="Dimensions", elem_id="map-dims")
+                    self.color_by = gr.Radio(["time", "code"], value="time", label="Colour by", elem_id="map-color")
+                self.trajectory = gr.Plot(label="Latent trajectory", elem_id="trajectory")
+            with gr.Column(scale=2):
+                self.frame_slider = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, step=1, label="Frame", elem_id="frame-slider")
+                self.caption = gr.Markdown(elem_id="frame-caption")
+                with gr.Row():
+                    self.frame_image = gr.Image(label="Frame t", height=256, elem_id="frame-image")
+                    self.reconstruction_image = gr.Image(label="Reconstruction", height=256, elem_id="frame-reconstruction")
+                with gr.Accordion("Overlay a second clip on the same map", open=False):
+                    self.overlay_upload = gr.File(label="Second clip", file_types=CLIP_TYPES, type="filepath")
+                    overlay_button = gr.Button("Overlay")
+                self.downloads = gr.File(label="Downloads: latents (.npz), per-frame table (.csv), map (.html)",
+                                         file_count="multiple")
 
-    def analyze_upload(previous: ClipState | None, path, stride_value, cap_value, name, method_label, dims_label,
-                       color, progress=gr.Progress()):
+        map_controls = [self.method, self.dims, self.color_by]
+        self.page.analyzed = analyze.click(
+            self.analyze,
+            inputs=[clip, self.upload, self.stride, self.max_frames, self.page.bundle, *map_controls],
+            outputs=[*self.shown, clip],
+            api_name="analyze",
+            concurrency_id="model",
+            show_progress_on=[self.preview, self.trajectory],  # a refusal marks these two, not every output
+        )
+        self.page.previewed = self.page.analyzed.success(
+            self.reconstruct_preview,
+            inputs=[clip, *map_controls, self.frame_slider],
+            outputs=[self.preview, self.stats, self.downloads, clip],
+            api_name="reconstruct",
+            concurrency_id="model",
+            show_progress_on=self.preview,
+        )
+        for control in map_controls:
+            control.change(self.redraw, inputs=[clip, *map_controls, self.frame_slider], outputs=self.trajectory,
+                           api_name=False)
+        self.frame_slider.change(
+            self.show_frame,
+            inputs=[clip, self.frame_slider, *map_controls],
+            outputs=[self.trajectory, self.caption, self.frame_image, self.reconstruction_image],
+            api_name=False,
+            trigger_mode="always_last",
+            show_progress="hidden",
+        )
+        overlay_button.click(
+            self.overlay,
+            inputs=[clip, self.overlay_upload, self.stride, self.max_frames, *map_controls, self.frame_slider],
+            outputs=[self.trajectory, self.downloads, clip],
+            api_name="overlay",
+            concurrency_id="model",
+            show_progress_on=self.trajectory,
+        )
+
+    @property
+    def shown(self) -> list:
+        """What the tab shows of a clip, in the order of /analyze's return values."""
+        return [self.preview, self.stats, self.trajectory, self.frame_slider, self.caption, self.frame_image,
+                self.reconstruction_image, self.downloads]
+
+    def follow(self, events: ClipEvents) -> None:
+        events.cleared.then(self.clear, outputs=self.shown, api_name=False)
+
+    def analyze(self, previous: ClipState | None, path, stride_value, cap_value, bundle: str, method_label,
+                dims_label, color, progress=gr.Progress()) -> Updates:
         if not path:
             raise gr.Error("Upload a clip or pick an example first.")
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
-        analysis = _analyze(shelf.get(name), path, stride_value, cap_value, report)
+        analysis = _analyze(self.page.shelf.get(bundle), path, stride_value, cap_value, report)
         discard_clip(previous)  # the new analysis replaces the old one and its files
         progress(0.8, desc=f"projecting ({method_label})")
-        state = ClipState.open(shelf, name, path, analysis)
-        figure = _figure(state, method_label, dims_label, color, 0)
-        slider = gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame")
-        return (None, stats_markdown(analysis, name), figure, slider, *_frame_views(state, 0), None, state)
+        state = ClipState.open(self.page.shelf, bundle, path, analysis)
+        return {
+            self.preview: None,
+            self.stats: stats_markdown(analysis, bundle),
+            self.trajectory: _figure(state, method_label, dims_label, color, 0),
+            self.frame_slider: gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame"),
+            **self._frame_views(state, 0),
+            self.downloads: None,
+            self.page.clip: state,
+        }
 
-    def reconstruct_preview(state: ClipState | None, method_label, dims_label, color, t, progress=gr.Progress()):
+    def reconstruct_preview(self, state: ClipState | None, method_label, dims_label, color, t,
+                            progress=gr.Progress()) -> Updates:
         """After an analysis: decode the frames the preview shows, write it and the downloads."""
         if state is None:
             raise gr.Error("Analyze a clip first.")
@@ -134,59 +176,33 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, clip: gr.State) ->
         progress(0.8, desc="writing the preview and downloads")
         fps = (analysis.clip.fps / analysis.clip.stride) * len(shown) / len(analysis.frames)
         video = write_mp4(
-            (side_by_side(analysis.frames[t : t + 1], state.reconstruction.frames[i : i + 1])[0]
+            (enlarged(side_by_side([analysis.frames[t], state.reconstruction.frames[i]]), VIDEO_HEIGHT)
              for i, t in enumerate(shown)),
             state.out_dir / "clip_vs_reconstruction.mp4",
             fps=min(fps, 60.0) or 15.0,
             preset="ultrafast",  # a preview: written in a second even for a long clip
         )
-        files = _downloads(state, _figure(state, method_label, dims_label, color, t))
-        return str(video), stats_markdown(analysis, state.bundle, state.reconstruction), files, state
+        return {
+            self.preview: str(video),
+            self.stats: stats_markdown(analysis, state.bundle, state.reconstruction),
+            self.downloads: _downloads(state, _figure(state, method_label, dims_label, color, t)),
+            self.page.clip: state,
+        }
 
-    results = [preview, stats, trajectory, frame_slider, caption, frame_image, reconstruction_image, downloads]
-    analyzed = analyze.click(
-        analyze_upload,
-        inputs=[clip, upload, stride, max_frames, bundle_name, *map_controls],
-        outputs=[*results, clip],
-        api_name="analyze",
-        concurrency_id="model",
-        show_progress_on=[preview, trajectory],  # a refusal marks these two, not every output
-    )
-    previewed = analyzed.success(
-        reconstruct_preview,
-        inputs=[clip, *map_controls, frame_slider],
-        outputs=[preview, stats, downloads, clip],
-        api_name="reconstruct",
-        concurrency_id="model",
-        show_progress_on=preview,
-    )
-
-    def redraw(state: ClipState | None, method_label, dims_label, color, t, progress=gr.Progress()):
+    def redraw(self, state: ClipState | None, method_label, dims_label, color, t, progress=gr.Progress()):
         if state is None:
             return None
         progress(0.3, desc=f"projecting ({method_label})")
         return _figure(state, method_label, dims_label, color, t)
 
-    for control in map_controls:
-        control.change(redraw, inputs=[clip, *map_controls, frame_slider], outputs=trajectory, api_name=False)
-
-    def show_frame(state: ClipState | None, t, method_label, dims_label, color):
+    def show_frame(self, state: ClipState | None, t, method_label, dims_label, color) -> Updates:
         if state is None:
-            return None, None, None, ""
+            return {self.trajectory: None, self.caption: "", self.frame_image: None, self.reconstruction_image: None}
         t = int(np.clip(t, 0, len(state.analysis.frames) - 1))
-        return (_figure(state, method_label, dims_label, color, t), *_frame_views(state, t))
+        return {self.trajectory: _figure(state, method_label, dims_label, color, t), **self._frame_views(state, t)}
 
-    frame_slider.change(
-        show_frame,
-        inputs=[clip, frame_slider, *map_controls],
-        outputs=[trajectory, caption, frame_image, reconstruction_image],
-        api_name=False,
-        trigger_mode="always_last",
-        show_progress="hidden",
-    )
-
-    def overlay(state: ClipState | None, path, stride_value, cap_value, method_label, dims_label, color, t,
-                progress=gr.Progress()):
+    def overlay(self, state: ClipState | None, path, stride_value, cap_value, method_label, dims_label, color, t,
+                progress=gr.Progress()) -> Updates:
         if state is None:
             raise gr.Error("Analyze a clip first, then overlay a second one on its map.")
         if not path:
@@ -194,36 +210,20 @@ def build_clip_tab(shelf: BundleShelf, bundle_name: gr.State, clip: gr.State) ->
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
         state.set_overlay(Path(path).name, _analyze(state.model, path, stride_value, cap_value, report))
         figure = _figure(state, method_label, dims_label, color, t)
-        return figure, _downloads(state, figure), state
+        return {self.trajectory: figure, self.downloads: _downloads(state, figure), self.page.clip: state}
 
-    overlay_button.click(
-        overlay,
-        inputs=[clip, overlay_upload, stride, max_frames, *map_controls, frame_slider],
-        outputs=[trajectory, downloads, clip],
-        api_name="overlay",
-        concurrency_id="model",
-        show_progress_on=trajectory,
-    )
-    def clear(state: ClipState | None):
+    def clear(self) -> Updates:
         """Another bundle was picked: an analysis made with the previous one no longer applies."""
-        discard_clip(state)
-        return None, "", None, gr.Slider(0, 1, value=0), "", None, None, None, None
+        return {self.preview: None, self.stats: "", self.trajectory: None, self.frame_slider: gr.Slider(0, 1, value=0),
+                self.caption: "", self.frame_image: None, self.reconstruction_image: None, self.downloads: None}
 
-    return ClipTab(analyzed=analyzed, previewed=previewed, clear=clear, cleared=[*results, clip])
-
-
-@dataclass(frozen=True)
-class ClipTab:
-    """What the other tabs hook into: the end of an analysis and of its preview, and how to clear the tab."""
-
-    # Analyze itself: tabs whose reset costs nothing clear here, before the user can start work in them that a
-    # later reset would wipe
-    analyzed: gr.events.Dependency
-    # the preview step that follows Analyze: the Actions overview refreshes after it, so that on 2 cores the
-    # preview the user is waiting for does not share them with work for a tab not in view
-    previewed: gr.events.Dependency
-    clear: Callable[[ClipState | None], tuple]
-    cleared: list
+    def _frame_views(self, state: ClipState, t: int) -> Updates:
+        reconstructed, frame_psnr = state.reconstructed(t)
+        return {
+            self.caption: frame_caption(state, t, frame_psnr),
+            self.frame_image: enlarged(state.analysis.frames[t], PREVIEW_HEIGHT),
+            self.reconstruction_image: enlarged(reconstructed, PREVIEW_HEIGHT),
+        }
 
 
 def _analyze(model: WorldModel, path: str, stride_value, cap_value, report) -> ClipAnalysis:
@@ -241,11 +241,6 @@ def _analyze(model: WorldModel, path: str, stride_value, cap_value, report) -> C
 
 def _figure(state: ClipState, method_label: str, dims_label: str, color: str, t):
     return state.figure(METHODS[method_label], int(dims_label[0]), color, highlight=int(t))
-
-
-def _frame_views(state: ClipState, t: int) -> tuple[str, np.ndarray, np.ndarray]:
-    reconstructed, frame_psnr = state.reconstructed(t)
-    return frame_caption(state, t, frame_psnr), upscale(state.analysis.frames[t]), upscale(reconstructed)
 
 
 def _downloads(state: ClipState, figure) -> list[str]:

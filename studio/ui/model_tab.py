@@ -6,6 +6,7 @@ import gradio as gr
 
 from studio.runtime import WorldModel
 from studio.ui.state import BundleShelf
+from studio.ui.tab import Tab, Updates
 
 
 def bundle_card(model: WorldModel) -> str:
@@ -77,16 +78,19 @@ def load_errors_markdown(shelf: BundleShelf) -> str:
     return "### Bundles that could not be loaded\n\n" + "\n".join(rows)
 
 
-def build_model_tab(shelf: BundleShelf, bundle_name: gr.State):
-    """The picker sets the user's bundle, which every other tab reads; returns the pick event."""
-    picker = gr.Dropdown(
-        choices=shelf.names, value=shelf.default_name, label="Bundle", info=f"bundles in {shelf.exported_dir.name}/"
-    )
-    card = gr.Markdown(bundle_card(shelf.get(shelf.default_name)))
-    gr.Markdown(load_errors_markdown(shelf))
+class ModelTab(Tab):
+    title, id = "Model", "model"
 
-    def pick(name: str):
-        model = shelf.get(name)
-        return name, bundle_card(model)
+    def build(self) -> None:
+        """The picker sets the user's bundle, which every other tab reads; the page's `picked` is its event."""
+        shelf = self.page.shelf
+        picker = gr.Dropdown(
+            choices=shelf.names, value=shelf.default_name, label="Bundle", info=f"bundles in {shelf.exported_dir.name}/"
+        )
+        self.card = gr.Markdown(bundle_card(shelf.get(shelf.default_name)))
+        gr.Markdown(load_errors_markdown(shelf))
+        self.page.picked = picker.change(self.pick, inputs=picker, outputs=[self.page.bundle, self.card],
+                                         api_name="select_bundle")
 
-    return picker.change(pick, inputs=picker, outputs=[bundle_name, card], api_name="select_bundle")
+    def pick(self, name: str) -> Updates:
+        return {self.page.bundle: name, self.card: bundle_card(self.page.shelf.get(name))}

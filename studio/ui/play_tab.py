@@ -15,9 +15,10 @@ from studio.action_codes import agreement, code_meanings
 from studio.analysis import MAX_FRAME_CAP, analyze_clip
 from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError
-from studio.play import RUN_STEPS_PER_S, PlaySession, run_period_s
+from studio.play import RUN_STEPS_PER_S, Game, run_period_s
 from studio.runtime import WorldModel
-from studio.ui.state import BundleShelf, ClipState
+from studio.ui.state import ClipState
+from studio.ui.tab import ClipEvents, Tab, Updates
 
 SCREEN_HEIGHT = 384  # pixels: the decoded frame is shown large
 SCREEN_CSS = (f"#play-screen img {{ image-rendering: pixelated; height: {SCREEN_HEIGHT}px; max-width: 100%; "
@@ -59,139 +60,151 @@ class StartClip:
     meanings: dict[int, tuple[str, float]]
 
 
-def build_play_tab(shelf: BundleShelf, bundle_name: gr.State, clip: gr.State):
-    buttons_needed = max(shelf.get(name).codebook_size for name in shelf.names)
-    examples: dict[str, StartClip | None] = {}  # bundle -> its first example clip, analyzed once
+class PlayTab(Tab):
+    title, id, css, head = "Play", "play", SCREEN_CSS, KEYBOARD_SCRIPT
 
-    gr.Markdown("Play the world model: pick a start frame, then press an action code (buttons, or keys **1–9**; "
-                "**Backspace** undoes). Every press predicts one step and decodes it. Without an analyzed clip, "
-                "the game starts from the bundle's first example clip.")
-    game = gr.State(None)
-    with gr.Row(elem_id="play-pad"):
-        with gr.Column(scale=1, min_width=300):
-            start_frame = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, step=1, label="Start frame", elem_id="play-start-frame")
-            start = gr.Button("Start", variant="primary", elem_id="play-start")
-            with gr.Row():
-                undo = gr.Button("Undo", elem_id="play-undo")
-                reset = gr.Button("Reset", elem_id="play-reset")
-            code_buttons = [
-                gr.Button(f"{k + 1} · code {k}", elem_id=f"play-code-{k}", visible=False)
-                for k in range(buttons_needed)
-            ]
-            run = gr.Checkbox(False, label="Run: keep pressing the last code, as fast as the machine goes "
-                              f"(up to {RUN_STEPS_PER_S} steps/s, shared by all players running at once)",
-                              elem_id="play-run")
-            status = gr.Markdown(elem_id="play-status")
-        with gr.Column(scale=2):
-            # the frame travels inside the page's update (a data URL), not as a file the page fetches after it:
-            # a stream of frames would otherwise wait one network round trip per frame, and a far player see none
-            screen = gr.HTML(label="The world model's frame", show_label=True, container=True, js_on_load=None,
-                             min_height=SCREEN_HEIGHT, elem_id="play-screen")
-            frame_file = gr.Image(visible=False, format="png")  # what scripts get from /step and /undo: a PNG file
+    def build(self) -> None:
+        shelf, clip, bundle = self.page.shelf, self.page.clip, self.page.bundle
+        self.buttons_needed = max(shelf.get(name).codebook_size for name in shelf.names)
+        self.examples: dict[str, StartClip | None] = {}  # bundle -> its first example clip, analyzed once
+        self.running: dict[str, object] = {}  # browser session -> the token of its Run-mode loop; popping it stops it
 
-    def start_clip(state: ClipState | None, name: str) -> StartClip:
+        gr.Markdown("Play the world model: pick a start frame, then press an action code (buttons, or keys **1–9**; "
+                    "**Backspace** undoes). Every press predicts one step and decodes it. Without an analyzed clip, "
+                    "the game starts from the bundle's first example clip.")
+        self.game = gr.State(None)
+        with gr.Row(elem_id="play-pad"):
+            with gr.Column(scale=1, min_width=300):
+                self.start_frame = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, step=1, label="Start frame",
+                                             elem_id="play-start-frame")
+                start = gr.Button("Start", variant="primary", elem_id="play-start")
+                with gr.Row():
+                    undo = gr.Button("Undo", elem_id="play-undo")
+                    reset = gr.Button("Reset", elem_id="play-reset")
+                self.code_buttons = [
+                    gr.Button(f"{k + 1} · code {k}", elem_id=f"play-code-{k}", visible=False)
+                    for k in range(self.buttons_needed)
+                ]
+                self.run = gr.Checkbox(False, label="Run: keep pressing the last code, as fast as the machine goes "
+                                       f"(up to {RUN_STEPS_PER_S} steps/s, shared by all players running at once)",
+                                       elem_id="play-run")
+                self.status = gr.Markdown(elem_id="play-status")
+            with gr.Column(scale=2):
+                # the frame travels inside the page's update (a data URL), not as a file the page fetches after it:
+                # a stream of frames would otherwise wait one network round trip per frame, and a far player see none
+                self.screen = gr.HTML(label="The world model's frame", show_label=True, container=True,
+                                      js_on_load=None, min_height=SCREEN_HEIGHT, elem_id="play-screen")
+        # what scripts exchange with /step and /undo: the code as a number, the frame as a PNG file
+        code_box = gr.Number(0, precision=0, visible=False)
+        self.frame_file = gr.Image(visible=False, format="png")
+
+        started = [self.game, self.screen, self.status, self.run, self.start_frame, *self.code_buttons]
+        start.click(self.begin, inputs=[clip, bundle, self.start_frame], outputs=started, api_name="play_start")
+        reset.click(self.begin, inputs=[clip, bundle, self.start_frame], outputs=started, api_name=False)
+        for k, button in enumerate(self.code_buttons):
+            button.click(lambda game, name, k=k: self._shown(self.press(game, name, k)), inputs=[self.game, bundle],
+                         outputs=[self.game, self.screen, self.status], api_name=False, show_progress="hidden",
+                         trigger_mode="always_last", **ONE_STEP_AT_A_TIME)
+        undo.click(lambda game: self._shown(take_back(game)), inputs=self.game,
+                   outputs=[self.game, self.screen, self.status], api_name=False, show_progress="hidden",
+                   **ONE_STEP_AT_A_TIME)
+        # endpoints for scripts alone: no trigger on the page
+        gr.on([], lambda game, name, code: self._as_file(self.press(game, name, code)),
+              inputs=[self.game, bundle, code_box], outputs=[self.game, self.frame_file, self.status], api_name="step",
+              show_progress="hidden", **ONE_STEP_AT_A_TIME)
+        gr.on([], lambda game: self._as_file(take_back(game)), inputs=self.game,
+              outputs=[self.game, self.frame_file, self.status], api_name="undo", show_progress="hidden",
+              **ONE_STEP_AT_A_TIME)
+        # not one step at a time with the other players: the loop lasts as long as the box stays ticked. Scripts
+        # start it with /run true and stop it with /run false (same session)
+        self.run.change(self.run_game, inputs=[self.run, self.game, bundle], outputs=[self.screen, self.status],
+                        api_name="run", show_progress="hidden", trigger_mode="multiple", concurrency_limit=None)
+
+    def follow(self, events: ClipEvents) -> None:
+        events.cleared.then(self.clear, outputs=[self.game, self.screen, self.status, self.run], api_name=False)
+
+    def start_clip(self, state: ClipState | None, name: str) -> StartClip:
         if state is not None and state.bundle == name:
-            return StartClip(state.name, state.analysis.latents, _meanings(shelf.get(name), state.analysis, state.labels))
-        if name not in examples:
-            examples[name] = _example_start(shelf.get(name))
-        if examples[name] is None:
+            return StartClip(state.name, state.analysis.latents, _meanings(state.model, state.analysis, state.labels))
+        if name not in self.examples:
+            self.examples[name] = _example_start(self.page.shelf.get(name))
+        if self.examples[name] is None:
             raise gr.Error("Analyze a clip on the Clip tab first: this bundle ships no example to start from.")
-        return examples[name]
+        return self.examples[name]
 
-    running: dict[str, object] = {}  # browser session -> the token of its Run-mode loop; popping it stops the loop
-
-    def begin(state: ClipState | None, name: str, t, request: gr.Request):
-        running.pop(request.session_hash, None)
-        model = shelf.get(name)
-        clip = start_clip(state, name)
+    def begin(self, state: ClipState | None, name: str, t, request: gr.Request) -> Updates:
+        self.running.pop(request.session_hash, None)
+        model = self.page.shelf.get(name)
+        clip = self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
-        played = PlaySession.start(model, clip.latents, t)
-        buttons = [
-            gr.Button(_button_label(k, clip.meanings), visible=k < model.codebook_size) for k in range(buttons_needed)
-        ]
-        status_text = f"Started from frame **{t}** of **{clip.name}**. Press a code."
-        slider = gr.Slider(0, len(clip.latents) - 1, value=t, step=1)
-        return played, _screen(played), status_text, False, slider, *buttons
+        game = Game.start(model, clip.latents, t)
+        buttons = {
+            button: gr.Button(_button_label(k, clip.meanings), visible=k < model.codebook_size)
+            for k, button in enumerate(self.code_buttons)
+        }
+        return {self.game: game, self.screen: _screen(game), self.status: f"Started from frame **{t}** of "
+                f"**{clip.name}**. Press a code.", self.run: False,
+                self.start_frame: gr.Slider(0, len(clip.latents) - 1, value=t, step=1), **buttons}
 
-    start.click(
-        begin, inputs=[clip, bundle_name, start_frame],
-        outputs=[game, screen, status, run, start_frame, *code_buttons], api_name="play_start",
-    )
-    reset.click(
-        begin, inputs=[clip, bundle_name, start_frame],
-        outputs=[game, screen, status, run, start_frame, *code_buttons], api_name=False,
-    )
-
-    def press(played: PlaySession | None, name: str, code) -> PlaySession:
-        if played is None:
+    def press(self, game: Game | None, name: str, code) -> Game:
+        if game is None:
             raise gr.Error("Press Start first.")
-        model = shelf.get(name)
+        model = self.page.shelf.get(name)
         try:
-            played.step(model, int(code))
+            game.step(model, int(code))
         except (ValueError, TypeError):
             raise gr.Error(f"this model has action codes 0 to {model.codebook_size - 1}") from None
-        return played
-
-    for k, button in enumerate(code_buttons):
-        button.click(
-            lambda played, name, k=k: _shown(press(played, name, k)), inputs=[game, bundle_name],
-            outputs=[game, screen, status], api_name=False, show_progress="hidden", trigger_mode="always_last",
-            **ONE_STEP_AT_A_TIME,
-        )
-    # endpoints for scripts: /step takes the code as a number; /step and /undo return the frame as a PNG file
-    code_box = gr.Number(0, precision=0, visible=False)
-    step_button = gr.Button(visible=False)
-    step_button.click(lambda played, name, code: _as_file(press(played, name, code)), inputs=[game, bundle_name, code_box],
-                      outputs=[game, frame_file, status], api_name="step", show_progress="hidden", **ONE_STEP_AT_A_TIME)
+        return game
 
     # Run mode: a loop on the server presses the last code again and again, streaming every frame, until the box is
     # unticked, a new game starts or the bundle changes. The code buttons and keys still work while it runs (they
     # change the code it presses); the game's own lock keeps the two from stepping at once.
-    def run_game(on: bool, played: PlaySession | None, name: str, request: gr.Request):
+    def run_game(self, on: bool, game: Game | None, name: str, request: gr.Request):
         key = request.session_hash
-        running.pop(key, None)  # a loop already running stops at its next step
+        self.running.pop(key, None)  # a loop already running stops at its next step
         if not on:
-            yield gr.skip(), gr.skip()
+            yield {self.screen: gr.skip(), self.status: gr.skip()}
             return
-        if played is None:
-            yield gr.skip(), "Press Start first, then Run."
+        if game is None:
+            yield {self.screen: gr.skip(), self.status: "Press Start first, then Run."}
             return
-        token = running[key] = object()
-        model = shelf.get(name)
+        token = self.running[key] = object()
+        model = self.page.shelf.get(name)
         try:
-            while running.get(key) is token:
+            while self.running.get(key) is token:
                 began = time.perf_counter()
-                played.repeat(model)
-                if running.get(key) is not token:
+                game.repeat(model)
+                if self.running.get(key) is not token:
                     break  # stopped during the step: its frame must not cover a new game's
-                yield _view(played)
-                time.sleep(max(0.0, run_period_s(len(running)) - (time.perf_counter() - began)))
+                yield self._view(game)
+                time.sleep(max(0.0, run_period_s(len(self.running)) - (time.perf_counter() - began)))
         finally:
-            if running.get(key) is token:
-                del running[key]
+            if self.running.get(key) is token:
+                del self.running[key]
 
-    # not one step at a time with the other players: the loop lasts as long as the box stays ticked. Scripts
-    # start it with /run true and stop it with /run false (same session)
-    run.change(run_game, inputs=[run, game, bundle_name], outputs=[screen, status], api_name="run",
-               show_progress="hidden", trigger_mode="multiple", concurrency_limit=None)
+    def clear(self, request: gr.Request) -> Updates:
+        """Another bundle was picked: the game, which ran on the previous model, ends."""
+        self.running.pop(request.session_hash, None)
+        return {self.game: None, self.screen: None, self.status: "", self.run: False}
 
-    def take_back(played: PlaySession | None) -> PlaySession:
-        if played is None:
-            raise gr.Error("Press Start first.")
-        played.undo()
-        return played
+    def _view(self, game: Game) -> Updates:
+        """What the page shows of a game: its frame and its status."""
+        return {self.screen: _screen(game), self.status: _status(game)}
 
-    undo.click(lambda played: _shown(take_back(played)), inputs=game, outputs=[game, screen, status], api_name=False,
-               show_progress="hidden", **ONE_STEP_AT_A_TIME)
-    undo_button = gr.Button(visible=False)
-    undo_button.click(lambda played: _as_file(take_back(played)), inputs=game, outputs=[game, frame_file, status],
-                      api_name="undo", show_progress="hidden", **ONE_STEP_AT_A_TIME)
+    def _shown(self, game: Game) -> Updates:
+        """The game, as the page's step and undo hand it back, and what the page shows of it."""
+        return {self.game: game, **self._view(game)}
 
-    def clear(request: gr.Request):
-        running.pop(request.session_hash, None)
-        return None, None, "", False
+    def _as_file(self, game: Game) -> Updates:
+        """What a script gets: the frame [H, W, 3] uint8, which Gradio hands over as a PNG file."""
+        return {self.game: game, self.frame_file: game.frame, self.status: _status(game)}
 
-    return clear, [game, screen, status, run]
+
+def take_back(game: Game | None) -> Game:
+    if game is None:
+        raise gr.Error("Press Start first.")
+    game.undo()
+    return game
 
 
 def _meanings(model: WorldModel, analysis, labels: Labels | None) -> dict[int, tuple[str, float]]:
@@ -220,34 +233,19 @@ def _button_label(code: int, meanings: dict[int, tuple[str, float]]) -> str:
     return f"{key}code {code}"
 
 
-def _screen(played: PlaySession) -> str:
+def _screen(game: Game) -> str:
     """The frame at model size as an inline PNG: the page scales it up (SCREEN_CSS), so each step's payload stays
     a few kB (64x64 Breakout: ~2-5 kB of base64)."""
     buffer = io.BytesIO()
-    Image.fromarray(played.frame).save(buffer, format="PNG", compress_level=1)
+    Image.fromarray(game.frame).save(buffer, format="PNG", compress_level=1)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="the world model\'s frame after step {played.steps}">'
+    return f'<img src="data:image/png;base64,{data}" alt="the world model\'s frame after step {game.steps}">'
 
 
-def _view(played: PlaySession) -> tuple[str, str]:
-    """What the page shows of a game: its frame and its status."""
-    return _screen(played), _status(played)
-
-
-def _shown(played: PlaySession) -> tuple[PlaySession, str, str]:
-    """The game, as the page's step and undo hand it back, and what the page shows of it."""
-    return played, *_view(played)
-
-
-def _as_file(played: PlaySession) -> tuple[PlaySession, np.ndarray, str]:
-    """What a script gets: the frame [H, W, 3] uint8, which Gradio hands over as a PNG file."""
-    return played, played.frame, _status(played)
-
-
-def _status(played: PlaySession) -> str:
-    latency = played.latency_summary()
+def _status(game: Game) -> str:
+    latency = game.latency_summary()
     timing = f" · step latency **{latency[0]:.1f} ms** (model, median) → up to {latency[1]:.0f} frames/s" if latency else ""
-    rate = played.steps_per_second()
+    rate = game.steps_per_second()
     pace = f" · playing at **{rate:.1f} steps/s**" if rate else ""
-    recent = " ".join(str(c) for c in played.codes[-12:])
-    return f"**{played.steps} steps played** · last codes: {recent or '—'}{timing}{pace}"
+    recent = " ".join(str(c) for c in game.codes[-12:])
+    return f"**{game.steps} steps played** · last codes: {recent or '—'}{timing}{pace}"

@@ -10,36 +10,62 @@ from studio.plots import probe_figure
 from studio.probe import KINDS, ProbeConfig, ProbeError, probe, probe_all
 from studio.ui.labels_upload import offer_columns, read_uploaded_labels
 from studio.ui.state import ClipState
+from studio.ui.tab import ClipEvents, Tab, Updates
 
 LABELS_HELP = ("A CSV with a `frame` column (the source frame index) and any number of numeric or categorical "
                "columns, e.g. `frame,score,lives,action_name`. The shipped example clips bring their own labels "
                "(true action, and the game's 128 RAM bytes `ram_0` … `ram_127`).")
 
 
-def build_probe_tab(clip: gr.State):
-    gr.Markdown("What do the latents encode? A linear probe (ridge regression for numbers, logistic regression "
-                "for categories) is fitted from each frame's latents to a label, cross-validated over folds that "
-                "are contiguous in time, and scored against a trivial baseline (the mean, or the majority class).")
-    with gr.Row():
-        with gr.Column(scale=1, min_width=320):
-            labels_file = gr.File(label="Labels CSV", file_types=[".csv"], type="filepath", elem_id="probe-labels")
-            gr.Markdown(LABELS_HELP)
-            column = gr.Dropdown([], label="Column", allow_custom_value=True, elem_id="probe-column")
-            with gr.Row():
-                kind = gr.Radio(list(KINDS), value="auto", label="Probe it as")
-                folds = gr.Slider(2, 10, value=5, step=1, label="Folds")
-            with gr.Row():
-                run = gr.Button("Probe", variant="primary", elem_id="probe-run")
-                run_all = gr.Button("Probe all columns", elem_id="probe-all")
-        with gr.Column(scale=2):
-            result_text = gr.Markdown(elem_id="probe-result")
-            figure = gr.Plot(label="Predicted (held-out) against true", elem_id="probe-plot")
-            ranking = gr.Dataframe(
-                headers=["column", "kind", "score", "baseline", "gain"], label="Every column, best encoded first",
-                interactive=False, elem_id="probe-ranking",
-            )
+class ProbeTab(Tab):
+    title, id = "Probe", "probe"
 
-    def probe_column(state: ClipState | None, path: str | None, name: str | None, kind_value: str, k):
+    def build(self) -> None:
+        clip = self.page.clip
+        gr.Markdown("What do the latents encode? A linear probe (ridge regression for numbers, logistic regression "
+                    "for categories) is fitted from each frame's latents to a label, cross-validated over folds that "
+                    "are contiguous in time, and scored against a trivial baseline (the mean, or the majority class).")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                labels_file = gr.File(label="Labels CSV", file_types=[".csv"], type="filepath", elem_id="probe-labels")
+                gr.Markdown(LABELS_HELP)
+                self.column = gr.Dropdown([], label="Column", allow_custom_value=True, elem_id="probe-column")
+                with gr.Row():
+                    kind = gr.Radio(list(KINDS), value="auto", label="Probe it as")
+                    folds = gr.Slider(2, 10, value=5, step=1, label="Folds")
+                with gr.Row():
+                    run = gr.Button("Probe", variant="primary", elem_id="probe-run")
+                    run_all = gr.Button("Probe all columns", elem_id="probe-all")
+            with gr.Column(scale=2):
+                self.result_text = gr.Markdown(elem_id="probe-result")
+                self.figure = gr.Plot(label="Predicted (held-out) against true", elem_id="probe-plot")
+                self.ranking = gr.Dataframe(
+                    headers=["column", "kind", "score", "baseline", "gain"], label="Every column, best encoded first",
+                    interactive=False, elem_id="probe-ranking",
+                )
+
+        labels_file.upload(lambda path: offer_columns(path, "Column"), inputs=labels_file, outputs=self.column,
+                           api_name=False)
+        run.click(self.probe_column, inputs=[clip, labels_file, self.column, kind, folds],
+                  outputs=[self.result_text, self.figure, clip], api_name="probe", concurrency_id="model",
+                  show_progress_on=[self.figure])
+        run_all.click(self.probe_every_column, inputs=[clip, labels_file, folds],
+                      outputs=[self.result_text, self.ranking, clip], api_name="probe_all", concurrency_id="model",
+                      show_progress_on=[self.ranking])
+
+    def follow(self, events: ClipEvents) -> None:
+        shown = [self.column, self.result_text, self.figure, self.ranking]
+        events.analyzed.success(self.show, inputs=self.page.clip, outputs=shown, api_name=False)
+        events.cleared.then(self.show, inputs=self.page.clip, outputs=shown, api_name=False)
+
+    def show(self, state: ClipState | None) -> Updates:
+        """A new analysis: offer the columns of the labels it came with, clear old results."""
+        choices = ordered_columns(state.labels.columns) if state is not None and state.labels is not None else []
+        return {self.column: gr.Dropdown(choices, value=choices[0] if choices else None, label="Column"),
+                self.result_text: "", self.figure: None, self.ranking: None}
+
+    # the parameters' names are the endpoints' (gradio_client takes them as keywords)
+    def probe_column(self, state: ClipState | None, path: str | None, name: str | None, kind_value: str, k) -> Updates:
         labels = _labels(state, path)
         name = name or ordered_columns(labels.columns)[0]
         values = _values(state, labels, name)
@@ -50,9 +76,10 @@ def build_probe_tab(clip: gr.State):
         text = (f"**{name}** probed as a {result.kind} over {len(values)} frames, {int(k)} contiguous folds: "
                 f"held-out {result.metric} **{result.score:.3f}** against **{result.baseline:.3f}** for the "
                 f"{'mean' if result.kind == 'number' else 'majority class'} (gain {result.gain:+.3f}).")
-        return text, probe_figure(result.truth, result.predicted, f"{name}: {result.metric} {result.score:.3f}"), state
+        figure = probe_figure(result, f"{name}: {result.metric} {result.score:.3f}")
+        return {self.result_text: text, self.figure: figure, self.page.clip: state}
 
-    def probe_every_column(state: ClipState | None, path: str | None, k, progress=gr.Progress()):
+    def probe_every_column(self, state: ClipState | None, path: str | None, k, progress=gr.Progress()) -> Updates:
         labels = _labels(state, path)
         progress(0.1, desc=f"probing {len(labels.columns)} columns")
         columns = {name: _values(state, labels, name) for name in labels.columns}
@@ -63,20 +90,7 @@ def build_probe_tab(clip: gr.State):
                 "categories).")
         if skipped:
             text += f" Not probed (constant on this clip, or too few frames): {len(result.skipped)} columns, {skipped}."
-        return text, rows, state
-
-    labels_file.upload(lambda path: offer_columns(path, "Column"), inputs=labels_file, outputs=column, api_name=False)
-    run.click(probe_column, inputs=[clip, labels_file, column, kind, folds], outputs=[result_text, figure, clip],
-              api_name="probe", concurrency_id="model", show_progress_on=[figure])
-    run_all.click(probe_every_column, inputs=[clip, labels_file, folds], outputs=[result_text, ranking, clip],
-                  api_name="probe_all", concurrency_id="model", show_progress_on=[ranking])
-
-    def refresh(state: ClipState | None):
-        """A new analysis: offer the columns of the labels it came with, clear old results."""
-        choices = ordered_columns(state.labels.columns) if state is not None and state.labels is not None else []
-        return gr.Dropdown(choices, value=choices[0] if choices else None, label="Column"), "", None, None
-
-    return refresh, [column, result_text, figure, ranking]
+        return {self.result_text: text, self.ranking: rows, self.page.clip: state}
 
 
 def _labels(state: ClipState | None, path: str | None) -> Labels:
