@@ -13,7 +13,7 @@ def psnr(prediction: np.ndarray, target: np.ndarray, peak: float = 1.0) -> np.nd
 
 
 def code_perplexity(codes: np.ndarray, codebook_size: int) -> float:
-    """exp(entropy) of the code histogram: 1 when one code is used, K when all K are used evenly."""
+    """exp(entropy) of the histogram of codes [T]: 1 when one code is used, K when all K are used evenly."""
     counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=codebook_size).astype(np.float64)
     if counts.sum() == 0:
         return 0.0
@@ -32,7 +32,7 @@ def confusion_matrix(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray,
 
 
 def normalized_mutual_information(codes: np.ndarray, labels: np.ndarray) -> float:
-    """NMI (arithmetic normalisation) between two labellings of the same items; 0 when either is constant
+    """NMI (arithmetic normalisation) between two labellings [T] of the same items; 0 when either is constant
     (scikit-learn says 1 when both are: two labellings that tell nothing apart agree perfectly)."""
     from sklearn.metrics import normalized_mutual_info_score
 
@@ -42,7 +42,7 @@ def normalized_mutual_information(codes: np.ndarray, labels: np.ndarray) -> floa
 
 
 def best_one_to_one_accuracy(codes: np.ndarray, labels: np.ndarray) -> float:
-    """Accuracy of the best matching of codes to labels (each code to at most one label, and back)."""
+    """Accuracy of the best matching of codes [T] to labels [T] (each code to at most one label, and back)."""
     from scipy.optimize import linear_sum_assignment
 
     matrix, _, _ = confusion_matrix(codes, labels)

@@ -206,6 +206,7 @@ def _sample(count: int, stride: int, max_frames: int, spread: bool) -> tuple[np.
 
 
 def _read_until_damage(reader, indices: np.ndarray) -> np.ndarray:
+    """The frames at `indices` [c] up to the first that fails to decode: [<= c, h, w, 3] uint8."""
     frames = []
     for index in indices:
         try:
@@ -262,7 +263,8 @@ def _read_with_pyav(path, stride, max_frames, size, resize, spread, max_pixels, 
 
 
 def _even_size(frames: np.ndarray) -> np.ndarray:
-    """H.264 in yuv420p needs even sides: repeat the last row and/or column when a side is odd."""
+    """[T, H, W, 3] -> [T, H + H % 2, W + W % 2, 3]: H.264 in yuv420p needs even sides, so the last row
+    and/or column is repeated when a side is odd."""
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
     if pad_h or pad_w:
         frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
