@@ -91,6 +91,34 @@ class PredictorSpec:
 
 
 @dataclass(frozen=True)
+class NativeSpec:
+    """The game's frames as they came from their source, before resizing to the model's frame size."""
+
+    height: int
+    width: int
+    fps: float  # frames per second of the source (Atari: 60)
+    frame_skip: int = 1  # source frames per transition the model learnt
+
+    @property
+    def transitions_per_second(self) -> float:
+        return self.fps / self.frame_skip
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """What the studio judges a clip against (written by `studio reference BUNDLE`): the native frame size and
+    rate, and a file holding a reference image of the training frames at native size (`image` [H0, W0, 3]
+    uint8, their median) and reference latents (`latents` [M, N, D]) with the familiarity calibration
+    measured against them on held-out frames."""
+
+    file: str
+    sha256: str
+    native: NativeSpec
+    familiarity: dict[str, Any]  # studio.familiarity.Calibration's fields
+    measured_on: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Manifest:
     name: str
     description: str
@@ -103,6 +131,7 @@ class Manifest:
     graphs: dict[str, GraphSpec] = field(default_factory=dict)  # by role; `with_graphs` fills it
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    reference: ReferenceSpec | None = None  # optional: a bundle without it is read whole, unjudged
     format: str = FORMAT
     version: int = VERSION
 
@@ -248,11 +277,18 @@ def _manifest_from_json(raw: Any) -> Manifest:
             graphs=graphs,
             metrics=raw.get("metrics", {}),
             training=raw.get("training", {}),
+            reference=_reference_from_json(raw.get("reference")),
         )
     except KeyError as err:
         raise BundleError(f"{MANIFEST_NAME}: missing key {err}") from None
     except (TypeError, AttributeError) as err:
         raise BundleError(f"{MANIFEST_NAME}: malformed entry ({err})") from None
+
+
+def _reference_from_json(raw: Any) -> ReferenceSpec | None:
+    if raw is None:
+        return None
+    return ReferenceSpec(**{**raw, "native": NativeSpec(**raw["native"])})
 
 
 def _current_fields(raw: dict[str, Any], section: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_serve(commands)
     _add_analyze(commands)
     _add_maps(commands)
+    _add_reference(commands)
     _add_training(commands)
     _add_bench(commands)
     args = parser.parse_args(argv)
@@ -85,6 +86,29 @@ def _maps(args) -> None:
         raise ValueError("the bundle ships no example clips to fit its maps on")
     for path in written:
         print(f"wrote {path}")
+
+
+def _add_reference(commands) -> None:
+    reference = commands.add_parser(
+        "reference", help="compute a bundle's reference (native size and rate, reference image, familiarity "
+                          "calibration) from fresh episodes of its game and write it into the bundle")
+    reference.add_argument("bundle", type=Path)
+    reference.add_argument("--episodes", type=int, default=12, help="fresh episodes to play (half calibrate)")
+    reference.set_defaults(run=_reference)
+
+
+def _reference(args) -> None:
+    from studio.reference import REFERENCE_FILE, compute_reference
+
+    path, reference, measured_on = compute_reference(args.bundle, episodes=args.episodes)
+    calibration = reference.calibration
+    print(f"wrote {path} and {path.parent / REFERENCE_FILE}")
+    print(f"  native {reference.native.width}×{reference.native.height} at {reference.native.fps:g} fps, "
+          f"{reference.native.transitions_per_second:g} transitions a second")
+    print(f"  held-out latent distance median {calibration.distance_median:.3f}, 99th percentile "
+          f"{calibration.distance_q99:.3f}, unfamiliar beyond {calibration.limit:.3f}")
+    print(f"  held-out reconstruction PSNR 1st/50th/99th percentile {calibration.reconstruction_psnr_db} dB")
+    print(f"  measured on {measured_on}")
 
 
 def _add_training(commands) -> None:

@@ -31,7 +31,7 @@ COARSE_ROWS = 120  # the clip's profile is searched at about this many rows firs
 COARSE_BINS = 60  # against the reference's profile in this many bins
 CANDIDATES = 4  # placements of rows, and of columns, kept from the 1D search for the 2D match to judge
 MIN_SCREEN_SHARE = 0.15  # the screen spans at least this share of the frame's height and width
-WHOLE_FRAME_TOLERANCE = 0.005  # the whole frame is kept unless a box correlates better by more than this
+WHOLE_FRAME_TOLERANCE = 2.0  # the whole frame is kept unless a box leaves less than 1/this of its mismatch
 SAMPLE_FRAMES = 9  # frames, spread over the clip, the screen is found from
 
 
@@ -136,26 +136,52 @@ def find_screen(frames: np.ndarray, reference: np.ndarray) -> ScreenSearch:
     match = _match(image, ref, box)
     whole = ScreenBox(0, 0, h, w)
     whole_match = _match(image, ref, whole)
-    if whole_match >= match - WHOLE_FRAME_TOLERANCE:
+    if 1 - whole_match <= WHOLE_FRAME_TOLERANCE * (1 - match):
         box, match = whole, whole_match
     return ScreenSearch(box if match >= MIN_MATCH else None, match, (h, w))
 
 
-def crop_frames(frames: np.ndarray, box: ScreenBox, native: tuple[int, int], size: tuple[int, int],
-                fill: np.ndarray | None = None) -> np.ndarray:
-    """[T, h, w, 3] uint8 -> [T, H, W, 3]: the box resized to the game's `native` size (H0, W0), then to
-    `size` (H, W), each with PIL's area filter as training resized its frames: the native step undoes a
-    nearest-neighbour upscale exactly, which resizing the box straight to `size` does not. Where the box
-    overhangs the frame, `fill` (the reference image, [H0, W0, 3]) stands in, so the clip's pixels land
-    where they belong; black without it."""
+@dataclass(frozen=True)
+class ScreenCrop:
+    """How a clip's frames become the game's screen: the box, the size it is resized to first (H, W), and
+    the reference image that fills what the clip lacks (black when None)."""
+
+    box: ScreenBox
+    size: tuple[int, int]
+    fill: np.ndarray | None = None
+
+    @classmethod
+    def for_model(cls, box: ScreenBox, native: tuple[int, int], model: tuple[int, int],
+                  fill: np.ndarray | None = None) -> ScreenCrop:
+        """Through the size the box is a whole multiple of, so a nearest-neighbour upscale is undone exactly:
+        the model's frame size when the box is a multiple of it and not of the native size (a clip made from
+        frames at the model's size, as a bundle's examples are), else the game's native size."""
+        def multiple(of: tuple[int, int]) -> bool:
+            return box.height % of[0] == 0 and box.width % of[1] == 0 and box.height // of[0] == box.width // of[1]
+
+        size = model if multiple(model) and not multiple(native) else native
+        return cls(box, size, fill)
+
+    def to_screen(self, frames: np.ndarray) -> np.ndarray:
+        return crop_frames(frames, self.box, self.size, self.fill)
+
+
+def crop_frames(frames: np.ndarray, box: ScreenBox, native: tuple[int, int], fill: np.ndarray | None = None) -> np.ndarray:
+    """[T, h, w, 3] uint8 -> [T, H0, W0, 3]: the box resized to `native` (H0, W0) with PIL's area filter.
+    Resizing to the game's native size first, and from there to the model's as training did, undoes a
+    nearest-neighbour upscale exactly, which resizing the box straight to the model's size does not. Where
+    the box overhangs the frame, `fill` (the reference image, any size) stands in, so the clip's pixels
+    land where they belong; black without it."""
     t, h, w = frames.shape[:3]
+    size = native[::-1]  # PIL's (W, H)
+    if box.as_list() == [0, 0, *native] and (h, w) == native:
+        return np.ascontiguousarray(frames)
     inside = box.top >= 0 and box.left >= 0 and box.top + box.height <= h and box.left + box.width <= w
-    out = np.empty((t, *size, 3), np.uint8)
+    out = np.empty((t, *native, 3), np.uint8)
     if inside:
         region = (box.left, box.top, box.left + box.width, box.top + box.height)
         for i in range(t):
-            screen = Image.fromarray(frames[i]).resize(native[::-1], Image.BOX, box=region)
-            out[i] = np.asarray(_to_size(screen, size))
+            out[i] = np.asarray(Image.fromarray(frames[i]).resize(size, Image.BOX, box=region))
         return out
     if fill is None:
         canvas = np.zeros((box.height, box.width, 3), np.uint8)
@@ -165,12 +191,8 @@ def crop_frames(frames: np.ndarray, box: ScreenBox, native: tuple[int, int], siz
     y1, x1 = min(box.top + box.height, h), min(box.left + box.width, w)
     for i in range(t):
         canvas[y0 - box.top : y1 - box.top, x0 - box.left : x1 - box.left] = frames[i, y0:y1, x0:x1]
-        out[i] = np.asarray(_to_size(Image.fromarray(canvas).resize(native[::-1], Image.BOX), size))
+        out[i] = np.asarray(Image.fromarray(canvas).resize(size, Image.BOX))
     return out
-
-
-def _to_size(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    return image if image.size == size[::-1] else image.resize(size[::-1], Image.BOX)
 
 
 def _gray(image: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 NATIVE_FPS = 60
+REPO = Path(__file__).resolve().parent.parent
 
 
 def atari_frames(game: str = "ALE/Breakout-v5", steps: int = 120, seed: int = 7, frameskip: int = 4) -> np.ndarray:
