@@ -1,10 +1,10 @@
-"""The shipped default bundle: it loads, and its recorded figures hold when re-measured on its examples."""
+"""The shipped default bundle: it loads, and measured through its ONNX graphs on its example clips, its
+recorded figures hold and it beats its baselines."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from studio.bundle import load_bundle
@@ -25,9 +25,14 @@ def test_default_bundle_loads_and_ships_three_small_examples():
     assert {"heldout", "examples"} <= set(bundle.manifest.metrics)
 
 
-def test_recorded_figures_hold_on_the_example_clips():
+@pytest.fixture(scope="module")
+def measured() -> dict:
+    """The bundle's figures, measured now through its graphs on its example clips (~10 s on 2 cores)."""
+    return evaluate_bundle(BUNDLE)
+
+
+def test_recorded_figures_hold_on_the_example_clips(measured):
     recorded = load_bundle(BUNDLE).manifest.metrics["examples"]
-    measured = evaluate_bundle(BUNDLE)
     for key in ("reconstruction_psnr_db", "reconstruction_sprite_psnr_db"):
         assert measured[key] == pytest.approx(recorded[key], abs=0.05), key
     for key in ("next_frame_psnr_db", "decoded_copy_baseline_psnr_db", "delta_t_psnr_db"):
@@ -38,10 +43,12 @@ def test_recorded_figures_hold_on_the_example_clips():
     assert measured["codes_used"] == recorded["codes_used"]
 
 
-def test_the_model_beats_its_baselines_on_the_examples():
-    figures = load_bundle(BUNDLE).manifest.metrics["examples"]
-    assert figures["codes_used"] >= 3
-    for horizon in ("t1", "t4"):
-        assert figures["next_frame_psnr_db"][horizon] > figures["decoded_copy_baseline_psnr_db"][horizon]
-    assert figures["delta_t_psnr_db"]["t4"] > 0
-    assert np.isfinite(figures["code_action_nmi"])
+def test_the_model_beats_its_baselines_on_the_examples(measured):
+    assert measured["codes_used"] >= 3
+    for horizon in ("t1", "t4"):  # predicting beats copying the start frame
+        assert measured["next_frame_psnr_db"][horizon] > measured["decoded_copy_baseline_psnr_db"][horizon], horizon
+        assert (measured["next_frame_sprite_psnr_db"][horizon]
+                > measured["decoded_copy_baseline_sprite_psnr_db"][horizon]), horizon
+    assert measured["delta_t_psnr_db"]["t4"] > 1.0  # the inferred codes beat random codes by a margin
+    # the codes say something of the true actions: codes independent of them score about 0.02 on 447 transitions
+    assert measured["code_action_nmi"] > 0.1
