@@ -10,13 +10,17 @@ export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export NUMBA_THREADING_LAYER := workqueue
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: run test chromium train clean
+.PHONY: run test screenshots chromium train clean
 
 run: $(VENV)/.installed-run
 	$(PY) app.py
 
 test: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest
+
+# The README's pictures (docs/*.png): the studio on the shipped bundle, driven in headless Chromium.
+screenshots: $(VENV)/.installed-dev chromium
+	$(PY) docs/screenshots.py
 
 train: $(VENV)/.installed-dev
 	$(VENV)/bin/studio train configs/breakout.json

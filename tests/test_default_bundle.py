@@ -47,8 +47,9 @@ def test_the_model_beats_its_baselines_on_the_examples(measured):
     assert measured["codes_used"] >= 3
     for horizon in ("t1", "t4"):  # predicting beats copying the start frame
         assert measured["next_frame_psnr_db"][horizon] > measured["decoded_copy_baseline_psnr_db"][horizon], horizon
-        assert (measured["next_frame_sprite_psnr_db"][horizon]
-                > measured["decoded_copy_baseline_sprite_psnr_db"][horizon]), horizon
+        assert (
+            measured["next_frame_sprite_psnr_db"][horizon] > measured["decoded_copy_baseline_sprite_psnr_db"][horizon]
+        ), horizon
     assert measured["delta_t_psnr_db"]["t4"] > 1.0  # the inferred codes beat random codes by a margin
     # the codes say something of the true actions: codes independent of them score about 0.02 on 447 transitions
     assert measured["code_action_nmi"] > 0.1

@@ -32,8 +32,12 @@ def studio(tmp_path_factory, tiny_bundle):
     (exported / "tampered" / "decoder.onnx").write_bytes(b"not the graph the manifest hashed")
     tmp, gradio_tmp = work / "tmp", work / "gradio"
     tmp.mkdir()
-    env = {"TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(gradio_tmp), "STUDIO_CACHE_DIR": str(work / "cache"),
-           "STUDIO_MAX_UPLOAD_MB": "2"}
+    env = {
+        "TMPDIR": str(tmp),
+        "GRADIO_TEMP_DIR": str(gradio_tmp),
+        "STUDIO_CACHE_DIR": str(work / "cache"),
+        "STUDIO_MAX_UPLOAD_MB": "2",
+    }
     process, url = start_studio(exported, work / "studio.log", env=env)
     wait_for_warm_up(work / "studio.log")
     yield url, process, tmp
@@ -56,7 +60,7 @@ def test_an_upload_over_the_size_limit_is_refused_with_a_message(studio, tmp_pat
     url, process, _ = studio
     big = tmp_path / "huge.mp4"
     big.write_bytes(b"\0" * 3 * 2**20)
-    with pytest.raises(Exception, match="(?i)maximum|too large|exceeds"):
+    with pytest.raises(Exception, match="exceeded maximum allowed size"):  # Gradio's refusal, before the upload lands
         Client(url, verbose=False).predict(handle_file(str(big)), 1, 100, "PCA", "2D", "time", api_name="/analyze")
     assert process.poll() is None
 
@@ -68,8 +72,9 @@ def test_a_bundle_that_fails_to_load_is_reported_and_the_others_serve(studio, pa
     page.get_by_text("Bundles that could not be loaded").wait_for()
     assert "tampered" in page.content() and "decoder.onnx" in page.content()
     client = Client(url, verbose=False)
-    _, stats, *_ = client.predict(handle_file(str(clip_of(12, tmp_path, "ok.mp4"))), 1, 100, "PCA", "2D", "time",
-                                  api_name="/analyze")
+    _, stats, *_ = client.predict(
+        handle_file(str(clip_of(12, tmp_path, "ok.mp4"))), 1, 100, "PCA", "2D", "time", api_name="/analyze"
+    )
     assert "12 frames" in stats and str(tmp_path) not in stats
 
 
@@ -100,19 +105,15 @@ def test_twenty_users_analyze_at_once_and_five_play_at_once(studio, tmp_path):
     clips = [clip_of(10 + i, tmp_path, f"user{i}.mp4") for i in range(20)]
 
     def analyze(path: Path) -> str:
-        client = Client(url, verbose=False)
-        try:
-            _, stats, *_ = client.predict(handle_file(str(path)), 1, 100, "PCA", "2D", "time", api_name="/analyze")
-            return stats
-        except Exception as err:  # a full queue answers with a message, never a crash
-            return f"refused: {err}"
+        _, stats, *_ = Client(url, verbose=False).predict(
+            handle_file(str(path)), 1, 100, "PCA", "2D", "time", api_name="/analyze"
+        )
+        return stats
 
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         answers = list(pool.map(analyze, clips))
-    done = [a for a in answers if "frames** analyzed" in a]
-    refused = [a for a in answers if a.startswith("refused")]
-    assert len(done) + len(refused) == 20 and all("queue" in r.lower() or "busy" in r.lower() for r in refused)
-    assert len(done) >= 16  # the queue holds 32: all should finish on an otherwise idle studio
+    # two run at once and the queue holds 32 more: every one of the twenty is analyzed, none is turned away
+    assert [f"**{10 + i} frames** analyzed" in answer for i, answer in enumerate(answers)] == [True] * 20
 
     def play(index: int) -> str:
         client = Client(url, verbose=False)

@@ -25,7 +25,9 @@ def clip(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def labels(tmp_path_factory) -> Path:
     """A column the square's position explains, a category, a constant and a noise column."""
-    rows = "".join(f"{t},{t * 2.5},{'left' if t < FRAMES // 2 else 'right'},3,{(t * 7919) % 13}\n" for t in range(FRAMES))
+    rows = "".join(
+        f"{t},{t * 2.5},{'left' if t < FRAMES // 2 else 'right'},3,{(t * 7919) % 13}\n" for t in range(FRAMES)
+    )
     path = tmp_path_factory.mktemp("labels") / "square_labels.csv"
     path.write_text("frame,x,side,lives,noise\n" + rows)
     return path
@@ -38,7 +40,7 @@ def analyze_in_browser(page, url: str, clip: Path) -> None:
     page.locator("#clip-stats").get_by_text("frames analyzed", exact=False).wait_for()
 
 
-def test_browser_rolls_out_plays_and_probes(page, studio_url, clip, labels, tmp_path):
+def test_browser_rolls_out_plays_and_probes(page, studio_url, clip, labels):
     analyze_in_browser(page, studio_url, clip)
 
     page.get_by_role("tab", name="Predict").click()
@@ -56,7 +58,6 @@ def test_browser_rolls_out_plays_and_probes(page, studio_url, clip, labels, tmp_
     page.wait_for_function("document.querySelector('#clip-stats').textContent.includes('reconstruction PSNR')")
     assert "steps from frame" in summary.inner_text()
     assert page.locator("#predict-psnr .js-plotly-plot").count() == 1
-    page.screenshot(path=str(tmp_path / "predict_tab.png"), full_page=True)
     # a bad sequence gets a message, and the last good rollout stays on screen
     page.locator("#predict-source").get_by_text("typed sequence").click()
     page.locator("#predict-sequence textarea").fill("1 99")
@@ -87,7 +88,6 @@ def test_browser_rolls_out_plays_and_probes(page, studio_url, clip, labels, tmp_
     status.get_by_text("last codes: 3 3 3 3 3 3 3 3 3 3 3 3", exact=False).wait_for()
     page.locator("#play-run input").uncheck()
     assert page.locator("#play-screen img").get_attribute("src").startswith("data:image/png;base64,")
-    page.screenshot(path=str(tmp_path / "play_tab.png"), full_page=True)
 
     page.get_by_role("tab", name="Probe").click()
     choose_file(page, "probe-labels", labels)
@@ -101,7 +101,6 @@ def test_browser_rolls_out_plays_and_probes(page, studio_url, clip, labels, tmp_
     result.get_by_text("Ranked", exact=False).wait_for()
     assert "lives" in result.inner_text()  # the constant column is named as not probed
     page.locator("#probe-ranking").get_by_text("side").first.wait_for()
-    page.screenshot(path=str(tmp_path / "probe_tab.png"), full_page=True)
 
 
 def test_api_rollout_with_branches_and_a_refused_sequence(studio_url, clip):

@@ -28,9 +28,11 @@ def test_a_space_built_from_requirements_alone_analyzes_an_example(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r", str(space / "requirements.txt")],
-                   check=True, cwd=space)
-    assert subprocess.run([str(python), "-c", "import torch"], capture_output=True).returncode != 0  # no torch in a Space
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "-r", str(space / "requirements.txt")], check=True, cwd=space
+    )
+    importing_torch = subprocess.run([str(python), "-c", "import torch"], capture_output=True)
+    assert importing_torch.returncode != 0  # no torch in a Space
 
     env = {"STUDIO_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": ""}
     process, url = start_app([str(python), "app.py"], tmp_path / "space.log", env=env, cwd=space)
@@ -43,4 +45,3 @@ def test_a_space_built_from_requirements_alone_analyzes_an_example(tmp_path):
         assert Path(video).stat().st_size > 0 and "reconstruction PSNR" in stats
     finally:
         stop(process)
-
