@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 from gradio_client import Client, handle_file
 
@@ -60,8 +61,12 @@ def test_an_upload_over_the_size_limit_is_refused_with_a_message(studio, tmp_pat
     url, process, _ = studio
     big = tmp_path / "huge.mp4"
     big.write_bytes(b"\0" * 3 * 2**20)
-    with pytest.raises(Exception, match="exceeded maximum allowed size"):  # Gradio's refusal, before the upload lands
+    # the client reads the limit off the server and refuses to send the file
+    with pytest.raises(Exception, match="exceeds the maximum file size of 2097152 bytes"):
         Client(url, verbose=False).predict(handle_file(str(big)), 1, 100, "PCA", "2D", "time", api_name="/analyze")
+    # and the server refuses a client that sends it anyway, before the file lands
+    sent = httpx.post(f"{url}gradio_api/upload", files={"files": ("huge.mp4", big.read_bytes())}, timeout=60)
+    assert sent.status_code == 413 and "exceeded maximum allowed size of 2097152 bytes" in sent.text
     assert process.poll() is None
 
 
