@@ -1,4 +1,4 @@
-"""How a bundle is judged (DESIGN §5.1), through its exported ONNX graphs: what the studio runs.
+"""How a bundle is judged (docs/architecture.md), through its exported ONNX graphs: what the studio runs.
 
 Figures, on held-out episodes or clips:
 - reconstruction PSNR, over whole frames and over sprite pixels (those that differ from the median
@@ -52,7 +52,7 @@ class EpisodeData:
 
 
 def evaluate(model: WorldModel, episodes: list[EpisodeData], seed: int = 0, max_starts: int = 4000) -> dict:
-    """All figures of §5.1 over the episodes; each figure is a mean over frames or start points."""
+    """All the figures a bundle is judged by, over the episodes; each a mean over frames or start points."""
     rng = np.random.default_rng(seed)
     background = median_background([e.frames for e in episodes], BACKGROUND_SAMPLES)  # [3, H, W]
     recon, recon_sprite, codes, truths, motions = [], [], [], [], []

@@ -18,7 +18,7 @@ from studio.runtime import WorldModel, to_uint8_frames
 
 MAX_STEPS = 64
 MAX_BRANCHES = 4
-DELTA_T_HORIZON = 4  # ΔtPSNR is read at this step (DESIGN §5.1)
+DELTA_T_HORIZON = 4  # ΔtPSNR is read at this step (docs/architecture.md, how a bundle is judged)
 
 
 class ActionSequenceError(ValueError):

@@ -1,4 +1,4 @@
-"""Export a trained world model as a bundle: four ONNX graphs, checked, and the manifest of DESIGN §3.
+"""Export a trained world model as a bundle: four ONNX graphs, checked, and the manifest of docs/architecture.md.
 
 Every graph gets a dynamic batch axis, passes `onnx.checker`'s full check, matches torch within
 `PARITY_TOLERANCE` on real frames, and is shown to be alive: its outputs change when its inputs do.
