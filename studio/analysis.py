@@ -9,6 +9,7 @@ them first and decodes the frames its preview shows while the user looks at the 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,17 +19,39 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.familiarity import Verdict, familiarity, nearest_distances, verdict
 from studio.memory import release_freed_memory
 from studio.metrics import psnr
+from studio.reference import Reference, game_name, reference_of
 from studio.runtime import ActionInference, WorldModel, to_uint8_frames
-from studio.video import DEFAULT_MAX_FRAMES, Clip, read_clip
+from studio.screen import ScreenBox, ScreenCrop, find_screen
+from studio.video import DEFAULT_MAX_FRAMES, Clip, ClipError, read_clip, sample_frames
 
 DEFAULT_STRIDE = 1
 MAX_FRAME_CAP = 20_000  # the largest frame cap a user may ask for
 CHUNK = 256  # frames run through the model at a time
 PREVIEW_MAX_FRAMES = 1800  # a longer clip's reconstruction preview shows this many frames, spread over it
+VERDICT_FRAMES = 32  # frames decoded, spread over the clip, for the reconstruction PSNR its verdict quotes
+AUTO = "auto"
 
 Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Vouching:
+    """How far the studio can vouch for an analysis: where it found the game's screen, at which stride it read
+    the clip, and how familiar each frame is to the model."""
+
+    crop: ScreenBox  # the box read, in source pixels (the whole frame when the clip was read whole)
+    crop_note: str  # how the box was chosen, in a sentence
+    stride_note: str  # how the stride was chosen, in a sentence
+    familiarity: np.ndarray | None = None  # [T] per frame, higher is more familiar; None: the bundle cannot judge
+    verdict: Verdict | None = None
+    warning: str = ""  # what an analyst should know before trusting the results ('' when nothing)
+
+    @property
+    def familiar(self) -> bool:
+        return self.verdict is None or self.verdict.familiar
 
 
 @dataclass(frozen=True)
@@ -37,17 +60,27 @@ class ClipAnalysis:
     latents: np.ndarray  # [T, N, D] float32
     actions: ActionInference  # codes [T-1], vectors [T-1, Da], distances [T-1, K]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    vouching: Vouching | None = None
 
     @property
     def frames(self) -> np.ndarray:
         return self.clip.frames  # [T, H, W, 3] uint8
 
-    def summary(self) -> dict[str, float | int]:
+    def summary(self) -> dict[str, float | int | str | bool]:
         codes, counts = np.unique(self.actions.codes, return_counts=True)
+        vouching = {}
+        if self.vouching is not None:
+            v = self.vouching
+            vouching = {"crop": str(v.crop), "stride": self.clip.stride, "familiar": v.familiar}
+            if v.familiarity is not None:
+                vouching["familiarity_median"] = round(float(np.median(v.familiarity)), 3)
+            if v.verdict is not None and v.verdict.reconstruction_psnr_db is not None:
+                vouching["verdict_psnr_db"] = round(v.verdict.reconstruction_psnr_db, 2)
         return {
             "frames": len(self.frames),
             "source_frames": self.clip.source_frames,
             "fps": round(self.clip.fps, 3),
+            **vouching,
             "codes_used": len(codes),
             "most_common_code": int(codes[counts.argmax()]),
             **{f"seconds_{stage}": round(seconds, 3) for stage, seconds in self.timings.items()},
@@ -78,25 +111,36 @@ def analyze_clip(
     model: WorldModel,
     path: str | Path,
     *,
-    stride: int = DEFAULT_STRIDE,
+    stride: int | None = None,
     max_frames: int = DEFAULT_MAX_FRAMES,
+    crop: ScreenBox | str | None = AUTO,
     progress: Progress | None = None,
 ) -> ClipAnalysis:
     """Read a clip at the bundle's frame size and run it through the model. Raises ClipError for bad clips.
+
+    `crop` "auto" finds the game's screen in the clip (with the bundle's reference; without one the clip is
+    read whole), a box reads that part of the frames, None the whole frames. `stride` None picks the stride
+    that matches the rate the model learnt (with the bundle's reference; 1 without). Every frame is then
+    judged for familiarity (`ClipAnalysis.vouching`).
 
     The clip is read on a second thread and each chunk is encoded as soon as its frames are decoded: the
     two share 2 cores better than either uses them alone (1,800 frames: read 0.5 s + encode 1.8 s in turn,
     2.0 s together)."""
     report = progress or (lambda fraction, stage: None)
     timings = {"read": 0.0, "encode": 0.0, "actions": 0.0}  # seconds; reading overlaps the other two
-    report(0.0, "reading the clip")
+    reference = reference_of(model)
+    report(0.0, "finding the game screen")
+    began = time.perf_counter()
+    screen, crop_note, stride, stride_note = _plan_reading(path, reference, crop, stride, model.frame_size)
+    timings["screen"] = time.perf_counter() - began
+    report(0.02, "reading the clip")
     arriving = _ArrivingFrames()
 
     def read() -> Clip:
         began = time.perf_counter()
         try:
             return read_clip(path, stride=stride, max_frames=max_frames, size=model.frame_size,
-                             resize=model.manifest.frame.resize, on_batch=arriving.put)
+                             resize=model.manifest.frame.resize, on_batch=arriving.put, screen=screen)
         finally:
             timings["read"] = time.perf_counter() - began
 
@@ -106,7 +150,54 @@ def analyze_clip(
         results = _ModelResults.run(model, arriving.chunks(CHUNK), timings, report)
         clip = reading.result()  # a bad clip raises its ClipError here
     release_freed_memory()  # onnxruntime's threads leave the chunks' buffers in glibc's arenas
-    return results.of(clip)
+    analysis = results.of(clip)
+    box = screen.box if screen is not None else ScreenBox(0, 0, *clip.source_size)
+    vouching = Vouching(box, crop_note, stride_note)
+    if reference is not None:
+        began = time.perf_counter()
+        vouching = _judge(model, analysis, reference, vouching)
+        timings["familiarity"] = time.perf_counter() - began
+    return dataclasses.replace(analysis, vouching=vouching)
+
+
+def _plan_reading(path, reference: Reference | None, crop: ScreenBox | str | None, stride: int | None,
+                  model_size: tuple[int, int]) -> tuple[ScreenCrop | None, str, int, str]:
+    """The screen to cut from the clip and the stride to read it at, each with a sentence saying why."""
+    finding = crop == AUTO and reference is not None
+    sample = sample_frames(path) if finding or (stride is None and reference is not None) else None
+    if isinstance(crop, ScreenBox):
+        screen, crop_note = crop, f"the screen box {crop} (top, left, height, width) was given"
+    elif finding:
+        search = find_screen(sample.frames, reference.image)
+        screen, crop_note = search.box, search.note()
+    elif crop not in (AUTO, None):
+        raise ClipError(f"crop must be 'auto', None or a box, got {crop!r}")
+    else:
+        screen = None
+        crop_note = ("the clip is read whole (this bundle has no reference to find its game screen with)"
+                     if crop == AUTO else "the clip is read whole, as asked")
+    if stride is not None:
+        stride_note = f"stride {stride}, as asked"
+    elif reference is not None:
+        stride = reference.stride_for(sample.fps)
+        stride_note = (f"stride {stride}: the clip's {sample.fps:g} fps read at the "
+                       f"{reference.native.transitions_per_second:g} transitions a second the model learnt")
+    else:
+        stride, stride_note = DEFAULT_STRIDE, f"stride {DEFAULT_STRIDE} (this bundle does not say at which rate it learnt)"
+    if screen is None:
+        return None, crop_note, stride, stride_note
+    if reference is None:  # a box without a reference: cut at its own size, then resized as a whole frame is
+        return ScreenCrop(screen, (screen.height, screen.width)), crop_note, stride, stride_note
+    return ScreenCrop.for_model(screen, reference.native_size, model_size, reference.image), crop_note, stride, stride_note
+
+
+def _judge(model: WorldModel, analysis: ClipAnalysis, reference: Reference, vouching: Vouching) -> Vouching:
+    """Every frame's familiarity, and the clip's verdict with the reconstruction PSNR of a few frames."""
+    scores = familiarity(nearest_distances(analysis.latents, reference.latents), reference.calibration)  # [T]
+    sampled = reconstruct(model, analysis, preview_indices(len(analysis.frames), VERDICT_FRAMES))
+    judged = verdict(scores, sampled.psnr)
+    warning = judged.message(game_name(model.manifest), reference.calibration)
+    return dataclasses.replace(vouching, familiarity=scores, verdict=judged, warning=warning)
 
 
 class _ArrivingFrames:
@@ -246,19 +337,42 @@ def save_analysis(analysis: ClipAnalysis, path: str | Path, reconstruction: Reco
         psnr=_psnr_per_frame(analysis, reconstruction),
         frame_indices=np.asarray(analysis.clip.indices),
         fps=np.float64(analysis.clip.fps),
+        stride=np.int64(analysis.clip.stride),
+        crop=np.asarray(_crop(analysis), np.int64),
+        familiar=np.bool_(analysis.vouching is None or analysis.vouching.familiar),
+        familiarity=_familiarity(analysis),
     )
     return path
 
 
+def _crop(analysis: ClipAnalysis) -> list[int]:
+    """[top, left, height, width] in source pixels of the part of the frames read."""
+    v = analysis.vouching
+    return v.crop.as_list() if v is not None else [0, 0, *analysis.clip.source_size]
+
+
+def _familiarity(analysis: ClipAnalysis) -> np.ndarray:
+    """[T] familiarity of each frame, NaN where the bundle cannot judge."""
+    v = analysis.vouching
+    if v is None or v.familiarity is None:
+        return np.full(len(analysis.frames), np.nan, np.float32)
+    return v.familiarity
+
+
 def save_analysis_csv(analysis: ClipAnalysis, path: str | Path, reconstruction: Reconstruction | None = None) -> Path:
     """One row per frame: index, source index, time, the code and action vector leaving it, PSNR (empty
-    where the frame was not reconstructed)."""
+    where the frame was not reconstructed), familiarity (empty where the bundle cannot judge), and, the same
+    on every row, the stride, the crop box and the clip's verdict."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     vectors = analysis.actions.vectors  # [T-1, Da]
-    header = ["frame", "source_frame", "time_s", "code", "psnr_db", *[f"action_{i}" for i in range(vectors.shape[1])]]
+    header = ["frame", "source_frame", "time_s", "code", "psnr_db", "familiarity",
+              *[f"action_{i}" for i in range(vectors.shape[1])],
+              "stride", "crop_top", "crop_left", "crop_height", "crop_width", "clip_familiar"]
     times = frame_times(analysis)  # [T]
     frame_psnr = _psnr_per_frame(analysis, reconstruction)  # [T]
+    scores = _familiarity(analysis)  # [T]
+    constant = [analysis.clip.stride, *_crop(analysis), int(analysis.vouching is None or analysis.vouching.familiar)]
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
@@ -267,7 +381,8 @@ def save_analysis_csv(analysis: ClipAnalysis, path: str | Path, reconstruction: 
             code = int(analysis.actions.codes[t]) if leaving else ""
             vector = [f"{v:.6g}" for v in vectors[t]] if leaving else [""] * vectors.shape[1]
             quality = "" if np.isnan(frame_psnr[t]) else f"{frame_psnr[t]:.3f}"
-            writer.writerow([t, int(source), f"{times[t]:.4f}", code, quality, *vector])
+            score = "" if np.isnan(scores[t]) else f"{scores[t]:.4f}"
+            writer.writerow([t, int(source), f"{times[t]:.4f}", code, quality, score, *vector, *constant])
     return path
 
 

@@ -52,7 +52,12 @@ def _add_analyze(commands) -> None:
     analyze.add_argument("clip", type=Path)
     analyze.add_argument("--bundle", type=Path, required=True, help="bundle folder")
     analyze.add_argument("--out", type=Path, required=True, help="output .npz")
-    analyze.add_argument("--stride", type=int, default=1)
+    analyze.add_argument("--stride", type=int, default=None,
+                         help="source frames between analyzed frames (default: from the clip's frame rate, to match "
+                              "the rate the model learnt)")
+    analyze.add_argument("--crop", default="auto", metavar="auto|none|TOP,LEFT,HEIGHT,WIDTH",
+                         help="the game screen's box in source pixels: found automatically (default), the whole "
+                              "frame, or given")
     analyze.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES)
     analyze.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     analyze.set_defaults(run=_analyze)
@@ -61,12 +66,18 @@ def _add_analyze(commands) -> None:
 def _analyze(args) -> None:
     from studio.analysis import analyze_clip, reconstruct, save_analysis
     from studio.runtime import WorldModel
+    from studio.screen import parse_box
 
+    crop = parse_box(args.crop)  # refuses a malformed box before the bundle is loaded
     model = WorldModel.load(args.bundle, device=args.device)
-    analysis = analyze_clip(model, args.clip, stride=args.stride, max_frames=args.max_frames)
+    analysis = analyze_clip(model, args.clip, stride=args.stride, max_frames=args.max_frames, crop=crop)
     reconstruction = reconstruct(model, analysis)
     save_analysis(analysis, args.out, reconstruction)
     print(f"bundle {model.manifest.name} on {model.device}; wrote {args.out}")
+    vouching = analysis.vouching
+    print(f"  screen: {vouching.crop_note}\n  {vouching.stride_note}")
+    if vouching.warning:
+        print(f"  warning: {vouching.warning}")
     for key, value in {**analysis.summary(), **reconstruction.summary()}.items():
         print(f"  {key:>18}: {value}")
 

@@ -12,12 +12,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
 from PIL import Image, ImageOps
 
 from studio.memory import release_freed_memory
+
+if TYPE_CHECKING:
+    from studio.screen import ScreenCrop
 
 # How a frame of another size becomes the model's, all with PIL's area (BOX) filter, the one training uses
 # too: stretch resizes, crop first cuts the centre of the target's aspect, letterbox pads with black bars.
@@ -32,10 +36,21 @@ DEFAULT_MAX_FRAMES = 1800  # one minute at 30 fps
 DEFAULT_MAX_PIXELS = 4096 * 4096
 DEFAULT_MAX_SOURCE_FRAMES = 2_000_000
 CHUNK = 64  # frames decoded at source size at once
+FIRST_SECONDS = 5.0  # a clip with fewer than three keyframes is sampled over its first seconds
 
 
 class ClipError(Exception):
     """A clip that cannot be used; the message says why, in words meant for the user."""
+
+
+@dataclass(frozen=True)
+class ClipSample:
+    """A few frames of a clip at source size, with what its container says of it."""
+
+    frames: np.ndarray  # [S, h, w, 3] uint8
+    fps: float
+    source_frames: int
+    source_size: tuple[int, int]  # (height, width)
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,7 @@ def read_clip(
     max_source_frames: int = DEFAULT_MAX_SOURCE_FRAMES,
     backend: str = "auto",
     on_batch: Callable[[np.ndarray, int], None] | None = None,
+    screen: ScreenCrop | None = None,
 ) -> Clip:
     """Read every `stride`-th frame of a clip, at most `max_frames` of them, resized to `size` (H, W).
 
@@ -70,7 +86,8 @@ def read_clip(
     decord and falls back to PyAV; "pyav" reads with PyAV only (the benchmarks compare the two).
     `on_batch(frames, filled)` is called after each batch decord decodes, with the clip's frame array
     [T, H, W, 3] and how many of its frames are filled so far, so that a caller may use them while the rest
-    is read (PyAV's path does not call it).
+    is read (PyAV's path does not call it). With `screen`, each frame is first cut to the game's screen at
+    the size it is resized from (`studio.screen.ScreenCrop`); a box outside the frame is refused with a ClipError.
     """
     path = Path(path)
     _check_file(path)
@@ -80,12 +97,14 @@ def read_clip(
         raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
     if backend not in ("auto", "pyav"):
         raise ValueError(f"backend must be 'auto' or 'pyav', got {backend!r}")
+    fit = _fitter(size, resize, screen)
     reader = _open_decord(path) if backend == "auto" else None
     if reader is None:
-        return _read_with_pyav(path, stride, max_frames, size, resize, spread, max_pixels, max_source_frames)
+        return _read_with_pyav(path, stride, max_frames, fit, spread, max_pixels, max_source_frames, screen)
     count, fps = len(reader), float(reader.get_avg_fps() or 0.0)
     height, width = reader[0].shape[:2] if count else (0, 0)
     _check_limits(path, count, height, width, max_pixels, max_source_frames)
+    _check_screen(screen, height, width)
     indices, stride = _sample(count, stride, max_frames, spread)
     frames, decoded = np.empty((len(indices), *size, 3), np.uint8), 0  # [T, H, W, 3], filled chunk by chunk
     for start in range(0, len(indices), CHUNK):
@@ -94,10 +113,10 @@ def read_clip(
             batch = reader.get_batch(chunk.tolist()).asnumpy()  # [c, h, w, 3] uint8
         except Exception:  # decord raises several types for damaged streams; salvage frame by frame
             batch = _read_until_damage(reader, chunk)
-            frames[decoded : decoded + len(batch)] = resize_frames(batch, size, resize)
+            frames[decoded : decoded + len(batch)] = fit(batch)
             decoded += len(batch)
             break
-        frames[decoded : decoded + len(batch)] = resize_frames(batch, size, resize)
+        frames[decoded : decoded + len(batch)] = fit(batch)
         decoded += len(batch)
         release_freed_memory()  # decord's threads leave the source-size batches in glibc's arenas
         if on_batch is not None:
@@ -112,6 +131,29 @@ def read_clip(
         stride=stride,
         indices=indices[:decoded],
     )
+
+
+def sample_frames(path: str | Path, samples: int = 9, max_pixels: int = DEFAULT_MAX_PIXELS) -> ClipSample:
+    """A few frames spread over a clip at source size, and its rate, length and size, cheaply: where the clip
+    has at least three keyframes they are keyframes (each decodes alone), else frames of its first
+    `FIRST_SECONDS` (decoding a whole clip to look at it would double the cost of reading it)."""
+    path = Path(path)
+    _check_file(path)
+    reader = _open_decord(path)
+    if reader is None:
+        clip = _read_with_pyav(path, 1, samples, lambda batch: batch, False, max_pixels, DEFAULT_MAX_SOURCE_FRAMES)
+        return ClipSample(clip.frames, clip.fps, clip.source_frames, clip.source_size)
+    count, fps = len(reader), float(reader.get_avg_fps() or 0.0) or 30.0
+    height, width = reader[0].shape[:2]
+    _check_limits(path, count, height, width, max_pixels, DEFAULT_MAX_SOURCE_FRAMES)
+    keys = np.asarray(reader.get_key_indices(), np.int64)
+    pool = keys if len(keys) >= 3 else np.arange(min(count, max(2, round(FIRST_SECONDS * fps))))
+    picked = pool[np.unique(np.linspace(0, len(pool) - 1, min(samples, len(pool))).round().astype(np.int64))]
+    try:
+        frames = reader.get_batch(picked.tolist()).asnumpy()  # [S, h, w, 3]
+    except Exception:  # a damaged stream: the first frame alone still shows the screen
+        frames = reader[0].asnumpy()[None]
+    return ClipSample(frames, fps, count, (height, width))
 
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int], mode: str = "stretch") -> np.ndarray:
@@ -216,7 +258,24 @@ def _read_until_damage(reader, indices: np.ndarray) -> np.ndarray:
     return np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8)
 
 
-def _read_with_pyav(path, stride, max_frames, size, resize, spread, max_pixels, max_source_frames) -> Clip:
+def _fitter(size: tuple[int, int], resize: str, screen: ScreenCrop | None) -> Callable[[np.ndarray], np.ndarray]:
+    """Source frames [c, h, w, 3] -> the model's [c, H, W, 3]: cut to the screen first when there is one."""
+    if screen is None:
+        return lambda batch: resize_frames(batch, size, resize)
+    return lambda batch: resize_frames(screen.to_screen(batch), size, resize)
+
+
+def _check_screen(screen: ScreenCrop | None, height: int, width: int) -> None:
+    if screen is not None:
+        from studio.screen import ScreenError, check_box
+
+        try:
+            check_box(screen.box, (height, width))
+        except ScreenError as err:
+            raise ClipError(str(err)) from None
+
+
+def _read_with_pyav(path, stride, max_frames, fit, spread, max_pixels, max_source_frames, screen=None) -> Clip:
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
@@ -229,6 +288,7 @@ def _read_with_pyav(path, stride, max_frames, size, resize, spread, max_pixels, 
         count = stream.frames or 0
         fps = float(stream.average_rate or stream.guessed_rate or 0) or 30.0
         _check_limits(path, count or 2, height, width, max_pixels, max_source_frames)
+        _check_screen(screen, height, width)
         wanted, stride = _sample(count, stride, max_frames, spread) if count else (None, stride)
         wanted_set = set(wanted.tolist()) if wanted is not None else set()
         frames, indices, pending = [], [], []
@@ -240,14 +300,14 @@ def _read_with_pyav(path, stride, max_frames, size, resize, spread, max_pixels, 
                     pending.append(frame.to_ndarray(format="rgb24"))
                     indices.append(index)
                 if len(pending) == CHUNK:
-                    frames.append(resize_frames(np.stack(pending), size, resize))
+                    frames.append(fit(np.stack(pending)))
                     pending = []
                 if len(indices) == max_frames:
                     break
         except (av.error.FFmpegError, ValueError):
             pass  # a damaged stream: keep what decoded before the damage
     if pending:
-        frames.append(resize_frames(np.stack(pending), size, resize))
+        frames.append(fit(np.stack(pending)))
     if len(indices) < 2:
         if len(indices) == 1:
             raise ClipError(f"'{path.name}' has 1 frame; a clip needs at least 2 frames")
