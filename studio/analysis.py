@@ -45,6 +45,7 @@ class Vouching:
     crop: ScreenBox  # the box read, in source pixels (the whole frame when the clip was read whole)
     crop_note: str  # how the box was chosen, in a sentence
     stride_note: str  # how the stride was chosen, in a sentence
+    source_frame: np.ndarray  # [h, w, 3] uint8, a frame of the clip at source size, to show the box on
     familiarity: np.ndarray | None = None  # [T] per frame, higher is more familiar; None: the bundle cannot judge
     verdict: Verdict | None = None
     warning: str = ""  # what an analyst should know before trusting the results ('' when nothing)
@@ -131,7 +132,7 @@ def analyze_clip(
     reference = reference_of(model)
     report(0.0, "finding the game screen")
     began = time.perf_counter()
-    screen, crop_note, stride, stride_note = _plan_reading(path, reference, crop, stride, model.frame_size)
+    screen, crop_note, stride, stride_note, source_frame = _plan_reading(path, reference, crop, stride, model.frame_size)
     timings["screen"] = time.perf_counter() - began
     report(0.02, "reading the clip")
     arriving = _ArrivingFrames()
@@ -152,7 +153,7 @@ def analyze_clip(
     release_freed_memory()  # onnxruntime's threads leave the chunks' buffers in glibc's arenas
     analysis = results.of(clip)
     box = screen.box if screen is not None else ScreenBox(0, 0, *clip.source_size)
-    vouching = Vouching(box, crop_note, stride_note)
+    vouching = Vouching(box, crop_note, stride_note, source_frame)
     if reference is not None:
         began = time.perf_counter()
         vouching = _judge(model, analysis, reference, vouching)
@@ -161,10 +162,11 @@ def analyze_clip(
 
 
 def _plan_reading(path, reference: Reference | None, crop: ScreenBox | str | None, stride: int | None,
-                  model_size: tuple[int, int]) -> tuple[ScreenCrop | None, str, int, str]:
-    """The screen to cut from the clip and the stride to read it at, each with a sentence saying why."""
+                  model_size: tuple[int, int]) -> tuple[ScreenCrop | None, str, int, str, np.ndarray]:
+    """The screen to cut from the clip and the stride to read it at, each with a sentence saying why, and a
+    frame of the clip at source size [h, w, 3]."""
     finding = crop == AUTO and reference is not None
-    sample = sample_frames(path) if finding or (stride is None and reference is not None) else None
+    sample = sample_frames(path)  # a few keyframes: the screen is found on them, and shown with its box
     if isinstance(crop, ScreenBox):
         screen, crop_note = crop, f"the screen box {crop} (top, left, height, width) was given"
     elif finding:
@@ -184,11 +186,13 @@ def _plan_reading(path, reference: Reference | None, crop: ScreenBox | str | Non
                        f"{reference.native.transitions_per_second:g} transitions a second the model learnt")
     else:
         stride, stride_note = DEFAULT_STRIDE, f"stride {DEFAULT_STRIDE} (this bundle does not say at which rate it learnt)"
+    shown = sample.frames[len(sample.frames) // 2]
     if screen is None:
-        return None, crop_note, stride, stride_note
+        return None, crop_note, stride, stride_note, shown
     if reference is None:  # a box without a reference: cut at its own size, then resized as a whole frame is
-        return ScreenCrop(screen, (screen.height, screen.width)), crop_note, stride, stride_note
-    return ScreenCrop.for_model(screen, reference.native_size, model_size, reference.image), crop_note, stride, stride_note
+        return ScreenCrop(screen, (screen.height, screen.width)), crop_note, stride, stride_note, shown
+    cut = ScreenCrop.for_model(screen, reference.native_size, model_size, reference.image)
+    return cut, crop_note, stride, stride_note, shown
 
 
 def _judge(model: WorldModel, analysis: ClipAnalysis, reference: Reference, vouching: Vouching) -> Vouching:

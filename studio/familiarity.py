@@ -106,3 +106,17 @@ def first_unfamiliar_step(scores: np.ndarray) -> int | None:
     """The first index [0-based] of a rollout's steps [S] whose score is below 0, or None."""
     below = np.flatnonzero(np.asarray(scores) < 0)
     return int(below[0]) if len(below) else None
+
+
+def departure_steps(latents: np.ndarray, reference: np.ndarray, calibration: Calibration) -> list[int | None]:
+    """Predicted latents of B rollouts [B, S, N, D] -> for each, the step (1-based: step s is the state after
+    the s-th action) at which it first left familiar ground, or None when it never did."""
+    b, s = latents.shape[:2]
+    scores = familiarity(nearest_distances(latents.reshape(b * s, *latents.shape[2:]), reference), calibration)
+    return [None if (first := first_unfamiliar_step(row)) is None else first + 1 for row in scores.reshape(b, s)]
+
+
+def departure_sentence(label: str, step: int | None, steps: int) -> str:
+    if step is None:
+        return f"**{label}** stayed on familiar ground for all {steps} steps"
+    return f"**{label}** left familiar ground at step **{step}**: frames after it look unlike any the model knows"

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from studio.familiarity import familiarity, nearest_distances
+from studio.reference import reference_of
 from studio.runtime import WorldModel, to_uint8_frames
 
 MAX_HISTORY = 2000  # steps kept for undo; older ones are dropped
@@ -34,6 +36,7 @@ class Game:
     contexts: list[np.ndarray]  # each [C, N, D]; contexts[0] is the start, contexts[-1] the present
     frames: list[np.ndarray]  # each [H, W, 3] uint8, the decoded present frame after each step
     codes: list[int] = field(default_factory=list)  # the code pressed at each step
+    familiar: list[bool] = field(default_factory=lambda: [True])  # whether each frame is on familiar ground
     # predictor + decoder time of each of the last steps, and the monotonic time of each, for the pace of play
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     pressed_at: deque[float] = field(default_factory=lambda: deque(maxlen=PACE_WINDOW))
@@ -78,8 +81,9 @@ class Game:
         self.contexts.append(np.concatenate([context[1:], latents_next]))
         self.frames.append(frame)
         self.codes.append(code)
+        self.familiar.append(_familiar(model, latents_next))
         if len(self.codes) > MAX_HISTORY:
-            del self.contexts[0], self.frames[0], self.codes[0]
+            del self.contexts[0], self.frames[0], self.codes[0], self.familiar[0]
         return frame
 
     def undo(self) -> np.ndarray:
@@ -89,7 +93,13 @@ class Game:
                 self.contexts.pop()
                 self.frames.pop()
                 self.codes.pop()
+                self.familiar.pop()
             return self.frame
+
+    @property
+    def left_familiar_at(self) -> int | None:
+        """The step at which the game first left familiar ground (frames unlike any the model knows), or None."""
+        return next((step for step, known in enumerate(self.familiar) if not known), None)
 
     def steps_per_second(self) -> float | None:
         """The pace of play over the last steps (wall clock between presses), None when play has paused."""
@@ -111,3 +121,11 @@ class Game:
             return None
         median = float(np.median(latencies))
         return median, 1000.0 / max(median, 1e-6)
+
+
+def _familiar(model: WorldModel, latents: np.ndarray) -> bool:
+    """Whether predicted latents [1, N, D] are familiar to the model (always, for a bundle that cannot judge)."""
+    reference = reference_of(model)
+    if reference is None:
+        return True
+    return bool(familiarity(nearest_distances(latents, reference.latents), reference.calibration)[0] >= 0)

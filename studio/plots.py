@@ -32,6 +32,7 @@ class Trajectory:
     coords: np.ndarray  # [T, 2 or 3]
     times: np.ndarray  # [T] seconds
     frame_codes: np.ndarray  # [T] int, the code of the transition leaving each frame, NO_CODE for the last
+    familiar: np.ndarray | None = None  # [T] bool, frames the model finds familiar (unfamiliar ones are hollow)
 
 
 def load_plotly() -> None:
@@ -50,14 +51,21 @@ def frame_codes(codes: np.ndarray, frames: int) -> np.ndarray:
 
 def clip_trajectory(name: str, analysis: ClipAnalysis, coords: np.ndarray) -> Trajectory:
     """An analyzed clip's path through a map whose coordinates [T, dims] were computed for it."""
-    return Trajectory(name, coords, frame_times(analysis), frame_codes(analysis.actions.codes, len(coords)))
+    scores = analysis.vouching.familiarity if analysis.vouching is not None else None
+    familiar = None if scores is None else np.asarray(scores) >= 0
+    return Trajectory(name, coords, frame_times(analysis), frame_codes(analysis.actions.codes, len(coords)), familiar)
 
 
 def trajectory_figure(
-    trajectories: list[Trajectory], color_by: str = "time", highlight: int | None = None, title: str = ""
+    trajectories: list[Trajectory], color_by: str = "time", highlight: int | None = None, title: str = "",
+    cloud: np.ndarray | None = None,
 ) -> go.Figure:
-    """Latent trajectories in one map; the first is the main clip, whose frame `highlight` is ringed."""
+    """Latent trajectories in one map; the first is the main clip, whose frame `highlight` is ringed. `cloud`
+    [M, dims]: the bundle's own reference frames in the same map, drawn as a grey cloud behind the paths."""
     figure = go.Figure()
+    if cloud is not None and len(cloud):
+        figure.add_trace(_scatter(cloud, mode="markers", name="the model's reference frames",
+                                  marker=dict(size=4, color="rgba(150,150,150,0.35)"), hoverinfo="skip"))
     for index, trajectory in enumerate(trajectories):
         _add_trajectory(figure, trajectory, color_by, main=index == 0)
     if highlight is not None and trajectories:
@@ -92,7 +100,9 @@ def _add_trajectory(figure: go.Figure, trajectory: Trajectory, color_by: str, ma
             showlegend=False,
         )
     )
-    symbol = "circle" if main else "diamond"
+    shape = "circle" if main else "diamond"
+    familiar = trajectory.familiar if trajectory.familiar is not None else np.ones(len(coords), bool)
+    symbol = np.where(familiar, shape, f"{shape}-open")  # [T]: unfamiliar frames are hollow
     if color_by == "code":
         for code in np.unique(codes):
             mask = codes == code
@@ -101,7 +111,7 @@ def _add_trajectory(figure: go.Figure, trajectory: Trajectory, color_by: str, ma
                     coords[mask],
                     mode="markers",
                     name=f"{'' if main else trajectory.name + ' · '}{'last frame' if code == NO_CODE else f'code {code}'}",
-                    marker=dict(size=7 if main else 6, color=code_color(int(code)), symbol=symbol),
+                    marker=dict(size=7 if main else 6, color=code_color(int(code)), symbol=symbol[mask].tolist()),
                     text=[h for h, m in zip(hover, mask) if m],
                     hoverinfo="text",
                 )
@@ -116,7 +126,7 @@ def _add_trajectory(figure: go.Figure, trajectory: Trajectory, color_by: str, ma
                 size=7 if main else 6,
                 color=trajectory.times,
                 colorscale="Viridis" if main else "Oranges",
-                symbol=symbol,
+                symbol=symbol.tolist(),
                 showscale=main,
                 colorbar=dict(title="time (s)", thickness=12) if main else None,
             ),

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 MIN_MATCH = 0.8  # correlation of the found screen with the reference below which no screen is found
 MAX_OVERHANG = 0.125  # share of the box's height or width that may lie outside the frame (rows cut)
@@ -309,3 +309,18 @@ def _refine(image: np.ndarray, ref: np.ndarray, box: ScreenBox, rounds: int = 4)
         if not improved:
             break
     return best
+
+
+def draw_box(frame: np.ndarray, box: ScreenBox, width: int = 480) -> np.ndarray:
+    """A source frame [h, w, 3] uint8 with the box drawn on it in magenta, scaled to `width` pixels (at most
+    4x up, so a tiny clip stays visible), [h', width', 3]."""
+    h, w = frame.shape[:2]
+    scale = min(width / w, 4.0)
+    image = Image.fromarray(frame).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.NEAREST)
+    draw = ImageDraw.Draw(image)
+    top, left = box.top * scale, box.left * scale
+    bottom, right = (box.top + box.height) * scale - 1, (box.left + box.width) * scale - 1
+    for inset in range(2):  # two pixels thick, clipped to the picture where the box overhangs it
+        draw.rectangle([max(left + inset, 0), max(top + inset, 0), min(right - inset, image.width - 1),
+                        min(bottom - inset, image.height - 1)], outline=(255, 0, 255))
+    return np.asarray(image)

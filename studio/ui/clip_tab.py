@@ -8,8 +8,8 @@ import gradio as gr
 import numpy as np
 
 from studio.analysis import (
+    AUTO,
     DEFAULT_MAX_FRAMES,
-    DEFAULT_STRIDE,
     MAX_FRAME_CAP,
     ClipAnalysis,
     Reconstruction,
@@ -21,6 +21,7 @@ from studio.analysis import (
     save_analysis_csv,
 )
 from studio.bundle import BundleError
+from studio.screen import ScreenError, draw_box, parse_box
 from studio.examples import example_clips
 from studio.montage import enlarged, side_by_side
 from studio.runtime import WorldModel
@@ -31,7 +32,8 @@ from studio.video import CLIP_SUFFIXES, ClipError, write_mp4
 CLIP_TYPES = list(CLIP_SUFFIXES)
 PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so the tabs' pictures are enlarged to about this height
 VIDEO_HEIGHT = 128  # the clip | reconstruction video is written this high and scaled up by the page (CSS)
-VIDEO_CSS = "#clip-preview video { image-rendering: pixelated; }"
+VIDEO_CSS = ("#clip-preview video { image-rendering: pixelated; }\n"
+             "#clip-banner { background: #fff4e5; border-left: 4px solid #e8590c; padding: 6px 12px; }")
 METHODS = {"UMAP": "umap", "PCA": "pca"}
 
 
@@ -46,10 +48,18 @@ def stats_markdown(analysis: ClipAnalysis, bundle: str, reconstruction: Reconstr
             f" (the {shown} frames the preview shows)" if shown < s["frames"] else "")
         timings["decode"] = reconstruction.seconds
     per_stage = " · ".join(f"{stage} {seconds * 1000:.0f} ms" for stage, seconds in timings.items())
+    vouching = analysis.vouching
+    judged = ""
+    if vouching is not None:
+        familiar = ("not judged (this bundle has no reference)" if vouching.familiarity is None else
+                    f"median **{np.median(vouching.familiarity):.2f}** (held-out frames score 1, unfamiliar below 0), "
+                    f"{'familiar' if vouching.familiar else '**unfamiliar**'}")
+        judged = (f"\n\nScreen: {vouching.crop_note} · box **{vouching.crop}** (top, left, height, width)"
+                  f"\n\nRate: {vouching.stride_note}\n\nFamiliarity: {familiar}")
     return (
         f"**{s['frames']} frames** analyzed (of {s['source_frames']} in the clip at {s['fps']} fps, "
         f"stride {analysis.clip.stride}) with **{bundle}** · {quality} · "
-        f"{s['codes_used']} action codes used\n\nTime per stage: {per_stage}"
+        f"{s['codes_used']} action codes used{judged}\n\nTime per stage: {per_stage}"
     )
 
 
@@ -72,12 +82,18 @@ class ClipTab(Tab):
                 if examples:
                     gr.Examples(examples, inputs=[self.upload], label="Examples shipped with the bundle")
                 with gr.Row():
-                    self.stride = gr.Number(DEFAULT_STRIDE, label="Frame stride", precision=0, minimum=1, maximum=100)
+                    self.stride = gr.Number(0, label="Frame stride (0: the model's rate)", precision=0, minimum=0,
+                                            maximum=100, elem_id="clip-stride")
                     self.max_frames = gr.Number(DEFAULT_MAX_FRAMES, label="Frame cap", precision=0, minimum=2,
                                                 maximum=MAX_FRAME_CAP)
+                self.crop = gr.Textbox("auto", label="Game screen: auto, none, or TOP,LEFT,HEIGHT,WIDTH in source pixels",
+                                       max_lines=1, elem_id="clip-crop")
                 analyze = gr.Button("Analyze", variant="primary")
                 self.stats = gr.Markdown(elem_id="clip-stats")
+                self.screen = gr.Image(label="Screen read (magenta box)", height=220,
+                                       interactive=False, elem_id="clip-screen")
             with gr.Column(scale=2):
+                self.banner = gr.Markdown(visible=False, elem_id="clip-banner")
                 self.preview = gr.Video(label="Clip | reconstruction", autoplay=True, loop=True, elem_id="clip-preview")
 
         with gr.Row():
@@ -102,7 +118,7 @@ class ClipTab(Tab):
         map_controls = [self.method, self.dims, self.color_by]
         self.page.analyzed = analyze.click(
             self.analyze,
-            inputs=[clip, self.upload, self.stride, self.max_frames, self.page.bundle, *map_controls],
+            inputs=[clip, self.upload, self.stride, self.max_frames, self.page.bundle, *map_controls, self.crop],
             outputs=[*self.shown, clip],
             api_name="analyze",
             concurrency_id="model",
@@ -139,24 +155,29 @@ class ClipTab(Tab):
     @property
     def shown(self) -> list:
         """What the tab shows of a clip, in the order of /analyze's return values."""
-        return [self.preview, self.stats, self.trajectory, self.frame_slider, self.caption, self.frame_image,
-                self.reconstruction_image, self.downloads]
+        return [self.preview, self.stats, self.banner, self.screen, self.trajectory, self.frame_slider, self.caption,
+                self.frame_image, self.reconstruction_image, self.downloads]
 
     def follow(self, events: ClipEvents) -> None:
         events.cleared.then(self.clear, outputs=self.shown, api_name=False)
 
     def analyze(self, previous: ClipState | None, path, stride_value, cap_value, bundle: str, method_label,
-                dims_label, color, progress=gr.Progress()) -> Updates:
+                dims_label, color, crop_text="auto", progress=gr.Progress()) -> Updates:
         if not path:
             raise gr.Error("Upload a clip or pick an example first.")
+        try:
+            crop = parse_box(crop_text)
+        except ScreenError as err:
+            raise gr.Error(str(err), title="The clip was not analyzed", duration=30) from None
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
-        analysis = _analyze(self.page.shelf.get(bundle), path, stride_value, cap_value, report)
+        analysis = _analyze(self.page.shelf.get(bundle), path, stride_value, cap_value, report, crop)
         discard_clip(previous)  # the new analysis replaces the old one and its files
         progress(0.8, desc=f"projecting ({method_label})")
         state = ClipState.open(self.page.shelf, bundle, path, analysis)
         return {
             self.preview: None,
             self.stats: stats_markdown(analysis, bundle),
+            **_vouching_views(self, analysis),
             self.trajectory: _figure(state, method_label, dims_label, color, 0),
             self.frame_slider: gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame"),
             **self._frame_views(state, 0),
@@ -214,7 +235,8 @@ class ClipTab(Tab):
 
     def clear(self) -> Updates:
         """Another bundle was picked: an analysis made with the previous one no longer applies."""
-        return {self.preview: None, self.stats: "", self.trajectory: None, self.frame_slider: gr.Slider(0, 1, value=0),
+        return {self.preview: None, self.stats: "", self.banner: gr.Markdown("", visible=False), self.screen: None,
+                self.trajectory: None, self.frame_slider: gr.Slider(0, 1, value=0),
                 self.caption: "", self.frame_image: None, self.reconstruction_image: None, self.downloads: None}
 
     def _frame_views(self, state: ClipState, t: int) -> Updates:
@@ -226,17 +248,26 @@ class ClipTab(Tab):
         }
 
 
-def _analyze(model: WorldModel, path: str, stride_value, cap_value, report) -> ClipAnalysis:
+def _analyze(model: WorldModel, path: str, stride_value, cap_value, report, crop=AUTO) -> ClipAnalysis:
     try:
         return analyze_clip(
             model,
             path,
-            stride=max(1, int(stride_value or DEFAULT_STRIDE)),
+            stride=max(1, int(stride_value)) if stride_value else None,  # 0 or empty: the model's rate
             max_frames=max(2, int(cap_value or DEFAULT_MAX_FRAMES)),
+            crop=crop,
             progress=report,
         )
     except (ClipError, BundleError) as err:
         raise gr.Error(str(err), title="The clip was not analyzed", duration=30) from None
+
+
+def _vouching_views(tab: ClipTab, analysis: ClipAnalysis) -> Updates:
+    """The banner (shown only for an unfamiliar clip) and the source frame with the screen's box."""
+    vouching = analysis.vouching
+    warning = vouching.warning if vouching is not None else ""
+    framed = draw_box(vouching.source_frame, vouching.crop) if vouching is not None else None
+    return {tab.banner: gr.Markdown(f"⚠ {warning}" if warning else "", visible=bool(warning)), tab.screen: framed}
 
 
 def _figure(state: ClipState, method_label: str, dims_label: str, color: str, t):

@@ -248,4 +248,7 @@ def _status(game: Game) -> str:
     rate = game.steps_per_second()
     pace = f" · playing at **{rate:.1f} steps/s**" if rate else ""
     recent = " ".join(str(c) for c in game.codes[-12:])
-    return f"**{game.steps} steps played** · last codes: {recent or '—'}{timing}{pace}"
+    left = game.left_familiar_at
+    ground = (" · on familiar ground" if left is None else
+              f" · **left familiar ground at step {left}**: the frames since look unlike any the model knows")
+    return f"**{game.steps} steps played** · last codes: {recent or '—'}{ground}{timing}{pace}"

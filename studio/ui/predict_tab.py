@@ -6,6 +6,7 @@ import gradio as gr
 import numpy as np
 
 from studio.analysis import MAX_FRAME_CAP
+from studio.familiarity import departure_sentence, departure_steps
 from studio.montage import enlarged
 from studio.plots import rollout_psnr_figure
 from studio.rollout import (
@@ -24,6 +25,7 @@ from studio.rollout import (
     plan_branches,
     predict_branches,
 )
+from studio.reference import reference_of
 from studio.ui.clip_tab import PREVIEW_HEIGHT
 from studio.ui.state import ClipState
 from studio.ui.tab import ClipEvents, Tab, Updates
@@ -132,11 +134,15 @@ class PredictTab(Tab):
         npz = state.out_dir / f"{stem}_latents.npz"
         np.savez_compressed(npz, latents=result.latents, actions=plan.vectors, start=t, labels=np.asarray(plan.labels))
         figure = rollout_psnr_figure(result.psnr, result.copy_psnr, plan.labels) if len(result.truth) else None
-        return {self.video: str(mp4), self.summary: _summary(result, state.delta_t_psnr), self.psnr_plot: figure,
+        reference = reference_of(model)
+        departures = (None if reference is None else
+                      departure_steps(result.latents, reference.latents, reference.calibration))
+        return {self.video: str(mp4), self.summary: _summary(result, state.delta_t_psnr, departures),
+                self.psnr_plot: figure,
                 self.downloads: [str(mp4), str(gif), str(npz)], self.page.clip: state}
 
 
-def _summary(result: Branches, delta: float | None) -> str:
+def _summary(result: Branches, delta: float | None, departures: list[int | None] | None = None) -> str:
     lines = [f"**{result.steps} steps** from frame **{result.start}**, {len(result.labels)} branch(es): "
              + " | ".join(f"**{label}**" for label in result.labels)]
     if len(result.truth):
@@ -146,6 +152,9 @@ def _summary(result: Branches, delta: float | None) -> str:
                      f"{result.copy_psnr.mean():.1f} dB.")
     else:
         lines.append("The clip ends at the start frame: nothing to compare the prediction with.")
+    if departures is not None:
+        lines.append("Familiarity: " + "; ".join(
+            departure_sentence(label, step, result.steps) for label, step in zip(result.labels, departures)) + ".")
     if delta is not None:
         lines.append(f"The clip's **ΔtPSNR(t=4) = {delta:+.2f} dB**: how much better the clip's own inferred codes "
                      "predict 4 steps ahead than random codes (controllability, as in Genie).")

@@ -23,6 +23,7 @@ from studio.labels import Labels
 from studio.latent_map import SHIPPED_MAPS, LatentMaps
 from studio.plots import clip_trajectory, trajectory_figure
 from studio.projection import ProjectionCache, ProjectionConfig, warm_up_umap
+from studio.reference import reference_of
 from studio.runtime import WorldModel
 from studio.video import ClipError, write_mp4
 
@@ -134,17 +135,24 @@ class ClipState:
         """Delete the files written for this clip (previews, downloads, rollouts)."""
         shutil.rmtree(self.out_dir, ignore_errors=True)
 
-    def coordinates(self, method: str, dims: int, which: str = "main") -> np.ndarray:
+    def coordinates(self, method: str, dims: int, which: str = "main") -> np.ndarray | None:
+        """[T, dims] map coordinates of the main clip, the overlay, or the bundle's reference frames ("reference":
+        None for a bundle without a reference)."""
         key = (method, dims, which)
         if key not in self.coords:
-            analysis = self.analysis if which == "main" else self.overlay
+            if which == "reference":
+                reference = reference_of(self.model)
+                latents = None if reference is None else reference.latents
+            else:
+                latents = (self.analysis if which == "main" else self.overlay).latents
             config = ProjectionConfig(method=method, dims=dims)
-            self.coords[key] = self.maps.project(self.model, analysis.latents, config, own=self.analysis.latents)
+            self.coords[key] = None if latents is None else self.maps.project(
+                self.model, latents, config, own=self.analysis.latents)
         return self.coords[key]
 
     def set_overlay(self, name: str, analysis: ClipAnalysis) -> None:
         self.overlay, self.overlay_name = analysis, name
-        self.coords = {key: coords for key, coords in self.coords.items() if key[2] == "main"}
+        self.coords = {key: coords for key, coords in self.coords.items() if key[2] != "overlay"}
 
     def reconstructed(self, t: int) -> tuple[np.ndarray, float]:
         """Frame t's reconstruction [H, W, 3] uint8 and its PSNR: from the preview's, or decoded now."""
@@ -160,7 +168,8 @@ class ClipState:
             coords = self.coordinates(method, dims, which="overlay")
             trajectories.append(clip_trajectory(self.overlay_name, self.overlay, coords))
         title = f"{method.upper()} of the frame latents · {self.bundle}"
-        return trajectory_figure(trajectories, color_by=color_by, highlight=highlight, title=title)
+        cloud = self.coordinates(method, dims, which="reference")
+        return trajectory_figure(trajectories, color_by=color_by, highlight=highlight, title=title, cloud=cloud)
 
 
 def discard_clip(state: ClipState | None) -> None:
