@@ -73,6 +73,8 @@ TARGETS = (
              at_least=True) for role in ("encoder", "actions", "predictor", "decoder")),
     Target("cold start: launch → page served", 5, "s", _fact("cold start: launch → page served")),
     Target("first analyze / warm analyze", 1.5, "x", _fact("first analyze / warm analyze (same clip)")),
+    Target("screen finding + familiarity, share of a 1-minute clip's analysis", 10, "%",
+           _fact("screen finding + familiarity: share of a 1-minute clip's analysis")),
 )
 
 
