@@ -132,7 +132,7 @@ def find_screen(frames: np.ndarray, reference: np.ndarray) -> ScreenSearch:
             box = ScreenBox(top, left, height, width)
             candidates.append((_match(image, ref, box), box))
     match, box = max(candidates, key=lambda c: c[0])
-    box = _refine(image, ref, box)
+    box = _whole_factor(image, ref, _refine(image, ref, box))
     match = _match(image, ref, box)
     whole = ScreenBox(0, 0, h, w)
     whole_match = _match(image, ref, whole)
@@ -290,6 +290,24 @@ def _match(image: np.ndarray, ref: np.ndarray, box: ScreenBox) -> float:
         return -1.0
     a, b = crop[mask] - crop[mask].mean(), ref[mask] - ref[mask].mean()
     return float((a * b).sum() / max(np.sqrt((a * a).sum() * (b * b).sum()), 1e-9))
+
+
+def _whole_factor(image: np.ndarray, ref: np.ndarray, box: ScreenBox) -> ScreenBox:
+    """A box within a pixel or two of a whole multiple of the reference's size (a nearest-neighbour upscale,
+    as emulators and screen recorders scale) is taken at that multiple when it matches as well: the native
+    step of `crop_frames` then undoes the upscale exactly."""
+    factor = round(box.height / ref.shape[0])
+    height, width = factor * ref.shape[0], factor * ref.shape[1]
+    if factor < 1 or abs(box.height - height) > 2 or abs(box.width - width) > 2 or (height, width) == (box.height, box.width):
+        return box
+    best, best_match = box, _match(image, ref, box) - 0.002  # the whole multiple wins a near tie
+    for top in range(box.top - 2, box.top + 3):
+        for left in range(box.left - 2, box.left + 3):
+            candidate = ScreenBox(top, left, height, width)
+            match = _match(image, ref, candidate)
+            if match > best_match:
+                best, best_match = candidate, match
+    return best
 
 
 def _refine(image: np.ndarray, ref: np.ndarray, box: ScreenBox, rounds: int = 4) -> ScreenBox:

@@ -33,7 +33,7 @@ CLIP_TYPES = list(CLIP_SUFFIXES)
 PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so the tabs' pictures are enlarged to about this height
 VIDEO_HEIGHT = 128  # the clip | reconstruction video is written this high and scaled up by the page (CSS)
 VIDEO_CSS = ("#clip-preview video { image-rendering: pixelated; }\n"
-             "#clip-banner { background: #fff4e5; border-left: 4px solid #e8590c; padding: 6px 12px; }")
+             "#clip-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 6px 12px; }")
 METHODS = {"UMAP": "umap", "PCA": "pca"}
 
 
@@ -93,7 +93,7 @@ class ClipTab(Tab):
                 self.screen = gr.Image(label="Screen read (magenta box)", height=220,
                                        interactive=False, elem_id="clip-screen")
             with gr.Column(scale=2):
-                self.banner = gr.Markdown(visible=False, elem_id="clip-banner")
+                self.banner = gr.Markdown(elem_id="clip-banner")  # styled only when it says something (CSS)
                 self.preview = gr.Video(label="Clip | reconstruction", autoplay=True, loop=True, elem_id="clip-preview")
 
         with gr.Row():
@@ -235,7 +235,7 @@ class ClipTab(Tab):
 
     def clear(self) -> Updates:
         """Another bundle was picked: an analysis made with the previous one no longer applies."""
-        return {self.preview: None, self.stats: "", self.banner: gr.Markdown("", visible=False), self.screen: None,
+        return {self.preview: None, self.stats: "", self.banner: "", self.screen: None,
                 self.trajectory: None, self.frame_slider: gr.Slider(0, 1, value=0),
                 self.caption: "", self.frame_image: None, self.reconstruction_image: None, self.downloads: None}
 
@@ -267,7 +267,7 @@ def _vouching_views(tab: ClipTab, analysis: ClipAnalysis) -> Updates:
     vouching = analysis.vouching
     warning = vouching.warning if vouching is not None else ""
     framed = draw_box(vouching.source_frame, vouching.crop) if vouching is not None else None
-    return {tab.banner: gr.Markdown(f"⚠ {warning}" if warning else "", visible=bool(warning)), tab.screen: framed}
+    return {tab.banner: f"⚠ {warning}" if warning else "", tab.screen: framed}
 
 
 def _figure(state: ClipState, method_label: str, dims_label: str, color: str, t):

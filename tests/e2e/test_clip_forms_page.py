@@ -12,6 +12,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 import clip_forms
+from file_input import choose_file
 from pages import open_studio
 from studio_server import start_studio, stop, wait_for_warm_up
 
@@ -66,8 +67,6 @@ def test_api_finds_the_window_and_flags_another_game(shipped_url, clips):
 
 
 def test_page_shows_the_banner_hollow_frames_and_the_reference_cloud(shipped_url, clips, page, tmp_path):
-    from pages import choose_file
-
     open_studio(page, shipped_url)
     choose_file(page, "clip-upload", clips["pong"])
     page.get_by_role("button", name="Analyze").click()
