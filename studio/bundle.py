@@ -88,6 +88,9 @@ class ActionSpec:
 @dataclass(frozen=True)
 class PredictorSpec:
     context: int
+    # rollouts pass every predicted latent frame through the decoder and the encoder before it joins the
+    # context, pulling it back onto frames the encoder knows (what a bundle needs to stay stable)
+    reanchor: bool = False
 
 
 @dataclass(frozen=True)

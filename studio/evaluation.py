@@ -8,7 +8,12 @@ Figures, on held-out episodes or clips:
 - ΔtPSNR at t=4 (Genie's controllability): PSNR under inferred actions minus under uniformly random codes;
 - code ↔ true action: NMI, best one-to-one accuracy, perplexity and codes in use; and, where the game's RAM
   says how the player moved (`studio.games`), the ceiling the data allows: NMI between true action and
-  player motion.
+  player motion;
+- teacher-forced PSNR at t=16 and t=32 (the rollout under the inferred codes) beside the copy baseline;
+- for a game the studio knows (`studio.behaviour`): code consistency per code, and the share of frames of
+  1,000-step rollouts (random codes held 10 steps, 10 starts) that pass the game's frame check;
+- tolerance, where the episodes carry their source frames: reconstruction against the clean frame of the
+  source frames cut, upscaled and re-encoded (`studio.perturb.TOLERANCE_FORMS`), with no screen detection.
 """
 
 from __future__ import annotations
@@ -18,17 +23,24 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.behaviour import code_consistency, rollout_frame_check
 from studio.bundle import write_manifest
 from studio.examples import example_clips
 from studio.games import ACTION_COLUMN, Game, find_game, player_motion, ram_column
 from studio.games.sprites import median_background, sprite_mask
 from studio.labels import read_labels
 from studio.metrics import best_one_to_one_accuracy, code_perplexity, normalized_mutual_information, psnr
+from studio.perturb import TOLERANCE_FORMS
 from studio.rollout import DELTA_T_HORIZON as HORIZON
-from studio.runtime import WorldModel
-from studio.video import read_clip
+from studio.runtime import WorldModel, to_uint8_frames
+from studio.video import read_clip, resize_frames
 
 BACKGROUND_SAMPLES = 200  # frames of each episode the median background is taken over
+LONG_HORIZONS = (16, 32)  # teacher-forced steps, judged from the starts with 32 frames ahead
+LONG_STARTS = 400  # of those starts, at most this many (spread over the episodes)
+CONSISTENCY_STARTS = 400  # start frames each code is held from
+STABILITY_STARTS, STABILITY_STEPS, STABILITY_HOLD = 10, 1000, 10  # long rollouts: starts, steps, steps a code is held
+TOLERANCE_FRAMES = 400  # held-out source frames the tolerance figures are measured on
 
 
 @dataclass
@@ -38,26 +50,34 @@ class EpisodeData:
     frames: np.ndarray  # [T, H, W, 3] uint8
     actions: np.ndarray | None = None  # [T] int, action[t] moves frame t to t+1; -1 unknown
     player_motion: np.ndarray | None = None  # [T-1] int, -1 / 0 / +1 from the RAM
+    native: np.ndarray | None = None  # [T, h, w, 3] uint8: the source frames, for the tolerance figures
 
     @classmethod
-    def of(cls, frames: np.ndarray, actions: np.ndarray, ram: np.ndarray, game: Game | None) -> EpisodeData:
-        """An episode shard's contents (frames, actions [T] with -1 unknown, RAM [T, R]) as the evaluation sees
-        them: actions only when any is known, the player's motion where the game's RAM says it."""
+    def of(cls, frames: np.ndarray, actions: np.ndarray, ram: np.ndarray, game: Game | None,
+           native: np.ndarray | None = None) -> EpisodeData:
+        """An episode shard's contents (frames, actions [T] with -1 unknown, RAM [T, R], source frames) as the
+        evaluation sees them: actions only when any is known, the player's motion where the game's RAM says it."""
         has_ram = game is not None and ram.shape[1] == game.RAM_BYTES
         return cls(
             frames=frames,
             actions=actions if (actions >= 0).any() else None,
             player_motion=player_motion(ram[:, game.PLAYER_X]) if has_ram else None,
+            native=native,
         )
 
 
-def evaluate(model: WorldModel, episodes: list[EpisodeData], seed: int = 0, max_starts: int = 4000) -> dict:
-    """All the figures a bundle is judged by, over the episodes; each a mean over frames or start points."""
+def evaluate(model: WorldModel, episodes: list[EpisodeData], seed: int = 0, max_starts: int = 4000,
+             game: Game | None = None, stability_steps: int = STABILITY_STEPS) -> dict:
+    """All the figures a bundle is judged by, over the episodes; each a mean over frames or start points. For a
+    game the studio knows, also code consistency and its frame check, on real frames and over
+    `stability_steps`-step rollouts."""
     rng = np.random.default_rng(seed)
     background = median_background([e.frames for e in episodes], BACKGROUND_SAMPLES)  # [3, H, W]
     recon, recon_sprite, codes, truths, motions = [], [], [], [], []
     rollout = {key: [] for key in ("model_1", "model_4", "copy_1", "copy_4", "random_4",
                                     "model_1_sprite", "model_4_sprite", "copy_1_sprite", "copy_4_sprite")}
+    long = {f"{kind}_{t}": [] for kind in ("model", "copy") for t in LONG_HORIZONS}
+    real_checks, contexts, context_frames = [], [], []
     starts_per_episode = max(1, max_starts // len(episodes))
     for episode in episodes:
         x = model.as_model_frames(episode.frames)  # [T, 3, H, W]
@@ -77,6 +97,13 @@ def evaluate(model: WorldModel, episodes: list[EpisodeData], seed: int = 0, max_
             continue
         starts = np.sort(rng.choice(starts, size=min(starts_per_episode, len(starts)), replace=False))
         _rollout_figures(model, z, x, decoded, mask, inferred.codes, starts, rng, rollout)
+        long_starts = starts[starts < len(x) - max(LONG_HORIZONS)][: max(1, LONG_STARTS // len(episodes))]
+        if len(long_starts):
+            _long_rollout_figures(model, z, x, decoded, inferred.codes, long_starts, long)
+        if game is not None:
+            real_checks.append(game.frame_check(episode.frames))
+            contexts.append(np.stack([z[s - model.context + 1 : s + 1] for s in starts]))  # [S, C, N, D]
+            context_frames.append(decoded[starts])  # [S, 3, H, W]
     codes_all = np.concatenate(codes)
     figures = {
         "reconstruction_psnr_db": _mean(recon),
@@ -89,7 +116,23 @@ def evaluate(model: WorldModel, episodes: list[EpisodeData], seed: int = 0, max_
         "delta_t_psnr_db": {"t4": _mean(rollout["model_4"]) - _mean(rollout["random_4"])},
         "codebook_perplexity": code_perplexity(codes_all, model.codebook_size),
         "codes_used": int(len(np.unique(codes_all))),
+        "teacher_forced_psnr_db": {f"t{t}": _mean(long[f"model_{t}"]) for t in LONG_HORIZONS},
+        "teacher_forced_copy_baseline_psnr_db": {f"t{t}": _mean(long[f"copy_{t}"]) for t in LONG_HORIZONS},
     }
+    if contexts:
+        usage = np.bincount(codes_all, minlength=model.codebook_size) / len(codes_all)  # [K]
+        all_contexts, all_frames = np.concatenate(contexts), np.concatenate(context_frames)
+        pick = rng.choice(len(all_contexts), size=min(CONSISTENCY_STARTS, len(all_contexts)), replace=False)
+        figures["code_consistency"] = code_consistency(model, game, all_contexts[pick], all_frames[pick], usage)
+        middles = [c[len(c) // 2] for c in contexts]  # one start from each episode, spread over the episodes
+        spread = middles[:: max(1, len(middles) // STABILITY_STARTS)][:STABILITY_STARTS]
+        figures["frame_check"] = {
+            "real_frames": float(np.concatenate(real_checks).mean()),
+            "rollouts": rollout_frame_check(model, game, np.stack(spread), stability_steps, STABILITY_HOLD, rng),
+        }
+    natives = [e.native for e in episodes if e.native is not None]
+    if natives:
+        figures["tolerance_psnr_db"] = tolerance(model, np.concatenate(natives)[:TOLERANCE_FRAMES])
     if truths:
         truth = np.concatenate(truths)
         known = truth >= 0
@@ -132,6 +175,30 @@ def _rollout_figures(model, z, x, decoded, mask, codes, starts, rng, out) -> Non
             out["random_4"].append(psnr(predicted[s_count:], target))
 
 
+def _long_rollout_figures(model, z, x, decoded, codes, starts, out) -> None:
+    """Teacher-forced: the rollout under the clip's own inferred codes, judged at the long horizons."""
+    c, horizon = model.context, max(LONG_HORIZONS)
+    context = np.stack([z[s - c + 1 : s + 1] for s in starts])  # [S, C, N, D]
+    steps = np.stack([codes[s : s + horizon] for s in starts])  # [S, 32]
+    predicted = model.rollout(context, model.action_vectors(steps))  # [S, 32, N, D]
+    for t in LONG_HORIZONS:
+        out[f"model_{t}"].append(psnr(model.decode(predicted[:, t - 1]), x[starts + t]))
+        out[f"copy_{t}"].append(psnr(decoded[starts], x[starts + t]))
+
+
+def tolerance(model: WorldModel, native: np.ndarray) -> dict:
+    """Reconstruction PSNR against the clean model frame of source frames [T, h, w, 3] in each form of
+    `TOLERANCE_FORMS`, resized to the model's size as the studio does (no screen detection)."""
+    size, mode = model.frame_size, model.manifest.frame.resize
+    clean = model.as_model_frames(resize_frames(native, size, mode))  # [T, 3, H, W]
+    figures = {"clean": float(psnr(model.decode(model.encode(clean)), clean).mean())}
+    for name, form in TOLERANCE_FORMS.items():
+        seen = model.as_model_frames(resize_frames(form(native), size, mode))
+        figures[name] = float(psnr(model.decode(model.encode(seen)), clean).mean())
+    figures["frames"] = len(native)
+    return figures
+
+
 def masked_psnr(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Per-frame PSNR over the masked pixels only; frames with no masked pixel are left out."""
     squared = ((prediction.astype(np.float64) - target) ** 2).mean(axis=1)  # [T, H, W]
@@ -164,10 +231,12 @@ def format_table(figures: dict) -> str:
 
 def episodes_from_shards(folder: str | Path, game: Game | None) -> list[EpisodeData]:
     """Held-out episode shards written by `studio train-data` (frames, actions, RAM)."""
-    episodes = []
+    episodes, native_frames = [], 0
     for path in sorted(Path(folder).glob("*.npz")):
-        with np.load(path) as shard:
-            episodes.append(EpisodeData.of(shard["frames"], shard["actions"], shard["ram"], game))
+        with np.load(path) as shard:  # source frames are large: only as many as the tolerance figures use
+            native = shard["native"] if "native" in shard.files and native_frames < TOLERANCE_FRAMES else None
+            native_frames += 0 if native is None else len(native)
+            episodes.append(EpisodeData.of(shard["frames"], shard["actions"], shard["ram"], game, native))
     if not episodes:
         raise ValueError(f"no episode shards (.npz) in {Path(folder).name}")
     return episodes
@@ -199,7 +268,7 @@ def evaluate_bundle(bundle_dir: str | Path, episodes: str | Path | None = None, 
     model = WorldModel.load(bundle_dir, device="cpu")
     game = find_game(model.manifest.trained_on.get("source"))
     data = episodes_from_shards(episodes, game) if episodes else episodes_from_examples(model, game)
-    figures = evaluate(model, data)
+    figures = evaluate(model, data, game=game)
     figures["measured_on"]["source"] = "held-out episodes" if episodes else "the bundle's example clips"
     if write:
         key = "heldout" if episodes else "examples"

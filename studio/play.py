@@ -74,7 +74,7 @@ class Game:
         action = model.action_vectors(np.asarray([code]))  # [1, Da]
         began = time.perf_counter()
         context = self.contexts[-1]  # [C, N, D]
-        latents_next = model.predict(context[None], action)  # [1, N, D]
+        latents_next = model.next_latents(context[None], action)  # [1, N, D]
         frame = to_uint8_frames(model.decode(latents_next))[0]  # [H, W, 3]
         self.latencies_ms.append(1000.0 * (time.perf_counter() - began))
         self.pressed_at.append(time.monotonic())

@@ -132,6 +132,14 @@ class WorldModel:
         action = np.ascontiguousarray(action, dtype=np.float32)
         return self._batched("predictor", {"context": context, "action": action})["latents_next"]
 
+    def next_latents(self, context: np.ndarray, action: np.ndarray) -> np.ndarray:
+        """One rollout step: `predict`, then, where the bundle asks for it (`predictor.reanchor`), the
+        prediction re-anchored through the decoder and the encoder. [B, C, N, D], [B, Da] -> [B, N, D]."""
+        latents_next = self.predict(context, action)
+        if self.manifest.predictor.reanchor:
+            latents_next = self.encode(self.decode(latents_next))
+        return latents_next
+
     def decode(self, latents: np.ndarray) -> np.ndarray:
         """Latents [T, N, D] -> frames [T, 3, H, W] float32 in [0, 1] (clipped)."""
         latents = np.ascontiguousarray(latents, dtype=np.float32)
@@ -165,7 +173,7 @@ class WorldModel:
             raise ValueError("rollout needs start [B, C, N, D] and actions [B, S, Da] with the same B")
         predicted = []
         for step in range(actions.shape[1]):
-            latents_next = self.predict(context, actions[:, step])  # [B, N, D]
+            latents_next = self.next_latents(context, actions[:, step])  # [B, N, D]
             predicted.append(latents_next)
             context = np.concatenate([context[:, 1:], latents_next[:, None]], axis=1)
         if not predicted:

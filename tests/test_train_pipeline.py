@@ -49,6 +49,9 @@ def test_data_is_stored_by_episode_with_actions_and_ram(trained, tiny_config):
         assert shard["frames"].shape[1:] == (64, 64, 3) and shard["frames"].dtype == np.uint8
         assert shard["ram"].shape == (len(shard["frames"]), 128)
         assert set(np.unique(shard["actions"][:-1])) <= {0, 1, 2, 3}
+        assert shard["views"].shape == shard["frames"].shape  # each frame as a shared clip might show it
+    with np.load(heldout[0]) as shard:
+        assert shard["native"].shape == (len(shard["frames"]), 210, 160, 3)  # the source frames, for tolerance
 
 
 def test_checkpoint_export_loads_in_the_studio_and_evaluates(trained, tmp_path):
@@ -66,6 +69,20 @@ def test_checkpoint_export_loads_in_the_studio_and_evaluates(trained, tmp_path):
     for key in ("reconstruction_psnr_db", "code_action_nmi", "action_motion_nmi_ceiling"):
         assert np.isfinite(figures[key])
     assert load_bundle(bundle_dir).manifest.metrics["examples"]["codes_used"] >= 1  # hashes still valid
+
+
+def test_heldout_evaluation_measures_consistency_stability_and_tolerance(trained, tiny_config, tmp_path):
+    bundle_dir = tmp_path / "bundle"
+    assert studio(["export", str(trained), str(bundle_dir)]) == 0
+    heldout = Path(json.loads(tiny_config.read_text())["data_dir"]) / "heldout"
+    figures = evaluate_bundle(bundle_dir, heldout)
+    assert figures["frame_check"]["real_frames"] == 1.0  # the game's frame check holds on every real frame
+    rollouts = figures["frame_check"]["rollouts"]
+    assert rollouts["steps"] == 1000 and 0.0 <= rollouts["pass_rate"] <= 1.0
+    consistency = figures["code_consistency"]
+    assert len(consistency["per_code"]) == 4 and 0.0 <= consistency["mean"] <= 1.0
+    assert set(figures["tolerance_psnr_db"]) >= {"clean", "cut_2_rows", "upscaled_2x", "reencoded_480x360_crf30"}
+    assert all(np.isfinite(v) for v in figures["teacher_forced_psnr_db"].values())
 
 
 def test_training_resumes_from_its_checkpoint(trained, tiny_config):

@@ -43,6 +43,18 @@ class Game(Protocol):
 
     def describe_policy(self, epsilon: float, aim_offset: int, random_hold: int) -> str: ...
 
+    def frame_check(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 [T, 64, 64, 3] -> bool [T]: whether each frame shows what every frame of the game shows."""
+        ...
+
+    def player_column(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 [T, 64, 64, 3] -> float [T]: the player's column in each frame, NaN where it is not drawn."""
+        ...
+
+    def player_direction(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+        """The player's columns [S] twice -> -1 (left), 0 (still), +1 (right), NaN where either is missing."""
+        ...
+
 
 GAMES: dict[str, Game] = {game.ENV_ID: game for game in (breakout,)}
 

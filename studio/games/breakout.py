@@ -1,5 +1,6 @@
-"""Atari Breakout: its actions, the RAM bytes that say where the paddle and ball are, and the player that
-makes its training data. numpy only.
+"""Atari Breakout: its actions, the RAM bytes that say where the paddle and ball are, the player that
+makes its training data, and what its frames must show (a frame check that needs no model, and the paddle
+finder). numpy only.
 
 Behaviour policy: a noisy ball-tracking player, not a random one. A sticky-random player leaves the paddle
 pinned against a wall over half the time, where no action has a visible effect, so no model could read
@@ -94,3 +95,54 @@ def describe_policy(epsilon: float, aim_offset: int, random_hold: int) -> str:
         f"held 1-{random_hold} steps with probability {epsilon}, aim offset up to {aim_offset} RAM units, moves "
         "into a wall mostly reversed (studio/games/breakout.py)"
     )
+
+
+# ---- the frames ---------------------------------------------------------------------------------------
+# Rows and columns of a 210×160 Atari frame stretched to 64×64 (the bundle's frame size): the grey top bar
+# fills rows 6-8, the grey side walls columns 0-2 and 61-63 from row 9 to 56, the bricks rows 17-28, the empty
+# playfield rows 29-56 between the walls, and the red paddle rows 57-58.
+TOP_BAR_ROWS = slice(6, 9)
+WALL_ROWS = slice(9, 57)
+LEFT_WALL, RIGHT_WALL = slice(0, 3), slice(61, 64)
+PLAYFIELD_ROWS, PLAYFIELD_COLUMNS = slice(29, 57), slice(4, 60)
+PADDLE_ROWS, PADDLE_COLUMNS = slice(57, 59), slice(3, 61)
+GREY = 142.0  # the walls' and top bar's grey level (all three channels)
+GREY_TOLERANCE = 30.0
+DARK = 60  # a playfield pixel brighter than this in any channel is lit
+MAX_LIT_SHARE = 0.02  # the ball lights a few playfield pixels; more is not an empty playfield
+REDNESS = 50.0  # red minus the mean of green and blue, for a paddle pixel
+MIN_PADDLE_COLUMNS = 2
+STILL = 0.3  # paddle moves smaller than this (model pixels) count as not moving
+
+
+def frame_check(frames: np.ndarray) -> np.ndarray:
+    """uint8 [T, 64, 64, 3] -> bool [T]: grey walls and top bar where they belong, the empty playfield
+    under the bricks dark, a red paddle in the paddle rows."""
+    x = frames.astype(np.float32)
+    grey = np.abs(x - GREY).max(axis=-1) < GREY_TOLERANCE  # [T, 64, 64]
+    walls = np.concatenate([grey[:, TOP_BAR_ROWS].reshape(len(x), -1), grey[:, WALL_ROWS, LEFT_WALL].reshape(len(x), -1),
+                            grey[:, WALL_ROWS, RIGHT_WALL].reshape(len(x), -1)], axis=1).mean(axis=1) > 0.9
+    lit = (frames[:, PLAYFIELD_ROWS, PLAYFIELD_COLUMNS] > DARK).any(axis=-1).reshape(len(x), -1).mean(axis=1)
+    paddle = (_redness(x) > REDNESS).sum(axis=1) >= MIN_PADDLE_COLUMNS
+    return walls & (lit <= MAX_LIT_SHARE) & paddle
+
+
+def player_column(frames: np.ndarray) -> np.ndarray:
+    """uint8 [T, 64, 64, 3] -> float [T]: the paddle's centre column (redness-weighted), NaN where none is drawn."""
+    redness = np.clip(_redness(frames.astype(np.float32)) - REDNESS / 2, 0, None)  # [T, W']
+    weight = redness.sum(axis=1)
+    columns = np.arange(PADDLE_COLUMNS.start, PADDLE_COLUMNS.stop, dtype=np.float32)
+    found = (redness > REDNESS / 2).sum(axis=1) >= MIN_PADDLE_COLUMNS
+    centre = (redness * columns).sum(axis=1) / np.maximum(weight, 1e-6)
+    return np.where(found, centre, np.nan)
+
+
+def player_direction(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Paddle centres [S] twice -> -1 (left), 0 (still), +1 (right); NaN where either frame lacks a paddle."""
+    move = after - before
+    return np.where(np.isnan(move), np.nan, np.where(move > STILL, 1.0, np.where(move < -STILL, -1.0, 0.0)))
+
+
+def _redness(x: np.ndarray) -> np.ndarray:  # [T, 64, 64, 3] float -> [T, W'] per paddle column, the rows' max
+    region = x[:, PADDLE_ROWS, PADDLE_COLUMNS]  # [T, 2, W', 3]
+    return (region[..., 0] - (region[..., 1] + region[..., 2]) / 2).max(axis=1)

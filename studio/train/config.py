@@ -21,7 +21,13 @@ class ModelConfig:
     action_window: int = 2  # L: latent frames the action model reads (t-L+2 .. t+1)
     predictor_width: int = 128
     predictor_blocks: int = 4
+    predictor_head_init: float = 1.0  # scales the predictor head's initial last convolution
     lam_width: int = 64
+    # the action model reads the latent frames and their changes; the changes are scaled by this much, since a
+    # player's move changes a few per cent of the latents and, unscaled, the static scene drowns it out
+    action_change_gain: float = 1.0
+    # rollouts pass each prediction through the decoder and the encoder (the bundle's `predictor.reanchor`)
+    reanchor: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(self.channels))
@@ -37,6 +43,9 @@ class ModelConfig:
     @property
     def tokens(self) -> int:
         return self.grid**2
+
+
+MAX_LABELLED_SHARE = 0.025  # weak supervision stays weak: at most 2.5% of transitions labelled
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,17 @@ class OptimConfig:
     pixel_loss_weight: float = 100.0  # stage 2: the decoded prediction's pixel loss, beside the latent loss (1)
     commitment: float = 0.25
     context_dropout: float = 0.0  # share of stage-2 samples whose context is frame t alone
+    context_noise: float = 0.0  # Gaussian noise on stage 2's true context, up to this many latent stds
+    # tolerance (stage 1): the encoder reads perturbed views of frames (`data.view_window`) as their clean frames
+    view_share: float = 0.0  # share of each stage-1 batch that is a perturbed view of a frame also in it clean
+    view_latent_weight: float = 0.1  # pulls a view's latent onto its clean frame's (variance-normalised MSE)
+    # stability (stage 2): the predictor learns on its own rollouts
+    unroll: int = 1  # steps predicted on the predictor's own predictions; the loss sums over every step
+    unroll_ramp: int = 0  # stage-2 steps over which the unrolled length grows from 1 to `unroll`
+    # weak supervision (off at 0): the true action of a fixed share of transitions picks their code
+    labelled_share: float = 0.0  # at most 0.025
+    labelled_per_batch: int = 8  # labelled transitions drawn into every stage-2 batch
+    label_temperature: float = 0.1  # of the softmax over negative code distances the labels are matched by
     # the codebook
     vq_warmup: int = 0  # stage-2 steps with the action vector passed on unquantised; then k-means codebook
     kmeans_iterations: int = 20  # of the k-means that starts the codebook after the warm-up
@@ -78,7 +98,10 @@ class OptimConfig:
             raise ValueError("batch_size >= 2 and at least one step per stage are needed")
         if not 0.0 <= self.warmup_share <= 1.0 or not 0.0 <= self.lr_floor <= 1.0:
             raise ValueError("warmup_share and lr_floor must lie in [0, 1]")
-        periods = ("log_every", "eval_every", "checkpoint_every", "dead_code_every", "recent_batches", "encode_batch")
+        if not 0.0 <= self.view_share <= 0.5 or not 0.0 <= self.labelled_share <= MAX_LABELLED_SHARE:
+            raise ValueError(f"view_share must lie in [0, 0.5] and labelled_share in [0, {MAX_LABELLED_SHARE}]")
+        periods = ("log_every", "eval_every", "checkpoint_every", "dead_code_every", "recent_batches", "encode_batch",
+                   "unroll", "labelled_per_batch")
         if any(getattr(self, name) < 1 for name in periods):
             raise ValueError(f"{', '.join(periods)} must each be at least 1")
 

@@ -82,7 +82,22 @@ def training_record(config: TrainConfig, stage: str | None, seconds: float, proc
         "processes": processes,
         "hardware": torch.cuda.get_device_name() if torch.cuda.is_available() else f"{os.cpu_count()} CPU cores",
         "retrain": "studio train config.json (the copy in this bundle)",
+        "action_labels": action_labels(o.labelled_share),
+        "recipe": {
+            "perturbed_views_share": o.view_share,
+            "unrolled_steps": o.unroll,
+            "context_noise": o.context_noise,
+            "context_dropout": o.context_dropout,
+        },
     }
+
+
+def action_labels(labelled_share: float) -> str:
+    """What the codes were learnt from, in words: no labels at all, or the weak-supervision share."""
+    if labelled_share <= 0:
+        return "none: the codes were learnt without action labels"
+    return (f"weak supervision: the true action of {labelled_share:.1%} of the training transitions picked their "
+            "code; all other transitions unlabelled")
 
 
 def export_bundle(
@@ -119,7 +134,7 @@ def export_bundle(
             codebook_size=m.codebook_size, dim=m.action_dim, codebook=model.lam.codes().detach().tolist(),
             window=m.action_window,
         ),
-        predictor=PredictorSpec(context=m.context),
+        predictor=PredictorSpec(context=m.context, reanchor=m.reanchor),
         training={
             **(training or {}),
             "exported": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -24,6 +24,7 @@ class LatentActionModel(nn.Module):
         super().__init__()
         d, w, g, window = config.latent_dim, config.lam_width, config.grid, config.action_window
         self.grid = g
+        self.change_gain = config.action_change_gain
         self.features = nn.Sequential(
             nn.Conv2d((2 * window - 1) * d, w, 3, padding=1), nn.GroupNorm(8, w), nn.SiLU(),
             nn.Conv2d(w, w, 4, stride=2, padding=1), nn.GroupNorm(8, w), nn.SiLU(),
@@ -34,7 +35,8 @@ class LatentActionModel(nn.Module):
 
     def encode(self, window):  # [B, L, N, D]: latent frames t-L+2 .. t+1
         b, length, n, d = window.shape
-        steps = torch.cat([window, window[:, 1:] - window[:, :-1]], dim=1)  # [B, 2L-1, N, D] frames and changes
+        changes = (window[:, 1:] - window[:, :-1]) * self.change_gain  # [B, L-1, N, D]
+        steps = torch.cat([window, changes], dim=1)  # [B, 2L-1, N, D] frames and changes
         grid = steps.permute(0, 1, 3, 2).reshape(b, (2 * length - 1) * d, self.grid, self.grid)  # [B, (2L-1)D, g, g]
         return F.normalize(self.to_action(self.features(grid).flatten(1)), dim=1)  # [B, Da], unit length
 

@@ -44,6 +44,11 @@ class Predictor(nn.Module):
         self.stem = nn.Conv2d(config.context * d, w, 3, padding=1)
         self.blocks = nn.ModuleList(ActionBlock(w, config.action_dim) for _ in range(config.predictor_blocks))
         self.head = nn.Sequential(nn.GroupNorm(8, w), nn.SiLU(), nn.Conv2d(w, d, 3, padding=1))
+        # with `head_init` < 1 the change starts near zero, so the first predictions are nearly copies of the
+        # last frame (the default head adds noise as large as the latents, which training then has to undo)
+        if config.predictor_head_init != 1.0:
+            self.head[-1].weight.data.mul_(config.predictor_head_init)
+            self.head[-1].bias.data.zero_()
 
     def forward(self, context, action):  # [B, C, N, D], [B, Da]
         b, c, n, d = context.shape

@@ -1,9 +1,14 @@
 """Training in two stages, one command: `studio train configs/breakout.json`.
 
-1. autoencoder: encoder + decoder on single frames, sprite pixels weighted up;
+1. autoencoder: encoder + decoder on single frames, sprite pixels weighted up; part of each batch is
+   perturbed views of its frames (rows cut, shifted, rescaled, re-encoded), which the encoder must map to
+   the clean frame's latent and the decoder draw as the clean frame;
 2. dynamics: with the autoencoder frozen and every frame encoded once, the latent action model and the
-   predictor learn together to predict frame t+1 from frames t-C+1..t and the code read off t -> t+1
-   (the action model sees frames t-L+2..t+1).
+   predictor learn together to predict frames t+1 .. t+K from frames t-C+1..t and the codes read off each
+   transition (the action model sees frames t-L+2..t+1), each step on the predictor's own predictions; K
+   grows from 1 to `unroll`, and the true context is noised, so the predictor learns to continue from
+   contexts as imperfect as its own. Optionally (off by default) a fixed share of at most 2.5% of the
+   transitions carries its true action, which picks its code (weak supervision, written in the manifest).
 
 Each stage is one loop below. Held-out episodes are kept apart by episode. Every `eval_every` steps of
 stage 2 the model is exported to a scratch bundle and judged by `studio.evaluation` through onnxruntime,
@@ -42,6 +47,7 @@ from studio.train.world_model import TrainableWorldModel, weighted_mse
 CHECKPOINT = "checkpoint.pt"
 QUICK_FIGURES = ("code_action_nmi", "action_motion_nmi_ceiling", "codebook_perplexity", "codes_used",
                  "reconstruction_psnr_db")  # what the log shows of each evaluation during training
+QUICK_STABILITY_STEPS = 200  # the frame check over rollouts this long during training (evaluate: 1,000)
 
 
 @dataclass
@@ -97,16 +103,26 @@ class Trainer:
         net = _wrap(step_module, self.world)
         optimizer, schedule = self._optimizer(step_module, o.autoencoder_steps)
         self.model.train()
+        paired = int(round(o.batch_size * o.view_share)) if self.train.views is not None else 0
         for step in self._steps(o.autoencoder_steps):
-            index = self.rng.integers(0, len(self.train.frames), o.batch_size)
-            x = self._to_frames(self.train.frames[index])  # [B, 3, H, W]
-            out = net(x)  # [B, 3, H, W]
-            loss = weighted_mse(out, x, self.model.sprite_weights(x, o.sprite_weight))
+            index = self.rng.integers(0, len(self.train.frames), o.batch_size - paired)
+            clean = self._to_frames(self.train.frames[np.concatenate([index, index[:paired]])])  # [B, 3, H, W]
+            seen = clean
+            if paired:  # the last `paired` rows: perturbed views of the first ones, to be drawn as the clean frame
+                seen = torch.cat([clean[: len(index)], self._to_frames(self.train.views[index[:paired]])])
+            latents, out = net(seen)  # [B, N, D], [B, 3, H, W]
+            loss = weighted_mse(out, clean, self.model.sprite_weights(clean, o.sprite_weight))
+            figures = {"ae_loss": loss.item()}
+            if paired and o.view_latent_weight > 0:  # a view's latent lands on its clean frame's
+                target = latents[:paired].detach()  # [P, N, D]
+                match = ((latents[len(index):] - target) ** 2).mean() / target.var().clamp_min(1e-6)
+                loss = loss + o.view_latent_weight * match
+                figures["view_latent_loss"] = match.item()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
-            self._log(step, {"ae_loss": loss.item()})
+            self._log(step, figures)
             if (step + 1) % o.checkpoint_every == 0:
                 self._save("autoencoder", step + 1, optimizer)
         self._save("dynamics", 0)
@@ -120,29 +136,47 @@ class Trainer:
         net = _wrap(step_module, self.world)
         optimizer, schedule = self._optimizer(step_module, o.dynamics_steps)
         self._train_dynamics_mode()
-        valid = np.flatnonzero(self.train.has_next)
-        recent: deque[torch.Tensor] = deque(maxlen=o.recent_batches)  # action vectors [B, Da] of the last batches
+        labelled = self._labelled_transitions()
+        recent: deque[torch.Tensor] = deque(maxlen=o.recent_batches)  # action vectors [B*K, Da] of the last batches
         for step in self._steps(o.dynamics_steps):
-            t = self.rng.choice(valid, o.batch_size)  # [B] frame t; t+1 is in the same episode
-            history = np.maximum(t[:, None] - np.arange(m.context - 1, -1, -1), self.train.episode_start[t, None])  # [B, C]
+            k_steps = unroll_length(o, step)
+            t = self.rng.choice(np.flatnonzero(self.train.ahead >= k_steps), o.batch_size)  # [B]; t+1 .. t+K in t's episode
+            if len(labelled):
+                t[: o.labelled_per_batch] = self.rng.choice(labelled, min(o.labelled_per_batch, o.batch_size))
+            start = self.train.episode_start[t, None]  # [B, 1]
+            history = np.maximum(t[:, None] - np.arange(m.context - 1, -1, -1), start)  # [B, C]
             # context dropout: some samples see only frame t, so the predictor cannot take the paddle's
             # direction from its past motion and the code has to say which way the player moved it
             blind = self.rng.random(len(t)) < o.context_dropout  # [B]
             history[blind] = t[blind, None]
             context = latents[torch.from_numpy(history)]  # [B, C, N, D]
-            seen = np.maximum(t[:, None] + np.arange(2 - m.action_window, 2), self.train.episode_start[t, None])  # [B, L]
-            window = latents[torch.from_numpy(seen)]  # [B, L, N, D]: frames t-L+2 .. t+1, for the action model
-            z_next = window[:, -1]  # [B, N, D]
-            x_next = self._to_frames(self.train.frames[t + 1])  # [B, 3, H, W]
+            if o.context_noise > 0:  # the predictor learns to read a context as imperfect as its own predictions
+                level = torch.rand(len(t), 1, 1, 1, device=context.device) * o.context_noise * scale  # [B, 1, 1, 1]
+                context = context + level * torch.randn_like(context)
+            ahead = t[:, None] + np.arange(k_steps)  # [B, K]: the transitions ahead -> ahead + 1
+            seen = np.maximum(ahead[..., None] + np.arange(2 - m.action_window, 2), start[..., None])  # [B, K, L]
+            windows = latents[torch.from_numpy(seen)]  # [B, K, L, N, D]: frames t+k-L+2 .. t+k+1, for the action model
             bottleneck = step >= o.vq_warmup
             if step == o.vq_warmup and recent:
                 self._init_codebook(torch.cat(list(recent)))
-            action, code, predicted = net(context, window, bottleneck)  # [B, Da], [B], [B, N, D]
-            latent_loss = ((predicted - z_next) ** 2).mean() / scale**2
-            pixels = self.model.decoder(predicted)  # [B, 3, H, W]; frozen decoder: gradients reach the predictor only
+            action, code, distances, predicted = net(context, windows, bottleneck)  # [B*K, Da], [B*K], [B*K, K'], [B, K, N, D]
+            targets = latents[torch.from_numpy(ahead + 1)]  # [B, K, N, D]
+            latent_loss = ((predicted - targets) ** 2).mean() / scale**2
+            judged = sorted({0, k_steps - 1})  # the first and the last step are decoded: the decoder is the costly part
+            x_next = self._to_frames(self.train.frames[(ahead + 1)[:, judged].reshape(-1)])  # [B*J, 3, H, W]
+            pixels = self.model.decoder(predicted[:, judged].flatten(0, 1))  # [B*J, 3, H, W]; frozen: gradients reach the predictor only
             pixel_loss = weighted_mse(pixels, x_next, self.model.sprite_weights(x_next, o.sprite_weight))
             vq_loss = lam.vq_loss(action, code, o.commitment) * bottleneck
             loss = pixel_loss * o.pixel_loss_weight + latent_loss + vq_loss
+            figures = {"pixel_loss": pixel_loss.item(), "latent_loss": latent_loss.item(), "vq_loss": vq_loss.item(),
+                       "unroll": k_steps}
+            if len(labelled) and bottleneck:  # the true action of the labelled transitions picks their code
+                n = min(o.labelled_per_batch, o.batch_size)
+                truth = torch.from_numpy(self.train.actions[t[:n]]).to(distances.device)  # [n]
+                first = distances.view(len(t), k_steps, -1)[:n, 0]  # [n, K']: the labelled transition t -> t+1
+                label_loss = torch.nn.functional.cross_entropy(-first / o.label_temperature, truth)
+                loss = loss + label_loss
+                figures["label_loss"] = label_loss.item()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -152,8 +186,7 @@ class Trainer:
             reset = 0
             if step % o.dead_code_every == 0 and bottleneck:
                 reset = self._reset_dead_codes(torch.cat(list(recent)))
-            figures = {"pixel_loss": pixel_loss.item(), "latent_loss": latent_loss.item(), "vq_loss": vq_loss.item(),
-                       "codes_reset": reset}
+            figures["codes_reset"] = reset
             if (step + 1) % o.eval_every == 0 and self.rank == 0:
                 figures.update(self.quick_evaluation())
                 self._train_dynamics_mode()
@@ -161,6 +194,16 @@ class Trainer:
             if (step + 1) % o.checkpoint_every == 0:
                 self._save("dynamics", step + 1, optimizer)
         self._save("done", 0)
+
+    def _labelled_transitions(self) -> np.ndarray:
+        """Weak supervision (none unless `labelled_share` > 0): a fixed random share, at most 2.5%, of the
+        transitions whose true action is known; the same set in every run with the same seed."""
+        share = self.config.optim.labelled_share
+        known = np.flatnonzero((self.train.actions >= 0) & (self.train.ahead >= 1))  # [M]
+        if share <= 0:
+            return known[:0]
+        pick = np.random.default_rng(self.config.seed + 7).random(len(self.train.actions)) < share  # [F]
+        return known[pick[known]]
 
     def _train_dynamics_mode(self) -> None:
         self.model.to(self.device).train()
@@ -202,8 +245,16 @@ class Trainer:
         o = self.config.optim
         bundle = self.export(self.run_dir / "scratch_bundle", check=False)
         model = WorldModel.load(bundle, device="cpu", warm_up=False)
-        figures = evaluate(model, self.heldout_episodes[: o.eval_episodes], max_starts=o.eval_starts)
+        figures = evaluate(model, self.heldout_episodes[: o.eval_episodes], max_starts=o.eval_starts,
+                           game=find_game(self.config.data.game), stability_steps=QUICK_STABILITY_STEPS)
         out = {k: figures[k] for k in QUICK_FIGURES if k in figures}
+        if "code_consistency" in figures:
+            consistency = figures["code_consistency"]
+            out.update(code_consistency=consistency["mean"], consistency_left=consistency["best_left"],
+                       consistency_right=consistency["best_right"],
+                       frame_check_rollouts=figures["frame_check"]["rollouts"]["pass_rate"])
+        out["teacher_forced_t16"] = figures["teacher_forced_psnr_db"]["t16"]
+        out["copy_t16"] = figures["teacher_forced_copy_baseline_psnr_db"]["t16"]
         out["delta_t_psnr_t4"] = figures["delta_t_psnr_db"]["t4"]
         out["next_psnr_t4"] = figures["next_frame_psnr_db"]["t4"]
         out["copy_psnr_t4"] = figures["decoded_copy_baseline_psnr_db"]["t4"]
@@ -289,19 +340,35 @@ class AutoencoderStep(torch.nn.Module):
         self.encoder, self.decoder = model.encoder, model.decoder
 
     def forward(self, frames):  # [B, 3, H, W]
-        return self.decoder(self.encoder(frames))  # [B, 3, H, W]
+        latents = self.encoder(frames)  # [B, N, D]
+        return latents, self.decoder(latents)  # [B, N, D], [B, 3, H, W]
 
 
 class DynamicsStep(torch.nn.Module):
-    """Stage 2's trainable part: read the action off t -> t+1, then predict t+1 from the context and it."""
+    """Stage 2's trainable part: read the actions off t+k -> t+k+1, then predict K steps from the context,
+    each on the predictions before it."""
 
     def __init__(self, model: TrainableWorldModel):
         super().__init__()
         self.lam, self.predictor = model.lam, model.predictor
 
-    def forward(self, context, window, bottleneck: bool = True):  # [B, C, N, D], [B, L, N, D]
-        action, code, _, quantized = self.lam(window, bottleneck)  # [B, Da], [B], _, [B, Da]
-        return action, code, self.predictor(context, quantized)  # ..., [B, N, D]
+    def forward(self, context, windows, bottleneck: bool = True):  # [B, C, N, D], [B, K, L, N, D]
+        b, k = windows.shape[:2]
+        action, code, distances, quantized = self.lam(windows.flatten(0, 1), bottleneck)  # [B*K, Da], [B*K], [B*K, K'], [B*K, Da]
+        quantized = quantized.view(b, k, -1)  # [B, K, Da]
+        predicted = []
+        for step in range(k):
+            latents_next = self.predictor(context, quantized[:, step])  # [B, N, D]
+            predicted.append(latents_next)
+            context = torch.cat([context[:, 1:], latents_next[:, None]], dim=1)
+        return action, code, distances, torch.stack(predicted, dim=1)  # ..., [B, K, N, D]
+
+
+def unroll_length(optim: OptimConfig, step: int) -> int:
+    """The curriculum: 1 step at first, growing linearly to `optim.unroll` over `optim.unroll_ramp` steps."""
+    if optim.unroll_ramp <= 0:
+        return optim.unroll
+    return 1 + int((optim.unroll - 1) * min(1.0, step / optim.unroll_ramp))
 
 
 def lr_factor(optim: OptimConfig, total_steps: int, step: int) -> float:

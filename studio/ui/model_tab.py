@@ -24,8 +24,10 @@ def bundle_card(model: WorldModel) -> str:
         f"| {m.frame.height}×{m.frame.width} RGB, {m.frame.resize} | {m.latent.tokens} tokens × {m.latent.dim} "
         f"(grid {'×'.join(map(str, m.latent.grid))}) | {m.action.codebook_size} codes × {m.action.dim}, read off "
         f"{m.action.window} latent frames | "
-        f"{m.predictor.context} frames |",
+        f"{m.predictor.context} frames{', each prediction re-anchored through decoder and encoder' if m.predictor.reanchor else ''} |",
     ]
+    if m.training.get("action_labels", "").startswith("weak supervision"):
+        lines += ["", f"**Action labels:** {m.training['action_labels']}. These codes are not label-free."]
     if m.trained_on:
         lines += ["", "### Trained on", "", *[f"- **{k}:** {v}" for k, v in m.trained_on.items()]]
     if m.metrics:
