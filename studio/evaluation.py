@@ -32,7 +32,7 @@ from studio.labels import read_labels
 from studio.metrics import best_one_to_one_accuracy, code_perplexity, normalized_mutual_information, psnr
 from studio.perturb import TOLERANCE_FORMS
 from studio.rollout import DELTA_T_HORIZON as HORIZON
-from studio.runtime import WorldModel, to_uint8_frames
+from studio.runtime import WorldModel
 from studio.video import read_clip, resize_frames
 
 BACKGROUND_SAMPLES = 200  # frames of each episode the median background is taken over

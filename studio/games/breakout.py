@@ -120,8 +120,8 @@ def frame_check(frames: np.ndarray) -> np.ndarray:
     under the bricks dark, a red paddle in the paddle rows."""
     x = frames.astype(np.float32)
     grey = np.abs(x - GREY).max(axis=-1) < GREY_TOLERANCE  # [T, 64, 64]
-    walls = np.concatenate([grey[:, TOP_BAR_ROWS].reshape(len(x), -1), grey[:, WALL_ROWS, LEFT_WALL].reshape(len(x), -1),
-                            grey[:, WALL_ROWS, RIGHT_WALL].reshape(len(x), -1)], axis=1).mean(axis=1) > 0.9
+    regions = (grey[:, TOP_BAR_ROWS], grey[:, WALL_ROWS, LEFT_WALL], grey[:, WALL_ROWS, RIGHT_WALL])
+    walls = np.concatenate([r.reshape(len(x), -1) for r in regions], axis=1).mean(axis=1) > 0.9
     lit = (frames[:, PLAYFIELD_ROWS, PLAYFIELD_COLUMNS] > DARK).any(axis=-1).reshape(len(x), -1).mean(axis=1)
     paddle = (_redness(x) > REDNESS).sum(axis=1) >= MIN_PADDLE_COLUMNS
     return walls & (lit <= MAX_LIT_SHARE) & paddle

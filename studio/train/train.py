@@ -140,7 +140,7 @@ class Trainer:
         recent: deque[torch.Tensor] = deque(maxlen=o.recent_batches)  # action vectors [B*K, Da] of the last batches
         for step in self._steps(o.dynamics_steps):
             k_steps = unroll_length(o, step)
-            t = self.rng.choice(np.flatnonzero(self.train.ahead >= k_steps), o.batch_size)  # [B]; t+1 .. t+K in t's episode
+            t = self.rng.choice(np.flatnonzero(self.train.ahead >= k_steps), o.batch_size)  # [B]; t+1..t+K follow
             if len(labelled):
                 t[: o.labelled_per_batch] = self.rng.choice(labelled, min(o.labelled_per_batch, o.batch_size))
             start = self.train.episode_start[t, None]  # [B, 1]
@@ -159,12 +159,14 @@ class Trainer:
             bottleneck = step >= o.vq_warmup
             if step == o.vq_warmup and recent:
                 self._init_codebook(torch.cat(list(recent)))
-            action, code, distances, predicted = net(context, windows, bottleneck)  # [B*K, Da], [B*K], [B*K, K'], [B, K, N, D]
+            # [B*K, Da], [B*K], [B*K, K'], [B, K, N, D]
+            action, code, distances, predicted = net(context, windows, bottleneck)
             targets = latents[torch.from_numpy(ahead + 1)]  # [B, K, N, D]
             latent_loss = ((predicted - targets) ** 2).mean() / scale**2
             judged = sorted({0, k_steps - 1})  # the first and the last step are decoded: the decoder is the costly part
             x_next = self._to_frames(self.train.frames[(ahead + 1)[:, judged].reshape(-1)])  # [B*J, 3, H, W]
-            pixels = self.model.decoder(predicted[:, judged].flatten(0, 1))  # [B*J, 3, H, W]; frozen: gradients reach the predictor only
+            # [B*J, 3, H, W]; the decoder is frozen: gradients reach the predictor only
+            pixels = self.model.decoder(predicted[:, judged].flatten(0, 1))
             pixel_loss = weighted_mse(pixels, x_next, self.model.sprite_weights(x_next, o.sprite_weight))
             vq_loss = lam.vq_loss(action, code, o.commitment) * bottleneck
             loss = pixel_loss * o.pixel_loss_weight + latent_loss + vq_loss
@@ -354,7 +356,8 @@ class DynamicsStep(torch.nn.Module):
 
     def forward(self, context, windows, bottleneck: bool = True):  # [B, C, N, D], [B, K, L, N, D]
         b, k = windows.shape[:2]
-        action, code, distances, quantized = self.lam(windows.flatten(0, 1), bottleneck)  # [B*K, Da], [B*K], [B*K, K'], [B*K, Da]
+        # [B*K, Da], [B*K], [B*K, K'], [B*K, Da]
+        action, code, distances, quantized = self.lam(windows.flatten(0, 1), bottleneck)
         quantized = quantized.view(b, k, -1)  # [B, K, Da]
         predicted = []
         for step in range(k):
