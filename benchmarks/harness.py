@@ -91,15 +91,28 @@ class Report:
             ratio = f" ({r.ratio:.2f}x vs {r.versus})" if r.ratio is not None else ""
             print(f"  {r.suite:<10} {r.name:<48} median {r.median_ms:9.2f} ms  p95 {r.p95_ms:9.2f} ms{ratio}", flush=True)
 
-    def write(self, out_dir: Path) -> tuple[Path, Path]:
+    def write(self, out_dir: Path, keep_others: bool = False) -> tuple[Path, Path]:
+        """`keep_others`: this run measured some suites only; the last run's rows of every other suite, and its
+        figures this run did not measure, stay, and the page names the command behind each."""
         out_dir.mkdir(parents=True, exist_ok=True)
         environment = machine()
         payload = {"command": self.command, "machine": environment, "facts": self.facts, "rows": [asdict(r) for r in self.rows]}
         json_path = out_dir / "results.json"
+        if keep_others and json_path.is_file():
+            payload = _merged(json.loads(json_path.read_text()), payload)
         json_path.write_text(json.dumps(payload, indent=2))
         md_path = out_dir / "RESULTS.md"
         md_path.write_text(markdown(payload))
         return json_path, md_path
+
+
+def _merged(previous: dict, partial: dict) -> dict:
+    """A run of some suites laid over the last results: its rows replace those of the suites it measured."""
+    suites = sorted({r["suite"] for r in partial["rows"]})
+    later = [run for run in previous.get("later_runs", []) if run["suites"] != suites]
+    later.append({"command": partial["command"], "date": partial["machine"]["date"], "suites": suites})
+    return {**previous, "later_runs": later, "facts": {**previous["facts"], **partial["facts"]},
+            "rows": [r for r in previous["rows"] if r["suite"] not in suites] + partial["rows"]}
 
 
 def machine() -> dict[str, object]:
@@ -143,6 +156,8 @@ def markdown(payload: dict) -> str:
         "",
         f"```\n{payload['command']}\n```",
         "",
+        *(f"The {', '.join(run['suites'])} rows (and their figures) were measured later, alone, by `{run['command']}` "
+          f"({run['date']}).\n" for run in payload.get("later_runs", [])),
         f"- **Machine:** {m['cpu']}, {m['cores']} cores, no GPU unless the provider rows say otherwise; {m['platform']}",
         f"- **Date:** {m['date']} · **Python** {m['python']} · "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),

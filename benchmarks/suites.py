@@ -14,7 +14,8 @@ import onnxruntime
 from benchmarks.flops import matmul_gflops, multiply_adds
 from benchmarks.floors import kernel_floor, normalized_and_activated
 from benchmarks.harness import Report, Row, measure, measure_alternating, row, versus
-from benchmarks.targets import API_STEP
+from benchmarks.targets import API_STEP, probe_row
+from studio.examples import example_clips
 from studio.play import RUN_STEPS_PER_S, Game
 from studio.projection import Projection, ProjectionConfig
 from studio.runtime import CPU, WorldModel, session_options
@@ -24,6 +25,7 @@ from studio.video import read_clip, write_mp4
 # Batch-1 calls take a millisecond; on these VMs such calls ran 1.6x slower for seconds at a time, so their
 # medians come from ~10 s of alternating blocks, long enough for a slow spell to stay a minority.
 BATCH_ONE_REPEATS = 30
+SUITES = ("graphs", "play", "projection", "decoding", "analysis", "app", "probes")  # in the order a full run takes them
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class BenchConfig:
     bundle: Path
     checkpoint: Path | None = None  # the training checkpoint behind the bundle, for the torch eager rows
     quick: bool = False  # seconds, not minutes: checks that every suite runs, not the figures
+    suites: tuple[str, ...] = SUITES  # which of SUITES to run
 
     @property
     def repeats(self) -> int:
@@ -47,6 +50,10 @@ class BenchConfig:
     @property
     def play_steps(self) -> int:
         return 20 if self.quick else 500
+
+    @property
+    def probe_frames(self) -> int:  # a 1-minute clip at 15 fps, the Atari examples' rate
+        return 120 if self.quick else 900
 
     @property
     def projection_sizes(self) -> tuple[int, ...]:
@@ -251,11 +258,91 @@ def play_and_rollout(report: Report, model: WorldModel, config: BenchConfig) -> 
                                max(2, config.repeats // 3))))
 
 
+def probes(report: Report, model: WorldModel, config: BenchConfig) -> None:
+    """Linear probes of a clip's latents: every label column at once, and one column of each kind, as the studio
+    runs them (BLAS on one thread); and the decomposition each fold needs, on one thread and on every core. Each
+    row notes the CPU time its calls took beside their wall time: on a machine shared with other work, the wall
+    time is the larger."""
+    import os
+
+    from threadpoolctl import threadpool_limits
+
+    from studio.probe import ProbeConfig, label_kind, probe, probe_all
+
+    load_before = os.getloadavg()[0]
+    latents, columns, source = _probe_data(model, config.probe_frames)
+    frames = len(latents)
+    number = next(name for name, values in columns.items()
+                  if values.dtype.kind == "f" and label_kind(values) == "number")
+    category = next(name for name, values in columns.items() if label_kind(values) == "category")
+    five = ProbeConfig(folds=5)
+    repeats = 1 if config.quick else 5
+    report.add(
+        _timed_with_cpu(probe_row("all label columns", frames), lambda: probe_all(latents, columns, five), repeats, ""),
+        _timed_with_cpu(probe_row("one category column", frames),
+                        lambda: probe(latents, columns[category], category, five), 2 * repeats, f"{category}; "),
+        _timed_with_cpu(probe_row("one number column", frames),
+                        lambda: probe(latents, columns[number], number, five), 2 * repeats, f"{number}; "))
+    training = latents[: frames * 4 // 5].reshape(frames * 4 // 5, -1).astype(np.float64)  # [n, F]: one fold's
+    standardized = (training - training.mean(axis=0)) / (training.std(axis=0) + 1e-12)
+    decompositions = {}
+    for threads, label in ((1, "1 thread"), (None, "every core")):
+        with threadpool_limits(threads):
+            decompositions[label] = _timed_with_cpu(
+                f"decompose one fold's latents ({standardized.shape[0]}×{standardized.shape[1]}: Gram matrix and its "
+                f"eigenvectors), BLAS on {label}", lambda: np.linalg.eigh(standardized @ standardized.T),
+                2 * repeats, "")
+    report.add(versus(decompositions["1 thread"], decompositions["every core"]), decompositions["every core"])
+    kinds = [r.kind for r in probe_all(latents, columns, five).results]
+    report.facts["probe: the labels probed"] = (
+        f"{source}: {len(columns)} columns, {kinds.count('number')} numbers, {kinds.count('category')} categories, "
+        f"{len(columns) - len(kinds)} constant (not probed)")
+    report.facts["probe: the machine's load average (1 min) before and after the suite"] = (
+        f"{load_before:.1f}, {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores)")
+
+
+def _timed_with_cpu(name: str, fn, repeats: int, note: str) -> Row:
+    """The row of `fn`'s wall time, its note ending with the median CPU time of the same calls."""
+    cpu = []
+
+    def timed() -> None:
+        began = time.process_time()
+        fn()
+        cpu.append(time.process_time() - began)
+
+    seconds = measure(timed, repeats)
+    return row("probe", name, seconds, note=f"{note}CPU {1000 * np.median(cpu[1:]):.0f} ms")
+
+
+def _probe_data(model: WorldModel, frames: int) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
+    """Latents [frames, N, D] and label columns [frames] for the probe suite: the bundle's example clips and their
+    labels end to end, looped to `frames` (only the times count: the loop repeats frames across folds, so the
+    scores are not held-out figures); without labelled examples, random ones shaped like Atari's (an action of
+    4 values, 128 RAM bytes)."""
+    from studio.analysis import analyze_clip
+    from studio.labels import read_labels
+
+    latents, columns = [], {}
+    for path in (p for p in example_clips(model) if p.with_suffix(".csv").is_file()):
+        analysis = analyze_clip(model, path, stride=1)
+        labels = read_labels(path.with_suffix(".csv"))
+        latents.append(analysis.latents)  # [T, N, D]
+        for name in labels.columns:
+            columns.setdefault(name, []).append(labels.at(name, np.asarray(analysis.clip.indices)))
+    if latents:
+        looped = np.resize(np.concatenate(latents), (frames, *latents[0].shape[1:]))
+        return looped, {name: np.resize(np.concatenate(parts), frames) for name, parts in columns.items()}, \
+            f"the bundle's {len(latents)} example clips' labels, looped to {frames} frames"
+    rng = np.random.default_rng(0)
+    m = model.manifest.latent
+    random = {"action": rng.integers(0, 4, frames).astype(np.float64)}
+    random |= {f"ram_{i}": rng.integers(0, 256, frames).astype(np.float64) for i in range(128)}
+    return rng.normal(size=(frames, m.tokens, m.dim)).astype(np.float32), random, "random labels shaped like Atari's"
+
+
 def synthetic_clips(model: WorldModel, lengths: tuple[int, ...], folder: Path) -> dict[int, Path]:
     """Clips of the given lengths at 30 fps, made of the bundle's example clip looped (or noise without one),
     at 160×208: Atari's own size, rounded to even for H.264."""
-    from studio.examples import example_clips
-
     examples = example_clips(model)
     if examples:
         source = read_clip(examples[0], size=(208, 160), max_frames=300).frames  # [T, 208, 160, 3]
@@ -407,14 +494,23 @@ def run_all(config: BenchConfig, report: Report) -> None:
     report.facts["bundle"] = f"{model.manifest.name} ({config.bundle})"
     report.facts["onnxruntime providers in use"] = ", ".join(sorted(set(model.providers.values())))
     work = Path(tempfile.mkdtemp(prefix="studio-bench-"))
+    chosen = config.suites
     try:
-        trained = _trained_model(config)
-        graphs(report, model, trained, config, work)
-        play_and_rollout(report, model, config)
-        projection(report, model, config)
-        clips = synthetic_clips(model, config.clip_lengths, work)
-        clip_decoding(report, model, clips, config)
-        analysis_stages(report, model, clips)
-        through_the_app(report, clips, config, work)
+        if "graphs" in chosen:
+            graphs(report, model, _trained_model(config), config, work)
+        if "play" in chosen:
+            play_and_rollout(report, model, config)
+        if "projection" in chosen:
+            projection(report, model, config)
+        needs_clips = {"decoding", "analysis", "app"} & set(chosen)
+        clips = synthetic_clips(model, config.clip_lengths, work) if needs_clips else {}
+        if "decoding" in chosen:
+            clip_decoding(report, model, clips, config)
+        if "analysis" in chosen:
+            analysis_stages(report, model, clips)
+        if "app" in chosen:
+            through_the_app(report, clips, config, work)
+        if "probes" in chosen:
+            probes(report, model, config)
     finally:
         shutil.rmtree(work, ignore_errors=True)

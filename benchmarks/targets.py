@@ -60,6 +60,12 @@ def _scaled(numerator: Callable, denominator: Callable, scale: float = 1.0) -> C
 
 
 API_STEP = "play step through the API (/step, over HTTP + SSE as the page's presses)"
+
+
+def probe_row(what: str, frames: int) -> str:
+    """The name of a probe suite's row: `what` is probed on a clip of `frames` frames."""
+    return f"probe {what}, {frames} frames, 5 folds"
+
 TARGETS = (
     Target("play step through the API, p50", 40, "ms", _row(API_STEP)),
     Target("play step through the API, p95", 80, "ms", _row(API_STEP, "p95_ms")),
@@ -72,6 +78,10 @@ TARGETS = (
     *(Target(f"onnxruntime over torch eager, {role} batch 1", 2, "x", _row(f"{role} batch 1 (onnxruntime)", "ratio"),
              at_least=True) for role in ("encoder", "actions", "predictor", "decoder")),
     Target("cold start: launch → page served", 5, "s", _fact("cold start: launch → page served")),
+    Target("probe all label columns of a 900-frame clip (the examples' 130)", 5, "s",
+           _scaled(_row(probe_row("all label columns", 900)), lambda _: 1000.0)),
+    Target("probe one column of a 900-frame clip", 1, "s",
+           _scaled(_row(probe_row("one category column", 900)), lambda _: 1000.0)),
     Target("first analyze / warm analyze", 1.5, "x", _fact("first analyze / warm analyze (same clip)")),
     Target("screen finding + familiarity, share of a 1-minute clip's analysis", 10, "%",
            _fact("screen finding + familiarity: share of a 1-minute clip's analysis")),

@@ -185,19 +185,26 @@ def _add_bench(commands) -> None:
     bench.add_argument("--checkpoint", type=Path, default=Path("runs/breakout/checkpoint.pt"),
                        help="the training checkpoint behind the bundle, for the torch eager rows (skipped when absent)")
     bench.add_argument("--quick", action="store_true", help="a few seconds: checks the harness, not the figures")
+    bench.add_argument("--suite", action="append", metavar="SUITE",
+                       help="run this suite only (repeatable: graphs, probes, …); the last results of the others stay")
     bench.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "benchmarks")
     bench.set_defaults(run=_bench)
 
 
 def _bench(args) -> None:
     from benchmarks.harness import Report
-    from benchmarks.suites import BenchConfig, run_all
+    from benchmarks.suites import SUITES, BenchConfig, run_all
 
+    unknown = sorted(set(args.suite or ()) - set(SUITES))
+    if unknown:
+        sys.exit(f"studio bench: no suite {', '.join(unknown)}; the suites are {', '.join(SUITES)}")
     shown = (os.path.relpath(path) for path in (args.bundle, args.checkpoint))
-    command = "studio bench" + (" --quick" if args.quick else "") + " --bundle {} --checkpoint {}".format(*shown)
+    command = ("studio bench" + (" --quick" if args.quick else "") + "".join(f" --suite {s}" for s in args.suite or ())
+               + " --bundle {} --checkpoint {}".format(*shown))
     report = Report(command=command)
-    run_all(BenchConfig(bundle=args.bundle, checkpoint=args.checkpoint, quick=args.quick), report)
-    for path in report.write(args.out):
+    run_all(BenchConfig(bundle=args.bundle, checkpoint=args.checkpoint, quick=args.quick,
+                        suites=tuple(args.suite or SUITES)), report)
+    for path in report.write(args.out, keep_others=bool(args.suite)):
         print(f"wrote {path}")
 
 

@@ -20,7 +20,7 @@ def test_quick_benchmark_runs_every_suite_and_writes_its_files(tiny_bundle, tiny
                  "--out", str(tmp_path / "out")]) == 0
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     suites = {row["suite"] for row in results["rows"]}
-    assert suites == {"graphs", "floor", "play", "rollout", "projection", "decoding", "analyze", "load"}
+    assert suites == {"graphs", "floor", "play", "rollout", "projection", "decoding", "analyze", "load", "probe"}
     assert all(row["runs"] > 0 and row["median_ms"] > 0 for row in results["rows"])
     names = {row["name"] for row in results["rows"]}
     for role in ("encoder", "decoder"):
@@ -34,6 +34,19 @@ def test_quick_benchmark_runs_every_suite_and_writes_its_files(tiny_bundle, tiny
     assert float(one.split(";")[0]) > 0
     assert "together at most 60" in facts["Run mode, 2 players at once: frames streamed per second to each; the app's CPU"]
     assert "| measurement |" in (tmp_path / "out" / "RESULTS.md").read_text()
+    # one suite again: its rows are replaced, every other suite's stay, and the page names both commands
+    probe_rows = [row for row in results["rows"] if row["suite"] == "probe"]
+    assert main(["bench", "--quick", "--suite", "probes", "--bundle", str(tiny_bundle), "--checkpoint", str(checkpoint),
+                 "--out", str(tmp_path / "out")]) == 0
+    again = json.loads((tmp_path / "out" / "results.json").read_text())
+    others = [row for row in results["rows"] if row["suite"] != "probe"]
+    assert [row for row in again["rows"] if row["suite"] != "probe"] == others
+    assert len([row for row in again["rows"] if row["suite"] == "probe"]) == len(probe_rows)
+    assert again["command"] == results["command"] and again["later_runs"][0]["suites"] == ["probe"]
+    page = (tmp_path / "out" / "RESULTS.md").read_text()
+    assert "measured later, alone, by `studio bench --quick --suite probes" in page
+    with pytest.raises(SystemExit, match="no suite probe; the suites are graphs"):
+        main(["bench", "--suite", "probe", "--bundle", str(tiny_bundle)])
 
 
 def test_multiply_adds_are_counted_from_the_graphs_own_shapes(tmp_path):

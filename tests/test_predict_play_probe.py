@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from studio.play import RUN_STEPS_PER_S, Game, run_period_s
-from studio.probe import ProbeConfig, ProbeError, label_kind, probe, probe_all
+from studio.probe import ProbeConfig, ProbeError, contiguous_folds, label_kind, probe, probe_all
 from studio.rollout import (
     MAX_BRANCHES,
     ActionSequenceError,
@@ -204,6 +204,59 @@ def test_probe_refuses_what_it_cannot_probe_and_ranks_columns():
     ranking = probe_all(latents, {"signal": latents[:, 0, 0] * 3, "noise": rng.normal(size=60), "lives": np.ones(60)})
     assert [r.column for r in ranking.results] == ["signal", "noise"] and "lives" in ranking.skipped
     assert ProbeConfig().folds == 5
+
+
+def test_number_probes_are_ridge_cv_fold_for_fold():
+    """Every column solved on one decomposition per fold gives what scikit-learn's RidgeCV gives one by one."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from studio.probe import RIDGE_ALPHAS
+
+    rng = np.random.default_rng(3)
+    latents = smooth_walk(rng, 90, 40) + rng.normal(size=(90, 40))  # [T, F], more features than training frames
+    columns = {"a": latents[:, :4] @ rng.normal(size=4) + rng.normal(size=90), "b": rng.normal(size=90) * 50 + 7}
+    ranking = probe_all(latents, columns)
+    for result in ranking.results:
+        theirs = np.zeros(90)
+        for train, test in KFold(5).split(latents):
+            model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
+            model.fit(latents[train], columns[result.column][train])
+            theirs[test] = model.predict(latents[test])
+        np.testing.assert_allclose(result.predicted, theirs, rtol=1e-6, atol=1e-6 * np.abs(theirs).max())
+    assert [len(block) for block in contiguous_folds(12, 5)] == [3, 3, 2, 2, 2]
+    assert [list(test) for _, test in KFold(5).split(np.zeros(12))] == [list(b) for b in contiguous_folds(12, 5)]
+
+
+def test_categories_rank_beside_numbers_by_the_share_of_the_baselines_errors_removed():
+    rng = np.random.default_rng(4)
+    latents = rng.normal(size=(200, 3, 4))  # [T, N, D]
+    flat = latents.reshape(200, -1)
+    quadrant = 2 * (flat[:, 2] > 0) + (flat[:, 3] > 0)  # 0…3: a category the latents tell
+    half_told = flat[:, 0] + flat[:, 1] + 2 * rng.normal(size=200)  # a number they tell in part
+    ranking = probe_all(latents, {"half": half_told, "quadrant": quadrant.astype(float), "noise": rng.normal(size=200)})
+    assert [r.column for r in ranking.results] == ["quadrant", "half", "noise"]
+    quadrants, half, noise = ranking.results
+    assert quadrants.kind == "category" and quadrants.score > 0.7 and quadrants.baseline < 0.4
+    wrong, wrong_baseline = np.mean(quadrants.predicted != quadrants.truth), 1 - quadrants.baseline
+    assert quadrants.errors_removed == pytest.approx(1 - wrong / wrong_baseline)
+    baseline_error = (1 - half.baseline) * np.sum((half.truth - half.truth.mean()) ** 2)  # the mean's squared error
+    assert half.errors_removed == pytest.approx(1 - np.sum((half.predicted - half.truth) ** 2) / baseline_error)
+    assert 0.1 < half.errors_removed < 0.5 and noise.errors_removed < 0.05
+    assert quadrants.baseline_name == "majority class" and half.baseline_name == "mean"
+
+
+def test_probe_progress_moves_fold_by_fold():
+    rng = np.random.default_rng(5)
+    latents = rng.normal(size=(60, 8))
+    seen = []
+    probe_all(latents, {"x": latents[:, 0], "y": rng.normal(size=60)}, ProbeConfig(folds=3),
+              lambda fraction, stage: seen.append((fraction, stage)))
+    fractions = [fraction for fraction, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1 and len(set(fractions)) >= 6
+    assert any("fold 3 of 3" in stage for _, stage in seen) and "2 column(s) probed" in seen[-1][1]
 
 
 def test_running_games_share_a_step_budget_and_none_exceeds_a_screen_refresh():

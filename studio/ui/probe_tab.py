@@ -7,11 +7,12 @@ import numpy as np
 
 from studio.labels import Labels, LabelsError, ordered_columns
 from studio.plots import probe_figure
-from studio.probe import KINDS, ProbeConfig, ProbeError, probe, probe_all
+from studio.probe import KINDS, ProbeConfig, ProbeError, ProbeResult, Progress, probe, probe_all
 from studio.ui.labels_upload import offer_columns, read_uploaded_labels
 from studio.ui.state import ClipState
 from studio.ui.tab import ClipEvents, Tab, Updates
 
+RANKING_HEADERS = ["column", "kind", "metric", "held-out score", "baseline's score", "baseline's errors removed"]
 LABELS_HELP = ("A CSV with a `frame` column (the source frame index) and any number of numeric or categorical "
                "columns, e.g. `frame,score,lives,action_name`. The shipped example clips bring their own labels "
                "(true action, and the game's 128 RAM bytes `ram_0` … `ram_127`).")
@@ -22,9 +23,10 @@ class ProbeTab(Tab):
 
     def build(self) -> None:
         clip = self.page.clip
-        gr.Markdown("What do the latents encode? A linear probe (ridge regression for numbers, logistic regression "
+        gr.Markdown("What do the latents encode? A linear probe (ridge regression for numbers, a ridge classifier "
                     "for categories) is fitted from each frame's latents to a label, cross-validated over folds that "
-                    "are contiguous in time, and scored against a trivial baseline (the mean, or the majority class).")
+                    "are contiguous in time, and scored against a trivial baseline (the mean, or the majority class). "
+                    "Every column shares one decomposition of the latents per fold, so all of them take seconds.")
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 labels_file = gr.File(label="Labels CSV", file_types=[".csv"], type="filepath", elem_id="probe-labels")
@@ -40,7 +42,7 @@ class ProbeTab(Tab):
                 self.result_text = gr.Markdown(elem_id="probe-result")
                 self.figure = gr.Plot(label="Predicted (held-out) against true", elem_id="probe-plot")
                 self.ranking = gr.Dataframe(
-                    headers=["column", "kind", "score", "baseline", "gain"], label="Every column, best encoded first",
+                    headers=RANKING_HEADERS, label="Every column, best encoded first", wrap=True,
                     interactive=False, elem_id="probe-ranking",
                 )
 
@@ -65,29 +67,36 @@ class ProbeTab(Tab):
                 self.result_text: "", self.figure: None, self.ranking: None}
 
     # the parameters' names are the endpoints' (gradio_client takes them as keywords)
-    def probe_column(self, state: ClipState | None, path: str | None, name: str | None, kind_value: str, k) -> Updates:
+    def probe_column(self, state: ClipState | None, path: str | None, name: str | None, kind_value: str, k,
+                     progress=gr.Progress()) -> Updates:
         labels = _labels(state, path)
         name = name or ordered_columns(labels.columns)[0]
         values = _values(state, labels, name)
         try:
-            result = probe(state.analysis.latents, values, name, ProbeConfig(folds=int(k), kind=kind_value))
+            result = probe(state.analysis.latents, values, name, ProbeConfig(folds=int(k), kind=kind_value),
+                           _reporting_to(progress))
         except ProbeError as err:
             raise gr.Error(str(err), title="The probe was not run") from None
         text = (f"**{name}** probed as a {result.kind} over {len(values)} frames, {int(k)} contiguous folds: "
                 f"held-out {result.metric} **{result.score:.3f}** against **{result.baseline:.3f}** for the "
-                f"{'mean' if result.kind == 'number' else 'majority class'} (gain {result.gain:+.3f}).")
-        figure = probe_figure(result, f"{name}: {result.metric} {result.score:.3f}")
+                f"{result.baseline_name}: {_errors_removed(result)}.")
+        figure = probe_figure(result, f"{name}: {result.metric} {result.score:.3f} (the {result.baseline_name}: "
+                                      f"{result.baseline:.3f})")
         return {self.result_text: text, self.figure: figure, self.page.clip: state}
 
     def probe_every_column(self, state: ClipState | None, path: str | None, k, progress=gr.Progress()) -> Updates:
         labels = _labels(state, path)
-        progress(0.1, desc=f"probing {len(labels.columns)} columns")
         columns = {name: _values(state, labels, name) for name in labels.columns}
-        result = probe_all(state.analysis.latents, columns, ProbeConfig(folds=int(k)))
-        rows = [[r.column, r.kind, round(r.score, 4), round(r.baseline, 4), round(r.gain, 4)] for r in result.results]
+        try:
+            result = probe_all(state.analysis.latents, columns, ProbeConfig(folds=int(k)), _reporting_to(progress))
+        except ProbeError as err:
+            raise gr.Error(str(err), title="The probes were not run") from None
+        rows = [[r.column, r.kind, r.metric, round(r.score, 3), round(r.baseline, 3), round(r.errors_removed, 3)]
+                for r in result.results]
         skipped = _ellipsis(ordered_columns(result.skipped), 12)
-        text = (f"Ranked **{len(rows)} columns** by held-out score minus baseline (R² for numbers, accuracy for "
-                "categories).")
+        text = (f"Ranked **{len(rows)} columns** by the share of the trivial baseline's errors the probe removes on "
+                "held-out frames: squared error against the mean for numbers (scored by R²), wrong answers against "
+                "the majority class for categories (scored by accuracy). 1 is perfect, 0 no better than the baseline.")
         if skipped:
             text += f" Not probed (constant on this clip, or too few frames): {len(result.skipped)} columns, {skipped}."
         return {self.result_text: text, self.ranking: rows, self.page.clip: state}
@@ -110,6 +119,18 @@ def _values(state: ClipState, labels: Labels, name: str) -> np.ndarray:
         return labels.at(name, np.asarray(state.analysis.clip.indices))  # [T], one per analyzed frame
     except LabelsError as err:
         raise gr.Error(str(err)) from None
+
+
+def _reporting_to(progress: gr.Progress) -> Progress:
+    return lambda fraction, stage: progress(fraction, desc=stage)
+
+
+def _errors_removed(result: ProbeResult) -> str:
+    share = result.errors_removed
+    if share <= 0:
+        return f"no better than the {result.baseline_name}"
+    errors = "squared error" if result.kind == "number" else "wrong answers"
+    return f"it removes {share:.0%} of the {result.baseline_name}'s {errors}"
 
 
 def _ellipsis(names: list[str], shown: int) -> str:
