@@ -16,6 +16,8 @@ run: $(VENV)/.installed-run
 	$(PY) app.py
 
 test: $(VENV)/.installed-dev chromium
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 # The README's pictures (docs/*.png): the studio on the shipped bundle, driven in headless Chromium.
