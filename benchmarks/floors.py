@@ -28,8 +28,13 @@ class OneOpGraph:
     """A one-op graph over `elements` floats, opened the way the studio opens its graphs; call it to run it."""
 
     def __init__(self, nodes: list, shape: list[int], initializers: list, elements: int):
-        graph = helper.make_graph(nodes, "floor", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], initializers)
+        graph = helper.make_graph(
+            nodes,
+            "floor",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+            initializers,
+        )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
         self.session = ort.InferenceSession(model.SerializeToString(), sess_options=session_options(), providers=[CPU])
         self.feeds = {"x": np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}
@@ -59,8 +64,13 @@ def normalized_and_activated(path: str | Path) -> tuple[int, int]:
     nodes = model.graph.node
     norms = [n.input[0] for n in nodes if n.op_type == "InstanceNormalization"]
     sigmoid_of = {n.output[0]: n.input[0] for n in nodes if n.op_type == "Sigmoid"}
-    silus = [a for n in nodes if n.op_type == "Mul" and len(n.input) == 2
-             for a, b in (tuple(n.input), tuple(n.input)[::-1]) if sigmoid_of.get(b) == a]
+    silus = [
+        a
+        for n in nodes
+        if n.op_type == "Mul" and len(n.input) == 2
+        for a, b in (tuple(n.input), tuple(n.input)[::-1])
+        if sigmoid_of.get(b) == a
+    ]
     shapes = tensor_shapes(model, set(norms) | set(silus))
     return sum(int(np.prod(shapes[n])) for n in norms), sum(int(np.prod(shapes[n])) for n in silus)
 
@@ -73,11 +83,23 @@ def kernel_floor(normalized: int, activated: int) -> KernelFloor:
     def per_group(*names: str, value: float = 1.0) -> list:
         return [numpy_helper.from_array(np.full(GROUPS, value, np.float32), name) for name in names]
 
-    norm = OneOpGraph([helper.make_node("InstanceNormalization", ["x", "scale", "bias"], ["y"])], view,
-                      per_group("scale") + per_group("bias", value=0.0), normalized)
-    scale_and_shift = OneOpGraph([helper.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["y"])],
-                                 view, per_group("scale", "var") + per_group("bias", "mean", value=0.0), normalized)
-    silu = OneOpGraph([helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Mul", ["x", "s"], ["y"])],
-                      [1, activated], [], activated)
+    norm = OneOpGraph(
+        [helper.make_node("InstanceNormalization", ["x", "scale", "bias"], ["y"])],
+        view,
+        per_group("scale") + per_group("bias", value=0.0),
+        normalized,
+    )
+    scale_and_shift = OneOpGraph(
+        [helper.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["y"])],
+        view,
+        per_group("scale", "var") + per_group("bias", "mean", value=0.0),
+        normalized,
+    )
+    silu = OneOpGraph(
+        [helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Mul", ["x", "s"], ["y"])],
+        [1, activated],
+        [],
+        activated,
+    )
     empty = OneOpGraph([helper.make_node("Identity", ["x"], ["y"])], [1, 1], [], 1)
     return KernelFloor(norm, scale_and_shift, silu, empty)

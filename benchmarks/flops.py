@@ -48,10 +48,13 @@ def tensor_shapes(model: onnx.ModelProto, names: set[str]) -> dict[str, list[int
     weights = {t.name: list(t.dims) for t in model.graph.initializer}
     probed = sorted(name for name in names if name not in weights)
     known = {o.name for o in model.graph.output}
-    model.graph.output.extend(helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in probed
-                              if name not in known)
+    model.graph.output.extend(
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in probed if name not in known
+    )
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    feeds = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32) for i in session.get_inputs()}
+    feeds = {
+        i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32) for i in session.get_inputs()
+    }
     outputs = [o.name for o in session.get_outputs()]
     return {**weights, **{name: list(value.shape) for name, value in zip(outputs, session.run(outputs, feeds))}}
 
@@ -62,4 +65,3 @@ def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
     a, b = rng.random((size, size), dtype=np.float32), rng.random((size, size), dtype=np.float32)
     best = measure(lambda: a @ b, repeats, warm_up=1).min()  # the untimed first product starts BLAS's threads
     return 2 * size**3 / best / 1e9
-

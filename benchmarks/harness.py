@@ -7,7 +7,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -46,8 +46,9 @@ def measure(fn: Callable[[], object], repeats: int, warm_up: int = 1) -> np.ndar
     return seconds
 
 
-def measure_alternating(alternatives: list[Callable[[], object]], repeats: int, rounds: int = 5, warm_up: int = 3,
-                        warm_up_s: float = 2.0) -> list[np.ndarray]:
+def measure_alternating(
+    alternatives: list[Callable[[], object]], repeats: int, rounds: int = 5, warm_up: int = 3, warm_up_s: float = 2.0
+) -> list[np.ndarray]:
     """Alternatives timed in alternating blocks (their order rotated every round), so a machine that drifts
     during the measurement weighs on all alike -> [repeats] seconds for each.
 
@@ -70,8 +71,16 @@ def measure_alternating(alternatives: list[Callable[[], object]], repeats: int, 
 
 def row(suite: str, name: str, seconds: np.ndarray, note: str = "") -> Row:
     ms = np.asarray(seconds) * 1000.0
-    return Row(suite, name, len(ms), float(np.median(ms)), float(ms.min()), float(ms.max()),
-               float(np.percentile(ms, 95)), note=note)
+    return Row(
+        suite,
+        name,
+        len(ms),
+        float(np.median(ms)),
+        float(ms.min()),
+        float(ms.max()),
+        float(np.percentile(ms, 95)),
+        note=note,
+    )
 
 
 def versus(this: Row, other: Row) -> Row:
@@ -89,14 +98,21 @@ class Report:
         self.rows.extend(rows)
         for r in rows:
             ratio = f" ({r.ratio:.2f}x vs {r.versus})" if r.ratio is not None else ""
-            print(f"  {r.suite:<10} {r.name:<48} median {r.median_ms:9.2f} ms  p95 {r.p95_ms:9.2f} ms{ratio}", flush=True)
+            print(
+                f"  {r.suite:<10} {r.name:<48} median {r.median_ms:9.2f} ms  p95 {r.p95_ms:9.2f} ms{ratio}", flush=True
+            )
 
     def write(self, out_dir: Path, keep_others: bool = False) -> tuple[Path, Path]:
         """`keep_others`: this run measured some suites only; the last run's rows of every other suite, and its
         figures this run did not measure, stay, and the page names the command behind each."""
         out_dir.mkdir(parents=True, exist_ok=True)
         environment = machine()
-        payload = {"command": self.command, "machine": environment, "facts": self.facts, "rows": [asdict(r) for r in self.rows]}
+        payload = {
+            "command": self.command,
+            "machine": environment,
+            "facts": self.facts,
+            "rows": [asdict(r) for r in self.rows],
+        }
         json_path = out_dir / "results.json"
         if keep_others and json_path.is_file():
             payload = _merged(json.loads(json_path.read_text()), payload)
@@ -111,8 +127,12 @@ def _merged(previous: dict, partial: dict) -> dict:
     suites = sorted({r["suite"] for r in partial["rows"]})
     later = [run for run in previous.get("later_runs", []) if run["suites"] != suites]
     later.append({"command": partial["command"], "date": partial["machine"]["date"], "suites": suites})
-    return {**previous, "later_runs": later, "facts": {**previous["facts"], **partial["facts"]},
-            "rows": [r for r in previous["rows"] if r["suite"] not in suites] + partial["rows"]}
+    return {
+        **previous,
+        "later_runs": later,
+        "facts": {**previous["facts"], **partial["facts"]},
+        "rows": [r for r in previous["rows"] if r["suite"] not in suites] + partial["rows"],
+    }
 
 
 def machine() -> dict[str, object]:
@@ -125,7 +145,7 @@ def machine() -> dict[str, object]:
         except metadata.PackageNotFoundError:
             continue
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": _cpu_name(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
@@ -156,9 +176,13 @@ def markdown(payload: dict) -> str:
         "",
         f"```\n{payload['command']}\n```",
         "",
-        *(f"The {', '.join(run['suites'])} rows (and their figures) were measured later, alone, by `{run['command']}` "
-          f"({run['date']}).\n" for run in payload.get("later_runs", [])),
-        f"- **Machine:** {m['cpu']}, {m['cores']} cores, no GPU unless the provider rows say otherwise; {m['platform']}",
+        *(
+            f"The {', '.join(run['suites'])} rows (and their figures) were measured later, alone, "
+            f"by `{run['command']}` ({run['date']}).\n"
+            for run in payload.get("later_runs", [])
+        ),
+        f"- **Machine:** {m['cpu']}, {m['cores']} cores, no GPU unless the provider rows say otherwise; "
+        f"{m['platform']}",
         f"- **Date:** {m['date']} · **Python** {m['python']} · "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
         f"- **OMP_WAIT_POLICY:** {m.get('omp_wait_policy', 'not recorded')} (torch eager's small batches depend on it)",
@@ -171,13 +195,19 @@ def markdown(payload: dict) -> str:
         lines.append("")
     suites = dict.fromkeys(r["suite"] for r in payload["rows"])
     for suite in suites:
-        lines += [f"## {suite}", "", "| measurement | runs | median ms | min | max | p95 | vs | ratio | note |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"]
+        lines += [
+            f"## {suite}",
+            "",
+            "| measurement | runs | median ms | min | max | p95 | vs | ratio | note |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
+        ]
         for r in payload["rows"]:
             if r["suite"] != suite:
                 continue
             ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else ""
-            lines.append(f"| {r['name']} | {r['runs']} | {r['median_ms']:.2f} | {r['min_ms']:.2f} | {r['max_ms']:.2f} "
-                         f"| {r['p95_ms']:.2f} | {r['versus']} | {ratio} | {r['note']} |")
+            lines.append(
+                f"| {r['name']} | {r['runs']} | {r['median_ms']:.2f} | {r['min_ms']:.2f} | {r['max_ms']:.2f} "
+                f"| {r['p95_ms']:.2f} | {r['versus']} | {ratio} | {r['note']} |"
+            )
         lines.append("")
     return "\n".join(lines)

@@ -26,7 +26,9 @@ def start_studio(exported: Path, log: Path, env: dict | None = None) -> tuple[su
     return start_app([sys.executable, "-m", "studio.cli", "serve", "--exported", str(exported)], log, env)
 
 
-def start_app(command: list[str], log: Path, env: dict | None = None, cwd: Path | None = None) -> tuple[subprocess.Popen, str]:
+def start_app(
+    command: list[str], log: Path, env: dict | None = None, cwd: Path | None = None
+) -> tuple[subprocess.Popen, str]:
     """Run `command` with Gradio's own host/port variables, as a Space sets them; wait until the page is served."""
     port = free_port()
     env = {
@@ -123,7 +125,9 @@ class RawClient:
 
     def _events(self, api_name: str, data: tuple) -> Iterator[tuple[str, object]]:
         """Post a call, then yield (event, its data) as the server streams them."""
-        posted = self.http.post(f"{self.base}/call/{api_name}", json={"data": list(data), "session_hash": self.session_hash})
+        posted = self.http.post(
+            f"{self.base}/call/{api_name}", json={"data": list(data), "session_hash": self.session_hash}
+        )
         posted.raise_for_status()
         event_id = posted.json()["event_id"]
         event = None

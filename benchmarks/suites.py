@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from benchmarks.flops import matmul_gflops, multiply_adds
 from benchmarks.floors import kernel_floor, normalized_and_activated
+from benchmarks.flops import matmul_gflops, multiply_adds
 from benchmarks.harness import Report, Row, measure, measure_alternating, row, versus
 from benchmarks.targets import API_STEP, probe_row
 from studio.examples import example_clips
@@ -20,7 +20,6 @@ from studio.play import RUN_STEPS_PER_S, Game
 from studio.projection import Projection, ProjectionConfig
 from studio.runtime import CPU, WorldModel, session_options
 from studio.video import read_clip, write_mp4
-
 
 # Batch-1 calls take a millisecond; on these VMs such calls ran 1.6x slower for seconds at a time, so their
 # medians come from ~10 s of alternating blocks, long enough for a slow spell to stay a minority.
@@ -71,8 +70,10 @@ def graphs(report: Report, model: WorldModel, trained, config: BenchConfig, work
         from studio.train.eager_reference import convolutions_only, eager_graphs  # torch lives in the training extras
 
         eager = eager_graphs(trained)
-        floors = {role: _ConvolutionFloor(role, runner, path, model)
-                  for role, (runner, path) in convolutions_only(trained, work / "convolutions").items()}
+        floors = {
+            role: _ConvolutionFloor(role, runner, path, model)
+            for role, (runner, path) in convolutions_only(trained, work / "convolutions").items()
+        }
     ceiling = matmul_gflops()
     report.facts["float32 matrix product, 2048² (numpy, all cores): the arithmetic ceiling"] = f"{ceiling:.0f} GFLOP/s"
     work_per_sample = {role: multiply_adds(path) for role, path in model.bundle.graph_paths.items()}
@@ -88,20 +89,33 @@ def graphs(report: Report, model: WorldModel, trained, config: BenchConfig, work
             else:
                 floor = floors.get(role) if batch == 1 else None
                 repeats = config.repeats * (BATCH_ONE_REPEATS if batch == 1 else 1)
-                seconds = measure_alternating([lambda: session.run(None, feeds), lambda: eager[role](feeds),
-                                               *(floor.alternatives(feeds) if floor else [])],
-                                              repeats, rounds=10, warm_up_s=config.warm_up_s)
+                seconds = measure_alternating(
+                    [
+                        lambda: session.run(None, feeds),
+                        lambda: eager[role](feeds),
+                        *(floor.alternatives(feeds) if floor else []),
+                    ],
+                    repeats,
+                    rounds=10,
+                    warm_up_s=config.warm_up_s,
+                )
                 ort = row("graphs", f"{label} (onnxruntime)", seconds[0])
                 torch_row = row("graphs", f"{label} (torch eager)", seconds[1])
                 report.add(versus(ort, torch_row), torch_row)
                 if floor:
                     floor.report(report, ort, torch_row, seconds[2:])
                 measured = {"onnxruntime": ort, "torch": torch_row}
-            gflops = {runtime: 2 * work_per_sample[role] * batch / (r.median_ms / 1000) / 1e9 for runtime, r in measured.items()}
-            rates[role].append(f"batch {batch}: " + ", ".join(f"{runtime} {rate:.0f}" for runtime, rate in gflops.items()))
+            gflops = {
+                runtime: 2 * work_per_sample[role] * batch / (r.median_ms / 1000) / 1e9
+                for runtime, r in measured.items()
+            }
+            rates[role].append(
+                f"batch {batch}: " + ", ".join(f"{runtime} {rate:.0f}" for runtime, rate in gflops.items())
+            )
     for role, figures in rates.items():
         report.facts[f"{role}: multiply-adds per sample; GFLOP/s reached"] = (
-            f"{work_per_sample[role] / 1e6:.1f} M; " + "; ".join(figures))
+            f"{work_per_sample[role] / 1e6:.1f} M; " + "; ".join(figures)
+        )
 
 
 class _ConvolutionFloor:
@@ -114,7 +128,9 @@ class _ConvolutionFloor:
     def __init__(self, role: str, convs_eager, convs_path: Path, model: WorldModel):
         self.role = role
         self.convs_eager = convs_eager
-        self.convs_session = onnxruntime.InferenceSession(str(convs_path), sess_options=session_options(), providers=[CPU])
+        self.convs_session = onnxruntime.InferenceSession(
+            str(convs_path), sess_options=session_options(), providers=[CPU]
+        )
         self.kernels = kernel_floor(*normalized_and_activated(model.bundle.graph_paths[role]))
 
     def alternatives(self, feeds: dict[str, np.ndarray]) -> list:
@@ -122,30 +138,45 @@ class _ConvolutionFloor:
 
     def report(self, report: Report, whole_ort: Row, whole_torch: Row, seconds: list[np.ndarray]) -> None:
         k = self.kernels
-        names = ["convolutions alone (onnxruntime)", "convolutions alone (torch eager)",
-                 f"its GroupNorms' statistics as one InstanceNormalization of {k.norm.elements:,} elements (onnxruntime)",
-                 f"their per-channel scale and shift as one BatchNormalization of {k.norm.elements:,} elements (onnxruntime)",
-                 f"its SiLUs as one op of {k.silu.elements:,} elements (onnxruntime)",
-                 "an empty call: Identity of one float (onnxruntime)"]
-        convs_ort, convs_torch, *kernel_rows = (row("floor", f"{self.role} batch 1, {name}", s) for name, s in zip(names, seconds))
+        names = [
+            "convolutions alone (onnxruntime)",
+            "convolutions alone (torch eager)",
+            f"its GroupNorms' statistics as one InstanceNormalization of {k.norm.elements:,} elements (onnxruntime)",
+            f"their per-channel scale and shift as one BatchNormalization of {k.norm.elements:,} elements "
+            "(onnxruntime)",
+            f"its SiLUs as one op of {k.silu.elements:,} elements (onnxruntime)",
+            "an empty call: Identity of one float (onnxruntime)",
+        ]
+        convs_ort, convs_torch, *kernel_rows = (
+            row("floor", f"{self.role} batch 1, {name}", s) for name, s in zip(names, seconds)
+        )
         report.add(versus(convs_ort, convs_torch), convs_torch, *kernel_rows)
         *kernel_ms, empty_ms = (r.median_ms for r in kernel_rows)
         floor = sum(max(0.0, ms - empty_ms) for ms in kernel_ms)
         w_o, w_t, c_o, c_t = (r.median_ms for r in (whole_ort, whole_torch, convs_ort, convs_torch))
         # the whole graph cannot beat its own convolutions, nor them plus the floor: when it reads as if it did, the
         # machine slowed down during some blocks of the loop and not others, and that bound does not hold
-        report.facts[f"{self.role} batch 1: what a 2x over torch eager leaves for the normalizations and activations"] = (
+        report.facts[
+            f"{self.role} batch 1: what a 2x over torch eager leaves for the normalizations and activations"
+        ] = (
             f"timed together: torch {w_t:.2f} ms, so 2x needs onnxruntime ≤ {w_t / 2:.2f}; its convolutions alone "
             f"take {c_o:.2f} (torch's {c_t:.2f}: {c_t / c_o:.2f}x), so onnxruntime cannot beat torch by more than "
             f"{w_t / c_o:.2f}x{_not_a_bound(w_o < c_o)}; they leave {w_t / 2 - c_o:.2f} ms for the rest, which takes "
-            f"{w_o - c_o:.2f} (torch: {w_t - c_t:.2f}) and cannot take less than {floor:.3f} with onnxruntime's kernels "
-            f"(each one-op call less the empty call's {empty_ms:.3f}); best ratio possible with them: "
-            f"{w_t / (c_o + floor):.2f}x{_not_a_bound(w_o < c_o + floor)} (this loop: {w_t / w_o:.2f}x)")
+            f"{w_o - c_o:.2f} (torch: {w_t - c_t:.2f}) and cannot take less than {floor:.3f} "
+            "with onnxruntime's kernels "
+            f"(each one-op call less the empty call's {empty_ms:.3f}); "
+            "best ratio possible with them: "
+            f"{w_t / (c_o + floor):.2f}x{_not_a_bound(w_o < c_o + floor)} (this loop: {w_t / w_o:.2f}x)"
+        )
 
 
 def _not_a_bound(disturbed: bool) -> str:
-    return (" [NOT A BOUND in this loop: the whole graph ran faster than that, so the machine's speed changed "
-            "during the loop]" if disturbed else "")
+    return (
+        " [NOT A BOUND in this loop: the whole graph ran faster than that, so the machine's speed changed "
+        "during the loop]"
+        if disturbed
+        else ""
+    )
 
 
 def _trained_model(config: BenchConfig):
@@ -168,8 +199,10 @@ def _feeds(model: WorldModel, batch: int) -> dict[str, dict[str, np.ndarray]]:
     return {
         "encoder": {"frames": frames},
         "actions": {"latents": np.stack([np.roll(latents, shift, axis=0) for shift in range(m.action.window)], axis=1)},
-        "predictor": {"context": np.repeat(latents[:, None], m.predictor.context, axis=1),
-                      "action": model.action_vectors(np.arange(batch) % model.codebook_size)},
+        "predictor": {
+            "context": np.repeat(latents[:, None], m.predictor.context, axis=1),
+            "action": model.action_vectors(np.arange(batch) % model.codebook_size),
+        },
         "decoder": {"latents": latents},
     }
 
@@ -184,8 +217,14 @@ def clip_decoding(report: Report, model: WorldModel, clips: dict[int, Path], con
             source = read_clip(path, max_frames=2).source_size if size is None else size
             kwargs = dict(max_frames=frames, size=source, spread=False)
             repeats = max(1, config.repeats // 10) if frames > 1000 else max(2, config.repeats // 3)
-            decord_row = row("decoding", f"{frames} frames {label} (decord)", measure(lambda: read_clip(path, **kwargs), repeats, 0))
-            pyav_row = row("decoding", f"{frames} frames {label} (PyAV)", measure(lambda: read_clip(path, backend="pyav", **kwargs), repeats, 0))
+            decord_row = row(
+                "decoding", f"{frames} frames {label} (decord)", measure(lambda: read_clip(path, **kwargs), repeats, 0)
+            )
+            pyav_row = row(
+                "decoding",
+                f"{frames} frames {label} (PyAV)",
+                measure(lambda: read_clip(path, backend="pyav", **kwargs), repeats, 0),
+            )
             report.add(versus(decord_row, pyav_row), pyav_row)
 
 
@@ -201,15 +240,26 @@ def projection(report: Report, model: WorldModel, config: BenchConfig) -> None:
         new_points = rng.normal(size=(size, n * d)).astype(np.float32)  # UMAP returns its fit's own points at once
         repeats = 1 if size > 10_000 else max(2, config.repeats // 10)
         umap_config = ProjectionConfig("umap", 2)
-        fit = row("projection", f"UMAP fit, {size} points", measure(lambda: Projection.fit(points, umap_config), repeats, 0))
+        fit = row(
+            "projection", f"UMAP fit, {size} points", measure(lambda: Projection.fit(points, umap_config), repeats, 0)
+        )
         fitted = Projection.fit(points, umap_config)
         reduced = (new_points - fitted.mean) @ fitted.components.T  # [size, keep]
         theirs = umap.UMAP(n_neighbors=umap_config.neighbors, min_dist=umap_config.min_dist, random_state=0, n_jobs=1)
         theirs.fit(fitted.reference)
-        placed = row("projection", f"place {size} points in the map (studio)", measure(lambda: fitted.transform(new_points), repeats, 1))
-        transform = row("projection", f"umap-learn transform, {size} points", measure(lambda: theirs.transform(reduced), repeats, 1))
-        pca = row("projection", f"PCA fit + transform, {size} points",
-                  measure(lambda: Projection.fit(points, ProjectionConfig("pca", 2)).transform(new_points), repeats, 1))
+        placed = row(
+            "projection",
+            f"place {size} points in the map (studio)",
+            measure(lambda: fitted.transform(new_points), repeats, 1),
+        )
+        transform = row(
+            "projection", f"umap-learn transform, {size} points", measure(lambda: theirs.transform(reduced), repeats, 1)
+        )
+        pca = row(
+            "projection",
+            f"PCA fit + transform, {size} points",
+            measure(lambda: Projection.fit(points, ProjectionConfig("pca", 2)).transform(new_points), repeats, 1),
+        )
         report.add(fit, versus(placed, transform), transform, versus(pca, fit))
 
 
@@ -232,11 +282,14 @@ def analysis_stages(report: Report, model: WorldModel, clips: dict[int, Path]) -
         decode = reconstruct(model, analysis).seconds
         stages = " · ".join(f"{stage} {seconds:.2f}" for stage, seconds in analysis.timings.items())
         report.facts[f"analyze {frames} frames in process (s): stages, wall; then reconstruct"] = (
-            f"{stages} · wall {wall:.2f}; reconstruct {decode:.2f}")
+            f"{stages} · wall {wall:.2f}; reconstruct {decode:.2f}"
+        )
         if frames == 1800:
             added = analysis.timings.get("screen", 0.0) + analysis.timings.get("familiarity", 0.0)
-            report.facts[VOUCHING] = (f"{100 * added / wall:.1f} % ({added:.2f} s of {wall:.2f} s; "
-                                      f"{100 * added / (wall + decode):.1f} % with the preview's reconstruction)")
+            report.facts[VOUCHING] = (
+                f"{100 * added / wall:.1f} % ({added:.2f} s of {wall:.2f} s; "
+                f"{100 * added / (wall + decode):.1f} % with the preview's reconstruction)"
+            )
 
 
 def play_and_rollout(report: Report, model: WorldModel, config: BenchConfig) -> None:
@@ -247,15 +300,27 @@ def play_and_rollout(report: Report, model: WorldModel, config: BenchConfig) -> 
     game = Game.start(model, latents, model.context - 1)
     codes = rng.integers(0, model.codebook_size, config.play_steps)
     steps = iter(np.tile(codes, 2))
-    report.add(row("play", "play step in process (predictor + decoder, batch 1)",
-                   measure(lambda: game.step(model, int(next(steps))), config.play_steps, 10)))
+    report.add(
+        row(
+            "play",
+            "play step in process (predictor + decoder, batch 1)",
+            measure(lambda: game.step(model, int(next(steps))), config.play_steps, 10),
+        )
+    )
     context = model.start_context(latents)[None]  # [1, C, N, D]
     for branches in (1, 4):
         actions = model.action_vectors(rng.integers(0, model.codebook_size, (branches, 64)))  # [B, 64, Da]
         start = np.repeat(context, branches, axis=0)
-        report.add(row("rollout", f"rollout 64 steps, {branches} branch(es), decoded",
-                       measure(lambda: model.decode(model.rollout(start, actions).reshape(-1, *latents.shape[1:])),
-                               max(2, config.repeats // 3))))
+        report.add(
+            row(
+                "rollout",
+                f"rollout 64 steps, {branches} branch(es), decoded",
+                measure(
+                    lambda: model.decode(model.rollout(start, actions).reshape(-1, *latents.shape[1:])),
+                    max(2, config.repeats // 3),
+                ),
+            )
+        )
 
 
 def probes(report: Report, model: WorldModel, config: BenchConfig) -> None:
@@ -272,17 +337,27 @@ def probes(report: Report, model: WorldModel, config: BenchConfig) -> None:
     load_before = os.getloadavg()[0]
     latents, columns, source = _probe_data(model, config.probe_frames)
     frames = len(latents)
-    number = next(name for name, values in columns.items()
-                  if values.dtype.kind == "f" and label_kind(values) == "number")
+    number = next(
+        name for name, values in columns.items() if values.dtype.kind == "f" and label_kind(values) == "number"
+    )
     category = next(name for name, values in columns.items() if label_kind(values) == "category")
     five = ProbeConfig(folds=5)
     repeats = 1 if config.quick else 5
     report.add(
         _timed_with_cpu(probe_row("all label columns", frames), lambda: probe_all(latents, columns, five), repeats, ""),
-        _timed_with_cpu(probe_row("one category column", frames),
-                        lambda: probe(latents, columns[category], category, five), 2 * repeats, f"{category}; "),
-        _timed_with_cpu(probe_row("one number column", frames),
-                        lambda: probe(latents, columns[number], number, five), 2 * repeats, f"{number}; "))
+        _timed_with_cpu(
+            probe_row("one category column", frames),
+            lambda: probe(latents, columns[category], category, five),
+            2 * repeats,
+            f"{category}; ",
+        ),
+        _timed_with_cpu(
+            probe_row("one number column", frames),
+            lambda: probe(latents, columns[number], number, five),
+            2 * repeats,
+            f"{number}; ",
+        ),
+    )
     training = latents[: frames * 4 // 5].reshape(frames * 4 // 5, -1).astype(np.float64)  # [n, F]: one fold's
     standardized = (training - training.mean(axis=0)) / (training.std(axis=0) + 1e-12)
     decompositions = {}
@@ -290,15 +365,20 @@ def probes(report: Report, model: WorldModel, config: BenchConfig) -> None:
         with threadpool_limits(threads):
             decompositions[label] = _timed_with_cpu(
                 f"decompose one fold's latents ({standardized.shape[0]}×{standardized.shape[1]}: Gram matrix and its "
-                f"eigenvectors), BLAS on {label}", lambda: np.linalg.eigh(standardized @ standardized.T),
-                2 * repeats, "")
+                f"eigenvectors), BLAS on {label}",
+                lambda: np.linalg.eigh(standardized @ standardized.T),
+                2 * repeats,
+                "",
+            )
     report.add(versus(decompositions["1 thread"], decompositions["every core"]), decompositions["every core"])
     kinds = [r.kind for r in probe_all(latents, columns, five).results]
     report.facts["probe: the labels probed"] = (
         f"{source}: {len(columns)} columns, {kinds.count('number')} numbers, {kinds.count('category')} categories, "
-        f"{len(columns) - len(kinds)} constant (not probed)")
+        f"{len(columns) - len(kinds)} constant (not probed)"
+    )
     report.facts["probe: the machine's load average (1 min) before and after the suite"] = (
-        f"{load_before:.1f}, {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores)")
+        f"{load_before:.1f}, {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores)"
+    )
 
 
 def _timed_with_cpu(name: str, fn, repeats: int, note: str) -> Row:
@@ -331,8 +411,11 @@ def _probe_data(model: WorldModel, frames: int) -> tuple[np.ndarray, dict[str, n
             columns.setdefault(name, []).append(labels.at(name, np.asarray(analysis.clip.indices)))
     if latents:
         looped = np.resize(np.concatenate(latents), (frames, *latents[0].shape[1:]))
-        return looped, {name: np.resize(np.concatenate(parts), frames) for name, parts in columns.items()}, \
-            f"the bundle's {len(latents)} example clips' labels, looped to {frames} frames"
+        return (
+            looped,
+            {name: np.resize(np.concatenate(parts), frames) for name, parts in columns.items()},
+            f"the bundle's {len(latents)} example clips' labels, looped to {frames} frames",
+        )
     rng = np.random.default_rng(0)
     m = model.manifest.latent
     random = {"action": rng.integers(0, 4, frames).astype(np.float64)}
@@ -374,37 +457,52 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
         client.predict(handle_file(str(first_clip)), 1, 20_000, "UMAP", "2D", "time", api_name="/analyze")
         first_analyze = time.perf_counter() - began
         report.facts["cold start: launch → page served"] = f"{served:.2f} s"
-        report.facts[f"cold start: launch → first analyze ({min(clips)} frames) answered"] = f"{served + first_analyze:.2f} s"
+        report.facts[f"cold start: launch → first analyze ({min(clips)} frames) answered"] = (
+            f"{served + first_analyze:.2f} s"
+        )
         per_frame = {}
         for frames, path in clips.items():
             # at least three, so that the median is never decided by one run in a slow spell of the machine
             repeats = 3 if frames > 10_000 else max(3, config.repeats // 10)
-            analyze = lambda: client.predict(handle_file(str(path)), 1, 20_000, "UMAP", "2D", "time",  # noqa: E731
-                                             api_name="/analyze")
+
+            def analyze(path=path):
+                return client.predict(handle_file(str(path)), 1, 20_000, "UMAP", "2D", "time", api_name="/analyze")
+
             seconds = measure(analyze, repeats, 0)
             report.add(row("analyze", f"analyze {frames} frames end to end (API, warm)", seconds))
-            with_preview = measure(lambda: (analyze(), client.predict("UMAP", "2D", "time", 0, api_name="/reconstruct")),
-                                   repeats, 0)
-            report.add(row("analyze", f"… then its reconstruction preview (/analyze + /reconstruct, "
-                                      f"{len(preview_indices(frames))} frames decoded)", with_preview))
+            with_preview = measure(
+                lambda: (analyze(), client.predict("UMAP", "2D", "time", 0, api_name="/reconstruct")), repeats, 0
+            )
+            report.add(
+                row(
+                    "analyze",
+                    f"… then its reconstruction preview (/analyze + /reconstruct, "
+                    f"{len(preview_indices(frames))} frames decoded)",
+                    with_preview,
+                )
+            )
             per_frame[frames] = float(np.median(seconds)) / frames
             if frames == min(clips):
                 report.facts["first analyze / warm analyze (same clip)"] = f"{first_analyze / np.median(seconds):.2f}"
         report.facts["analyze cost per frame, ms (by clip length)"] = ", ".join(
-            f"{k}: {1000 * v:.2f}" for k, v in per_frame.items())
+            f"{k}: {1000 * v:.2f}" for k, v in per_frame.items()
+        )
         report.facts["app peak RSS after the longest analyze"] = f"{process_memory_mb(process.pid, 'VmHWM'):.0f} MB"
         client.predict(0, api_name="/play_start")
         codes = iter(np.arange(config.play_steps * 4) % 4)
         raw = RawClient(url, client.session_hash)
-        page_like = row("play", API_STEP,
-                        measure(lambda: raw.call("step", int(next(codes))), config.play_steps, 5))
-        python_client = row("play", "play step through gradio_client (/step)",
-                            measure(lambda: client.predict(int(next(codes)), api_name="/step"), config.play_steps, 5),
-                            note="gradio_client polls its result queue every 50 ms")
+        page_like = row("play", API_STEP, measure(lambda: raw.call("step", int(next(codes))), config.play_steps, 5))
+        python_client = row(
+            "play",
+            "play step through gradio_client (/step)",
+            measure(lambda: client.predict(int(next(codes)), api_name="/step"), config.play_steps, 5),
+            note="gradio_client polls its result queue every 50 ms",
+        )
         report.add(versus(page_like, python_client), python_client)
         (streamed,), cores = _running(process.pid, [raw], 1.0 if config.quick else 10.0)
-        report.facts["Run mode: frames streamed per second to one player (/run, HTTP + SSE, at most 60); the app's CPU"] = (
-            f"{streamed:.1f}; {cores:.2f} cores")
+        report.facts[
+            "Run mode: frames streamed per second to one player (/run, HTTP + SSE, at most 60); the app's CPU"
+        ] = f"{streamed:.1f}; {cores:.2f} cores"
         raw.close()
         under_load(report, url, clips[min(clips)], config)
         players_running(report, url, clips[min(clips)], process.pid, config)
@@ -427,8 +525,9 @@ def under_load(report: Report, url: str, clip: Path, config: BenchConfig) -> Non
     def analyze(_) -> float | None:
         began = time.perf_counter()
         try:
-            Client(url, verbose=False).predict(handle_file(str(clip)), 1, 20_000, "UMAP", "2D", "time",
-                                               api_name="/analyze")
+            Client(url, verbose=False).predict(
+                handle_file(str(clip)), 1, 20_000, "UMAP", "2D", "time", api_name="/analyze"
+            )
         except Exception:  # the queue is full: the user is told so, and it is counted
             return None
         return time.perf_counter() - began
@@ -436,8 +535,14 @@ def under_load(report: Report, url: str, clip: Path, config: BenchConfig) -> Non
     with concurrent.futures.ThreadPoolExecutor(users) as pool:
         answers = list(pool.map(analyze, range(users)))
     done = np.array([a for a in answers if a is not None])
-    report.add(row("load", f"analyze {clip.stem}, {users} users at once (each user's wait)", done,
-                   note=f"{users - len(done)} refused"))
+    report.add(
+        row(
+            "load",
+            f"analyze {clip.stem}, {users} users at once (each user's wait)",
+            done,
+            note=f"{users - len(done)} refused",
+        )
+    )
 
     def play(_) -> np.ndarray:
         client = Client(url, verbose=False)
@@ -470,7 +575,8 @@ def players_running(report: Report, url: str, clip: Path, pid: int, config: Benc
     for raw in raws:
         raw.close()
     report.facts[f"Run mode, {players} players at once: frames streamed per second to each; the app's CPU"] = (
-        f"{', '.join(f'{r:.1f}' for r in rates)} (together at most {RUN_STEPS_PER_S}); {cores:.2f} cores")
+        f"{', '.join(f'{r:.1f}' for r in rates)} (together at most {RUN_STEPS_PER_S}); {cores:.2f} cores"
+    )
 
 
 def _running(pid: int, raws: list, seconds: float) -> tuple[list[float], float]:

@@ -66,25 +66,56 @@ def probe_row(what: str, frames: int) -> str:
     """The name of a probe suite's row: `what` is probed on a clip of `frames` frames."""
     return f"probe {what}, {frames} frames, 5 folds"
 
+
 TARGETS = (
     Target("play step through the API, p50", 40, "ms", _row(API_STEP)),
     Target("play step through the API, p95", 80, "ms", _row(API_STEP, "p95_ms")),
     Target("play step in process", 5, "ms", _row("play step in process (predictor + decoder, batch 1)")),
-    Target("analyze a 1-minute clip (1,800 frames) end to end", 4, "s",
-           _scaled(_row("analyze 1800 frames end to end (API, warm)"), lambda _: 1000.0)),
-    Target("analyze a 10-minute clip / a 1-minute one", 10, "x",
-           _scaled(_row("analyze 18000 frames end to end (API, warm)"), _row("analyze 1800 frames end to end (API, warm)"))),
+    Target(
+        "analyze a 1-minute clip (1,800 frames) end to end",
+        4,
+        "s",
+        _scaled(_row("analyze 1800 frames end to end (API, warm)"), lambda _: 1000.0),
+    ),
+    Target(
+        "analyze a 10-minute clip / a 1-minute one",
+        10,
+        "x",
+        _scaled(
+            _row("analyze 18000 frames end to end (API, warm)"), _row("analyze 1800 frames end to end (API, warm)")
+        ),
+    ),
     Target("peak RSS while analyzing the 10-minute clip", 1536, "MB", _fact("app peak RSS after the longest analyze")),
-    *(Target(f"onnxruntime over torch eager, {role} batch 1", 2, "x", _row(f"{role} batch 1 (onnxruntime)", "ratio"),
-             at_least=True) for role in ("encoder", "actions", "predictor", "decoder")),
+    *(
+        Target(
+            f"onnxruntime over torch eager, {role} batch 1",
+            2,
+            "x",
+            _row(f"{role} batch 1 (onnxruntime)", "ratio"),
+            at_least=True,
+        )
+        for role in ("encoder", "actions", "predictor", "decoder")
+    ),
     Target("cold start: launch → page served", 5, "s", _fact("cold start: launch → page served")),
-    Target("probe all label columns of a 900-frame clip (the examples' 130)", 5, "s",
-           _scaled(_row(probe_row("all label columns", 900)), lambda _: 1000.0)),
-    Target("probe one column of a 900-frame clip", 1, "s",
-           _scaled(_row(probe_row("one category column", 900)), lambda _: 1000.0)),
+    Target(
+        "probe all label columns of a 900-frame clip (the examples' 130)",
+        5,
+        "s",
+        _scaled(_row(probe_row("all label columns", 900)), lambda _: 1000.0),
+    ),
+    Target(
+        "probe one column of a 900-frame clip",
+        1,
+        "s",
+        _scaled(_row(probe_row("one category column", 900)), lambda _: 1000.0),
+    ),
     Target("first analyze / warm analyze", 1.5, "x", _fact("first analyze / warm analyze (same clip)")),
-    Target("screen finding + familiarity, share of a 1-minute clip's analysis", 10, "%",
-           _fact("screen finding + familiarity: share of a 1-minute clip's analysis")),
+    Target(
+        "screen finding + familiarity, share of a 1-minute clip's analysis",
+        10,
+        "%",
+        _fact("screen finding + familiarity: share of a 1-minute clip's analysis"),
+    ),
 )
 
 
@@ -96,6 +127,9 @@ def markdown_table(payload: Payload) -> list[str]:
         verdicts.append(verdict)
         lines.append(f"| {target.what} | {target.bound} | {value} | {verdict} |")
     if "missed" in verdicts:
-        lines += ["", "Where a target is missed, the figures below measure why: for the graphs, what their "
-                      "convolutions alone take in each runtime, and what that leaves for everything else."]
+        lines += [
+            "",
+            "Where a target is missed, the figures below measure why: for the graphs, what their "
+            "convolutions alone take in each runtime, and what that leaves for everything else.",
+        ]
     return [*lines, ""]

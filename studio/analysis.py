@@ -105,7 +105,11 @@ class Reconstruction:
 
     def summary(self) -> dict[str, float | int]:
         mean = round(float(self.psnr.mean()), 2) if len(self.psnr) else float("nan")
-        return {"psnr_mean_db": mean, "reconstructed_frames": len(self.indices), "seconds_decode": round(self.seconds, 3)}
+        return {
+            "psnr_mean_db": mean,
+            "reconstructed_frames": len(self.indices),
+            "seconds_decode": round(self.seconds, 3),
+        }
 
 
 def analyze_clip(
@@ -132,7 +136,9 @@ def analyze_clip(
     reference = reference_of(model)
     report(0.0, "finding the game screen")
     began = time.perf_counter()
-    screen, crop_note, stride, stride_note, source_frame = _plan_reading(path, reference, crop, stride, model.frame_size)
+    screen, crop_note, stride, stride_note, source_frame = _plan_reading(
+        path, reference, crop, stride, model.frame_size
+    )
     timings["screen"] = time.perf_counter() - began
     report(0.02, "reading the clip")
     arriving = _ArrivingFrames()
@@ -140,8 +146,15 @@ def analyze_clip(
     def read() -> Clip:
         began = time.perf_counter()
         try:
-            return read_clip(path, stride=stride, max_frames=max_frames, size=model.frame_size,
-                             resize=model.manifest.frame.resize, on_batch=arriving.put, screen=screen)
+            return read_clip(
+                path,
+                stride=stride,
+                max_frames=max_frames,
+                size=model.frame_size,
+                resize=model.manifest.frame.resize,
+                on_batch=arriving.put,
+                screen=screen,
+            )
         finally:
             timings["read"] = time.perf_counter() - began
 
@@ -161,8 +174,9 @@ def analyze_clip(
     return dataclasses.replace(analysis, vouching=vouching)
 
 
-def _plan_reading(path, reference: Reference | None, crop: ScreenBox | str | None, stride: int | None,
-                  model_size: tuple[int, int]) -> tuple[ScreenCrop | None, str, int, str, np.ndarray]:
+def _plan_reading(
+    path, reference: Reference | None, crop: ScreenBox | str | None, stride: int | None, model_size: tuple[int, int]
+) -> tuple[ScreenCrop | None, str, int, str, np.ndarray]:
     """The screen to cut from the clip and the stride to read it at, each with a sentence saying why, and a
     frame of the clip at source size [h, w, 3]."""
     finding = crop == AUTO and reference is not None
@@ -176,16 +190,24 @@ def _plan_reading(path, reference: Reference | None, crop: ScreenBox | str | Non
         raise ClipError(f"crop must be 'auto', None or a box, got {crop!r}")
     else:
         screen = None
-        crop_note = ("the clip is read whole (this bundle has no reference to find its game screen with)"
-                     if crop == AUTO else "the clip is read whole, as asked")
+        crop_note = (
+            "the clip is read whole (this bundle has no reference to find its game screen with)"
+            if crop == AUTO
+            else "the clip is read whole, as asked"
+        )
     if stride is not None:
         stride_note = f"stride {stride}, as asked"
     elif reference is not None:
         stride = reference.stride_for(sample.fps)
-        stride_note = (f"stride {stride}: the clip's {sample.fps:g} fps read at the "
-                       f"{reference.native.transitions_per_second:g} transitions a second the model learnt")
+        stride_note = (
+            f"stride {stride}: the clip's {sample.fps:g} fps read at the "
+            f"{reference.native.transitions_per_second:g} transitions a second the model learnt"
+        )
     else:
-        stride, stride_note = DEFAULT_STRIDE, f"stride {DEFAULT_STRIDE} (this bundle does not say at which rate it learnt)"
+        stride, stride_note = (
+            DEFAULT_STRIDE,
+            f"stride {DEFAULT_STRIDE} (this bundle does not say at which rate it learnt)",
+        )
     shown = sample.frames[len(sample.frames) // 2]
     if screen is None:
         return None, crop_note, stride, stride_note, shown
@@ -255,8 +277,13 @@ class _ModelResults:
     timings: dict[str, float]
 
     @classmethod
-    def run(cls, model: WorldModel, chunks: Iterator[tuple[np.ndarray, int, int]], timings: dict[str, float],
-            report: Progress) -> _ModelResults:
+    def run(
+        cls,
+        model: WorldModel,
+        chunks: Iterator[tuple[np.ndarray, int, int]],
+        timings: dict[str, float],
+        report: Progress,
+    ) -> _ModelResults:
         results = None
         for frames, start, stop in chunks:
             if results is None:
@@ -271,8 +298,13 @@ class _ModelResults:
         n, d = model.manifest.latent.tokens, model.manifest.latent.dim
         k, da = model.codebook_size, model.manifest.action.dim
         transitions = max(total - 1, 0)
-        return cls(np.empty((total, n, d), np.float32), np.zeros(transitions, np.int64),
-                   np.zeros((transitions, da), np.float32), np.zeros((transitions, k), np.float32), timings)
+        return cls(
+            np.empty((total, n, d), np.float32),
+            np.zeros(transitions, np.int64),
+            np.zeros((transitions, da), np.float32),
+            np.zeros((transitions, k), np.float32),
+            timings,
+        )
 
     def add(self, model: WorldModel, frames: np.ndarray, start: int, stop: int) -> None:
         """Encode frames[start:stop] and infer the transitions into and within them."""
@@ -286,7 +318,10 @@ class _ModelResults:
             inferred = model.infer_actions(self.latents[first:stop], before=before)
             leaving = slice(first, stop - 1)
             self.codes[leaving], self.vectors[leaving], self.distances[leaving] = (
-                inferred.codes, inferred.vectors, inferred.distances)
+                inferred.codes,
+                inferred.vectors,
+                inferred.distances,
+            )
         self.timings["actions"] += time.perf_counter() - began
 
     def of(self, clip: Clip) -> ClipAnalysis:
@@ -370,9 +405,21 @@ def save_analysis_csv(analysis: ClipAnalysis, path: str | Path, reconstruction: 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     vectors = analysis.actions.vectors  # [T-1, Da]
-    header = ["frame", "source_frame", "time_s", "code", "psnr_db", "familiarity",
-              *[f"action_{i}" for i in range(vectors.shape[1])],
-              "stride", "crop_top", "crop_left", "crop_height", "crop_width", "clip_familiar"]
+    header = [
+        "frame",
+        "source_frame",
+        "time_s",
+        "code",
+        "psnr_db",
+        "familiarity",
+        *[f"action_{i}" for i in range(vectors.shape[1])],
+        "stride",
+        "crop_top",
+        "crop_left",
+        "crop_height",
+        "crop_width",
+        "clip_familiar",
+    ]
     times = frame_times(analysis)  # [T]
     frame_psnr = _psnr_per_frame(analysis, reconstruction)  # [T]
     scores = _familiarity(analysis)  # [T]

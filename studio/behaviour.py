@@ -20,8 +20,9 @@ IN_USE_SHARE = 0.01  # a code is in use when the action model infers it for at l
 DIRECTIONS = {-1: "left", 0: "none", 1: "right"}
 
 
-def code_consistency(model: WorldModel, game: Game, contexts: np.ndarray, start_frames: np.ndarray,
-                     usage: np.ndarray) -> dict:
+def code_consistency(
+    model: WorldModel, game: Game, contexts: np.ndarray, start_frames: np.ndarray, usage: np.ndarray
+) -> dict:
     """contexts [S, C, N, D] of real frames, their last frames decoded [S, 3, H, W], usage [K] share of
     held-out transitions per code -> consistency per code and its mean over the codes in use."""
     before = game.player_column(to_uint8_frames(start_frames))  # [S]
@@ -53,8 +54,9 @@ def code_consistency(model: WorldModel, game: Game, contexts: np.ndarray, start_
     }
 
 
-def rollout_frame_check(model: WorldModel, game: Game, contexts: np.ndarray, steps: int, hold: int,
-                        rng: np.random.Generator) -> dict:
+def rollout_frame_check(
+    model: WorldModel, game: Game, contexts: np.ndarray, steps: int, hold: int, rng: np.random.Generator
+) -> dict:
     """Roll contexts [S, C, N, D] forward `steps` steps under random codes, each held `hold` steps, and run
     the frame check on every decoded frame."""
     codes = np.repeat(rng.integers(0, model.codebook_size, size=(len(contexts), -(-steps // hold))), hold, axis=1)

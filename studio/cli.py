@@ -52,12 +52,19 @@ def _add_analyze(commands) -> None:
     analyze.add_argument("clip", type=Path)
     analyze.add_argument("--bundle", type=Path, required=True, help="bundle folder")
     analyze.add_argument("--out", type=Path, required=True, help="output .npz")
-    analyze.add_argument("--stride", type=int, default=None,
-                         help="source frames between analyzed frames (default: from the clip's frame rate, to match "
-                              "the rate the model learnt)")
-    analyze.add_argument("--crop", default="auto", metavar="auto|none|TOP,LEFT,HEIGHT,WIDTH",
-                         help="the game screen's box in source pixels: found automatically (default), the whole "
-                              "frame, or given")
+    analyze.add_argument(
+        "--stride",
+        type=int,
+        default=None,
+        help="source frames between analyzed frames (default: from the clip's frame rate, to match "
+        "the rate the model learnt)",
+    )
+    analyze.add_argument(
+        "--crop",
+        default="auto",
+        metavar="auto|none|TOP,LEFT,HEIGHT,WIDTH",
+        help="the game screen's box in source pixels: found automatically (default), the whole frame, or given",
+    )
     analyze.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES)
     analyze.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     analyze.set_defaults(run=_analyze)
@@ -101,8 +108,10 @@ def _maps(args) -> None:
 
 def _add_reference(commands) -> None:
     reference = commands.add_parser(
-        "reference", help="compute a bundle's reference (native size and rate, reference image, familiarity "
-                          "calibration) from fresh episodes of its game and write it into the bundle")
+        "reference",
+        help="compute a bundle's reference (native size and rate, reference image, familiarity "
+        "calibration) from fresh episodes of its game and write it into the bundle",
+    )
     reference.add_argument("bundle", type=Path)
     reference.add_argument("--episodes", type=int, default=12, help="fresh episodes to play (half calibrate)")
     reference.set_defaults(run=_reference)
@@ -114,10 +123,14 @@ def _reference(args) -> None:
     path, reference, measured_on = compute_reference(args.bundle, episodes=args.episodes)
     calibration = reference.calibration
     print(f"wrote {path} and {path.parent / REFERENCE_FILE}")
-    print(f"  native {reference.native.width}×{reference.native.height} at {reference.native.fps:g} fps, "
-          f"{reference.native.transitions_per_second:g} transitions a second")
-    print(f"  held-out latent distance median {calibration.distance_median:.3f}, 99th percentile "
-          f"{calibration.distance_q99:.3f}, unfamiliar beyond {calibration.limit:.3f}")
+    print(
+        f"  native {reference.native.width}×{reference.native.height} at {reference.native.fps:g} fps, "
+        f"{reference.native.transitions_per_second:g} transitions a second"
+    )
+    print(
+        f"  held-out latent distance median {calibration.distance_median:.3f}, 99th percentile "
+        f"{calibration.distance_q99:.3f}, unfamiliar beyond {calibration.limit:.3f}"
+    )
     print(f"  held-out reconstruction PSNR 1st/50th/99th percentile {calibration.reconstruction_psnr_db} dB")
     print(f"  measured on {measured_on}")
 
@@ -182,11 +195,19 @@ def _evaluate(args) -> None:
 def _add_bench(commands) -> None:
     bench = commands.add_parser("bench", help="measure the studio's speed and write benchmarks/RESULTS.md")
     bench.add_argument("--bundle", type=Path, default=DEFAULT_EXPORTED / "breakout")
-    bench.add_argument("--checkpoint", type=Path, default=Path("runs/breakout/checkpoint.pt"),
-                       help="the training checkpoint behind the bundle, for the torch eager rows (skipped when absent)")
+    bench.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path("runs/breakout/checkpoint.pt"),
+        help="the training checkpoint behind the bundle, for the torch eager rows (skipped when absent)",
+    )
     bench.add_argument("--quick", action="store_true", help="a few seconds: checks the harness, not the figures")
-    bench.add_argument("--suite", action="append", metavar="SUITE",
-                       help="run this suite only (repeatable: graphs, probes, …); the last results of the others stay")
+    bench.add_argument(
+        "--suite",
+        action="append",
+        metavar="SUITE",
+        help="run this suite only (repeatable: graphs, probes, …); the last results of the others stay",
+    )
     bench.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "benchmarks")
     bench.set_defaults(run=_bench)
 
@@ -199,11 +220,19 @@ def _bench(args) -> None:
     if unknown:
         sys.exit(f"studio bench: no suite {', '.join(unknown)}; the suites are {', '.join(SUITES)}")
     shown = (os.path.relpath(path) for path in (args.bundle, args.checkpoint))
-    command = ("studio bench" + (" --quick" if args.quick else "") + "".join(f" --suite {s}" for s in args.suite or ())
-               + " --bundle {} --checkpoint {}".format(*shown))
+    command = (
+        "studio bench"
+        + (" --quick" if args.quick else "")
+        + "".join(f" --suite {s}" for s in args.suite or ())
+        + " --bundle {} --checkpoint {}".format(*shown)
+    )
     report = Report(command=command)
-    run_all(BenchConfig(bundle=args.bundle, checkpoint=args.checkpoint, quick=args.quick,
-                        suites=tuple(args.suite or SUITES)), report)
+    run_all(
+        BenchConfig(
+            bundle=args.bundle, checkpoint=args.checkpoint, quick=args.quick, suites=tuple(args.suite or SUITES)
+        ),
+        report,
+    )
     for path in report.write(args.out, keep_others=bool(args.suite)):
         print(f"wrote {path}")
 

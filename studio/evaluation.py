@@ -53,8 +53,14 @@ class EpisodeData:
     native: np.ndarray | None = None  # [T, h, w, 3] uint8: the source frames, for the tolerance figures
 
     @classmethod
-    def of(cls, frames: np.ndarray, actions: np.ndarray, ram: np.ndarray, game: Game | None,
-           native: np.ndarray | None = None) -> EpisodeData:
+    def of(
+        cls,
+        frames: np.ndarray,
+        actions: np.ndarray,
+        ram: np.ndarray,
+        game: Game | None,
+        native: np.ndarray | None = None,
+    ) -> EpisodeData:
         """An episode shard's contents (frames, actions [T] with -1 unknown, RAM [T, R], source frames) as the
         evaluation sees them: actions only when any is known, the player's motion where the game's RAM says it."""
         has_ram = game is not None and ram.shape[1] == game.RAM_BYTES
@@ -66,16 +72,34 @@ class EpisodeData:
         )
 
 
-def evaluate(model: WorldModel, episodes: list[EpisodeData], seed: int = 0, max_starts: int = 4000,
-             game: Game | None = None, stability_steps: int = STABILITY_STEPS) -> dict:
+def evaluate(
+    model: WorldModel,
+    episodes: list[EpisodeData],
+    seed: int = 0,
+    max_starts: int = 4000,
+    game: Game | None = None,
+    stability_steps: int = STABILITY_STEPS,
+) -> dict:
     """All the figures a bundle is judged by, over the episodes; each a mean over frames or start points. For a
     game the studio knows, also code consistency and its frame check, on real frames and over
     `stability_steps`-step rollouts."""
     rng = np.random.default_rng(seed)
     background = median_background([e.frames for e in episodes], BACKGROUND_SAMPLES)  # [3, H, W]
     recon, recon_sprite, codes, truths, motions = [], [], [], [], []
-    rollout = {key: [] for key in ("model_1", "model_4", "copy_1", "copy_4", "random_4",
-                                    "model_1_sprite", "model_4_sprite", "copy_1_sprite", "copy_4_sprite")}
+    rollout = {
+        key: []
+        for key in (
+            "model_1",
+            "model_4",
+            "copy_1",
+            "copy_4",
+            "random_4",
+            "model_1_sprite",
+            "model_4_sprite",
+            "copy_1_sprite",
+            "copy_4_sprite",
+        )
+    }
     long = {f"{kind}_{t}": [] for kind in ("model", "copy") for t in LONG_HORIZONS}
     real_checks, contexts, context_frames = [], [], []
     starts_per_episode = max(1, max_starts // len(episodes))
@@ -111,7 +135,10 @@ def evaluate(model: WorldModel, episodes: list[EpisodeData], seed: int = 0, max_
         "next_frame_psnr_db": {"t1": _mean(rollout["model_1"]), "t4": _mean(rollout["model_4"])},
         "next_frame_sprite_psnr_db": {"t1": _mean(rollout["model_1_sprite"]), "t4": _mean(rollout["model_4_sprite"])},
         "decoded_copy_baseline_psnr_db": {"t1": _mean(rollout["copy_1"]), "t4": _mean(rollout["copy_4"])},
-        "decoded_copy_baseline_sprite_psnr_db": {"t1": _mean(rollout["copy_1_sprite"]), "t4": _mean(rollout["copy_4_sprite"])},
+        "decoded_copy_baseline_sprite_psnr_db": {
+            "t1": _mean(rollout["copy_1_sprite"]),
+            "t4": _mean(rollout["copy_4_sprite"]),
+        },
         "random_codes_psnr_db": {"t4": _mean(rollout["random_4"])},
         "delta_t_psnr_db": {"t4": _mean(rollout["model_4"]) - _mean(rollout["random_4"])},
         "codebook_perplexity": code_perplexity(codes_all, model.codebook_size),
@@ -246,8 +273,9 @@ def episodes_from_examples(model: WorldModel, game: Game | None) -> list[Episode
     """The bundle's example clips, with the true actions and player motion their labels give."""
     episodes = []
     for path in example_clips(model):
-        clip = read_clip(path, max_frames=100_000, size=model.frame_size, resize=model.manifest.frame.resize,
-                         spread=False)
+        clip = read_clip(
+            path, max_frames=100_000, size=model.frame_size, resize=model.manifest.frame.resize, spread=False
+        )
         labels_path = path.with_suffix(".csv")
         actions = motion = None
         if labels_path.is_file():

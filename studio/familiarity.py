@@ -87,18 +87,26 @@ class Verdict:
         if self.familiar:
             return ""
         low, _, high = calibration.reconstruction_psnr_db
-        quality = (f"reconstruction {self.reconstruction_psnr_db:.1f} dB, where its held-out clips score "
-                   f"{low:.0f}–{high:.0f} dB; " if self.reconstruction_psnr_db is not None else "")
-        return (f"This clip looks unlike the {game} frames this model was trained on: {quality}"
-                f"{self.familiar_share:.0%} of its frames are familiar (familiarity {self.median_score:.2f}, "
-                f"held-out frames score 1, unfamiliar below 0). The map and the codes below may mean little.")
+        quality = (
+            f"reconstruction {self.reconstruction_psnr_db:.1f} dB, where its held-out clips score "
+            f"{low:.0f}–{high:.0f} dB; "
+            if self.reconstruction_psnr_db is not None
+            else ""
+        )
+        return (
+            f"This clip looks unlike the {game} frames this model was trained on: {quality}"
+            f"{self.familiar_share:.0%} of its frames are familiar (familiarity {self.median_score:.2f}, "
+            f"held-out frames score 1, unfamiliar below 0). The map and the codes below may mean little."
+        )
 
 
 def verdict(scores: np.ndarray, reconstruction_psnr: np.ndarray | None = None) -> Verdict:
     """The clip's verdict from its frames' scores [T] (and the PSNR [M] of some decoded frames)."""
     scores = np.asarray(scores, np.float64)
     share = float((scores >= 0).mean()) if len(scores) else 0.0
-    quality = None if reconstruction_psnr is None or not len(reconstruction_psnr) else float(np.mean(reconstruction_psnr))
+    quality = (
+        None if reconstruction_psnr is None or not len(reconstruction_psnr) else float(np.mean(reconstruction_psnr))
+    )
     return Verdict(share >= 0.5, share, float(np.median(scores)) if len(scores) else 0.0, quality)
 
 

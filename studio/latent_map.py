@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.examples import example_clips
 from studio.projection import Projection, ProjectionCache, ProjectionConfig, map_file_name
 from studio.runtime import WorldModel
-from studio.examples import example_clips
 from studio.video import ClipError, read_clip
 
 FRAMES_PER_EXAMPLE = 600

@@ -57,15 +57,25 @@ def clip_trajectory(name: str, analysis: ClipAnalysis, coords: np.ndarray) -> Tr
 
 
 def trajectory_figure(
-    trajectories: list[Trajectory], color_by: str = "time", highlight: int | None = None, title: str = "",
+    trajectories: list[Trajectory],
+    color_by: str = "time",
+    highlight: int | None = None,
+    title: str = "",
     cloud: np.ndarray | None = None,
 ) -> go.Figure:
     """Latent trajectories in one map; the first is the main clip, whose frame `highlight` is ringed. `cloud`
     [M, dims]: the bundle's own reference frames in the same map, drawn as a grey cloud behind the paths."""
     figure = go.Figure()
     if cloud is not None and len(cloud):
-        figure.add_trace(_scatter(cloud, mode="markers", name="the model's reference frames",
-                                  marker=dict(size=4, color="rgba(150,150,150,0.35)"), hoverinfo="skip"))
+        figure.add_trace(
+            _scatter(
+                cloud,
+                mode="markers",
+                name="the model's reference frames",
+                marker=dict(size=4, color="rgba(150,150,150,0.35)"),
+                hoverinfo="skip",
+            )
+        )
     for index, trajectory in enumerate(trajectories):
         _add_trajectory(figure, trajectory, color_by, main=index == 0)
     if highlight is not None and trajectories:
@@ -110,7 +120,10 @@ def _add_trajectory(figure: go.Figure, trajectory: Trajectory, color_by: str, ma
                 _scatter(
                     coords[mask],
                     mode="markers",
-                    name=f"{'' if main else trajectory.name + ' · '}{'last frame' if code == NO_CODE else f'code {code}'}",
+                    name=(
+                        f"{'' if main else trajectory.name + ' · '}"
+                        f"{'last frame' if code == NO_CODE else f'code {code}'}"
+                    ),
                     marker=dict(size=7 if main else 6, color=code_color(int(code)), symbol=symbol[mask].tolist()),
                     text=[h for h, m in zip(hover, mask) if m],
                     hoverinfo="text",
@@ -234,7 +247,9 @@ def code_timeline_figure(codes: np.ndarray, times: np.ndarray, codebook_size: in
         height=220,
         margin=dict(l=10, r=10, t=40, b=10),
         xaxis_title="time (s)",
-        yaxis=dict(title="code", tickmode="array", tickvals=list(range(codebook_size)), range=[-0.5, codebook_size - 0.5]),
+        yaxis=dict(
+            title="code", tickmode="array", tickvals=list(range(codebook_size)), range=[-0.5, codebook_size - 0.5]
+        ),
     )
     return figure
 
@@ -249,11 +264,19 @@ def confusion_figure(matrix: np.ndarray, action_names: list[str], title: str) ->
 def _counts_heatmap(matrix: np.ndarray, columns: list[str], rows: list[str], hover: str) -> go.Figure:
     """A heatmap of counts [R, C], each cell labelled with its count, the first row at the top."""
     figure = go.Figure(
-        go.Heatmap(z=matrix, x=columns, y=rows, colorscale="Blues", text=matrix, texttemplate="%{text}",
-                   hovertemplate=hover + ": %{z}<extra></extra>")
+        go.Heatmap(
+            z=matrix,
+            x=columns,
+            y=rows,
+            colorscale="Blues",
+            text=matrix,
+            texttemplate="%{text}",
+            hovertemplate=hover + ": %{z}<extra></extra>",
+        )
     )
-    figure.update_layout(template="plotly_white", height=360, margin=dict(l=10, r=10, t=40, b=10),
-                         yaxis=dict(autorange="reversed"))
+    figure.update_layout(
+        template="plotly_white", height=360, margin=dict(l=10, r=10, t=40, b=10), yaxis=dict(autorange="reversed")
+    )
     return figure
 
 
@@ -262,12 +285,21 @@ def rollout_psnr_figure(branch_psnr: np.ndarray, copy_psnr: np.ndarray, labels: 
     steps = np.arange(1, len(copy_psnr) + 1)
     figure = go.Figure()
     for b, (values, label) in enumerate(zip(branch_psnr, labels)):
-        figure.add_trace(go.Scatter(x=steps, y=values, mode="lines+markers", name=label, line=dict(color=code_color(b))))
-    figure.add_trace(go.Scatter(x=steps, y=copy_psnr, mode="lines", name="copy of the start frame",
-                                line=dict(color="gray", dash="dash")))
+        figure.add_trace(
+            go.Scatter(x=steps, y=values, mode="lines+markers", name=label, line=dict(color=code_color(b)))
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=steps, y=copy_psnr, mode="lines", name="copy of the start frame", line=dict(color="gray", dash="dash")
+        )
+    )
     figure.update_layout(
-        title="PSNR against the clip, per step", template="plotly_white", height=320,
-        margin=dict(l=10, r=10, t=40, b=10), xaxis_title="step", yaxis_title="PSNR (dB)",
+        title="PSNR against the clip, per step",
+        template="plotly_white",
+        height=320,
+        margin=dict(l=10, r=10, t=40, b=10),
+        xaxis_title="step",
+        yaxis_title="PSNR (dB)",
         legend=dict(orientation="h", y=-0.25),
     )
     return figure
@@ -279,13 +311,29 @@ def probe_figure(result: ProbeResult, title: str) -> go.Figure:
     truth, predicted = result.truth, result.predicted
     if result.kind == "number":
         low, high = float(min(truth.min(), predicted.min())), float(max(truth.max(), predicted.max()))
-        figure = go.Figure([
-            go.Scatter(x=truth, y=predicted, mode="markers", name="frames", marker=dict(size=5, opacity=0.6),
-                       text=[f"frame {t}" for t in range(len(truth))], hovertemplate="%{text}<br>true %{x:.3g} · predicted %{y:.3g}<extra></extra>"),
-            go.Scatter(x=[low, high], y=[low, high], mode="lines", name="perfect", line=dict(color="gray", dash="dash")),
-        ])
-        figure.update_layout(xaxis_title="true", yaxis_title="predicted (held-out fold)", template="plotly_white",
-                             height=360, margin=dict(l=10, r=10, t=40, b=10))
+        figure = go.Figure(
+            [
+                go.Scatter(
+                    x=truth,
+                    y=predicted,
+                    mode="markers",
+                    name="frames",
+                    marker=dict(size=5, opacity=0.6),
+                    text=[f"frame {t}" for t in range(len(truth))],
+                    hovertemplate="%{text}<br>true %{x:.3g} · predicted %{y:.3g}<extra></extra>",
+                ),
+                go.Scatter(
+                    x=[low, high], y=[low, high], mode="lines", name="perfect", line=dict(color="gray", dash="dash")
+                ),
+            ]
+        )
+        figure.update_layout(
+            xaxis_title="true",
+            yaxis_title="predicted (held-out fold)",
+            template="plotly_white",
+            height=360,
+            margin=dict(l=10, r=10, t=40, b=10),
+        )
     else:
         counts, predicted_values, true_values = confusion_matrix(predicted.astype(str), truth.astype(str))
         values = np.union1d(predicted_values, true_values)

@@ -89,16 +89,25 @@ def label_kind(values: np.ndarray, kind: str = "auto") -> str:
     return "category" if whole and len(np.unique(values)) <= MAX_CATEGORY_VALUES else "number"
 
 
-def probe(latents: np.ndarray, values: np.ndarray, column: str, config: ProbeConfig = ProbeConfig(),
-          progress: Progress | None = None) -> ProbeResult:
+def probe(
+    latents: np.ndarray,
+    values: np.ndarray,
+    column: str,
+    config: ProbeConfig = ProbeConfig(),
+    progress: Progress | None = None,
+) -> ProbeResult:
     """Cross-validated linear probe from latents [T, N, D] (or [T, F]) to one label per frame [T]."""
     _check_frames(len(latents), config.folds)
     kind = _checked_kind(values, len(latents), column, config.kind)
     return _probe_columns(latents, {column: (values, kind)}, config.folds, progress)[0]
 
 
-def probe_all(latents: np.ndarray, columns: dict[str, np.ndarray], config: ProbeConfig = ProbeConfig(),
-              progress: Progress | None = None) -> ColumnRanking:
+def probe_all(
+    latents: np.ndarray,
+    columns: dict[str, np.ndarray],
+    config: ProbeConfig = ProbeConfig(),
+    progress: Progress | None = None,
+) -> ColumnRanking:
     """Probe every column (kinds chosen automatically) on one decomposition per fold, and rank them by the share
     of their baseline's errors they remove."""
     _check_frames(len(latents), config.folds)
@@ -133,15 +142,17 @@ def _checked_kind(values: np.ndarray, frames: int, column: str, kind: str) -> st
     return label_kind(values, kind)
 
 
-def _probe_columns(latents: np.ndarray, columns: dict[str, tuple[np.ndarray, str]], folds: int,
-                   progress: Progress | None) -> list[ProbeResult]:
+def _probe_columns(
+    latents: np.ndarray, columns: dict[str, tuple[np.ndarray, str]], folds: int, progress: Progress | None
+) -> list[ProbeResult]:
     """Every column on the same folds: one decomposition of the latents per fold serves them all."""
     with _BLAS_ON_ONE_THREAD.held():
         return _probe_on_folds(latents, columns, folds, progress or (lambda fraction, stage: None))
 
 
-def _probe_on_folds(latents: np.ndarray, columns: dict[str, tuple[np.ndarray, str]], folds: int,
-                    report: Progress) -> list[ProbeResult]:
+def _probe_on_folds(
+    latents: np.ndarray, columns: dict[str, tuple[np.ndarray, str]], folds: int, report: Progress
+) -> list[ProbeResult]:
     features = latents.reshape(len(latents), -1).astype(np.float64)  # [T, F]
     numbers = {name: values.astype(np.float64) for name, (values, kind) in columns.items() if kind == "number"}
     categories = {name: _as_categories(values) for name, (values, kind) in columns.items() if kind == "category"}

@@ -49,8 +49,14 @@ class Projection:
     the placement of a point never depends on the other points of its clip.
     """
 
-    def __init__(self, config: ProjectionConfig, mean: np.ndarray, components: np.ndarray,
-                 reference: np.ndarray | None = None, coords: np.ndarray | None = None):
+    def __init__(
+        self,
+        config: ProjectionConfig,
+        mean: np.ndarray,
+        components: np.ndarray,
+        reference: np.ndarray | None = None,
+        coords: np.ndarray | None = None,
+    ):
         self.config = config
         self.mean, self.components = mean, components  # [F], [keep, F]
         self.reference, self.coords = reference, coords  # [M, keep], [M, dims] (UMAP only)

@@ -78,7 +78,9 @@ def load_reference(model: WorldModel) -> Reference | None:
     except (OSError, KeyError, ValueError, TypeError) as err:
         raise BundleError(f"{spec.file}: unreadable reference ({err})") from None
     if image.shape != (spec.native.height, spec.native.width, 3) or latents.shape[1:] != (
-        model.manifest.latent.tokens, model.manifest.latent.dim):
+        model.manifest.latent.tokens,
+        model.manifest.latent.dim,
+    ):
         raise BundleError(f"{spec.file}: the reference image or latents do not fit the manifest's sizes")
     return Reference(spec.native, image, latents, calibration)
 
@@ -99,7 +101,9 @@ def game_name(manifest: Manifest) -> str:
     return source.split("/")[-1].split("-")[0] or manifest.name
 
 
-def build_reference(model: WorldModel, episodes: list[np.ndarray], native: NativeSpec, seed: int = 0) -> tuple[Reference, dict]:
+def build_reference(
+    model: WorldModel, episodes: list[np.ndarray], native: NativeSpec, seed: int = 0
+) -> tuple[Reference, dict]:
     """From native frames of episodes never trained on ([T, H0, W0, 3] uint8 each): the median image, the
     reference latents (from the first half of the episodes) and the calibration (on the other half)."""
     if len(episodes) < 2:
@@ -117,8 +121,12 @@ def build_reference(model: WorldModel, episodes: list[np.ndarray], native: Nativ
     distances = nearest_distances(z, latents.astype(np.float32))
     quality = psnr(model.decode(z), model.as_model_frames(heldout))
     calibration = calibrate(distances, quality)
-    measured_on = {"episodes": len(episodes), "reference_frames": int(len(picked)),
-                   "calibration_frames": int(len(heldout)), "seed": seed}
+    measured_on = {
+        "episodes": len(episodes),
+        "reference_frames": int(len(picked)),
+        "calibration_frames": int(len(heldout)),
+        "seed": seed,
+    }
     return Reference(native, image, latents.astype(np.float32), calibration), measured_on
 
 
@@ -128,14 +136,25 @@ def write_reference(bundle_dir: str | Path, reference: Reference, measured_on: d
     path = bundle_dir / REFERENCE_FILE
     with open(path, "wb") as handle:
         np.savez(handle, image=reference.image, latents=reference.latents.astype(np.float16))
-    spec = ReferenceSpec(file=REFERENCE_FILE, sha256=sha256_file(path), native=reference.native,
-                         familiarity=reference.calibration.to_json(), measured_on=measured_on)
+    spec = ReferenceSpec(
+        file=REFERENCE_FILE,
+        sha256=sha256_file(path),
+        native=reference.native,
+        familiarity=reference.calibration.to_json(),
+        measured_on=measured_on,
+    )
     manifest = dataclasses.replace(read_manifest(bundle_dir), reference=spec)
     return write_manifest(manifest, bundle_dir)
 
 
-def play_atari(game: str, episodes: int = EPISODES, steps: int = EPISODE_STEPS, frame_skip: int = 4,
-               seed: int = SEED, behaviour: dict | None = None) -> list[np.ndarray]:
+def play_atari(
+    game: str,
+    episodes: int = EPISODES,
+    steps: int = EPISODE_STEPS,
+    frame_skip: int = 4,
+    seed: int = SEED,
+    behaviour: dict | None = None,
+) -> list[np.ndarray]:
     """Native frames [T, 210, 160, 3] of `episodes` fresh episodes of an Atari game, played by the game's
     behaviour policy with the training config's `behaviour` settings (epsilon, aim_offset, random_hold)
     where the studio knows the game and the bundle ships its config, else at random."""
@@ -170,8 +189,10 @@ def compute_reference(bundle_dir: str | Path, episodes: int = EPISODES) -> tuple
     trained_on = model.manifest.trained_on
     game = trained_on.get("source", "")
     if not game.startswith("ALE/"):
-        raise ValueError(f"the reference is computed from Arcade Learning Environment episodes; this bundle "
-                         f"was trained on {game or 'an unknown source'}")
+        raise ValueError(
+            f"the reference is computed from Arcade Learning Environment episodes; this bundle "
+            f"was trained on {game or 'an unknown source'}"
+        )
     native = dataclasses.replace(ATARI, frame_skip=int(trained_on.get("frame_skip", 4)))
     began = time.perf_counter()
     config = model.bundle.root / "config.json"  # the training config a bundle ships
@@ -180,6 +201,9 @@ def compute_reference(bundle_dir: str | Path, episodes: int = EPISODES) -> tuple
     behaviour = {key: data[key] for key in keys} if all(key in data for key in keys) else None
     played = play_atari(game, episodes, frame_skip=native.frame_skip, behaviour=behaviour)
     reference, measured_on = build_reference(model, played, native)
-    measured_on = {**measured_on, "source": f"fresh {game} episodes (seeds {SEED}+), never trained on",
-                   "seconds": round(time.perf_counter() - began, 1)}
+    measured_on = {
+        **measured_on,
+        "source": f"fresh {game} episodes (seeds {SEED}+), never trained on",
+        "seconds": round(time.perf_counter() - began, 1),
+    }
     return write_reference(bundle_dir, reference, measured_on), reference, measured_on

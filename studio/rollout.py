@@ -29,11 +29,15 @@ def parse_code_sequence(text: str, codebook_size: int) -> np.ndarray:
     """'2 2 5 1' (spaces or commas) -> codes [L] int64, each in 0..K-1."""
     tokens = text.replace(",", " ").split()
     if not tokens:
-        raise ActionSequenceError(f"type a sequence of action codes, e.g. '1 1 2 0', each from 0 to {codebook_size - 1}")
+        raise ActionSequenceError(
+            f"type a sequence of action codes, e.g. '1 1 2 0', each from 0 to {codebook_size - 1}"
+        )
     codes = []
     for token in tokens:
         if not token.lstrip("-").isdigit():
-            raise ActionSequenceError(f"'{token[:20]}' is not an action code: use whole numbers from 0 to {codebook_size - 1}")
+            raise ActionSequenceError(
+                f"'{token[:20]}' is not an action code: use whole numbers from 0 to {codebook_size - 1}"
+            )
         codes.append(_checked_code(int(token), codebook_size))
     return np.asarray(codes, np.int64)
 
@@ -228,9 +232,9 @@ def delta_t_psnr(
     context = np.stack([model.start_context(latents[: s + 1]) for s in starts])  # [S, C, N, D]
     inferred = np.stack([codes[s : s + h] for s in starts])  # [S, 4]
     random = rng.integers(0, model.codebook_size, size=inferred.shape)  # [S, 4]
-    last = model.rollout(
-        np.concatenate([context, context]), model.action_vectors(np.concatenate([inferred, random]))
-    )[:, -1]  # [2S, N, D]
+    last = model.rollout(np.concatenate([context, context]), model.action_vectors(np.concatenate([inferred, random])))[
+        :, -1
+    ]  # [2S, N, D]
     predicted = model.decode(last)  # [2S, 3, H, W]
     target = model.as_model_frames(frames[starts + h])  # [S, 3, H, W]
     return float(psnr(predicted[: len(starts)], target).mean() - psnr(predicted[len(starts) :], target).mean())

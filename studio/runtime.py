@@ -121,7 +121,9 @@ class WorldModel:
         extra = self.action_window - 2  # frames before t
         before = latents[:0] if before is None else np.asarray(before, dtype=np.float32)
         before = before[max(0, len(before) - extra) :]  # [<= extra, N, D]
-        padded = np.concatenate([np.repeat(latents[:1], extra - len(before), axis=0), before, latents])  # [T+extra, N, D]
+        padded = np.concatenate(
+            [np.repeat(latents[:1], extra - len(before), axis=0), before, latents]
+        )  # [T+extra, N, D]
         windows = np.lib.stride_tricks.sliding_window_view(padded, self.action_window, axis=0)  # view [T-1, N, D, L]
         out = self._batched("actions", {"latents": windows.transpose(0, 3, 1, 2)})  # [T-1, L, N, D], copied per batch
         return ActionInference(codes=out["code"].astype(np.int64), vectors=out["action"], distances=out["distances"])

@@ -74,12 +74,16 @@ class ScreenSearch:
     def note(self) -> str:
         h, w = self.frame_size
         if self.box is None:
-            return (f"no game screen like this model's was found in the {w}×{h} frames (best match "
-                    f"{self.match:.2f}); the clip is analyzed whole")
+            return (
+                f"no game screen like this model's was found in the {w}×{h} frames (best match "
+                f"{self.match:.2f}); the clip is analyzed whole"
+            )
         if self.box.is_whole(self.frame_size):
             return f"the game screen fills the {w}×{h} frames (match {self.match:.2f})"
-        return f"game screen found at top {self.box.top}, left {self.box.left}, {self.box.width}×{self.box.height} " \
-               f"in the {w}×{h} frames (match {self.match:.2f})"
+        return (
+            f"game screen found at top {self.box.top}, left {self.box.left}, {self.box.width}×{self.box.height} "
+            f"in the {w}×{h} frames (match {self.match:.2f})"
+        )
 
 
 def parse_box(text: str, frame_size: tuple[int, int] | None = None) -> ScreenBox | None | str:
@@ -109,10 +113,16 @@ def check_box(box: ScreenBox, frame_size: tuple[int, int]) -> None:
     if box.height < 2 or box.width < 2:
         raise ScreenError(f"the crop box {box} has no area: its height and width must be at least 2 pixels")
     over_h, over_w = int(MAX_OVERHANG * box.height), int(MAX_OVERHANG * box.width)
-    if box.top < -over_h or box.left < -over_w or box.top + box.height > h + over_h or box.left + box.width > w + over_w:
+    if (
+        box.top < -over_h
+        or box.left < -over_w
+        or box.top + box.height > h + over_h
+        or box.left + box.width > w + over_w
+    ):
         raise ScreenError(
             f"the crop box {box} (top, left, height, width) lies outside the {w}×{h} frame: it must stay "
-            f"within rows 0–{h} and columns 0–{w}, give or take {MAX_OVERHANG:.0%} of its size")
+            f"within rows 0–{h} and columns 0–{w}, give or take {MAX_OVERHANG:.0%} of its size"
+        )
 
 
 def sample_positions(count: int, samples: int = SAMPLE_FRAMES) -> np.ndarray:
@@ -151,11 +161,13 @@ class ScreenCrop:
     fill: np.ndarray | None = None
 
     @classmethod
-    def for_model(cls, box: ScreenBox, native: tuple[int, int], model: tuple[int, int],
-                  fill: np.ndarray | None = None) -> ScreenCrop:
+    def for_model(
+        cls, box: ScreenBox, native: tuple[int, int], model: tuple[int, int], fill: np.ndarray | None = None
+    ) -> ScreenCrop:
         """Through the size the box is a whole multiple of, so a nearest-neighbour upscale is undone exactly:
         the model's frame size when the box is a multiple of it and not of the native size (a clip made from
         frames at the model's size, as a bundle's examples are), else the game's native size."""
+
         def multiple(of: tuple[int, int]) -> bool:
             return box.height % of[0] == 0 and box.width % of[1] == 0 and box.height // of[0] == box.width // of[1]
 
@@ -166,7 +178,9 @@ class ScreenCrop:
         return crop_frames(frames, self.box, self.size, self.fill)
 
 
-def crop_frames(frames: np.ndarray, box: ScreenBox, native: tuple[int, int], fill: np.ndarray | None = None) -> np.ndarray:
+def crop_frames(
+    frames: np.ndarray, box: ScreenBox, native: tuple[int, int], fill: np.ndarray | None = None
+) -> np.ndarray:
     """[T, h, w, 3] uint8 -> [T, H0, W0, 3]: the box resized to `native` (H0, W0) with PIL's area filter.
     Resizing to the game's native size first, and from there to the model's as training did, undoes a
     nearest-neighbour upscale exactly, which resizing the box straight to the model's size does not. Where
@@ -219,7 +233,9 @@ def _register_1d(profile: np.ndarray, ref_profile: np.ndarray, length: int) -> l
     refined = []
     for start, size in found:
         fine_sizes = np.arange(max(2, (size - 1) * factor), (size + 1) * factor + 1)
-        fine_starts, fine_sizes = _placements(length, fine_sizes, np.arange((start - 2) * factor, (start + 2) * factor + 1))
+        fine_starts, fine_sizes = _placements(
+            length, fine_sizes, np.arange((start - 2) * factor, (start + 2) * factor + 1)
+        )
         fine = _placement_scores(profile, ref_profile, fine_starts, fine_sizes)
         best = int(np.argmax(fine))
         refined.append((int(fine_starts[best]), int(fine_sizes[best])))
@@ -245,7 +261,9 @@ def _placements(n: int, sizes: np.ndarray, starts: np.ndarray | None = None) -> 
     return start[allowed], size[allowed]
 
 
-def _placement_scores(profile: np.ndarray, ref_profile: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+def _placement_scores(
+    profile: np.ndarray, ref_profile: np.ndarray, starts: np.ndarray, sizes: np.ndarray
+) -> np.ndarray:
     """[P] normalised cross-correlation of the profile [n], area-averaged over the bins of each placement,
     with the reference profile [bins], over the bins inside [0, n)."""
     n, bins = len(profile), len(ref_profile)
@@ -298,7 +316,12 @@ def _whole_factor(image: np.ndarray, ref: np.ndarray, box: ScreenBox) -> ScreenB
     step of `crop_frames` then undoes the upscale exactly."""
     factor = round(box.height / ref.shape[0])
     height, width = factor * ref.shape[0], factor * ref.shape[1]
-    if factor < 1 or abs(box.height - height) > 2 or abs(box.width - width) > 2 or (height, width) == (box.height, box.width):
+    if (
+        factor < 1
+        or abs(box.height - height) > 2
+        or abs(box.width - width) > 2
+        or (height, width) == (box.height, box.width)
+    ):
         return box
     best, best_match = box, _match(image, ref, box) - 0.002  # the whole multiple wins a near tie
     for top in range(box.top - 2, box.top + 3):
@@ -339,6 +362,13 @@ def draw_box(frame: np.ndarray, box: ScreenBox, width: int = 480) -> np.ndarray:
     top, left = box.top * scale, box.left * scale
     bottom, right = (box.top + box.height) * scale - 1, (box.left + box.width) * scale - 1
     for inset in range(2):  # two pixels thick, clipped to the picture where the box overhangs it
-        draw.rectangle([max(left + inset, 0), max(top + inset, 0), min(right - inset, image.width - 1),
-                        min(bottom - inset, image.height - 1)], outline=(255, 0, 255))
+        draw.rectangle(
+            [
+                max(left + inset, 0),
+                max(top + inset, 0),
+                min(right - inset, image.width - 1),
+                min(bottom - inset, image.height - 1),
+            ],
+            outline=(255, 0, 255),
+        )
     return np.asarray(image)

@@ -232,9 +232,7 @@ def _check_limits(path: Path, count: int, height: int, width: int, max_pixels: i
     if count < 2:
         raise ClipError(f"'{path.name}' has {count} frame{'s' if count != 1 else ''}; a clip needs at least 2 frames")
     if height * width > max_pixels:
-        raise ClipError(
-            f"'{path.name}' is {width}×{height} pixels; the limit is {max_pixels:,} pixels per frame"
-        )
+        raise ClipError(f"'{path.name}' is {width}×{height} pixels; the limit is {max_pixels:,} pixels per frame")
     if count > max_source_frames:
         raise ClipError(f"'{path.name}' has {count:,} frames; the limit is {max_source_frames:,}")
 

@@ -19,14 +19,24 @@ def breakout_frame(paddle_left: int = 20) -> np.ndarray:
 
 
 def test_frame_check_passes_the_game_and_fails_what_is_not():
-    frames = np.stack([breakout_frame(), np.zeros((64, 64, 3), np.uint8),
-                       np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)])
+    frames = np.stack(
+        [
+            breakout_frame(),
+            np.zeros((64, 64, 3), np.uint8),
+            np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8),
+        ]
+    )
     no_paddle = breakout_frame()
     no_paddle[breakout.PADDLE_ROWS] = 0
     lit_playfield = breakout_frame()
     lit_playfield[35:45, 10:40] = 200
     assert breakout.frame_check(np.concatenate([frames, no_paddle[None], lit_playfield[None]])).tolist() == [
-        True, False, False, False, False]
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
 
 
 def test_paddle_finder_and_its_direction():

@@ -64,8 +64,9 @@ def test_crop_none_and_a_given_box(breakout, tmp_path, capsys):
     assert np.nanmean(given["psnr"]) > np.nanmean(whole["psnr"]) + 8
 
 
-@pytest.mark.parametrize("box, message", [("500,0,100,100", "outside the 160×208 frame"),
-                                          ("1,2,3", "four whole numbers")])
+@pytest.mark.parametrize(
+    "box, message", [("500,0,100,100", "outside the 160×208 frame"), ("1,2,3", "four whole numbers")]
+)
 def test_a_bad_box_gets_a_clear_message(breakout, tmp_path, capsys, box, message):
     clip = clip_forms.write_video(clip_forms.cut_rows(breakout, 1, 1), tmp_path / "cut.mp4")
     code, _, err = analyze(clip, tmp_path, capsys, "--crop", box)
@@ -76,8 +77,11 @@ def test_the_csv_records_crop_stride_and_familiarity(breakout, tmp_path):
     clip = clip_forms.write_video(clip_forms.letterboxed(breakout, scale=3.0), tmp_path / "letterbox.mp4")
     model = WorldModel.load(BUNDLE, device="cpu")
     analysis = analyze_clip(model, clip)
-    rows = list(csv.DictReader(open(save_analysis_csv(analysis, tmp_path / "frames.csv"))))
+    with open(save_analysis_csv(analysis, tmp_path / "frames.csv")) as table:
+        rows = list(csv.DictReader(table))
     assert len(rows) == len(breakout)
     first = rows[0]
-    assert [int(first[k]) for k in ("crop_top", "crop_left", "crop_height", "crop_width")] == analysis.vouching.crop.as_list()
+    assert [
+        int(first[k]) for k in ("crop_top", "crop_left", "crop_height", "crop_width")
+    ] == analysis.vouching.crop.as_list()
     assert first["stride"] == "1" and first["clip_familiar"] == "1" and float(first["familiarity"]) > 0

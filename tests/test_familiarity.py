@@ -44,8 +44,9 @@ def test_a_rollout_says_where_it_left_familiar_ground():
     assert first_unfamiliar_step(np.array([0.9, 0.5])) is None
 
 
-@pytest.mark.parametrize("fps, stride", [(60, 4), (59.94, 4), (30, 2), (29.97, 2), (15, 1), (25, 2), (50, 3),
-                                         (120, 8), (10, 1), (0, 1)])
+@pytest.mark.parametrize(
+    "fps, stride", [(60, 4), (59.94, 4), (30, 2), (29.97, 2), (15, 1), (25, 2), (50, 3), (120, 8), (10, 1), (0, 1)]
+)
 def test_the_stride_matches_the_rate_the_model_learnt(fps, stride):
     assert stride_for(fps, 15.0) == stride
 

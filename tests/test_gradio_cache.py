@@ -35,7 +35,8 @@ def test_users_saving_one_picture_at_once_each_get_it_whole(tmp_path):
     def save_and_read(folder: str, start: threading.Barrier) -> None:
         start.wait()
         path = gradio_cache.save_pil_to_cache(image, folder)
-        short.append(len(open(path, "rb").read()) != size)  # what serving the path would send
+        with open(path, "rb") as served:  # what serving the path would send
+            short.append(len(served.read()) != size)
 
     for round_ in range(40):
         start = threading.Barrier(4)

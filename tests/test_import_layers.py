@@ -55,8 +55,9 @@ def test_the_check_sees_an_import_hidden_in_a_function(tmp_path):
     studio = tmp_path / "studio"
     (studio / "train").mkdir(parents=True)
     (studio / "train" / "model.py").write_text("import torch\n")
-    (studio / "cli.py").write_text("def _train():\n    from studio.train.model import x\n"
-                                   "def _serve():\n    from studio.train import model\n")
+    (studio / "cli.py").write_text(
+        "def _train():\n    from studio.train.model import x\ndef _serve():\n    from studio.train import model\n"
+    )
     (studio / "evaluation.py").write_text("def judge():\n    if True:\n        from studio import train\n")
     assert forbidden_imports(studio) == ["studio/cli.py: studio.train", "studio/evaluation.py: studio.train"]
 
@@ -67,8 +68,9 @@ def test_the_studio_runs_with_the_training_side_unimportable(tiny_bundle, tmp_pa
     frames = np.random.default_rng(0).integers(0, 255, (12, 16, 16, 3), dtype=np.uint8)
     shards = tmp_path / "heldout"
     shards.mkdir()
-    np.savez(shards / "episode_00000.npz", frames=frames, actions=np.zeros(12, np.int64),
-             ram=np.zeros((12, 128), np.uint8))
+    np.savez(
+        shards / "episode_00000.npz", frames=frames, actions=np.zeros(12, np.int64), ram=np.zeros((12, 128), np.uint8)
+    )
     script = textwrap.dedent(f"""
         import importlib, pkgutil, sys
 

@@ -42,8 +42,13 @@ def clip(model):
 
 def test_code_sequences_are_parsed_and_bad_ones_refused():
     assert parse_code_sequence("2 2, 3 1", 4).tolist() == [2, 2, 3, 1]
-    for text, message in [("", "type a sequence"), ("1 x", "'x' is not an action code"),
-                          ("1 4", "code 4 is out of range"), ("-1", "code -1 is out of range"), ("1.5", "not an action code")]:
+    for text, message in [
+        ("", "type a sequence"),
+        ("1 x", "'x' is not an action code"),
+        ("1 4", "code 4 is out of range"),
+        ("-1", "code -1 is out of range"),
+        ("1.5", "not an action code"),
+    ]:
         with pytest.raises(ActionSequenceError, match=message):
             parse_code_sequence(text, 4)
 
@@ -62,8 +67,10 @@ def test_action_sources_plan_every_step():
 def test_rollout_replays_the_predictor_and_compares_with_the_clip(model, clip):
     frames, latents, codes = clip
     start, steps = 7, 6  # the clip ends 4 frames after the start: the truth is shorter than the rollout
-    plans = [ClipCodes().codes(codes, start, steps, model.codebook_size),
-             HeldCode(1).codes(codes, start, steps, model.codebook_size)]
+    plans = [
+        ClipCodes().codes(codes, start, steps, model.codebook_size),
+        HeldCode(1).codes(codes, start, steps, model.codebook_size),
+    ]
     rollout = predict_branches(model, latents, frames, start, model.action_vectors(np.stack(plans)), ["clip", "hold 1"])
     h, w = model.frame_size
     assert rollout.predicted.shape == (2, steps, h, w, 3)
@@ -94,7 +101,10 @@ def test_a_plan_stacks_every_branch_and_names_it(model, clip):
     np.testing.assert_array_equal(plan.vectors[0], np.repeat(interpolated_action(model, 0, 3, 0.25)[None], 5, axis=0))
     np.testing.assert_array_equal(plan.vectors[2], model.action_vectors(np.array([1, 0, 1, 0, 1])))
     assert [HeldCode(2).label, TypedSequence("2,2  1").label, RandomCodes(7).label] == [
-        "code 2 held", "sequence 2 2 1", "random codes (seed 7)"]
+        "code 2 held",
+        "sequence 2 2 1",
+        "random codes (seed 7)",
+    ]
     with pytest.raises(ActionSequenceError, match=f"branch line 2: code {k} is out of range"):
         plan_branches(model, ClipCodes(), f"random\n{k}", codes, 0, 3)
     with pytest.raises(ActionSequenceError, match=f"code {k} is out of range"):
@@ -103,7 +113,11 @@ def test_a_plan_stacks_every_branch_and_names_it(model, clip):
 
 def test_interpolation_runs_from_one_code_to_the_other(model):
     a, b = model.action_vectors(np.array([0, 3]))
-    np.testing.assert_allclose(interpolated_action(model, 0, 3, 0.0), a * (np.linalg.norm(a) + np.linalg.norm(b)) / 2 / np.linalg.norm(a), rtol=1e-5)
+    np.testing.assert_allclose(
+        interpolated_action(model, 0, 3, 0.0),
+        a * (np.linalg.norm(a) + np.linalg.norm(b)) / 2 / np.linalg.norm(a),
+        rtol=1e-5,
+    )
     middle = interpolated_action(model, 0, 3, 0.5)
     assert np.dot(middle, a) > 0 and np.dot(middle, b) > 0
 
@@ -252,8 +266,12 @@ def test_probe_progress_moves_fold_by_fold():
     rng = np.random.default_rng(5)
     latents = rng.normal(size=(60, 8))
     seen = []
-    probe_all(latents, {"x": latents[:, 0], "y": rng.normal(size=60)}, ProbeConfig(folds=3),
-              lambda fraction, stage: seen.append((fraction, stage)))
+    probe_all(
+        latents,
+        {"x": latents[:, 0], "y": rng.normal(size=60)},
+        ProbeConfig(folds=3),
+        lambda fraction, stage: seen.append((fraction, stage)),
+    )
     fractions = [fraction for fraction, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1 and len(set(fractions)) >= 6
     assert any("fold 3 of 3" in stage for _, stage in seen) and "2 column(s) probed" in seen[-1][1]

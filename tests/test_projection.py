@@ -66,8 +66,11 @@ def test_a_shipped_map_is_used_without_fitting(tmp_path, monkeypatch):
     fitted.save(shipped / map_file_name("bundle-b", config))
     monkeypatch.setattr(Projection, "fit", lambda *a, **k: pytest.fail("a shipped map must not be refitted"))
     cache = ProjectionCache(tmp_path / "cache")
-    np.testing.assert_allclose(cache.get("bundle-b", lambda: reference, config, shipped=shipped).transform(reference[:5]),
-                               fitted.transform(reference[:5]), atol=1e-5)
+    np.testing.assert_allclose(
+        cache.get("bundle-b", lambda: reference, config, shipped=shipped).transform(reference[:5]),
+        fitted.transform(reference[:5]),
+        atol=1e-5,
+    )
 
 
 def test_a_broken_map_file_is_refitted_and_a_map_refuses_points_of_another_width(tmp_path):

@@ -71,7 +71,9 @@ def test_outputs_change_when_inputs_change(model):
     a, b = frames(4, seed=4), frames(4, seed=5)
     assert np.abs(model.encode(a) - model.encode(b)).max() > 1e-3
     assert np.abs(model.decode(model.encode(a)) - model.decode(model.encode(b))).max() > 1e-3
-    assert np.abs(model.infer_actions(model.encode(a)).vectors - model.infer_actions(model.encode(b)).vectors).max() > 1e-3
+    assert (
+        np.abs(model.infer_actions(model.encode(a)).vectors - model.infer_actions(model.encode(b)).vectors).max() > 1e-3
+    )
     context = model.start_context(model.encode(a))[None]  # [1, C, N, D]
     by_code = [model.predict(context, model.action_vectors([k])) for k in range(tiny.K)]
     assert max(np.abs(by_code[0] - other).max() for other in by_code[1:]) > 1e-3

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import clip_forms
-from studio.screen import (ScreenBox, ScreenError, check_box, crop_frames, find_screen, parse_box,
-                           sample_positions)
+from studio.screen import ScreenBox, ScreenError, check_box, crop_frames, find_screen, parse_box, sample_positions
 from studio.video import resize_frames
 
 NATIVE = (210, 160)
@@ -30,19 +29,22 @@ def screen_of(frames: np.ndarray, reference: np.ndarray):
 
 
 def native_error(frames: np.ndarray, box: ScreenBox, reference: np.ndarray, truth: np.ndarray) -> float:
-    """Mean absolute error (0-255) of the cropped frames at 64×64 against the emulator frames resized as training did."""
+    """Mean absolute error (0-255) of the cropped frames at 64×64 against the emulator frames resized as in training."""
     cropped = resize_frames(crop_frames(frames, box, NATIVE, fill=reference), (64, 64)).astype(np.float64)
     return float(np.abs(cropped - resize_frames(truth, (64, 64)).astype(np.float64)).mean())
 
 
-@pytest.mark.parametrize("form, expected", [
-    ("native", (0, 0, 210, 160)),
-    ("two rows cut", (-1, 0, 210, 160)),
-    ("ten rows cut top and bottom", (-10, 0, 210, 160)),
-    ("2x nearest upscale", (0, 0, 420, 320)),
-    ("letterboxed 720p", (45, 400, 630, 480)),
-    ("emulator window", (50, 26, 420, 320)),
-])
+@pytest.mark.parametrize(
+    "form, expected",
+    [
+        ("native", (0, 0, 210, 160)),
+        ("two rows cut", (-1, 0, 210, 160)),
+        ("ten rows cut top and bottom", (-10, 0, 210, 160)),
+        ("2x nearest upscale", (0, 0, 420, 320)),
+        ("letterboxed 720p", (45, 400, 630, 480)),
+        ("emulator window", (50, 26, 420, 320)),
+    ],
+)
 def test_the_screen_is_found_where_the_form_put_it(breakout, reference, form, expected):
     frames = {
         "native": lambda f: f,
@@ -56,8 +58,13 @@ def test_the_screen_is_found_where_the_form_put_it(breakout, reference, form, ex
     assert search.found and search.match > 0.95
     top, left, height, width = search.box.as_list()
     # within one source pixel of each side (letterboxing rounds the scaled screen's size)
-    assert np.abs(np.array([top, left, top + height, left + width])
-                  - np.array([expected[0], expected[1], expected[0] + expected[2], expected[1] + expected[3]])).max() <= 1
+    assert (
+        np.abs(
+            np.array([top, left, top + height, left + width])
+            - np.array([expected[0], expected[1], expected[0] + expected[2], expected[1] + expected[3]])
+        ).max()
+        <= 1
+    )
     if form != "letterboxed 720p":  # bilinear scaling blurs; the others keep every pixel
         assert native_error(frames, search.box, reference, breakout) < 1.0
 

@@ -94,13 +94,17 @@ def test_training_resumes_from_its_checkpoint(trained, tiny_config):
         assert torch.equal(tensor, after["model"][name]), name
 
 
-@pytest.mark.parametrize(("section", "key", "value", "named"), [
-    ("optim", "learning_rate", 0.01, ["'optim.learning_rate'", "lr", "lr_floor", "batch_size"]),
-    ("optim", "batch_size", "64", ["'optim.batch_size'", "int"]),
-    (None, "run_directory", "runs/x", ["'run_directory'", "run_dir", "data_dir"]),
-])
-def test_a_mistyped_config_is_refused_in_one_line_naming_the_key(tiny_config, tmp_path, capsys, section, key, value,
-                                                                named):
+@pytest.mark.parametrize(
+    ("section", "key", "value", "named"),
+    [
+        ("optim", "learning_rate", 0.01, ["'optim.learning_rate'", "lr", "lr_floor", "batch_size"]),
+        ("optim", "batch_size", "64", ["'optim.batch_size'", "int"]),
+        (None, "run_directory", "runs/x", ["'run_directory'", "run_dir", "data_dir"]),
+    ],
+)
+def test_a_mistyped_config_is_refused_in_one_line_naming_the_key(
+    tiny_config, tmp_path, capsys, section, key, value, named
+):
     config = json.loads(tiny_config.read_text())
     (config[section] if section else config)[key] = value
     path = tmp_path / "mistyped.json"
@@ -119,18 +123,22 @@ def test_two_processes_train_one_model(tiny_config, trained, tmp_path):
     path = tmp_path / "ddp.json"
     path.write_text(json.dumps(config))
     script = tmp_path / "train_and_dump.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import torch
         from studio.train.config import load_config
         from studio.train.train import Trainer
         trainer = Trainer(load_config({str(path)!r}))
         trainer.run()
         torch.save(trainer.model.state_dict(), {str(tmp_path)!r} + f"/rank{{trainer.rank}}.pt")
-    """))
+    """)
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", str(script)],
-        check=True, env=env, timeout=600,
+        check=True,
+        env=env,
+        timeout=600,
     )
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     for name in rank0:

@@ -35,7 +35,9 @@ def test_odd_sized_h264_clip_is_read_and_resized(tmp_path):
     assert clip.fps == pytest.approx(15) and clip.source_frames == 20 and clip.source_size == (76, 98)
     for t in (0, 10, 19):
         y, x = square_centre(clip.frames[t])
-        y_true, x_true = square_centre(resize_frames(np.pad(frames[t : t + 1], ((0, 0), (0, 1), (0, 1), (0, 0)), mode="edge"), (64, 64))[0])
+        y_true, x_true = square_centre(
+            resize_frames(np.pad(frames[t : t + 1], ((0, 0), (0, 1), (0, 1), (0, 0)), mode="edge"), (64, 64))[0]
+        )
         assert abs(y - y_true) < 1.5 and abs(x - x_true) < 1.5
     assert clip.frames[10].reshape(-1, 3).max(axis=0)[0] > 200  # the square's red survives
 
@@ -147,7 +149,9 @@ def test_grayscale_alpha_and_variable_frame_rate_clips_are_read_as_rgb(tmp_path)
     gray = write_with(square.max(axis=3), tmp_path / "gray.mp4", "libx264", "gray", "gray", even)
     rgba = np.concatenate([square, np.full((10, 48, 64, 1), 128, np.uint8)], axis=3)
     alpha = write_with(rgba, tmp_path / "alpha.webm", "libvpx-vp9", "yuva420p", "rgba", even)
-    variable = write_with(square, tmp_path / "vfr.mp4", "libx264", "yuv420p", "rgb24", [0, 30, 60, 200, 210, 220, 400, 500, 510, 900])
+    variable = write_with(
+        square, tmp_path / "vfr.mp4", "libx264", "yuv420p", "rgb24", [0, 30, 60, 200, 210, 220, 400, 500, 510, 900]
+    )
     for path in (gray, alpha, variable):
         clip = read_clip(path, size=(24, 32))
         assert clip.frames.shape == (10, 24, 32, 3) and clip.frames.dtype == np.uint8, path.name

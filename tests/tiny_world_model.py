@@ -19,13 +19,27 @@ CONFIG = TrainConfig(
     name="tiny",
     description="A tiny random world model for tests.",
     model=ModelConfig(
-        frame_size=16, channels=(8, 16), latent_dim=8, action_dim=4, codebook_size=4, context=2,
-        predictor_width=16, predictor_blocks=1, lam_width=16, action_window=3,  # windows, not just pairs
+        frame_size=16,
+        channels=(8, 16),
+        latent_dim=8,
+        action_dim=4,
+        codebook_size=4,
+        context=2,
+        predictor_width=16,
+        predictor_blocks=1,
+        lam_width=16,
+        action_window=3,  # windows, not just pairs
     ),
 )
 H = W = CONFIG.model.frame_size
-N, D, DA, K, C, L = (CONFIG.model.tokens, CONFIG.model.latent_dim, CONFIG.model.action_dim,
-                     CONFIG.model.codebook_size, CONFIG.model.context, CONFIG.model.action_window)
+N, D, DA, K, C, L = (
+    CONFIG.model.tokens,
+    CONFIG.model.latent_dim,
+    CONFIG.model.action_dim,
+    CONFIG.model.codebook_size,
+    CONFIG.model.context,
+    CONFIG.model.action_window,
+)
 
 
 def build_model(seed: int = 0) -> TrainableWorldModel:

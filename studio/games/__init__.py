@@ -38,8 +38,9 @@ class Game(Protocol):
     RAM_BYTES: int  # console RAM kept per frame
     PLAYER_X: int  # the RAM byte holding the player's horizontal position
 
-    def behaviour_policy(self, epsilon: float, aim_offset: int, random_hold: int,
-                         rng: np.random.Generator) -> BehaviourPolicy: ...
+    def behaviour_policy(
+        self, epsilon: float, aim_offset: int, random_hold: int, rng: np.random.Generator
+    ) -> BehaviourPolicy: ...
 
     def describe_policy(self, epsilon: float, aim_offset: int, random_hold: int) -> str: ...
 

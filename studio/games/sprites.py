@@ -13,7 +13,9 @@ SPRITE_THRESHOLD = 0.1  # a pixel is a sprite pixel when a channel differs this 
 def median_background(frame_sets: list[np.ndarray], samples_per_set: int) -> np.ndarray:
     """The per-pixel median of about `samples_per_set` evenly spaced frames of each set [T, H, W, 3] uint8
     -> [3, H, W] float32 in [0, 1]."""
-    sample = np.concatenate([frames[:: max(1, len(frames) // samples_per_set)] for frames in frame_sets])  # [S, H, W, 3]
+    sample = np.concatenate(
+        [frames[:: max(1, len(frames) // samples_per_set)] for frames in frame_sets]
+    )  # [S, H, W, 3]
     return np.median(sample, axis=0).astype(np.float32).transpose(2, 0, 1) / 255.0
 
 

@@ -16,8 +16,12 @@ class ResidualBlock(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
         self.body = nn.Sequential(
-            group_norm(channels), nn.SiLU(), nn.Conv2d(channels, channels, 3, padding=1),
-            group_norm(channels), nn.SiLU(), nn.Conv2d(channels, channels, 3, padding=1),
+            group_norm(channels),
+            nn.SiLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            group_norm(channels),
+            nn.SiLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
         )
 
     def forward(self, x):  # [B, C, h, w]
@@ -31,7 +35,12 @@ class Encoder(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 3, padding=1)]
         for c_in, c_out in zip((widths[0], *widths[:-1]), widths):
             layers += [group_norm(c_in), nn.SiLU(), nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)]
-        layers += [ResidualBlock(widths[-1]), group_norm(widths[-1]), nn.SiLU(), nn.Conv2d(widths[-1], config.latent_dim, 1)]
+        layers += [
+            ResidualBlock(widths[-1]),
+            group_norm(widths[-1]),
+            nn.SiLU(),
+            nn.Conv2d(widths[-1], config.latent_dim, 1),
+        ]
         self.net = nn.Sequential(*layers)
 
     def forward(self, frames):  # [B, 3, H, W] in [0, 1]

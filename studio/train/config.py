@@ -100,8 +100,16 @@ class OptimConfig:
             raise ValueError("warmup_share and lr_floor must lie in [0, 1]")
         if not 0.0 <= self.view_share <= 0.5 or not 0.0 <= self.labelled_share <= MAX_LABELLED_SHARE:
             raise ValueError(f"view_share must lie in [0, 0.5] and labelled_share in [0, {MAX_LABELLED_SHARE}]")
-        periods = ("log_every", "eval_every", "checkpoint_every", "dead_code_every", "recent_batches", "encode_batch",
-                   "unroll", "labelled_per_batch")
+        periods = (
+            "log_every",
+            "eval_every",
+            "checkpoint_every",
+            "dead_code_every",
+            "recent_batches",
+            "encode_batch",
+            "unroll",
+            "labelled_per_batch",
+        )
         if any(getattr(self, name) < 1 for name in periods):
             raise ValueError(f"{', '.join(periods)} must each be at least 1")
 
@@ -151,8 +159,10 @@ def _checked(section: type, raw: object, prefix: str) -> dict:
     names = [f.name for f in fields(section)]
     unknown = [key for key in raw if key not in names]
     if unknown:
-        raise ConfigError(f"unknown key '{prefix}{unknown[0]}'; the valid keys{' of ' + prefix.rstrip('.') if prefix else ''} "
-                          f"are {', '.join(names)}")
+        raise ConfigError(
+            f"unknown key '{prefix}{unknown[0]}'; the valid keys{' of ' + prefix.rstrip('.') if prefix else ''} "
+            f"are {', '.join(names)}"
+        )
     hints = get_type_hints(section)
     for key, value in raw.items():
         expected = {int: (int,), float: (int, float), str: (str,)}.get(hints[key])

@@ -31,6 +31,7 @@ FRAME_SIZE = (64, 64)
 FRAME_SKIP = 4
 STICKY_ACTIONS = 0.0  # repeat_action_probability: the logged action is the one the game received
 
+
 @dataclass(frozen=True)
 class DataConfig:
     game: str = "ALE/Breakout-v5"
@@ -83,12 +84,18 @@ class Frames:
             ahead.append(len(e.frames) - 1 - np.arange(len(e.frames)))
             offset += len(e.frames)
         views = np.concatenate([e.views for e in episodes]) if all(e.views is not None for e in episodes) else None
-        return cls(np.concatenate([e.frames for e in episodes]), views, np.concatenate([e.actions for e in episodes]),
-                   np.concatenate(starts), np.concatenate(ahead))
+        return cls(
+            np.concatenate([e.frames for e in episodes]),
+            views,
+            np.concatenate([e.actions for e in episodes]),
+            np.concatenate(starts),
+            np.concatenate(ahead),
+        )
 
 
-def play_episode(env, policy: BehaviourPolicy | None, rng: np.random.Generator, max_steps: int, seed: int,
-                 name: str) -> Episode:
+def play_episode(
+    env, policy: BehaviourPolicy | None, rng: np.random.Generator, max_steps: int, seed: int, name: str
+) -> Episode:
     obs, _ = env.reset(seed=seed)
     ale = env.unwrapped.ale
     frames, actions, rams = [obs], [], [ale.getRAM().copy()]
@@ -121,7 +128,9 @@ def generate_atari(config: DataConfig, out_dir: Path) -> None:
     meanings = env.unwrapped.get_action_meanings()
     game = find_game(config.game)
     if game is not None and tuple(meanings) != game.ACTION_NAMES:
-        raise ValueError(f"{config.game} has actions {meanings}; its behaviour policy expects {list(game.ACTION_NAMES)}")
+        raise ValueError(
+            f"{config.game} has actions {meanings}; its behaviour policy expects {list(game.ACTION_NAMES)}"
+        )
     rng = np.random.default_rng(config.seed)
     view_rng = np.random.default_rng(config.seed + 1)  # apart, so the perturbations leave the gameplay as it was
     for split, count, offset in (("train", config.train_episodes, 0), ("heldout", config.heldout_episodes, 10_000)):
@@ -130,7 +139,9 @@ def generate_atari(config: DataConfig, out_dir: Path) -> None:
         for index in range(count):
             policy = game.behaviour_policy(config.epsilon, config.aim_offset, config.random_hold, rng) if game else None
             name = f"episode_{offset + index:05d}"
-            episode = play_episode(env, policy, rng, config.max_episode_steps, config.seed * 100_000 + offset + index, name)
+            episode = play_episode(
+                env, policy, rng, config.max_episode_steps, config.seed * 100_000 + offset + index, name
+            )
             if split == "train" and config.view_window:  # the model learns from perturbed views
                 episode.views = perturbed_views(episode.native, FRAME_SIZE, config.view_window, view_rng)
             if split == "train":  # the held-out split keeps the source frames, for the tolerance figures

@@ -61,7 +61,10 @@ def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path) -> Path:
     train, heldout = load_episodes(data_dir / "train"), load_episodes(data_dir / "heldout")
     trained_on = describe_data(config.data, data_dir, [len(e.frames) for e in train], [len(e.frames) for e in heldout])
     out_dir = export_bundle(
-        model, config, out_dir, heldout[0].frames[:CHECK_FRAMES],
+        model,
+        config,
+        out_dir,
+        heldout[0].frames[:CHECK_FRAMES],
         trained_on=trained_on,
         training=training_record(config, state.get("stage"), state.get("seconds", 0.0), state.get("processes", 1)),
     )
@@ -96,8 +99,10 @@ def action_labels(labelled_share: float) -> str:
     """What the codes were learnt from, in words: no labels at all, or the weak-supervision share."""
     if labelled_share <= 0:
         return "none: the codes were learnt without action labels"
-    return (f"weak supervision: the true action of {labelled_share:.1%} of the training transitions picked their "
-            "code; all other transitions unlabelled")
+    return (
+        f"weak supervision: the true action of {labelled_share:.1%} of the training transitions picked their "
+        "code; all other transitions unlabelled"
+    )
 
 
 def export_bundle(
@@ -131,7 +136,9 @@ def export_bundle(
         frame=FrameSpec(height=m.frame_size, width=m.frame_size, resize="stretch"),
         latent=LatentSpec(tokens=m.tokens, dim=m.latent_dim, grid=[m.grid, m.grid]),
         action=ActionSpec(
-            codebook_size=m.codebook_size, dim=m.action_dim, codebook=model.lam.codes().detach().tolist(),
+            codebook_size=m.codebook_size,
+            dim=m.action_dim,
+            codebook=model.lam.codes().detach().tolist(),
             window=m.action_window,
         ),
         predictor=PredictorSpec(context=m.context, reanchor=m.reanchor),

@@ -73,16 +73,25 @@ class FoldedActionBlock(nn.Module):
 def for_export(module: nn.Module) -> nn.Module:
     """A copy of `module` with every ActionBlock folded and every other GroupNorm as statistics + BatchNorm."""
     rewritten = copy.deepcopy(module).eval()
-    replace_modules(rewritten, lambda child: FoldedActionBlock(child)
-                    if isinstance(child, ActionBlock) and isinstance(child.norm1, nn.GroupNorm) else None)
-    replace_modules(rewritten, lambda child: ScaleShiftGroupNorm(child)
-                    if isinstance(child, nn.GroupNorm) and child.affine else None,
-                    keep=(FoldedActionBlock, ScaleShiftGroupNorm))
+    replace_modules(
+        rewritten,
+        lambda child: (
+            FoldedActionBlock(child)
+            if isinstance(child, ActionBlock) and isinstance(child.norm1, nn.GroupNorm)
+            else None
+        ),
+    )
+    replace_modules(
+        rewritten,
+        lambda child: ScaleShiftGroupNorm(child) if isinstance(child, nn.GroupNorm) and child.affine else None,
+        keep=(FoldedActionBlock, ScaleShiftGroupNorm),
+    )
     return rewritten
 
 
-def replace_modules(module: nn.Module, replacement: Callable[[nn.Module], nn.Module | None],
-                    keep: tuple[type, ...] = ()) -> None:
+def replace_modules(
+    module: nn.Module, replacement: Callable[[nn.Module], nn.Module | None], keep: tuple[type, ...] = ()
+) -> None:
     """Swap, in place, every submodule for which `replacement` returns a module; look inside the others, except
     those of the `keep` types (whose own submodules are read, not run)."""
     for name, child in list(module.named_children()):

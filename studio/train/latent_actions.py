@@ -26,8 +26,12 @@ class LatentActionModel(nn.Module):
         self.grid = g
         self.change_gain = config.action_change_gain
         self.features = nn.Sequential(
-            nn.Conv2d((2 * window - 1) * d, w, 3, padding=1), nn.GroupNorm(8, w), nn.SiLU(),
-            nn.Conv2d(w, w, 4, stride=2, padding=1), nn.GroupNorm(8, w), nn.SiLU(),
+            nn.Conv2d((2 * window - 1) * d, w, 3, padding=1),
+            nn.GroupNorm(8, w),
+            nn.SiLU(),
+            nn.Conv2d(w, w, 4, stride=2, padding=1),
+            nn.GroupNorm(8, w),
+            nn.SiLU(),
         )
         self.to_action = nn.Linear(w * (g // 2) ** 2, config.action_dim)
         self.codebook = nn.Parameter(torch.randn(config.codebook_size, config.action_dim) * 0.5)

@@ -45,8 +45,13 @@ from studio.train.export import CHECK_FRAMES, export_bundle, training_record
 from studio.train.world_model import TrainableWorldModel, weighted_mse
 
 CHECKPOINT = "checkpoint.pt"
-QUICK_FIGURES = ("code_action_nmi", "action_motion_nmi_ceiling", "codebook_perplexity", "codes_used",
-                 "reconstruction_psnr_db")  # what the log shows of each evaluation during training
+QUICK_FIGURES = (
+    "code_action_nmi",
+    "action_motion_nmi_ceiling",
+    "codebook_perplexity",
+    "codes_used",
+    "reconstruction_psnr_db",
+)  # what the log shows of each evaluation during training
 QUICK_STABILITY_STEPS = 200  # the frame check over rollouts this long during training (evaluate: 1,000)
 
 
@@ -115,7 +120,7 @@ class Trainer:
             figures = {"ae_loss": loss.item()}
             if paired and o.view_latent_weight > 0:  # a view's latent lands on its clean frame's
                 target = latents[:paired].detach()  # [P, N, D]
-                match = ((latents[len(index):] - target) ** 2).mean() / target.var().clamp_min(1e-6)
+                match = ((latents[len(index) :] - target) ** 2).mean() / target.var().clamp_min(1e-6)
                 loss = loss + o.view_latent_weight * match
                 figures["view_latent_loss"] = match.item()
             optimizer.zero_grad(set_to_none=True)
@@ -170,8 +175,12 @@ class Trainer:
             pixel_loss = weighted_mse(pixels, x_next, self.model.sprite_weights(x_next, o.sprite_weight))
             vq_loss = lam.vq_loss(action, code, o.commitment) * bottleneck
             loss = pixel_loss * o.pixel_loss_weight + latent_loss + vq_loss
-            figures = {"pixel_loss": pixel_loss.item(), "latent_loss": latent_loss.item(), "vq_loss": vq_loss.item(),
-                       "unroll": k_steps}
+            figures = {
+                "pixel_loss": pixel_loss.item(),
+                "latent_loss": latent_loss.item(),
+                "vq_loss": vq_loss.item(),
+                "unroll": k_steps,
+            }
             if len(labelled) and bottleneck:  # the true action of the labelled transitions picks their code
                 n = min(o.labelled_per_batch, o.batch_size)
                 truth = torch.from_numpy(self.train.actions[t[:n]]).to(distances.device)  # [n]
@@ -235,9 +244,16 @@ class Trainer:
     def export(self, out_dir: Path, check: bool = True) -> Path:
         """The model as a bundle in `out_dir` (the model is left on the CPU, in eval mode)."""
         return export_bundle(
-            self.model.cpu(), self.config, out_dir, self.heldout_episodes[0].frames[:CHECK_FRAMES],
-            trained_on=describe_data(self.config.data, self.data_dir, [len(e.frames) for e in self.train_episodes],
-                                     [len(e.frames) for e in self.heldout_episodes]),
+            self.model.cpu(),
+            self.config,
+            out_dir,
+            self.heldout_episodes[0].frames[:CHECK_FRAMES],
+            trained_on=describe_data(
+                self.config.data,
+                self.data_dir,
+                [len(e.frames) for e in self.train_episodes],
+                [len(e.frames) for e in self.heldout_episodes],
+            ),
             training=training_record(self.config, self.progress.stage, self._elapsed(), self.world),
             check=check,
         )
@@ -247,14 +263,22 @@ class Trainer:
         o = self.config.optim
         bundle = self.export(self.run_dir / "scratch_bundle", check=False)
         model = WorldModel.load(bundle, device="cpu", warm_up=False)
-        figures = evaluate(model, self.heldout_episodes[: o.eval_episodes], max_starts=o.eval_starts,
-                           game=find_game(self.config.data.game), stability_steps=QUICK_STABILITY_STEPS)
+        figures = evaluate(
+            model,
+            self.heldout_episodes[: o.eval_episodes],
+            max_starts=o.eval_starts,
+            game=find_game(self.config.data.game),
+            stability_steps=QUICK_STABILITY_STEPS,
+        )
         out = {k: figures[k] for k in QUICK_FIGURES if k in figures}
         if "code_consistency" in figures:
             consistency = figures["code_consistency"]
-            out.update(code_consistency=consistency["mean"], consistency_left=consistency["best_left"],
-                       consistency_right=consistency["best_right"],
-                       frame_check_rollouts=figures["frame_check"]["rollouts"]["pass_rate"])
+            out.update(
+                code_consistency=consistency["mean"],
+                consistency_left=consistency["best_left"],
+                consistency_right=consistency["best_right"],
+                frame_check_rollouts=figures["frame_check"]["rollouts"]["pass_rate"],
+            )
         out["teacher_forced_t16"] = figures["teacher_forced_psnr_db"]["t16"]
         out["copy_t16"] = figures["teacher_forced_copy_baseline_psnr_db"]["t16"]
         out["delta_t_psnr_t4"] = figures["delta_t_psnr_db"]["t4"]
@@ -265,8 +289,13 @@ class Trainer:
     # ---- steps, checkpoints and the log --------------------------------------------------------
     def _steps(self, total: int) -> tqdm:
         """The steps of the current stage still to run."""
-        return tqdm(range(self.progress.step, total), desc=self.progress.stage, disable=self.rank != 0,
-                    dynamic_ncols=True, mininterval=5)
+        return tqdm(
+            range(self.progress.step, total),
+            desc=self.progress.stage,
+            disable=self.rank != 0,
+            dynamic_ncols=True,
+            mininterval=5,
+        )
 
     def _optimizer(self, module: torch.nn.Module, total_steps: int) -> tuple[torch.optim.AdamW, LambdaLR]:
         """AdamW over the stage's parameters and its learning-rate schedule, both where the checkpoint left them."""
@@ -331,7 +360,9 @@ class Trainer:
     @torch.no_grad()
     def _encode_all(self, frames: np.ndarray):  # [F, H, W, 3] uint8 -> [F, N, D]
         batch = self.config.optim.encode_batch
-        return torch.cat([self.model.encoder(self._to_frames(frames[i : i + batch])) for i in range(0, len(frames), batch)])
+        return torch.cat(
+            [self.model.encoder(self._to_frames(frames[i : i + batch])) for i in range(0, len(frames), batch)]
+        )
 
 
 class AutoencoderStep(torch.nn.Module):

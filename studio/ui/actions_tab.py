@@ -38,18 +38,33 @@ class ActionsTab(Tab):
                 self.timeline_plot = gr.Plot(label="Code timeline", elem_id="code-timeline")
         self.exemplar_gallery = gr.Gallery(
             label="Exemplars: transitions t → t+1 of each code, most confident first",
-            columns=4, height="auto", object_fit="contain", elem_id="exemplars",
+            columns=4,
+            height="auto",
+            object_fit="contain",
+            elem_id="exemplars",
         )
-        gr.Markdown("### Action-effect atlas\nFrom the chosen frame, the decoded next frame under each code; "
-                    "what the code changed is drawn in magenta.")
+        gr.Markdown(
+            "### Action-effect atlas\nFrom the chosen frame, the decoded next frame under each code; "
+            "what the code changed is drawn in magenta."
+        )
         with gr.Row():
-            self.atlas_slider = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, step=1, label="From frame",
-                                          elem_id="atlas-slider", scale=3)
+            self.atlas_slider = gr.Slider(
+                0, MAX_FRAME_CAP - 1, value=0, step=1, label="From frame", elem_id="atlas-slider", scale=3
+            )
             self.atlas_current = gr.Image(label="Frame t (decoded)", height=192, scale=1, elem_id="atlas-current")
-        self.atlas_gallery = gr.Gallery(label="Next frame under each code (the share of pixels it changed)", columns=8,
-                                        rows=1, height=260, object_fit="contain", allow_preview=False, elem_id="atlas")
-        gr.Markdown("### Ground truth\nA CSV with a `frame` column (source frame index) and the true action of "
-                    "each frame, e.g. `frame,action,action_name`. The shipped examples bring their own.")
+        self.atlas_gallery = gr.Gallery(
+            label="Next frame under each code (the share of pixels it changed)",
+            columns=8,
+            rows=1,
+            height=260,
+            object_fit="contain",
+            allow_preview=False,
+            elem_id="atlas",
+        )
+        gr.Markdown(
+            "### Ground truth\nA CSV with a `frame` column (source frame index) and the true action of "
+            "each frame, e.g. `frame,action,action_name`. The shipped examples bring their own."
+        )
         with gr.Row():
             labels_file = gr.File(label="Labels CSV", file_types=[".csv"], type="filepath", scale=2)
             self.column = gr.Dropdown([], label="True-action column", scale=1, allow_custom_value=True)
@@ -57,22 +72,42 @@ class ActionsTab(Tab):
         self.agreement_text = gr.Markdown(elem_id="agreement")
         self.confusion_plot = gr.Plot(label="Code × true action", elem_id="confusion")
 
-        labels_file.upload(lambda path: offer_columns(path, "True-action column", ACTION_COLUMNS), inputs=labels_file,
-                           outputs=self.column, api_name=False)
+        labels_file.upload(
+            lambda path: offer_columns(path, "True-action column", ACTION_COLUMNS),
+            inputs=labels_file,
+            outputs=self.column,
+            api_name=False,
+        )
         self.atlas_slider.change(
-            self.atlas, inputs=[clip, self.atlas_slider], outputs=[self.atlas_current, self.atlas_gallery],
-            api_name="atlas", trigger_mode="always_last", show_progress="hidden",
+            self.atlas,
+            inputs=[clip, self.atlas_slider],
+            outputs=[self.atlas_current, self.atlas_gallery],
+            api_name="atlas",
+            trigger_mode="always_last",
+            show_progress="hidden",
         )
         compare.click(
-            self.compare_codes, inputs=[clip, labels_file, self.column],
-            outputs=[self.agreement_text, self.confusion_plot, clip], api_name="ground_truth",
+            self.compare_codes,
+            inputs=[clip, labels_file, self.column],
+            outputs=[self.agreement_text, self.confusion_plot, clip],
+            api_name="ground_truth",
         )
 
     @property
     def shown(self) -> list:
         """What the tab shows of a clip, in the order of /actions' return values."""
-        return [self.codebook_plot, self.usage_plot, self.timeline_plot, self.exemplar_gallery, self.atlas_slider,
-                self.column, self.atlas_current, self.atlas_gallery, self.agreement_text, self.confusion_plot]
+        return [
+            self.codebook_plot,
+            self.usage_plot,
+            self.timeline_plot,
+            self.exemplar_gallery,
+            self.atlas_slider,
+            self.column,
+            self.atlas_current,
+            self.atlas_gallery,
+            self.agreement_text,
+            self.confusion_plot,
+        ]
 
     def follow(self, events: ClipEvents) -> None:
         # the overview costs work: it follows the preview
@@ -102,8 +137,9 @@ class ActionsTab(Tab):
         ]
         columns = ordered_columns(state.labels.columns, ACTION_COLUMNS) if state.labels else []
         return {
-            self.codebook_plot: codebook_figure(projection.transform(model.codebook),
-                                                projection.transform(actions.vectors), actions.codes),
+            self.codebook_plot: codebook_figure(
+                projection.transform(model.codebook), projection.transform(actions.vectors), actions.codes
+            ),
             self.usage_plot: code_usage_figure(actions.codes, model.codebook_size, perplexity),
             self.timeline_plot: code_timeline_figure(actions.codes, frame_times(analysis), model.codebook_size),
             self.exemplar_gallery: pictures,
@@ -132,7 +168,9 @@ class ActionsTab(Tab):
                 raise LabelsError("upload a labels CSV first (the shipped examples bring their own)")
             name = name or ordered_columns(state.labels.columns, ACTION_COLUMNS)[0]
             if name not in state.labels.columns:
-                raise LabelsError(f"the labels have no column '{name}'; they have {', '.join(list(state.labels.columns)[:10])}")
+                raise LabelsError(
+                    f"the labels have no column '{name}'; they have {', '.join(list(state.labels.columns)[:10])}"
+                )
             transitions = np.asarray(state.analysis.clip.indices)[:-1]  # the frame each transition leaves
             truth = state.labels.at(name, transitions)
         except LabelsError as err:
@@ -142,9 +180,11 @@ class ActionsTab(Tab):
             f"On **{result.transitions} transitions**: NMI between codes and `{name}` **{result.nmi:.3f}**, "
             f"best one-to-one accuracy **{100 * result.accuracy:.1f}%** (over {len(result.actions)} true actions)."
         )
-        return {self.agreement_text: text,
-                self.confusion_plot: confusion_figure(result.matrix, result.actions, f"Codes × {name}"),
-                self.page.clip: state}
+        return {
+            self.agreement_text: text,
+            self.confusion_plot: confusion_figure(result.matrix, result.actions, f"Codes × {name}"),
+            self.page.clip: state,
+        }
 
 
 def transition_picture(frames: np.ndarray, t: int) -> np.ndarray:

@@ -46,8 +46,9 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
             gr.Markdown(NO_BUNDLE_HELP.format(folder=shelf.exported_dir.name))
             gr.Markdown(load_errors_markdown(shelf))
             return studio
-        page = Page(shelf, bundle=gr.State(shelf.default_name),
-                    clip=gr.State(None, delete_callback=discard_clip))  # its files go when the browser tab closes
+        page = Page(
+            shelf, bundle=gr.State(shelf.default_name), clip=gr.State(None, delete_callback=discard_clip)
+        )  # its files go when the browser tab closes
         tabs = [tab(page) for tab in TABS]
         with gr.Tabs():
             for tab in tabs:
@@ -73,8 +74,14 @@ def launch_studio(exported_dir: str | Path, device: str = "auto", **launch_optio
     studio = build_studio(shelf)
     load_plotly()  # before the page is served, where it costs nothing measurable; after, it slowed a first analyze
     studio.queue(default_concurrency_limit=2, max_size=32)
-    studio.launch(theme=gr.themes.Soft(), css="\n".join(tab.css for tab in TABS), head="".join(tab.head for tab in TABS),
-                  max_file_size=f"{MAX_UPLOAD_MB}mb", prevent_thread_lock=True, **launch_options)
+    studio.launch(
+        theme=gr.themes.Soft(),
+        css="\n".join(tab.css for tab in TABS),
+        head="".join(tab.head for tab in TABS),
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
+        prevent_thread_lock=True,
+        **launch_options,
+    )
     shelf.warm_up_in_background()  # once the page is served: warming up before would hold the GIL against it
     studio.block_thread()
 

@@ -21,10 +21,10 @@ from studio.analysis import (
     save_analysis_csv,
 )
 from studio.bundle import BundleError
-from studio.screen import ScreenError, draw_box, parse_box
 from studio.examples import example_clips
 from studio.montage import enlarged, side_by_side
 from studio.runtime import WorldModel
+from studio.screen import ScreenError, draw_box, parse_box
 from studio.ui.state import ClipState, discard_clip
 from studio.ui.tab import ClipEvents, Tab, Updates
 from studio.video import CLIP_SUFFIXES, ClipError, write_mp4
@@ -32,8 +32,10 @@ from studio.video import CLIP_SUFFIXES, ClipError, write_mp4
 CLIP_TYPES = list(CLIP_SUFFIXES)
 PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so the tabs' pictures are enlarged to about this height
 VIDEO_HEIGHT = 128  # the clip | reconstruction video is written this high and scaled up by the page (CSS)
-VIDEO_CSS = ("#clip-preview video { image-rendering: pixelated; }\n"
-             "#clip-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 6px 12px; }")
+VIDEO_CSS = (
+    "#clip-preview video { image-rendering: pixelated; }\n"
+    "#clip-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 6px 12px; }"
+)
 METHODS = {"UMAP": "umap", "PCA": "pca"}
 
 
@@ -45,17 +47,23 @@ def stats_markdown(analysis: ClipAnalysis, bundle: str, reconstruction: Reconstr
     else:
         shown = len(reconstruction.indices)
         quality = f"reconstruction PSNR **{reconstruction.summary()['psnr_mean_db']} dB**" + (
-            f" (the {shown} frames the preview shows)" if shown < s["frames"] else "")
+            f" (the {shown} frames the preview shows)" if shown < s["frames"] else ""
+        )
         timings["decode"] = reconstruction.seconds
     per_stage = " · ".join(f"{stage} {seconds * 1000:.0f} ms" for stage, seconds in timings.items())
     vouching = analysis.vouching
     judged = ""
     if vouching is not None:
-        familiar = ("not judged (this bundle has no reference)" if vouching.familiarity is None else
-                    f"median **{np.median(vouching.familiarity):.2f}** (held-out frames score 1, unfamiliar below 0), "
-                    f"{'familiar' if vouching.familiar else '**unfamiliar**'}")
-        judged = (f"\n\nScreen: {vouching.crop_note} · box **{vouching.crop}** (top, left, height, width)"
-                  f"\n\nRate: {vouching.stride_note}\n\nFamiliarity: {familiar}")
+        familiar = (
+            "not judged (this bundle has no reference)"
+            if vouching.familiarity is None
+            else f"median **{np.median(vouching.familiarity):.2f}** (held-out frames score 1, unfamiliar below 0), "
+            f"{'familiar' if vouching.familiar else '**unfamiliar**'}"
+        )
+        judged = (
+            f"\n\nScreen: {vouching.crop_note} · box **{vouching.crop}** (top, left, height, width)"
+            f"\n\nRate: {vouching.stride_note}\n\nFamiliarity: {familiar}"
+        )
     return (
         f"**{s['frames']} frames** analyzed (of {s['source_frames']} in the clip at {s['fps']} fps, "
         f"stride {analysis.clip.stride}) with **{bundle}** · {quality} · "
@@ -82,16 +90,28 @@ class ClipTab(Tab):
                 if examples:
                     gr.Examples(examples, inputs=[self.upload], label="Examples shipped with the bundle")
                 with gr.Row():
-                    self.stride = gr.Number(0, label="Frame stride (0: the model's rate)", precision=0, minimum=0,
-                                            maximum=100, elem_id="clip-stride")
-                    self.max_frames = gr.Number(DEFAULT_MAX_FRAMES, label="Frame cap", precision=0, minimum=2,
-                                                maximum=MAX_FRAME_CAP)
-                self.crop = gr.Textbox("auto", label="Game screen: auto, none, or TOP,LEFT,HEIGHT,WIDTH in source pixels",
-                                       max_lines=1, elem_id="clip-crop")
+                    self.stride = gr.Number(
+                        0,
+                        label="Frame stride (0: the model's rate)",
+                        precision=0,
+                        minimum=0,
+                        maximum=100,
+                        elem_id="clip-stride",
+                    )
+                    self.max_frames = gr.Number(
+                        DEFAULT_MAX_FRAMES, label="Frame cap", precision=0, minimum=2, maximum=MAX_FRAME_CAP
+                    )
+                self.crop = gr.Textbox(
+                    "auto",
+                    label="Game screen: auto, none, or TOP,LEFT,HEIGHT,WIDTH in source pixels",
+                    max_lines=1,
+                    elem_id="clip-crop",
+                )
                 analyze = gr.Button("Analyze", variant="primary")
                 self.stats = gr.Markdown(elem_id="clip-stats")
-                self.screen = gr.Image(label="Screen read (magenta box)", height=220,
-                                       interactive=False, elem_id="clip-screen")
+                self.screen = gr.Image(
+                    label="Screen read (magenta box)", height=220, interactive=False, elem_id="clip-screen"
+                )
             with gr.Column(scale=2):
                 self.banner = gr.Markdown(elem_id="clip-banner")  # styled only when it says something (CSS)
                 self.preview = gr.Video(label="Clip | reconstruction", autoplay=True, loop=True, elem_id="clip-preview")
@@ -104,16 +124,21 @@ class ClipTab(Tab):
                     self.color_by = gr.Radio(["time", "code"], value="time", label="Colour by", elem_id="map-color")
                 self.trajectory = gr.Plot(label="Latent trajectory", elem_id="trajectory")
             with gr.Column(scale=2):
-                self.frame_slider = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, step=1, label="Frame", elem_id="frame-slider")
+                self.frame_slider = gr.Slider(
+                    0, MAX_FRAME_CAP - 1, value=0, step=1, label="Frame", elem_id="frame-slider"
+                )
                 self.caption = gr.Markdown(elem_id="frame-caption")
                 with gr.Row():
                     self.frame_image = gr.Image(label="Frame t", height=256, elem_id="frame-image")
-                    self.reconstruction_image = gr.Image(label="Reconstruction", height=256, elem_id="frame-reconstruction")
+                    self.reconstruction_image = gr.Image(
+                        label="Reconstruction", height=256, elem_id="frame-reconstruction"
+                    )
                 with gr.Accordion("Overlay a second clip on the same map", open=False):
                     self.overlay_upload = gr.File(label="Second clip", file_types=CLIP_TYPES, type="filepath")
                     overlay_button = gr.Button("Overlay")
-                self.downloads = gr.File(label="Downloads: latents (.npz), per-frame table (.csv), map (.html)",
-                                         file_count="multiple")
+                self.downloads = gr.File(
+                    label="Downloads: latents (.npz), per-frame table (.csv), map (.html)", file_count="multiple"
+                )
 
         map_controls = [self.method, self.dims, self.color_by]
         self.page.analyzed = analyze.click(
@@ -133,8 +158,9 @@ class ClipTab(Tab):
             show_progress_on=self.preview,
         )
         for control in map_controls:
-            control.change(self.redraw, inputs=[clip, *map_controls, self.frame_slider], outputs=self.trajectory,
-                           api_name=False)
+            control.change(
+                self.redraw, inputs=[clip, *map_controls, self.frame_slider], outputs=self.trajectory, api_name=False
+            )
         self.frame_slider.change(
             self.show_frame,
             inputs=[clip, self.frame_slider, *map_controls],
@@ -155,14 +181,35 @@ class ClipTab(Tab):
     @property
     def shown(self) -> list:
         """What the tab shows of a clip, in the order of /analyze's return values."""
-        return [self.preview, self.stats, self.banner, self.screen, self.trajectory, self.frame_slider, self.caption,
-                self.frame_image, self.reconstruction_image, self.downloads]
+        return [
+            self.preview,
+            self.stats,
+            self.banner,
+            self.screen,
+            self.trajectory,
+            self.frame_slider,
+            self.caption,
+            self.frame_image,
+            self.reconstruction_image,
+            self.downloads,
+        ]
 
     def follow(self, events: ClipEvents) -> None:
         events.cleared.then(self.clear, outputs=self.shown, api_name=False)
 
-    def analyze(self, previous: ClipState | None, path, stride_value, cap_value, bundle: str, method_label,
-                dims_label, color, crop_text="auto", progress=gr.Progress()) -> Updates:
+    def analyze(
+        self,
+        previous: ClipState | None,
+        path,
+        stride_value,
+        cap_value,
+        bundle: str,
+        method_label,
+        dims_label,
+        color,
+        crop_text="auto",
+        progress=gr.Progress(),
+    ) -> Updates:
         if not path:
             raise gr.Error("Upload a clip or pick an example first.")
         try:
@@ -185,8 +232,9 @@ class ClipTab(Tab):
             self.page.clip: state,
         }
 
-    def reconstruct_preview(self, state: ClipState | None, method_label, dims_label, color, t,
-                            progress=gr.Progress()) -> Updates:
+    def reconstruct_preview(
+        self, state: ClipState | None, method_label, dims_label, color, t, progress=gr.Progress()
+    ) -> Updates:
         """After an analysis: decode the frames the preview shows, write it and the downloads."""
         if state is None:
             raise gr.Error("Analyze a clip first.")
@@ -197,8 +245,10 @@ class ClipTab(Tab):
         progress(0.8, desc="writing the preview and downloads")
         fps = (analysis.clip.fps / analysis.clip.stride) * len(shown) / len(analysis.frames)
         video = write_mp4(
-            (enlarged(side_by_side([analysis.frames[t], state.reconstruction.frames[i]]), VIDEO_HEIGHT)
-             for i, t in enumerate(shown)),
+            (
+                enlarged(side_by_side([analysis.frames[t], state.reconstruction.frames[i]]), VIDEO_HEIGHT)
+                for i, t in enumerate(shown)
+            ),
             state.out_dir / "clip_vs_reconstruction.mp4",
             fps=min(fps, 60.0) or 15.0,
             preset="ultrafast",  # a preview: written in a second even for a long clip
@@ -222,8 +272,18 @@ class ClipTab(Tab):
         t = int(np.clip(t, 0, len(state.analysis.frames) - 1))
         return {self.trajectory: _figure(state, method_label, dims_label, color, t), **self._frame_views(state, t)}
 
-    def overlay(self, state: ClipState | None, path, stride_value, cap_value, method_label, dims_label, color, t,
-                progress=gr.Progress()) -> Updates:
+    def overlay(
+        self,
+        state: ClipState | None,
+        path,
+        stride_value,
+        cap_value,
+        method_label,
+        dims_label,
+        color,
+        t,
+        progress=gr.Progress(),
+    ) -> Updates:
         if state is None:
             raise gr.Error("Analyze a clip first, then overlay a second one on its map.")
         if not path:
@@ -235,9 +295,18 @@ class ClipTab(Tab):
 
     def clear(self) -> Updates:
         """Another bundle was picked: an analysis made with the previous one no longer applies."""
-        return {self.preview: None, self.stats: "", self.banner: "", self.screen: None,
-                self.trajectory: None, self.frame_slider: gr.Slider(0, 1, value=0),
-                self.caption: "", self.frame_image: None, self.reconstruction_image: None, self.downloads: None}
+        return {
+            self.preview: None,
+            self.stats: "",
+            self.banner: "",
+            self.screen: None,
+            self.trajectory: None,
+            self.frame_slider: gr.Slider(0, 1, value=0),
+            self.caption: "",
+            self.frame_image: None,
+            self.reconstruction_image: None,
+            self.downloads: None,
+        }
 
     def _frame_views(self, state: ClipState, t: int) -> Updates:
         reconstructed, frame_psnr = state.reconstructed(t)

@@ -8,6 +8,8 @@ from studio.runtime import WorldModel
 from studio.ui.state import BundleShelf
 from studio.ui.tab import Tab, Updates
 
+REANCHORED = ", each prediction re-anchored through decoder and encoder"
+
 
 def bundle_card(model: WorldModel) -> str:
     """The model card of a loaded bundle, as Markdown."""
@@ -24,7 +26,7 @@ def bundle_card(model: WorldModel) -> str:
         f"| {m.frame.height}×{m.frame.width} RGB, {m.frame.resize} | {m.latent.tokens} tokens × {m.latent.dim} "
         f"(grid {'×'.join(map(str, m.latent.grid))}) | {m.action.codebook_size} codes × {m.action.dim}, read off "
         f"{m.action.window} latent frames | "
-        f"{m.predictor.context} frames{', each prediction re-anchored through decoder and encoder' if m.predictor.reanchor else ''} |",
+        f"{m.predictor.context} frames{REANCHORED if m.predictor.reanchor else ''} |",
     ]
     if m.training.get("action_labels", "").startswith("weak supervision"):
         lines += ["", f"**Action labels:** {m.training['action_labels']}. These codes are not label-free."]
@@ -46,7 +48,11 @@ def _metrics_table(metrics: dict) -> list[str]:
     """One column per set the figures were measured on (e.g. held-out episodes, the example clips)."""
     sets = {name: _flatten(values) for name, values in metrics.items() if isinstance(values, dict)}
     if not sets:
-        return ["| figure | value |", "| --- | --- |", *[f"| {k} | {_format(v)} |" for k, v in _flatten(metrics).items()]]
+        return [
+            "| figure | value |",
+            "| --- | --- |",
+            *[f"| {k} | {_format(v)} |" for k, v in _flatten(metrics).items()],
+        ]
     figures = list(dict.fromkeys(key for values in sets.values() for key in values))
     lines = ["| figure | " + " | ".join(sets) + " |", "| --- |" + " ---: |" * len(sets)]
     for figure in figures:
@@ -91,8 +97,9 @@ class ModelTab(Tab):
         )
         self.card = gr.Markdown(bundle_card(shelf.get(shelf.default_name)))
         gr.Markdown(load_errors_markdown(shelf))
-        self.page.picked = picker.change(self.pick, inputs=picker, outputs=[self.page.bundle, self.card],
-                                         api_name="select_bundle")
+        self.page.picked = picker.change(
+            self.pick, inputs=picker, outputs=[self.page.bundle, self.card], api_name="select_bundle"
+        )
 
     def pick(self, name: str) -> Updates:
         return {self.page.bundle: name, self.card: bundle_card(self.page.shelf.get(name))}

@@ -21,8 +21,10 @@ from studio.ui.state import ClipState
 from studio.ui.tab import ClipEvents, Tab, Updates
 
 SCREEN_HEIGHT = 384  # pixels: the decoded frame is shown large
-SCREEN_CSS = (f"#play-screen img {{ image-rendering: pixelated; height: {SCREEN_HEIGHT}px; max-width: 100%; "
-              "object-fit: contain; display: block; margin: 0 auto; }")
+SCREEN_CSS = (
+    f"#play-screen img {{ image-rendering: pixelated; height: {SCREEN_HEIGHT}px; max-width: 100%; "
+    "object-fit: contain; display: block; margin: 0 auto; }"
+)
 KEYS = 9  # keys 1..9 press codes 0..8
 # Run mode steps the game on the server and streams each frame to the page as it is made: no request per step,
 # so the pace does not depend on the player's network round trip (`studio.play.run_period_s` sets the pace).
@@ -69,14 +71,17 @@ class PlayTab(Tab):
         self.examples: dict[str, StartClip | None] = {}  # bundle -> its first example clip, analyzed once
         self.running: dict[str, object] = {}  # browser session -> the token of its Run-mode loop; popping it stops it
 
-        gr.Markdown("Play the world model: pick a start frame, then press an action code (buttons, or keys **1–9**; "
-                    "**Backspace** undoes). Every press predicts one step and decodes it. Without an analyzed clip, "
-                    "the game starts from the bundle's first example clip.")
+        gr.Markdown(
+            "Play the world model: pick a start frame, then press an action code (buttons, or keys **1–9**; "
+            "**Backspace** undoes). Every press predicts one step and decodes it. Without an analyzed clip, "
+            "the game starts from the bundle's first example clip."
+        )
         self.game = gr.State(None)
         with gr.Row(elem_id="play-pad"):
             with gr.Column(scale=1, min_width=300):
-                self.start_frame = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, step=1, label="Start frame",
-                                             elem_id="play-start-frame")
+                self.start_frame = gr.Slider(
+                    0, MAX_FRAME_CAP - 1, value=0, step=1, label="Start frame", elem_id="play-start-frame"
+                )
                 start = gr.Button("Start", variant="primary", elem_id="play-start")
                 with gr.Row():
                     undo = gr.Button("Undo", elem_id="play-undo")
@@ -85,15 +90,24 @@ class PlayTab(Tab):
                     gr.Button(f"{k + 1} · code {k}", elem_id=f"play-code-{k}", visible=False)
                     for k in range(self.buttons_needed)
                 ]
-                self.run = gr.Checkbox(False, label="Run: keep pressing the last code, as fast as the machine goes "
-                                       f"(up to {RUN_STEPS_PER_S} steps/s, shared by all players running at once)",
-                                       elem_id="play-run")
+                self.run = gr.Checkbox(
+                    False,
+                    label="Run: keep pressing the last code, as fast as the machine goes "
+                    f"(up to {RUN_STEPS_PER_S} steps/s, shared by all players running at once)",
+                    elem_id="play-run",
+                )
                 self.status = gr.Markdown(elem_id="play-status")
             with gr.Column(scale=2):
                 # the frame travels inside the page's update (a data URL), not as a file the page fetches after it:
                 # a stream of frames would otherwise wait one network round trip per frame, and a far player see none
-                self.screen = gr.HTML(label="The world model's frame", show_label=True, container=True,
-                                      js_on_load=None, min_height=SCREEN_HEIGHT, elem_id="play-screen")
+                self.screen = gr.HTML(
+                    label="The world model's frame",
+                    show_label=True,
+                    container=True,
+                    js_on_load=None,
+                    min_height=SCREEN_HEIGHT,
+                    elem_id="play-screen",
+                )
         # what scripts exchange with /step and /undo: the code as a number, the frame as a PNG file
         code_box = gr.Number(0, precision=0, visible=False)
         self.frame_file = gr.Image(visible=False, format="png")
@@ -102,23 +116,53 @@ class PlayTab(Tab):
         start.click(self.begin, inputs=[clip, bundle, self.start_frame], outputs=started, api_name="play_start")
         reset.click(self.begin, inputs=[clip, bundle, self.start_frame], outputs=started, api_name=False)
         for k, button in enumerate(self.code_buttons):
-            button.click(lambda game, name, k=k: self._shown(self.press(game, name, k)), inputs=[self.game, bundle],
-                         outputs=[self.game, self.screen, self.status], api_name=False, show_progress="hidden",
-                         trigger_mode="always_last", **ONE_STEP_AT_A_TIME)
-        undo.click(lambda game: self._shown(take_back(game)), inputs=self.game,
-                   outputs=[self.game, self.screen, self.status], api_name=False, show_progress="hidden",
-                   **ONE_STEP_AT_A_TIME)
+            button.click(
+                lambda game, name, k=k: self._shown(self.press(game, name, k)),
+                inputs=[self.game, bundle],
+                outputs=[self.game, self.screen, self.status],
+                api_name=False,
+                show_progress="hidden",
+                trigger_mode="always_last",
+                **ONE_STEP_AT_A_TIME,
+            )
+        undo.click(
+            lambda game: self._shown(take_back(game)),
+            inputs=self.game,
+            outputs=[self.game, self.screen, self.status],
+            api_name=False,
+            show_progress="hidden",
+            **ONE_STEP_AT_A_TIME,
+        )
         # endpoints for scripts alone: no trigger on the page
-        gr.on([], lambda game, name, code: self._as_file(self.press(game, name, code)),
-              inputs=[self.game, bundle, code_box], outputs=[self.game, self.frame_file, self.status], api_name="step",
-              show_progress="hidden", **ONE_STEP_AT_A_TIME)
-        gr.on([], lambda game: self._as_file(take_back(game)), inputs=self.game,
-              outputs=[self.game, self.frame_file, self.status], api_name="undo", show_progress="hidden",
-              **ONE_STEP_AT_A_TIME)
+        gr.on(
+            [],
+            lambda game, name, code: self._as_file(self.press(game, name, code)),
+            inputs=[self.game, bundle, code_box],
+            outputs=[self.game, self.frame_file, self.status],
+            api_name="step",
+            show_progress="hidden",
+            **ONE_STEP_AT_A_TIME,
+        )
+        gr.on(
+            [],
+            lambda game: self._as_file(take_back(game)),
+            inputs=self.game,
+            outputs=[self.game, self.frame_file, self.status],
+            api_name="undo",
+            show_progress="hidden",
+            **ONE_STEP_AT_A_TIME,
+        )
         # not one step at a time with the other players: the loop lasts as long as the box stays ticked. Scripts
         # start it with /run true and stop it with /run false (same session)
-        self.run.change(self.run_game, inputs=[self.run, self.game, bundle], outputs=[self.screen, self.status],
-                        api_name="run", show_progress="hidden", trigger_mode="multiple", concurrency_limit=None)
+        self.run.change(
+            self.run_game,
+            inputs=[self.run, self.game, bundle],
+            outputs=[self.screen, self.status],
+            api_name="run",
+            show_progress="hidden",
+            trigger_mode="multiple",
+            concurrency_limit=None,
+        )
 
     def follow(self, events: ClipEvents) -> None:
         events.cleared.then(self.clear, outputs=[self.game, self.screen, self.status, self.run], api_name=False)
@@ -142,9 +186,14 @@ class PlayTab(Tab):
             button: gr.Button(_button_label(k, clip.meanings), visible=k < model.codebook_size)
             for k, button in enumerate(self.code_buttons)
         }
-        return {self.game: game, self.screen: _screen(game), self.status: f"Started from frame **{t}** of "
-                f"**{clip.name}**. Press a code.", self.run: False,
-                self.start_frame: gr.Slider(0, len(clip.latents) - 1, value=t, step=1), **buttons}
+        return {
+            self.game: game,
+            self.screen: _screen(game),
+            self.status: f"Started from frame **{t}** of **{clip.name}**. Press a code.",
+            self.run: False,
+            self.start_frame: gr.Slider(0, len(clip.latents) - 1, value=t, step=1),
+            **buttons,
+        }
 
     def press(self, game: Game | None, name: str, code) -> Game:
         if game is None:
@@ -244,11 +293,16 @@ def _screen(game: Game) -> str:
 
 def _status(game: Game) -> str:
     latency = game.latency_summary()
-    timing = f" · step latency **{latency[0]:.1f} ms** (model, median) → up to {latency[1]:.0f} frames/s" if latency else ""
+    timing = (
+        f" · step latency **{latency[0]:.1f} ms** (model, median) → up to {latency[1]:.0f} frames/s" if latency else ""
+    )
     rate = game.steps_per_second()
     pace = f" · playing at **{rate:.1f} steps/s**" if rate else ""
     recent = " ".join(str(c) for c in game.codes[-12:])
     left = game.left_familiar_at
-    ground = (" · on familiar ground" if left is None else
-              f" · **left familiar ground at step {left}**: the frames since look unlike any the model knows")
+    ground = (
+        " · on familiar ground"
+        if left is None
+        else f" · **left familiar ground at step {left}**: the frames since look unlike any the model knows"
+    )
     return f"**{game.steps} steps played** · last codes: {recent or '—'}{ground}{timing}{pace}"

@@ -9,6 +9,7 @@ from studio.analysis import MAX_FRAME_CAP
 from studio.familiarity import departure_sentence, departure_steps
 from studio.montage import enlarged
 from studio.plots import rollout_psnr_figure
+from studio.reference import reference_of
 from studio.rollout import (
     MAX_BRANCHES,
     MAX_STEPS,
@@ -25,7 +26,6 @@ from studio.rollout import (
     plan_branches,
     predict_branches,
 )
-from studio.reference import reference_of
 from studio.ui.clip_tab import PREVIEW_HEIGHT
 from studio.ui.state import ClipState
 from studio.ui.tab import ClipEvents, Tab, Updates
@@ -64,17 +64,25 @@ class PredictTab(Tab):
     title, id = "Predict", "predict"
 
     def build(self) -> None:
-        gr.Markdown("Roll the predictor forward from a frame of the analyzed clip and decode what it imagines. "
-                    "The clip's own next frames are shown on the left for comparison.")
+        gr.Markdown(
+            "Roll the predictor forward from a frame of the analyzed clip and decode what it imagines. "
+            "The clip's own next frames are shown on the left for comparison."
+        )
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
-                self.start = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, step=1, label="Start frame", elem_id="predict-start")
+                self.start = gr.Slider(
+                    0, MAX_FRAME_CAP - 1, value=0, step=1, label="Start frame", elem_id="predict-start"
+                )
                 steps = gr.Slider(1, MAX_STEPS, value=16, step=1, label="Steps", elem_id="predict-steps")
-                source = gr.Radio(list(SOURCE_LABELS), value=SOURCE_LABELS[0], label="Actions", elem_id="predict-source")
+                source = gr.Radio(
+                    list(SOURCE_LABELS), value=SOURCE_LABELS[0], label="Actions", elem_id="predict-source"
+                )
                 with gr.Row():
                     code = gr.Number(0, precision=0, label="Held code", minimum=0)
                     seed = gr.Number(0, precision=0, label="Random seed", minimum=0)
-                sequence = gr.Textbox("", label="Typed sequence", placeholder="e.g. 1 1 2 0", elem_id="predict-sequence")
+                sequence = gr.Textbox(
+                    "", label="Typed sequence", placeholder="e.g. 1 1 2 0", elem_id="predict-sequence"
+                )
                 with gr.Row():
                     first = gr.Number(0, precision=0, label="From code", minimum=0)
                     second = gr.Number(1, precision=0, label="To code", minimum=0)
@@ -82,11 +90,14 @@ class PredictTab(Tab):
                 branches = gr.Textbox("", label="Branches", lines=3, info=BRANCHES_HELP, elem_id="predict-branches")
                 run = gr.Button("Roll out", variant="primary", elem_id="predict-run")
             with gr.Column(scale=2):
-                self.video = gr.Video(label="Clip | predicted branches", autoplay=True, loop=True, elem_id="predict-video")
+                self.video = gr.Video(
+                    label="Clip | predicted branches", autoplay=True, loop=True, elem_id="predict-video"
+                )
                 self.summary = gr.Markdown(elem_id="predict-summary")
                 self.psnr_plot = gr.Plot(label="PSNR per step", elem_id="predict-psnr")
-                self.downloads = gr.File(label="Downloads: rollout (.mp4, .gif), predicted latents (.npz)",
-                                         file_count="multiple")
+                self.downloads = gr.File(
+                    label="Downloads: rollout (.mp4, .gif), predicted latents (.npz)", file_count="multiple"
+                )
         run.click(
             self.roll_out_branches,
             inputs=[self.page.clip, self.start, steps, source, code, seed, sequence, first, second, mix, branches],
@@ -104,12 +115,30 @@ class PredictTab(Tab):
     def show(self, state: ClipState | None) -> Updates:
         """A new analysis (or bundle): the start slider spans the new clip, old results go."""
         last = len(state.analysis.frames) - 1 if state is not None else 1
-        return {self.start: gr.Slider(0, last, value=0, step=1, label="Start frame"), self.video: None,
-                self.summary: "", self.psnr_plot: None, self.downloads: None}
+        return {
+            self.start: gr.Slider(0, last, value=0, step=1, label="Start frame"),
+            self.video: None,
+            self.summary: "",
+            self.psnr_plot: None,
+            self.downloads: None,
+        }
 
     # the parameters' names are the endpoint's (gradio_client takes them as keywords)
-    def roll_out_branches(self, state: ClipState | None, t, n, source_label, held, seed_value, typed, a, b, share,
-                          extra, progress=gr.Progress()) -> Updates:
+    def roll_out_branches(
+        self,
+        state: ClipState | None,
+        t,
+        n,
+        source_label,
+        held,
+        seed_value,
+        typed,
+        a,
+        b,
+        share,
+        extra,
+        progress=gr.Progress(),
+    ) -> Updates:
         if state is None:
             raise gr.Error("Analyze a clip on the Clip tab first.")
         model, analysis = state.model, state.analysis
@@ -135,27 +164,41 @@ class PredictTab(Tab):
         np.savez_compressed(npz, latents=result.latents, actions=plan.vectors, start=t, labels=np.asarray(plan.labels))
         figure = rollout_psnr_figure(result.psnr, result.copy_psnr, plan.labels) if len(result.truth) else None
         reference = reference_of(model)
-        departures = (None if reference is None else
-                      departure_steps(result.latents, reference.latents, reference.calibration))
-        return {self.video: str(mp4), self.summary: _summary(result, state.delta_t_psnr, departures),
-                self.psnr_plot: figure,
-                self.downloads: [str(mp4), str(gif), str(npz)], self.page.clip: state}
+        departures = (
+            None if reference is None else departure_steps(result.latents, reference.latents, reference.calibration)
+        )
+        return {
+            self.video: str(mp4),
+            self.summary: _summary(result, state.delta_t_psnr, departures),
+            self.psnr_plot: figure,
+            self.downloads: [str(mp4), str(gif), str(npz)],
+            self.page.clip: state,
+        }
 
 
 def _summary(result: Branches, delta: float | None, departures: list[int | None] | None = None) -> str:
-    lines = [f"**{result.steps} steps** from frame **{result.start}**, {len(result.labels)} branch(es): "
-             + " | ".join(f"**{label}**" for label in result.labels)]
+    lines = [
+        f"**{result.steps} steps** from frame **{result.start}**, {len(result.labels)} branch(es): "
+        + " | ".join(f"**{label}**" for label in result.labels)
+    ]
     if len(result.truth):
         compared = len(result.truth)
         mean = ", ".join(f"{label} {result.psnr[b].mean():.1f} dB" for b, label in enumerate(result.labels))
-        lines.append(f"Mean PSNR against the clip's next {compared} frames: {mean}; copy of the start frame "
-                     f"{result.copy_psnr.mean():.1f} dB.")
+        lines.append(
+            f"Mean PSNR against the clip's next {compared} frames: {mean}; copy of the start frame "
+            f"{result.copy_psnr.mean():.1f} dB."
+        )
     else:
         lines.append("The clip ends at the start frame: nothing to compare the prediction with.")
     if departures is not None:
-        lines.append("Familiarity: " + "; ".join(
-            departure_sentence(label, step, result.steps) for label, step in zip(result.labels, departures)) + ".")
+        lines.append(
+            "Familiarity: "
+            + "; ".join(departure_sentence(label, step, result.steps) for label, step in zip(result.labels, departures))
+            + "."
+        )
     if delta is not None:
-        lines.append(f"The clip's **ΔtPSNR(t=4) = {delta:+.2f} dB**: how much better the clip's own inferred codes "
-                     "predict 4 steps ahead than random codes (controllability, as in Genie).")
+        lines.append(
+            f"The clip's **ΔtPSNR(t=4) = {delta:+.2f} dB**: how much better the clip's own inferred codes "
+            "predict 4 steps ahead than random codes (controllability, as in Genie)."
+        )
     return "\n\n".join(lines)

@@ -13,9 +13,11 @@ from studio.ui.state import ClipState
 from studio.ui.tab import ClipEvents, Tab, Updates
 
 RANKING_HEADERS = ["column", "kind", "metric", "held-out score", "baseline's score", "baseline's errors removed"]
-LABELS_HELP = ("A CSV with a `frame` column (the source frame index) and any number of numeric or categorical "
-               "columns, e.g. `frame,score,lives,action_name`. The shipped example clips bring their own labels "
-               "(true action, and the game's 128 RAM bytes `ram_0` … `ram_127`).")
+LABELS_HELP = (
+    "A CSV with a `frame` column (the source frame index) and any number of numeric or categorical "
+    "columns, e.g. `frame,score,lives,action_name`. The shipped example clips bring their own labels "
+    "(true action, and the game's 128 RAM bytes `ram_0` … `ram_127`)."
+)
 
 
 class ProbeTab(Tab):
@@ -23,10 +25,12 @@ class ProbeTab(Tab):
 
     def build(self) -> None:
         clip = self.page.clip
-        gr.Markdown("What do the latents encode? A linear probe (ridge regression for numbers, a ridge classifier "
-                    "for categories) is fitted from each frame's latents to a label, cross-validated over folds that "
-                    "are contiguous in time, and scored against a trivial baseline (the mean, or the majority class). "
-                    "Every column shares one decomposition of the latents per fold, so all of them take seconds.")
+        gr.Markdown(
+            "What do the latents encode? A linear probe (ridge regression for numbers, a ridge classifier "
+            "for categories) is fitted from each frame's latents to a label, cross-validated over folds that "
+            "are contiguous in time, and scored against a trivial baseline (the mean, or the majority class). "
+            "Every column shares one decomposition of the latents per fold, so all of them take seconds."
+        )
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 labels_file = gr.File(label="Labels CSV", file_types=[".csv"], type="filepath", elem_id="probe-labels")
@@ -42,18 +46,32 @@ class ProbeTab(Tab):
                 self.result_text = gr.Markdown(elem_id="probe-result")
                 self.figure = gr.Plot(label="Predicted (held-out) against true", elem_id="probe-plot")
                 self.ranking = gr.Dataframe(
-                    headers=RANKING_HEADERS, label="Every column, best encoded first", wrap=True,
-                    interactive=False, elem_id="probe-ranking",
+                    headers=RANKING_HEADERS,
+                    label="Every column, best encoded first",
+                    wrap=True,
+                    interactive=False,
+                    elem_id="probe-ranking",
                 )
 
-        labels_file.upload(lambda path: offer_columns(path, "Column"), inputs=labels_file, outputs=self.column,
-                           api_name=False)
-        run.click(self.probe_column, inputs=[clip, labels_file, self.column, kind, folds],
-                  outputs=[self.result_text, self.figure, clip], api_name="probe", concurrency_id="model",
-                  show_progress_on=[self.figure])
-        run_all.click(self.probe_every_column, inputs=[clip, labels_file, folds],
-                      outputs=[self.result_text, self.ranking, clip], api_name="probe_all", concurrency_id="model",
-                      show_progress_on=[self.ranking])
+        labels_file.upload(
+            lambda path: offer_columns(path, "Column"), inputs=labels_file, outputs=self.column, api_name=False
+        )
+        run.click(
+            self.probe_column,
+            inputs=[clip, labels_file, self.column, kind, folds],
+            outputs=[self.result_text, self.figure, clip],
+            api_name="probe",
+            concurrency_id="model",
+            show_progress_on=[self.figure],
+        )
+        run_all.click(
+            self.probe_every_column,
+            inputs=[clip, labels_file, folds],
+            outputs=[self.result_text, self.ranking, clip],
+            api_name="probe_all",
+            concurrency_id="model",
+            show_progress_on=[self.ranking],
+        )
 
     def follow(self, events: ClipEvents) -> None:
         shown = [self.column, self.result_text, self.figure, self.ranking]
@@ -63,25 +81,38 @@ class ProbeTab(Tab):
     def show(self, state: ClipState | None) -> Updates:
         """A new analysis: offer the columns of the labels it came with, clear old results."""
         choices = ordered_columns(state.labels.columns) if state is not None and state.labels is not None else []
-        return {self.column: gr.Dropdown(choices, value=choices[0] if choices else None, label="Column"),
-                self.result_text: "", self.figure: None, self.ranking: None}
+        return {
+            self.column: gr.Dropdown(choices, value=choices[0] if choices else None, label="Column"),
+            self.result_text: "",
+            self.figure: None,
+            self.ranking: None,
+        }
 
     # the parameters' names are the endpoints' (gradio_client takes them as keywords)
-    def probe_column(self, state: ClipState | None, path: str | None, name: str | None, kind_value: str, k,
-                     progress=gr.Progress()) -> Updates:
+    def probe_column(
+        self, state: ClipState | None, path: str | None, name: str | None, kind_value: str, k, progress=gr.Progress()
+    ) -> Updates:
         labels = _labels(state, path)
         name = name or ordered_columns(labels.columns)[0]
         values = _values(state, labels, name)
         try:
-            result = probe(state.analysis.latents, values, name, ProbeConfig(folds=int(k), kind=kind_value),
-                           _reporting_to(progress))
+            result = probe(
+                state.analysis.latents,
+                values,
+                name,
+                ProbeConfig(folds=int(k), kind=kind_value),
+                _reporting_to(progress),
+            )
         except ProbeError as err:
             raise gr.Error(str(err), title="The probe was not run") from None
-        text = (f"**{name}** probed as a {result.kind} over {len(values)} frames, {int(k)} contiguous folds: "
-                f"held-out {result.metric} **{result.score:.3f}** against **{result.baseline:.3f}** for the "
-                f"{result.baseline_name}: {_errors_removed(result)}.")
-        figure = probe_figure(result, f"{name}: {result.metric} {result.score:.3f} (the {result.baseline_name}: "
-                                      f"{result.baseline:.3f})")
+        text = (
+            f"**{name}** probed as a {result.kind} over {len(values)} frames, {int(k)} contiguous folds: "
+            f"held-out {result.metric} **{result.score:.3f}** against **{result.baseline:.3f}** for the "
+            f"{result.baseline_name}: {_errors_removed(result)}."
+        )
+        figure = probe_figure(
+            result, f"{name}: {result.metric} {result.score:.3f} (the {result.baseline_name}: {result.baseline:.3f})"
+        )
         return {self.result_text: text, self.figure: figure, self.page.clip: state}
 
     def probe_every_column(self, state: ClipState | None, path: str | None, k, progress=gr.Progress()) -> Updates:
@@ -91,12 +122,16 @@ class ProbeTab(Tab):
             result = probe_all(state.analysis.latents, columns, ProbeConfig(folds=int(k)), _reporting_to(progress))
         except ProbeError as err:
             raise gr.Error(str(err), title="The probes were not run") from None
-        rows = [[r.column, r.kind, r.metric, round(r.score, 3), round(r.baseline, 3), round(r.errors_removed, 3)]
-                for r in result.results]
+        rows = [
+            [r.column, r.kind, r.metric, round(r.score, 3), round(r.baseline, 3), round(r.errors_removed, 3)]
+            for r in result.results
+        ]
         skipped = _ellipsis(ordered_columns(result.skipped), 12)
-        text = (f"Ranked **{len(rows)} columns** by the share of the trivial baseline's errors the probe removes on "
-                "held-out frames: squared error against the mean for numbers (scored by R²), wrong answers against "
-                "the majority class for categories (scored by accuracy). 1 is perfect, 0 no better than the baseline.")
+        text = (
+            f"Ranked **{len(rows)} columns** by the share of the trivial baseline's errors the probe removes on "
+            "held-out frames: squared error against the mean for numbers (scored by R²), wrong answers against "
+            "the majority class for categories (scored by accuracy). 1 is perfect, 0 no better than the baseline."
+        )
         if skipped:
             text += f" Not probed (constant on this clip, or too few frames): {len(result.skipped)} columns, {skipped}."
         return {self.result_text: text, self.ranking: rows, self.page.clip: state}

@@ -128,8 +128,15 @@ class ClipState:
     def open(cls, shelf: BundleShelf, bundle: str, path: str, analysis: ClipAnalysis) -> ClipState:
         """The state of a clip at `path` just analyzed with `bundle`, with a fresh folder for its files."""
         model = shelf.get(bundle)
-        return cls(bundle, model, shelf.maps, Path(path).name, analysis,
-                   Path(tempfile.mkdtemp(prefix="studio-clip-")), labels=example_labels(model, path))
+        return cls(
+            bundle,
+            model,
+            shelf.maps,
+            Path(path).name,
+            analysis,
+            Path(tempfile.mkdtemp(prefix="studio-clip-")),
+            labels=example_labels(model, path),
+        )
 
     def discard(self) -> None:
         """Delete the files written for this clip (previews, downloads, rollouts)."""
@@ -146,8 +153,9 @@ class ClipState:
             else:
                 latents = (self.analysis if which == "main" else self.overlay).latents
             config = ProjectionConfig(method=method, dims=dims)
-            self.coords[key] = None if latents is None else self.maps.project(
-                self.model, latents, config, own=self.analysis.latents)
+            self.coords[key] = (
+                None if latents is None else self.maps.project(self.model, latents, config, own=self.analysis.latents)
+            )
         return self.coords[key]
 
     def set_overlay(self, name: str, analysis: ClipAnalysis) -> None:

@@ -61,5 +61,5 @@ class Tab(ABC):
     def build(self) -> None:
         """Lay out the tab's components and declare its events and endpoints."""
 
-    def follow(self, events: ClipEvents) -> None:
+    def follow(self, events: ClipEvents) -> None:  # noqa: B027 (optional hook, not abstract)
         """Hook the tab's updates onto the clip's events; a tab that shows nothing of the clip leaves this be."""

@@ -72,8 +72,10 @@ def test_page_shows_the_banner_hollow_frames_and_the_reference_cloud(shipped_url
     page.get_by_role("button", name="Analyze").click()
     page.locator("#clip-banner").get_by_text("unlike the Breakout frames", exact=False).wait_for()
     page.locator("#trajectory").get_by_text("the model's reference frames").first.wait_for()
-    symbols = page.evaluate("document.querySelector('#trajectory .js-plotly-plot').data"
-                            ".flatMap(t => Array.isArray(t.marker?.symbol) ? t.marker.symbol : [])")
+    symbols = page.evaluate(
+        "document.querySelector('#trajectory .js-plotly-plot').data"
+        ".flatMap(t => Array.isArray(t.marker?.symbol) ? t.marker.symbol : [])"
+    )
     assert symbols and all(s.endswith("-open") for s in symbols)  # every Pong frame is unfamiliar
     assert page.locator("#clip-screen img").get_attribute("src")
     page.screenshot(path=str(tmp_path / "pong.png"), full_page=True)
