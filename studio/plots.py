@@ -22,6 +22,9 @@ from studio.probe import ProbeResult
 CODE_COLORS = qualitative.Safe[:10] + [qualitative.Bold[i] for i in (2, 3, 6, 5, 8, 9)]
 NO_CODE = -1  # the last frame of a clip starts no transition
 NO_CODE_COLOR = qualitative.Safe[10]
+MAP_HEIGHT = 470  # pixels: under the page's header and tab bar, the whole map fits a 720-pixel-high window
+OVERLAY_COLOR = "rgb(230,97,0)"  # the overlaid clip: orange diamonds, dark enough for its legend swatch to show
+OVERLAY_TIME_SCALE = [[0.0, "rgb(253,184,99)"], [1.0, "rgb(127,59,8)"]]  # light to dark orange, never white
 
 
 @dataclass(frozen=True)
@@ -91,11 +94,13 @@ def trajectory_figure(
             )
         )
     _layout(figure, title, dims=trajectories[0].coords.shape[1] if trajectories else 2)
+    figure.update_layout(height=MAP_HEIGHT, clickmode="event")
     return figure
 
 
 def _add_trajectory(figure: go.Figure, trajectory: Trajectory, color_by: str, main: bool) -> None:
     coords, codes = trajectory.coords, trajectory.frame_codes
+    frames = np.arange(len(coords)) if main else None  # a click on a main point shows that frame (the Clip tab)
     hover = [
         f"{trajectory.name}<br>frame {t}<br>{trajectory.times[t]:.2f} s<br>code {'–' if c == NO_CODE else c}"
         for t, c in enumerate(codes)
@@ -105,7 +110,7 @@ def _add_trajectory(figure: go.Figure, trajectory: Trajectory, color_by: str, ma
             coords,
             mode="lines",
             name=f"{trajectory.name} path",
-            line=dict(color="rgba(120,120,120,0.45)" if main else "rgba(230,131,16,0.45)", width=1.5),
+            line=dict(color="rgba(120,120,120,0.45)" if main else "rgba(230,97,0,0.45)", width=1.5),
             hoverinfo="skip",
             showlegend=False,
         )
@@ -124,8 +129,14 @@ def _add_trajectory(figure: go.Figure, trajectory: Trajectory, color_by: str, ma
                         f"{'' if main else trajectory.name + ' · '}"
                         f"{'last frame' if code == NO_CODE else f'code {code}'}"
                     ),
-                    marker=dict(size=7 if main else 6, color=code_color(int(code)), symbol=symbol[mask].tolist()),
+                    marker=dict(
+                        size=7 if main else 8,
+                        color=code_color(int(code)),
+                        symbol=symbol[mask].tolist(),
+                        line=dict(width=0 if main else 1, color=OVERLAY_COLOR),
+                    ),
                     text=[h for h, m in zip(hover, mask) if m],
+                    customdata=None if frames is None else frames[mask],
                     hoverinfo="text",
                 )
             )
@@ -136,14 +147,16 @@ def _add_trajectory(figure: go.Figure, trajectory: Trajectory, color_by: str, ma
             mode="markers",
             name=trajectory.name,
             marker=dict(
-                size=7 if main else 6,
+                size=7 if main else 8,
                 color=trajectory.times,
-                colorscale="Viridis" if main else "Oranges",
+                colorscale="Viridis" if main else OVERLAY_TIME_SCALE,
                 symbol=symbol.tolist(),
                 showscale=main,
                 colorbar=dict(title="time (s)", thickness=12) if main else None,
+                line=dict(width=0 if main else 1, color=OVERLAY_COLOR),
             ),
             text=hover,
+            customdata=frames,
             hoverinfo="text",
         )
     )

@@ -61,6 +61,7 @@ class Clip:
     source_size: tuple[int, int]  # (height, width) of the source
     stride: int  # source frames between two returned frames
     indices: np.ndarray  # [T] int64, source index of each returned frame
+    truncated: bool = False  # the file broke off before the last frame it announced: the frames are those before
 
 
 def read_clip(
@@ -130,6 +131,7 @@ def read_clip(
         source_size=(height, width),
         stride=stride,
         indices=indices[:decoded],
+        truncated=decoded < len(indices),
     )
 
 
@@ -270,13 +272,18 @@ def _check_screen(screen: ScreenCrop | None, height: int, width: int) -> None:
         try:
             check_box(screen.box, (height, width))
         except ScreenError as err:
-            raise ClipError(str(err)) from None
+            raise ClipError(str(err)) from err  # the cause tells the page that the box, not the file, was wrong
 
 
 def _read_with_pyav(path, stride, max_frames, fit, spread, max_pixels, max_source_frames, screen=None) -> Clip:
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+        if _starts_like_a_video(path):
+            raise ClipError(
+                f"'{path.name}' is truncated or damaged: it starts like a video file but ends before "
+                "the part a player needs to read it (a download or copy cut short?)"
+            ) from None
         raise ClipError(f"'{path.name}' is not a video this studio can read") from None
     with container:
         if not container.streams.video:
@@ -289,7 +296,7 @@ def _read_with_pyav(path, stride, max_frames, fit, spread, max_pixels, max_sourc
         _check_screen(screen, height, width)
         wanted, stride = _sample(count, stride, max_frames, spread) if count else (None, stride)
         wanted_set = set(wanted.tolist()) if wanted is not None else set()
-        frames, indices, pending = [], [], []
+        frames, indices, pending, truncated = [], [], [], False
         try:
             for index, frame in enumerate(container.decode(stream)):
                 if wanted is not None and index > wanted[-1]:
@@ -303,7 +310,7 @@ def _read_with_pyav(path, stride, max_frames, fit, spread, max_pixels, max_sourc
                 if len(indices) == max_frames:
                     break
         except (av.error.FFmpegError, ValueError):
-            pass  # a damaged stream: keep what decoded before the damage
+            truncated = True  # a damaged stream: keep what decoded before the damage
     if pending:
         frames.append(fit(np.stack(pending)))
     if len(indices) < 2:
@@ -317,7 +324,18 @@ def _read_with_pyav(path, stride, max_frames, fit, spread, max_pixels, max_sourc
         source_size=(height, width),
         stride=stride,
         indices=np.asarray(indices, np.int64),
+        truncated=truncated,
     )
+
+
+# How the container formats read_clip is meant for begin: (offset, bytes)
+VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"RIFF"), (0, b"GIF8"), (4, b"moov"), (4, b"mdat"))
+
+
+def _starts_like_a_video(path: Path) -> bool:
+    with path.open("rb") as file:
+        head = file.read(16)
+    return any(head[offset : offset + len(magic)] == magic for offset, magic in VIDEO_SIGNATURES)
 
 
 def _even_size(frames: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import gradio as gr
 import numpy as np
 
 from studio.action_codes import action_effect_atlas, agreement, exemplars
-from studio.analysis import MAX_FRAME_CAP, frame_times
+from studio.analysis import frame_times
 from studio.labels import LabelsError, ordered_columns, read_labels
 from studio.metrics import code_perplexity
 from studio.montage import enlarged, side_by_side
@@ -20,7 +20,7 @@ from studio.projection import Projection, ProjectionConfig
 from studio.ui.clip_tab import PREVIEW_HEIGHT
 from studio.ui.labels_upload import offer_columns
 from studio.ui.state import ClipState
-from studio.ui.tab import ClipEvents, Tab, Updates
+from studio.ui.tab import ClipEvents, Tab, Updates, unless_discarded
 
 ACTION_COLUMNS = ("action_name", "action")  # the label columns offered first for the ground truth
 
@@ -49,8 +49,8 @@ class ActionsTab(Tab):
         )
         with gr.Row():
             self.atlas_slider = gr.Slider(
-                0, MAX_FRAME_CAP - 1, value=0, step=1, label="From frame", elem_id="atlas-slider", scale=3
-            )
+                0, 1, value=0, step=1, label="From frame", visible=False, elem_id="atlas-slider", scale=3
+            )  # hidden until a clip gives it a range
             self.atlas_current = gr.Image(label="Frame t (decoded)", height=192, scale=1, elem_id="atlas-current")
         self.atlas_gallery = gr.Gallery(
             label="Next frame under each code (the share of pixels it changed)",
@@ -112,17 +112,18 @@ class ActionsTab(Tab):
     def follow(self, events: ClipEvents) -> None:
         # the overview costs work: it follows the preview
         events.previewed.then(self.show, inputs=self.page.clip, outputs=self.shown, api_name="actions")
-        events.cleared.then(self.show, inputs=self.page.clip, outputs=self.shown, api_name=False)
+        for gone in events.gone:
+            gone.then(self.show, inputs=self.page.clip, outputs=self.shown, api_name=False)
 
     def show(self, state: ClipState | None) -> Updates:
         """After a new analysis: the overview, the atlas from frame 0, and the ground truth when labels came along."""
         if state is None:
-            return dict.fromkeys(self.shown)
+            return {**dict.fromkeys(self.shown), self.atlas_slider: gr.Slider(0, 1, value=0, visible=False)}
         ground_truth = {self.agreement_text: "", self.confusion_plot: None}
         if state.labels is not None:
             ground_truth = self.compare_codes(state, None, None)
             del ground_truth[self.page.clip]  # the state is not among this update's outputs
-        return {**self.overview(state), **self.atlas(state, 0), **ground_truth}
+        return unless_discarded(state, {**self.overview(state), **self.atlas(state, 0), **ground_truth})
 
     def overview(self, state: ClipState, progress=gr.Progress()) -> Updates:
         model, analysis = state.model, state.analysis
@@ -143,7 +144,9 @@ class ActionsTab(Tab):
             self.usage_plot: code_usage_figure(actions.codes, model.codebook_size, perplexity),
             self.timeline_plot: code_timeline_figure(actions.codes, frame_times(analysis), model.codebook_size),
             self.exemplar_gallery: pictures,
-            self.atlas_slider: gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="From frame"),
+            self.atlas_slider: gr.Slider(
+                0, len(analysis.frames) - 1, value=0, step=1, label="From frame", visible=True
+            ),
             self.column: gr.Dropdown(columns, value=columns[0] if columns else None, label="True-action column"),
         }
 

@@ -56,7 +56,7 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
                     tab.build()
         # switching bundles drops the clip state, and every tab its results, which belonged to the previous model
         cleared = page.picked.then(_drop_clip, inputs=page.clip, outputs=page.clip, api_name=False)
-        events = ClipEvents(analyzed=page.analyzed, previewed=page.previewed, cleared=cleared)
+        events = ClipEvents(analyzed=page.analyzed, previewed=page.previewed, cleared=cleared, started=page.started)
         for tab in tabs:
             tab.follow(events)
     return studio

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -26,17 +27,55 @@ from studio.montage import enlarged, side_by_side
 from studio.runtime import WorldModel
 from studio.screen import ScreenError, draw_box, parse_box
 from studio.ui.state import ClipState, discard_clip
-from studio.ui.tab import ClipEvents, Tab, Updates
+from studio.ui.tab import ClipEvents, Tab, Updates, unless_discarded
 from studio.video import CLIP_SUFFIXES, ClipError, write_mp4
 
 CLIP_TYPES = list(CLIP_SUFFIXES)
 PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so the tabs' pictures are enlarged to about this height
 VIDEO_HEIGHT = 128  # the clip | reconstruction video is written this high and scaled up by the page (CSS)
-VIDEO_CSS = (
-    "#clip-preview video { image-rendering: pixelated; }\n"
+CLIP_CSS = (
+    "#clip-preview video, #frame-image img, #frame-reconstruction img { image-rendering: pixelated; }\n"
     "#clip-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 6px 12px; }"
 )
 METHODS = {"UMAP": "umap", "PCA": "pca"}
+FIRST_STEP = (
+    "**Start here:** click one of the example clips shipped with the bundle (it is analyzed at once), "
+    "or drop a game clip of your own in the box and press **Analyze**. The map of its frames appears "
+    "on the right; every other tab then shows the same clip."
+)
+# gr.Plot has no click event: a click on one of the clip's points in the map types that point's frame into the
+# frame slider's number box, as a user would, so the slider's own change event shows the frame. Points carry
+# their frame index as customdata (the overlaid clip's do not: its frames are not the slider's).
+MAP_CLICK_SCRIPT = """
+<script>
+(() => {
+  const showFrame = (event) => {
+    const point = (event.points || []).find((p) => typeof p.customdata === "number");
+    const box = document.querySelector("#frame-slider input[type=number]");
+    if (!point || !box) return;
+    box.value = String(point.customdata);
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    box.dispatchEvent(new Event("change", { bubbles: true }));
+    box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+  };
+  const hook = () => {
+    const plot = document.querySelector("#trajectory .js-plotly-plot");
+    if (!plot || typeof plot.on !== "function") return;
+    plot.removeListener("plotly_click", showFrame);  // once per figure, however often it is drawn again
+    plot.on("plotly_click", showFrame);
+  };
+  new MutationObserver(hook).observe(document.documentElement, { childList: true, subtree: true });
+})();
+</script>
+"""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a clip was not analyzed, and whether the file itself is to blame (else the screen box typed for it)."""
+
+    reason: str
+    file_at_fault: bool = True
 
 
 def stats_markdown(analysis: ClipAnalysis, bundle: str, reconstruction: Reconstruction | None = None) -> str:
@@ -64,9 +103,16 @@ def stats_markdown(analysis: ClipAnalysis, bundle: str, reconstruction: Reconstr
             f"\n\nScreen: {vouching.crop_note} · box **{vouching.crop}** (top, left, height, width)"
             f"\n\nRate: {vouching.stride_note}\n\nFamiliarity: {familiar}"
         )
+    clip = analysis.clip
+    truncated = (
+        f"⚠ **The file is truncated:** it announces {clip.source_frames} frames but breaks off after frame "
+        f"{clip.indices[-1]}; what follows covers the frames before the break.\n\n"
+        if clip.truncated
+        else ""
+    )
     return (
-        f"**{s['frames']} frames** analyzed (of {s['source_frames']} in the clip at {s['fps']} fps, "
-        f"stride {analysis.clip.stride}) with **{bundle}** · {quality} · "
+        f"{truncated}**{s['frames']} frames** analyzed (of {s['source_frames']} in the clip at {s['fps']} fps, "
+        f"stride {clip.stride}) with **{bundle}** · {quality} · "
         f"{s['codes_used']} action codes used{judged}\n\nTime per stage: {per_stage}"
     )
 
@@ -79,17 +125,23 @@ def frame_caption(state: ClipState, t: int, frame_psnr: float) -> str:
 
 
 class ClipTab(Tab):
-    title, id, css = "Clip", "clip", VIDEO_CSS
+    title, id, css, head = "Clip", "clip", CLIP_CSS, MAP_CLICK_SCRIPT
 
     def build(self) -> None:
         shelf, clip = self.page.shelf, self.page.clip
+        self.refusals: dict[str, Refusal] = {}  # browser session -> why its last clip was refused, until shown
+        # the map first: at 1280×720 it is in view after Analyze, beside the frame it highlights
         with gr.Row():
-            with gr.Column(scale=1, min_width=300):
-                self.upload = gr.File(label="Game clip", file_types=CLIP_TYPES, type="filepath", elem_id="clip-upload")
+            with gr.Column(scale=1, min_width=280):
+                self.upload = gr.File(
+                    label="Game clip", file_types=CLIP_TYPES, type="filepath", height=120, elem_id="clip-upload"
+                )
                 examples = [[str(p)] for p in example_clips(shelf.get(shelf.default_name))]
                 if examples:
-                    gr.Examples(examples, inputs=[self.upload], label="Examples shipped with the bundle")
-                with gr.Row():
+                    shipped = gr.Examples(examples, inputs=[self.upload], label="Examples shipped with the bundle")
+                    # an example is analyzed as soon as it is picked, through the Analyze button a user would press
+                    shipped.load_input_event.then(None, js="() => document.getElementById('clip-analyze').click()")
+                with gr.Accordion("Frames to read", open=False), gr.Row():
                     self.stride = gr.Number(
                         0,
                         label="Frame stride (0: the model's rate)",
@@ -101,38 +153,41 @@ class ClipTab(Tab):
                     self.max_frames = gr.Number(
                         DEFAULT_MAX_FRAMES, label="Frame cap", precision=0, minimum=2, maximum=MAX_FRAME_CAP
                     )
-                self.crop = gr.Textbox(
-                    "auto",
-                    label="Game screen: auto, none, or TOP,LEFT,HEIGHT,WIDTH in source pixels",
-                    max_lines=1,
-                    elem_id="clip-crop",
-                )
-                analyze = gr.Button("Analyze", variant="primary")
-                self.stats = gr.Markdown(elem_id="clip-stats")
-                self.screen = gr.Image(
-                    label="Screen read (magenta box)", height=220, interactive=False, elem_id="clip-screen"
-                )
-            with gr.Column(scale=2):
+                analyze = gr.Button("Analyze", variant="primary", elem_id="clip-analyze")
+                self.stats = gr.Markdown(FIRST_STEP, elem_id="clip-stats")
+            with gr.Column(scale=2, min_width=420):
                 self.banner = gr.Markdown(elem_id="clip-banner")  # styled only when it says something (CSS)
-                self.preview = gr.Video(label="Clip | reconstruction", autoplay=True, loop=True, elem_id="clip-preview")
-
-        with gr.Row():
-            with gr.Column(scale=3):
-                with gr.Row():
+                self.trajectory = gr.Plot(
+                    label="Latent trajectory: click a point to see its frame", elem_id="trajectory"
+                )
+                with gr.Row():  # under the map, which comes first
                     self.method = gr.Radio(list(METHODS), value="UMAP", label="Projection", elem_id="map-method")
                     self.dims = gr.Radio(["2D", "3D"], value="2D", label="Dimensions", elem_id="map-dims")
                     self.color_by = gr.Radio(["time", "code"], value="time", label="Colour by", elem_id="map-color")
-                self.trajectory = gr.Plot(label="Latent trajectory", elem_id="trajectory")
-            with gr.Column(scale=2):
+            with gr.Column(scale=1, min_width=260):
+                # hidden until a clip gives it a range
                 self.frame_slider = gr.Slider(
-                    0, MAX_FRAME_CAP - 1, value=0, step=1, label="Frame", elem_id="frame-slider"
+                    0, 1, value=0, step=1, label="Frame", visible=False, elem_id="frame-slider"
                 )
                 self.caption = gr.Markdown(elem_id="frame-caption")
-                with gr.Row():
-                    self.frame_image = gr.Image(label="Frame t", height=256, elem_id="frame-image")
-                    self.reconstruction_image = gr.Image(
-                        label="Reconstruction", height=256, elem_id="frame-reconstruction"
-                    )
+                self.frame_image = gr.Image(label="Frame t", height=200, elem_id="frame-image")
+                self.reconstruction_image = gr.Image(label="Reconstruction", height=200, elem_id="frame-reconstruction")
+
+        with gr.Row():
+            with gr.Column(scale=3):
+                self.preview = gr.Video(
+                    label="Clip | reconstruction", autoplay=True, loop=True, height=300, elem_id="clip-preview"
+                )
+            with gr.Column(scale=2):
+                self.screen = gr.Image(
+                    label="Screen read (magenta box)", height=220, interactive=False, elem_id="clip-screen"
+                )
+                self.crop = gr.Textbox(
+                    "auto",
+                    label="Game screen: auto, none, or TOP,LEFT,HEIGHT,WIDTH in source pixels, then Analyze",
+                    max_lines=1,
+                    elem_id="clip-crop",
+                )
                 with gr.Accordion("Overlay a second clip on the same map", open=False):
                     self.overlay_upload = gr.File(label="Second clip", file_types=CLIP_TYPES, type="filepath")
                     overlay_button = gr.Button("Overlay")
@@ -141,13 +196,21 @@ class ClipTab(Tab):
                 )
 
         map_controls = [self.method, self.dims, self.color_by]
-        self.page.analyzed = analyze.click(
+        # a new analysis first takes the previous clip off the page (every tab follows `started`), so that two
+        # clips never show at once: not while the new one is read, nor after it is refused
+        self.page.started = analyze.click(
+            self.forget, inputs=clip, outputs=[*self.shown, clip], api_name=False, show_progress="hidden"
+        )
+        self.page.analyzed = self.page.started.then(
             self.analyze,
             inputs=[clip, self.upload, self.stride, self.max_frames, self.page.bundle, *map_controls, self.crop],
             outputs=[*self.shown, clip],
             api_name="analyze",
             concurrency_id="model",
-            show_progress_on=[self.preview, self.trajectory],  # a refusal marks these two, not every output
+            show_progress_on=[self.preview, self.trajectory],
+        )
+        self.page.analyzed.failure(
+            self.refused, inputs=self.upload, outputs=[self.upload, self.stats, self.trajectory], api_name=False
         )
         self.page.previewed = self.page.analyzed.success(
             self.reconstruct_preview,
@@ -207,18 +270,23 @@ class ClipTab(Tab):
         method_label,
         dims_label,
         color,
-        crop_text="auto",
+        crop_text,
+        request: gr.Request,
         progress=gr.Progress(),
     ) -> Updates:
-        if not path:
-            raise gr.Error("Upload a clip or pick an example first.")
         try:
+            if not path:
+                raise ClipError("upload a clip or pick an example first")
             crop = parse_box(crop_text)
-        except ScreenError as err:
-            raise gr.Error(str(err), title="The clip was not analyzed", duration=30) from None
-        report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
-        analysis = _analyze(self.page.shelf.get(bundle), path, stride_value, cap_value, report, crop)
-        discard_clip(previous)  # the new analysis replaces the old one and its files
+            report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
+            analysis = _analyze(self.page.shelf.get(bundle), path, stride_value, cap_value, report, crop)
+        except (ClipError, BundleError, ScreenError) as err:
+            # a box that does not fit the frame is the box's fault, not the file's: the file stays in the box
+            box_at_fault = isinstance(err, ScreenError) or isinstance(err.__cause__, ScreenError)
+            self.refusals[request.session_hash] = Refusal(str(err), file_at_fault=not box_at_fault)
+            # Gradio 6 titles every error toast "Error": what failed opens the message instead
+            raise gr.Error(f"Clip not analyzed: {err}", duration=30) from None
+        discard_clip(previous)  # through the API, the new analysis replaces the old one here
         progress(0.8, desc=f"projecting ({method_label})")
         state = ClipState.open(self.page.shelf, bundle, path, analysis)
         return {
@@ -226,11 +294,25 @@ class ClipTab(Tab):
             self.stats: stats_markdown(analysis, bundle),
             **_vouching_views(self, analysis),
             self.trajectory: _figure(state, method_label, dims_label, color, 0),
-            self.frame_slider: gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame"),
+            self.frame_slider: gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame", visible=True),
             **self._frame_views(state, 0),
             self.downloads: None,
             self.page.clip: state,
         }
+
+    def forget(self, previous: ClipState | None) -> Updates:
+        """A new analysis begins: the previous clip's results and files go."""
+        discard_clip(previous)
+        return {**self.clear(), self.stats: "Reading the clip…", self.page.clip: None}
+
+    def refused(self, path, request: gr.Request) -> Updates:
+        """The clip was refused: the page says why, and the box no longer offers a file it could not read."""
+        refusal = self.refusals.pop(request.session_hash, Refusal(f"'{Path(path or '').name}' could not be read"))
+        return {
+            self.upload: None if refusal.file_at_fault else gr.skip(),
+            self.stats: f"⚠ **Not analyzed:** {refusal.reason}.\n\n{FIRST_STEP}",
+            self.trajectory: None,
+        }  # the map's error badge goes: the reason is told in words
 
     def reconstruct_preview(
         self, state: ClipState | None, method_label, dims_label, color, t, progress=gr.Progress()
@@ -253,12 +335,15 @@ class ClipTab(Tab):
             fps=min(fps, 60.0) or 15.0,
             preset="ultrafast",  # a preview: written in a second even for a long clip
         )
-        return {
-            self.preview: str(video),
-            self.stats: stats_markdown(analysis, state.bundle, state.reconstruction),
-            self.downloads: _downloads(state, _figure(state, method_label, dims_label, color, t)),
-            self.page.clip: state,
-        }
+        return unless_discarded(
+            state,
+            {
+                self.preview: str(video),
+                self.stats: stats_markdown(analysis, state.bundle, state.reconstruction),
+                self.downloads: _downloads(state, _figure(state, method_label, dims_label, color, t)),
+                self.page.clip: state,
+            },
+        )
 
     def redraw(self, state: ClipState | None, method_label, dims_label, color, t, progress=gr.Progress()):
         if state is None:
@@ -289,7 +374,10 @@ class ClipTab(Tab):
         if not path:
             raise gr.Error("Upload the second clip first.")
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
-        state.set_overlay(Path(path).name, _analyze(state.model, path, stride_value, cap_value, report))
+        try:
+            state.set_overlay(Path(path).name, _analyze(state.model, path, stride_value, cap_value, report))
+        except (ClipError, BundleError) as err:
+            raise gr.Error(f"Second clip not overlaid: {err}", duration=30) from None
         figure = _figure(state, method_label, dims_label, color, t)
         return {self.trajectory: figure, self.downloads: _downloads(state, figure), self.page.clip: state}
 
@@ -297,11 +385,11 @@ class ClipTab(Tab):
         """Another bundle was picked: an analysis made with the previous one no longer applies."""
         return {
             self.preview: None,
-            self.stats: "",
+            self.stats: FIRST_STEP,
             self.banner: "",
             self.screen: None,
             self.trajectory: None,
-            self.frame_slider: gr.Slider(0, 1, value=0),
+            self.frame_slider: gr.Slider(0, 1, value=0, visible=False),
             self.caption: "",
             self.frame_image: None,
             self.reconstruction_image: None,
@@ -318,17 +406,14 @@ class ClipTab(Tab):
 
 
 def _analyze(model: WorldModel, path: str, stride_value, cap_value, report, crop=AUTO) -> ClipAnalysis:
-    try:
-        return analyze_clip(
-            model,
-            path,
-            stride=max(1, int(stride_value)) if stride_value else None,  # 0 or empty: the model's rate
-            max_frames=max(2, int(cap_value or DEFAULT_MAX_FRAMES)),
-            crop=crop,
-            progress=report,
-        )
-    except (ClipError, BundleError) as err:
-        raise gr.Error(str(err), title="The clip was not analyzed", duration=30) from None
+    return analyze_clip(
+        model,
+        path,
+        stride=max(1, int(stride_value)) if stride_value else None,  # 0 or empty: the model's rate
+        max_frames=max(2, int(cap_value or DEFAULT_MAX_FRAMES)),
+        crop=crop,
+        progress=report,
+    )
 
 
 def _vouching_views(tab: ClipTab, analysis: ClipAnalysis) -> Updates:

@@ -165,7 +165,8 @@ class PlayTab(Tab):
         )
 
     def follow(self, events: ClipEvents) -> None:
-        events.cleared.then(self.clear, outputs=[self.game, self.screen, self.status, self.run], api_name=False)
+        for gone in events.gone:
+            gone.then(self.clear, outputs=[self.game, self.screen, self.status, self.run], api_name=False)
 
     def start_clip(self, state: ClipState | None, name: str) -> StartClip:
         if state is not None and state.bundle == name:

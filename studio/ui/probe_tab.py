@@ -76,7 +76,8 @@ class ProbeTab(Tab):
     def follow(self, events: ClipEvents) -> None:
         shown = [self.column, self.result_text, self.figure, self.ranking]
         events.analyzed.success(self.show, inputs=self.page.clip, outputs=shown, api_name=False)
-        events.cleared.then(self.show, inputs=self.page.clip, outputs=shown, api_name=False)
+        for gone in events.gone:
+            gone.then(self.show, inputs=self.page.clip, outputs=shown, api_name=False)
 
     def show(self, state: ClipState | None) -> Updates:
         """A new analysis: offer the columns of the labels it came with, clear old results."""

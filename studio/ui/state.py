@@ -123,6 +123,9 @@ class ClipState:
     delta_t_psnr: float | None = None  # the clip's ΔtPSNR(t=4), measured at its first rollout
     reconstruction: Reconstruction | None = None  # the frames the preview shows, decoded after the analysis
     coords: dict[tuple[str, int, str], np.ndarray] = field(default_factory=dict)  # (method, dims, clip) -> [T, d]
+    # set once another analysis or bundle replaced the clip: what is still being computed for it must not reach
+    # the page, where it would show beside the next clip
+    discarded: bool = False
 
     @classmethod
     def open(cls, shelf: BundleShelf, bundle: str, path: str, analysis: ClipAnalysis) -> ClipState:
@@ -140,6 +143,7 @@ class ClipState:
 
     def discard(self) -> None:
         """Delete the files written for this clip (previews, downloads, rollouts)."""
+        self.discarded = True
         shutil.rmtree(self.out_dir, ignore_errors=True)
 
     def coordinates(self, method: str, dims: int, which: str = "main") -> np.ndarray | None:

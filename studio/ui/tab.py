@@ -13,7 +13,7 @@ import gradio as gr
 from gradio.components import Component
 from gradio.events import Dependency
 
-from studio.ui.state import BundleShelf
+from studio.ui.state import BundleShelf, ClipState
 
 Updates = dict[Component, Any]  # what an event handler returns: the new value (or gr.update) of each component
 
@@ -21,11 +21,13 @@ Updates = dict[Component, Any]  # what an event handler returns: the new value (
 @dataclass
 class Page:
     """What every tab is built on: the bundles, the per-user state the tabs share, and the events that the tabs
-    which cause them publish as they are built (the Clip tab's analysis and preview, the Model tab's pick)."""
+    which cause them publish as they are built (the Clip tab's start of an analysis, the analysis and its
+    preview, the Model tab's pick)."""
 
     shelf: BundleShelf
     bundle: gr.State  # the name of the picked bundle
     clip: gr.State  # the user's ClipState, None until a clip is analyzed (and again after another bundle is picked)
+    started: Dependency | None = None
     analyzed: Dependency | None = None
     previewed: Dependency | None = None
     picked: Dependency | None = None
@@ -43,6 +45,14 @@ class ClipEvents:
     previewed: Dependency
     # another bundle was picked: the clip state is gone, and every result made with the previous model with it
     cleared: Dependency
+    # a new analysis begins: the clip state is gone too, so that no tab shows the previous clip beside the new one
+    # (or beside a clip that is then refused)
+    started: Dependency
+
+    @property
+    def gone(self) -> tuple[Dependency, Dependency]:
+        """Both moments the clip's results stop applying: a tab showing them clears itself after each."""
+        return self.cleared, self.started
 
 
 class Tab(ABC):
@@ -63,3 +73,8 @@ class Tab(ABC):
 
     def follow(self, events: ClipEvents) -> None:  # noqa: B027 (optional hook, not abstract)
         """Hook the tab's updates onto the clip's events; a tab that shows nothing of the clip leaves this be."""
+
+
+def unless_discarded(state: ClipState, updates: Updates) -> Updates:
+    """`updates` made for a clip, or none at all if the clip was replaced while they were being made."""
+    return {component: gr.skip() for component in updates} if state.discarded else updates
