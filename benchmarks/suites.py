@@ -16,7 +16,7 @@ from benchmarks.flops import matmul_gflops, multiply_adds
 from benchmarks.harness import Report, Row, measure, measure_alternating, row, versus
 from benchmarks.targets import API_STEP, probe_row
 from studio.examples import example_clips
-from studio.play import RUN_STEPS_PER_S, Game
+from studio.play import RUN_FRAMES_PER_S, RUN_STEPS_PER_S, Game
 from studio.projection import Projection, ProjectionConfig
 from studio.runtime import CPU, WorldModel, session_options
 from studio.video import read_clip, write_mp4
@@ -501,7 +501,8 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
         report.add(versus(page_like, python_client), python_client)
         (streamed,), cores = _running(process.pid, [raw], 1.0 if config.quick else 10.0)
         report.facts[
-            "Run mode: frames streamed per second to one player (/run, HTTP + SSE, at most 60); the app's CPU"
+            f"Run mode: frames streamed per second to one player (/run, HTTP + SSE, at most {RUN_FRAMES_PER_S}); "
+            "the app's CPU"
         ] = f"{streamed:.1f}; {cores:.2f} cores"
         raw.close()
         under_load(report, url, clips[min(clips)], config)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import find_objects, label
 
 from studio.metrics import best_one_to_one_accuracy, confusion_matrix, normalized_mutual_information
 from studio.runtime import ActionInference, WorldModel, to_uint8_frames
 
 DIFF_COLOR = np.array([255, 0, 200], np.float32)  # magenta: where a code changed the frame
+FULL_MARK = 0.25  # a change of this much (of the brightest channel's range) is drawn in full magenta
+BOXED_CHANGE = 0.1  # changes above this are boxed; below, the decoder's own noise between two decodes
 
 
 def exemplars(actions: ActionInference, per_code: int = 4) -> dict[int, list[int]]:
@@ -32,7 +35,7 @@ class ActionEffects:
 
     current: np.ndarray  # [H, W, 3] uint8, the decoded current frame
     next_frames: np.ndarray  # [K, H, W, 3] uint8
-    highlighted: np.ndarray  # [K, H, W, 3] uint8, next frames with their change from `current` in magenta
+    highlighted: np.ndarray  # [K, H, W, 3] uint8, next frames with their change from `current` marked (marked_change)
     change: np.ndarray  # [K] mean absolute change from the current frame, in [0, 1]
 
 
@@ -44,16 +47,33 @@ def action_effect_atlas(model: WorldModel, latents: np.ndarray, t: int) -> Actio
     predicted = model.predict(contexts, model.codebook)  # [K, N, D]
     decoded = model.decode(np.concatenate([latents[t : t + 1], predicted]))  # [1+K, 3, H, W]
     current, next_frames = decoded[0], decoded[1:]
-    difference = np.abs(next_frames - current[None]).max(axis=1)  # [K, H, W]
     pictures = to_uint8_frames(decoded)  # [1+K, H, W, 3]
-    strength = np.clip(difference / 0.25, 0.0, 1.0)[..., None]  # [K, H, W, 1]
-    highlighted = pictures[1:] * (1 - strength) + DIFF_COLOR * strength
     return ActionEffects(
         current=pictures[0],
         next_frames=pictures[1:],
-        highlighted=highlighted.astype(np.uint8),
+        highlighted=marked_change(pictures[0], pictures[1:]),
         change=np.abs(next_frames - current[None]).mean(axis=(1, 2, 3)),
     )
+
+
+def marked_change(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """`after` [..., H, W, 3] uint8 with what changed from `before` (same shape, or one frame) drawn in magenta,
+    in proportion to the change, each patch of it framed by a magenta box one pixel outside, so that a change of
+    a pixel or two can be found at a glance."""
+    difference = np.abs(after.astype(np.float32) - before.astype(np.float32)).max(axis=-1) / 255.0  # [..., H, W]
+    strength = np.clip(difference / FULL_MARK, 0.0, 1.0)[..., None]  # [..., H, W, 1]
+    marked = (after * (1 - strength) + DIFF_COLOR * strength).astype(np.uint8)  # [..., H, W, 3]
+    changed = difference > BOXED_CHANGE  # [..., H, W]
+    flat_marked, flat_changed = marked.reshape(-1, *marked.shape[-3:]), changed.reshape(-1, *changed.shape[-2:])
+    for picture, mask in zip(flat_marked, flat_changed):
+        height, width = mask.shape
+        # one box per patch of change (8-connected): the paddle's and the ball's apart
+        for rows, columns in find_objects(label(mask, structure=np.ones((3, 3)))[0]):
+            top, bottom = max(rows.start - 1, 0), min(rows.stop, height - 1)
+            left, right = max(columns.start - 1, 0), min(columns.stop, width - 1)
+            picture[[top, bottom], left : right + 1] = DIFF_COLOR
+            picture[top : bottom + 1, [left, right]] = DIFF_COLOR
+    return marked
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,12 @@ IDLE_S = 2.0  # a pause this long ends a run of steps: the pace is not measured 
 # measured at 60 steps a second), so however many players run, analyses and pressed steps keep about two thirds
 # of a two-core machine. One player alone gets all 60, two get 30 each.
 RUN_STEPS_PER_S = 60
+# ... and show a player at most this many of their frames a second. Every update costs the page's main thread
+# 5-20 ms in Gradio's own handling (Chromium's profiler, on a loaded two-core machine): at 60 updates a second a
+# slow machine's browser fell behind the stream (its timers ran 79 times in 8 s instead of 400, up to 7.6 s
+# late), queued frames, and a key pressed waited behind them; at 15 they ran 198 times, 95% within 0.1 s. The
+# frames between two shown are stepped all the same.
+RUN_FRAMES_PER_S = 20
 
 
 def run_period_s(running: int) -> float:

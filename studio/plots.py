@@ -15,13 +15,19 @@ from studio.analysis import ClipAnalysis, frame_times
 from studio.metrics import confusion_matrix
 from studio.probe import ProbeResult
 
-# Codes 0-9 take Paul Tol's "muted" scheme (plotly's Safe), made to stay distinguishable for colour-blind readers;
-# its 11th colour, a grey, is left to the last frame of a clip (NO_CODE). No qualitative scheme keeps more than
-# about ten hues apart for every reader, so codes 10-15 take the six of plotly's Bold furthest from those ten,
-# and a codebook larger still repeats the sixteen (the codebook map numbers every code as well).
-CODE_COLORS = qualitative.Safe[:10] + [qualitative.Bold[i] for i in (2, 3, 6, 5, 8, 9)]
+# Sixteen colours for the codes, each pair at least 16 CIELAB units apart (CIE76) under normal vision and under
+# simulated protanopia, deuteranopia and tritanopia (Machado et al. 2009), and as far from the grey of NO_CODE;
+# the first eight at least 21 apart. Chosen greedily, farthest first, from the mid-light, saturated colours of
+# a 6-level sRGB grid (tests/test_code_colors.py measures it). A larger codebook repeats them (the codebook map
+# numbers every code as well).
+CODE_COLORS = [
+    "rgb(255,102,0)", "rgb(204,0,255)", "rgb(102,51,0)", "rgb(102,204,255)", "rgb(0,51,153)", "rgb(204,153,102)",
+    "rgb(255,102,204)", "rgb(153,0,102)", "rgb(153,102,51)", "rgb(51,0,255)", "rgb(204,204,102)", "rgb(0,102,153)",
+    "rgb(153,204,153)", "rgb(153,51,204)", "rgb(153,0,51)", "rgb(204,102,255)",
+]  # fmt: skip
 NO_CODE = -1  # the last frame of a clip starts no transition
 NO_CODE_COLOR = qualitative.Safe[10]
+TIMELINE_LANE = 26  # pixels per code in the code timeline
 MAP_HEIGHT = 470  # pixels: under the page's header and tab bar, the whole map fits a 720-pixel-high window
 OVERLAY_COLOR = "rgb(230,97,0)"  # the overlaid clip: orange diamonds, dark enough for its legend swatch to show
 OVERLAY_TIME_SCALE = [[0.0, "rgb(253,184,99)"], [1.0, "rgb(127,59,8)"]]  # light to dark orange, never white
@@ -243,25 +249,30 @@ def code_usage_figure(codes: np.ndarray, codebook_size: int, perplexity: float) 
 
 
 def code_timeline_figure(codes: np.ndarray, times: np.ndarray, codebook_size: int) -> go.Figure:
-    """One coloured mark per transition along the clip's time axis."""
+    """One coloured tick per transition along the clip's time axis, in one lane per code."""
     codes = np.asarray(codes, dtype=np.int64)
     figure = go.Figure(
         go.Scatter(
             x=times[: len(codes)],
             y=codes,
             mode="markers",
-            marker=dict(symbol="line-ns-open", size=14, color=[code_color(int(c)) for c in codes], line_width=2),
+            marker=dict(
+                symbol="line-ns-open", size=TIMELINE_LANE * 0.8, color=[code_color(int(c)) for c in codes], line_width=3
+            ),
             hovertemplate="t=%{x:.2f} s<br>code %{y}<extra></extra>",
         )
     )
     figure.update_layout(
         title="Code timeline",
         template="plotly_white",
-        height=220,
+        height=90 + TIMELINE_LANE * codebook_size,
         margin=dict(l=10, r=10, t=40, b=10),
         xaxis_title="time (s)",
         yaxis=dict(
-            title="code", tickmode="array", tickvals=list(range(codebook_size)), range=[-0.5, codebook_size - 0.5]
+            tickmode="array",
+            tickvals=list(range(codebook_size)),
+            ticktext=[f"code {k}" for k in range(codebook_size)],
+            range=[codebook_size - 0.5, -0.5],
         ),
     )
     return figure

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from studio.metrics import psnr
-from studio.montage import side_by_side
+from studio.montage import captioned, enlarged, side_by_side
 from studio.runtime import WorldModel, to_uint8_frames
 
 MAX_STEPS = 64
@@ -240,11 +240,20 @@ def delta_t_psnr(
     return float(psnr(predicted[: len(starts)], target).mean() - psnr(predicted[len(starts) :], target).mean())
 
 
-def branch_video_frames(branches: Branches, gap: int = 2) -> np.ndarray:
-    """The truth then every branch, side by side, one video frame per step -> [S, H, (B+1)W + gaps, 3] uint8.
+def branch_video_frames(branches: Branches, height: int, gap: int = 4) -> np.ndarray:
+    """The truth then every branch, side by side, each enlarged to about `height` pixels (`enlarged`) under a
+    caption naming it, one video frame per step -> [S, CAPTION_HEIGHT + s*H, (B+1)*s*W + gaps, 3] uint8.
 
     Past the clip's end the truth panel stays black."""
     b, steps, h, w, _ = branches.predicted.shape
     truth = np.zeros((steps, h, w, 3), np.uint8)
     truth[: len(branches.truth)] = branches.truth
-    return side_by_side([truth, *branches.predicted], gap)
+    truth_captions = [
+        f"the clip, step {i + 1}" if i < len(branches.truth) else "the clip has ended" for i in range(steps)
+    ]
+    panels = [captioned(enlarged(truth, height), truth_captions)]
+    panels += [
+        captioned(enlarged(predicted, height), [f"{index + 1}: {label}"] * steps)
+        for index, (predicted, label) in enumerate(zip(branches.predicted, branches.labels))
+    ]
+    return side_by_side(panels, gap)

@@ -50,7 +50,7 @@ def test_quick_benchmark_runs_every_suite_and_writes_its_files(tiny_bundle, tiny
     assert any(row["name"].startswith("play step through the API") for row in results["rows"])
     assert "cold start: launch → page served" in results["facts"]
     facts = results["facts"]
-    one = facts["Run mode: frames streamed per second to one player (/run, HTTP + SSE, at most 60); the app's CPU"]
+    one = facts["Run mode: frames streamed per second to one player (/run, HTTP + SSE, at most 20); the app's CPU"]
     assert float(one.split(";")[0]) > 0
     assert (
         "together at most 60" in facts["Run mode, 2 players at once: frames streamed per second to each; the app's CPU"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from studio.montage import CAPTION_HEIGHT
 from studio.play import RUN_STEPS_PER_S, Game, run_period_s
 from studio.probe import ProbeConfig, ProbeError, contiguous_folds, label_kind, probe, probe_all
 from studio.rollout import (
@@ -80,9 +81,13 @@ def test_rollout_replays_the_predictor_and_compares_with_the_clip(model, clip):
     first = model.predict(context, model.action_vectors(plans[0][:1]))
     np.testing.assert_array_equal(rollout.predicted[0, 0], to_uint8_frames(model.decode(first))[0])
     assert not np.array_equal(rollout.predicted[0], rollout.predicted[1])  # the action matters
-    video = branch_video_frames(rollout, gap=2)
-    assert video.shape == (steps, h, 3 * w + 4, 3)
-    assert not video[4:, :, :w].any()  # past the clip's end the truth panel is black
+    s = -(-200 // w)  # each panel enlarged to 200 pixels wide or more: room for its caption
+    video = branch_video_frames(rollout, height=s * h, gap=2)
+    assert video.shape == (steps, CAPTION_HEIGHT + s * h, 3 * s * w + 4, 3)
+    assert not video[4:, CAPTION_HEIGHT:, : s * w].any()  # past the clip's end the truth panel is black
+    captions = video[:, :CAPTION_HEIGHT]  # white strips, each with its panel's name written in black
+    assert (captions[:, :, s * w : s * w + 2] == 255).all() and (captions.min(axis=(1, 2, 3)) < 100).all()
+    assert not np.array_equal(captions[3, :, : s * w], captions[4, :, : s * w])  # "step 4" gives way to "ended"
 
 
 def test_branches_typed_one_per_line_become_sources():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
-from studio.action_codes import action_effect_atlas, agreement, exemplars
+from studio.action_codes import action_effect_atlas, agreement, exemplars, marked_change
 from studio.analysis import frame_times
 from studio.labels import LabelsError, ordered_columns, read_labels
 from studio.metrics import code_perplexity
@@ -19,48 +19,40 @@ from studio.plots import (
 from studio.projection import Projection, ProjectionConfig
 from studio.ui.clip_tab import PREVIEW_HEIGHT
 from studio.ui.labels_upload import offer_columns
+from studio.ui.picture_html import PICTURE_CSS, Picture, picture_grid, picture_rows
 from studio.ui.state import ClipState
 from studio.ui.tab import ClipEvents, Tab, Updates, unless_discarded
 
 ACTION_COLUMNS = ("action_name", "action")  # the label columns offered first for the ground truth
+ATLAS_HEIGHT = 192  # pixels: each outcome large enough to see the paddle move a pixel
+EXEMPLAR_HEIGHT = 128  # pixels: four before/after pairs of every code in one row at 1280 pixels wide
 
 
 class ActionsTab(Tab):
-    title, id = "Actions", "actions"
+    title, id, css = "Actions", "actions", PICTURE_CSS
 
     def build(self) -> None:
         clip = self.page.clip
         gr.Markdown("Analyze a clip on the **Clip** tab; this tab shows which action codes the model reads off it.")
         with gr.Row():
             self.codebook_plot = gr.Plot(label="Codebook and the clip's action vectors (PCA)", elem_id="codebook-map")
-            with gr.Column():
-                self.usage_plot = gr.Plot(label="Code usage", elem_id="code-usage")
-                self.timeline_plot = gr.Plot(label="Code timeline", elem_id="code-timeline")
-        self.exemplar_gallery = gr.Gallery(
-            label="Exemplars: transitions t → t+1 of each code, most confident first",
-            columns=4,
-            height="auto",
-            object_fit="contain",
-            elem_id="exemplars",
+            self.usage_plot = gr.Plot(label="Code usage", elem_id="code-usage")
+        self.timeline_plot = gr.Plot(label="Code timeline", elem_id="code-timeline")
+        gr.Markdown(
+            "### Exemplars\nFor each code, the clip's transitions t → t+1 it was read off most confidently: "
+            "frame t, then frame t+1 with what changed marked in magenta."
         )
+        self.exemplar_pictures = gr.HTML(elem_id="exemplars")
         gr.Markdown(
             "### Action-effect atlas\nFrom the chosen frame, the decoded next frame under each code; "
-            "what the code changed is drawn in magenta."
+            "what the code changed is marked in magenta."
         )
         with gr.Row():
             self.atlas_slider = gr.Slider(
                 0, 1, value=0, step=1, label="From frame", visible=False, elem_id="atlas-slider", scale=3
             )  # hidden until a clip gives it a range
             self.atlas_current = gr.Image(label="Frame t (decoded)", height=192, scale=1, elem_id="atlas-current")
-        self.atlas_gallery = gr.Gallery(
-            label="Next frame under each code (the share of pixels it changed)",
-            columns=8,
-            rows=1,
-            height=260,
-            object_fit="contain",
-            allow_preview=False,
-            elem_id="atlas",
-        )
+        self.atlas_pictures = gr.HTML(elem_id="atlas")
         gr.Markdown(
             "### Ground truth\nA CSV with a `frame` column (source frame index) and the true action of "
             "each frame, e.g. `frame,action,action_name`. The shipped examples bring their own."
@@ -81,7 +73,7 @@ class ActionsTab(Tab):
         self.atlas_slider.change(
             self.atlas,
             inputs=[clip, self.atlas_slider],
-            outputs=[self.atlas_current, self.atlas_gallery],
+            outputs=[self.atlas_current, self.atlas_pictures],
             api_name="atlas",
             trigger_mode="always_last",
             show_progress="hidden",
@@ -100,11 +92,11 @@ class ActionsTab(Tab):
             self.codebook_plot,
             self.usage_plot,
             self.timeline_plot,
-            self.exemplar_gallery,
+            self.exemplar_pictures,
             self.atlas_slider,
             self.column,
             self.atlas_current,
-            self.atlas_gallery,
+            self.atlas_pictures,
             self.agreement_text,
             self.confusion_plot,
         ]
@@ -131,10 +123,9 @@ class ActionsTab(Tab):
         progress(0.2, desc="projecting the codebook")
         projection = Projection.fit(np.concatenate([model.codebook, actions.vectors]), ProjectionConfig("pca", 2))
         perplexity = code_perplexity(actions.codes, model.codebook_size)
-        pictures = [
-            (transition_picture(analysis.frames, t), f"code {code} · {t} → {t + 1}")
+        rows = [
+            (f"code {code}", [transition_picture(analysis.frames, t) for t in transitions])
             for code, transitions in exemplars(actions).items()
-            for t in transitions
         ]
         columns = ordered_columns(state.labels.columns, ACTION_COLUMNS) if state.labels else []
         return {
@@ -143,7 +134,7 @@ class ActionsTab(Tab):
             ),
             self.usage_plot: code_usage_figure(actions.codes, model.codebook_size, perplexity),
             self.timeline_plot: code_timeline_figure(actions.codes, frame_times(analysis), model.codebook_size),
-            self.exemplar_gallery: pictures,
+            self.exemplar_pictures: picture_rows(rows, EXEMPLAR_HEIGHT),
             self.atlas_slider: gr.Slider(
                 0, len(analysis.frames) - 1, value=0, step=1, label="From frame", visible=True
             ),
@@ -152,14 +143,17 @@ class ActionsTab(Tab):
 
     def atlas(self, state: ClipState | None, t) -> Updates:
         if state is None:
-            return {self.atlas_current: None, self.atlas_gallery: []}
+            return {self.atlas_current: None, self.atlas_pictures: ""}
         t = int(np.clip(t, 0, len(state.analysis.frames) - 1))
         effects = action_effect_atlas(state.model, state.analysis.latents, t)
         pictures = [
-            (enlarged(image, PREVIEW_HEIGHT), f"{k} · {100 * effects.change[k]:.1f}%")
+            Picture(image, f"code {k} · {100 * effects.change[k]:.1f}% change")
             for k, image in enumerate(effects.highlighted)
         ]
-        return {self.atlas_current: enlarged(effects.current, PREVIEW_HEIGHT), self.atlas_gallery: pictures}
+        return {
+            self.atlas_current: enlarged(effects.current, PREVIEW_HEIGHT),
+            self.atlas_pictures: picture_grid(pictures, ATLAS_HEIGHT),
+        }
 
     def compare_codes(self, state: ClipState | None, path: str | None, name: str | None) -> Updates:
         if state is None:
@@ -190,6 +184,7 @@ class ActionsTab(Tab):
         }
 
 
-def transition_picture(frames: np.ndarray, t: int) -> np.ndarray:
-    """Frames t and t+1 of [T, H, W, 3] side by side, enlarged: [s*H, s*(2W+gap), 3] uint8."""
-    return enlarged(side_by_side([frames[t], frames[t + 1]]), PREVIEW_HEIGHT)
+def transition_picture(frames: np.ndarray, t: int) -> Picture:
+    """Frames t and t+1 of [T, H, W, 3] side by side, t+1 with its change from t marked."""
+    pair = side_by_side([frames[t], marked_change(frames[t], frames[t + 1])])  # [H, 2W + gap, 3]
+    return Picture(pair, f"{t} → {t + 1}")

@@ -23,7 +23,7 @@ from studio.analysis import (
 )
 from studio.bundle import BundleError
 from studio.examples import example_clips
-from studio.montage import enlarged, side_by_side
+from studio.montage import captioned, enlarged, side_by_side
 from studio.runtime import WorldModel
 from studio.screen import ScreenError, draw_box, parse_box
 from studio.ui.state import ClipState, discard_clip
@@ -58,13 +58,13 @@ MAP_CLICK_SCRIPT = """
     box.dispatchEvent(new Event("change", { bubbles: true }));
     box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
   };
-  const hook = () => {
-    const plot = document.querySelector("#trajectory .js-plotly-plot");
+  // hooked when a press begins on the map, before plotly turns it into a click: no work while nobody clicks
+  document.addEventListener("pointerdown", (event) => {
+    const plot = event.target.closest && event.target.closest("#trajectory .js-plotly-plot");
     if (!plot || typeof plot.on !== "function") return;
     plot.removeListener("plotly_click", showFrame);  // once per figure, however often it is drawn again
     plot.on("plotly_click", showFrame);
-  };
-  new MutationObserver(hook).observe(document.documentElement, { childList: true, subtree: true });
+  }, true);
 })();
 </script>
 """
@@ -175,8 +175,14 @@ class ClipTab(Tab):
 
         with gr.Row():
             with gr.Column(scale=3):
+                # the picture names its two panels: the label would cover the first one's name
                 self.preview = gr.Video(
-                    label="Clip | reconstruction", autoplay=True, loop=True, height=300, elem_id="clip-preview"
+                    label="Clip | reconstruction",
+                    show_label=False,
+                    autoplay=True,
+                    loop=True,
+                    height=300,
+                    elem_id="clip-preview",
                 )
             with gr.Column(scale=2):
                 self.screen = gr.Image(
@@ -328,7 +334,15 @@ class ClipTab(Tab):
         fps = (analysis.clip.fps / analysis.clip.stride) * len(shown) / len(analysis.frames)
         video = write_mp4(
             (
-                enlarged(side_by_side([analysis.frames[t], state.reconstruction.frames[i]]), VIDEO_HEIGHT)
+                side_by_side(
+                    [
+                        captioned(enlarged(analysis.frames[t : t + 1], VIDEO_HEIGHT), [f"the clip, frame {t}"])[0],
+                        captioned(
+                            enlarged(state.reconstruction.frames[i : i + 1], VIDEO_HEIGHT), ["its reconstruction"]
+                        )[0],
+                    ],
+                    gap=4,
+                )
                 for i, t in enumerate(shown)
             ),
             state.out_dir / "clip_vs_reconstruction.mp4",

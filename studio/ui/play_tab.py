@@ -15,7 +15,7 @@ from studio.action_codes import agreement, code_meanings
 from studio.analysis import MAX_FRAME_CAP, analyze_clip
 from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError
-from studio.play import RUN_STEPS_PER_S, Game, run_period_s
+from studio.play import RUN_FRAMES_PER_S, RUN_STEPS_PER_S, Game, run_period_s
 from studio.runtime import WorldModel
 from studio.ui.state import ClipState
 from studio.ui.tab import ClipEvents, Tab, Updates
@@ -26,6 +26,7 @@ SCREEN_CSS = (
     "object-fit: contain; display: block; margin: 0 auto; }"
 )
 KEYS = 9  # keys 1..9 press codes 0..8
+RUN_STATUS_PERIOD_S = 0.25  # Run mode refreshes the status line at most this often
 # Run mode steps the game on the server and streams each frame to the page as it is made: no request per step,
 # so the pace does not depend on the player's network round trip (`studio.play.run_period_s` sets the pace).
 ACTION_COLUMN = "action_name"
@@ -220,13 +221,19 @@ class PlayTab(Tab):
             return
         token = self.running[key] = object()
         model = self.page.shelf.get(name)
+        shown = told = 0.0  # when a frame and the status were last sent
         try:
             while self.running.get(key) is token:
                 began = time.perf_counter()
                 game.repeat(model)
                 if self.running.get(key) is not token:
                     break  # stopped during the step: its frame must not cover a new game's
-                yield self._view(game)
+                if began - shown >= 1 / RUN_FRAMES_PER_S:  # studio.play says why not every frame
+                    shown = began
+                    status = gr.skip()  # the status a few times a second: nobody reads it faster
+                    if began - told >= RUN_STATUS_PERIOD_S:
+                        told, status = began, _status(game)
+                    yield {self.screen: _screen(game), self.status: status}
                 time.sleep(max(0.0, run_period_s(len(self.running)) - (time.perf_counter() - began)))
         finally:
             if self.running.get(key) is token:

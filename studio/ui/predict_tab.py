@@ -6,7 +6,6 @@ import gradio as gr
 import numpy as np
 
 from studio.familiarity import departure_sentence, departure_steps
-from studio.montage import enlarged
 from studio.plots import rollout_psnr_figure
 from studio.reference import reference_of
 from studio.rollout import (
@@ -89,8 +88,13 @@ class PredictTab(Tab):
                 branches = gr.Textbox("", label="Branches", lines=3, info=BRANCHES_HELP, elem_id="predict-branches")
                 run = gr.Button("Roll out", variant="primary", elem_id="predict-run")
             with gr.Column(scale=2):
+                # the picture names its panels: the label would cover the first one's name
                 self.video = gr.Video(
-                    label="Clip | predicted branches", autoplay=True, loop=True, elem_id="predict-video"
+                    label="Clip | predicted branches",
+                    show_label=False,
+                    autoplay=True,
+                    loop=True,
+                    elem_id="predict-video",
                 )
                 self.summary = gr.Markdown(elem_id="predict-summary")
                 self.psnr_plot = gr.Plot(label="PSNR per step", elem_id="predict-psnr")
@@ -155,14 +159,15 @@ class PredictTab(Tab):
             progress(0.6, desc="measuring the clip's ΔtPSNR")
             state.delta_t_psnr = delta_t_psnr(model, analysis.latents, analysis.frames, analysis.actions.codes)
         progress(0.8, desc="writing the video")
-        frames = enlarged(branch_video_frames(result), PREVIEW_HEIGHT)  # [S, s*H, s*((B+1)W + gaps), 3]
+        frames = branch_video_frames(result, PREVIEW_HEIGHT)  # [S, caption + s*H, (B+1)*s*W + gaps, 3]
         fps = min(analysis.clip.fps / analysis.clip.stride, 30.0) or 15.0
         stem = f"rollout_from_{t}"
         mp4 = write_mp4(frames, state.out_dir / f"{stem}.mp4", fps=fps)
         gif = write_gif(frames, state.out_dir / f"{stem}.gif", fps=fps)
         npz = state.out_dir / f"{stem}_latents.npz"
         np.savez_compressed(npz, latents=result.latents, actions=plan.vectors, start=t, labels=np.asarray(plan.labels))
-        figure = rollout_psnr_figure(result.psnr, result.copy_psnr, plan.labels) if len(result.truth) else None
+        names = [f"{b + 1}: {label}" for b, label in enumerate(plan.labels)]  # as the video's captions name them
+        figure = rollout_psnr_figure(result.psnr, result.copy_psnr, names) if len(result.truth) else None
         reference = reference_of(model)
         departures = (
             None if reference is None else departure_steps(result.latents, reference.latents, reference.calibration)
@@ -177,28 +182,63 @@ class PredictTab(Tab):
 
 
 def _summary(result: Branches, delta: float | None, departures: list[int | None] | None = None) -> str:
-    lines = [
+    paragraphs = [
         f"**{result.steps} steps** from frame **{result.start}**, {len(result.labels)} branch(es): "
-        + " | ".join(f"**{label}**" for label in result.labels)
+        + " | ".join(f"**{b + 1}: {label}**" for b, label in enumerate(result.labels))
     ]
     if len(result.truth):
-        compared = len(result.truth)
-        mean = ", ".join(f"{label} {result.psnr[b].mean():.1f} dB" for b, label in enumerate(result.labels))
-        lines.append(
-            f"Mean PSNR against the clip's next {compared} frames: {mean}; copy of the start frame "
-            f"{result.copy_psnr.mean():.1f} dB."
+        branches = [
+            f"- {b + 1}: {label}: **{result.psnr[b].mean():.1f} dB**, {_against_copy(result.psnr[b], result.copy_psnr)}"
+            for b, label in enumerate(result.labels)
+        ]
+        paragraphs.append(
+            "\n".join(
+                [
+                    f"Mean PSNR against the clip's next {len(result.truth)} frames, beside copying "
+                    f"the start frame (**{result.copy_psnr.mean():.1f} dB**):",
+                    *branches,
+                ]
+            )
         )
     else:
-        lines.append("The clip ends at the start frame: nothing to compare the prediction with.")
+        paragraphs.append("The clip ends at the start frame: nothing to compare the prediction with.")
     if departures is not None:
-        lines.append(
+        paragraphs.append(
             "Familiarity: "
-            + "; ".join(departure_sentence(label, step, result.steps) for label, step in zip(result.labels, departures))
+            + "; ".join(
+                departure_sentence(f"{b + 1}: {label}", step, result.steps)
+                for b, (label, step) in enumerate(zip(result.labels, departures))
+            )
             + "."
         )
     if delta is not None:
-        lines.append(
-            f"The clip's **ΔtPSNR(t=4) = {delta:+.2f} dB**: how much better the clip's own inferred codes "
-            "predict 4 steps ahead than random codes (controllability, as in Genie)."
+        paragraphs.append(
+            f"The clip's **ΔtPSNR(t=4) = {delta:+.2f} dB**: how much better the clip's own inferred "
+            "codes predict 4 steps ahead than random codes (controllability, as in Genie)."
         )
-    return "\n\n".join(lines)
+    return "\n\n".join(paragraphs)
+
+
+def _against_copy(branch_psnr: np.ndarray, copy_psnr: np.ndarray) -> str:
+    """When a branch [S'] dB does worse than copying the start frame [S'] dB, in words."""
+    behind = branch_psnr < copy_psnr  # [S']
+    if not behind.any():
+        return "better than the copy at every step"
+    first = int(np.argmax(behind)) + 1
+    if behind[first - 1 :].all():
+        return (
+            f"⚠ **worse than the copy from step {first} on**"
+            if first > 1
+            else "⚠ **worse than the copy at every step**: the model loses to doing nothing"
+        )
+    return f"⚠ **worse than the copy at steps {_ranges(np.flatnonzero(behind) + 1)}**"
+
+
+def _ranges(steps: np.ndarray) -> str:
+    """[2, 3, 4, 7] -> '2–4, 7'."""
+    runs, start = [], steps[0]
+    for previous, step in zip(steps, [*steps[1:], None]):
+        if step != previous + 1:
+            runs.append(f"{start}–{previous}" if previous > start else f"{start}")
+            start = step
+    return ", ".join(runs)

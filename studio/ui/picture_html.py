@@ -1,0 +1,60 @@
+"""Pictures as HTML: frames inline as PNG data URLs, scaled up by the page without smoothing, captions outside.
+
+A gallery puts its captions over the pictures and scrolls inside a box; a grid of figures in a gr.HTML keeps every
+picture whole, at a size the page sets, with its caption underneath.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+PICTURE_CSS = """
+.pictures { display: flex; flex-wrap: wrap; gap: 12px 16px; align-items: flex-start; }
+.pictures figure { margin: 0; }
+.pictures img { image-rendering: pixelated; display: block; }
+.pictures figcaption { font-size: 0.85rem; margin-top: 4px; line-height: 1.3; max-width: var(--caption-width); }
+.picture-rows h4 { margin: 14px 0 6px 0; font-size: 0.95rem; }
+"""
+
+
+@dataclass(frozen=True)
+class Picture:
+    image: np.ndarray  # [H, W, 3] uint8, at model size: the page enlarges it
+    caption: str  # plain text, shown under the picture
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """[H, W, 3] uint8 -> a PNG data URL (fast compression: a frame of a stream is a few kB)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def picture_grid(pictures: Sequence[Picture], height: int) -> str:
+    """Pictures side by side (wrapping), each enlarged by a whole factor to at least `height` pixels high."""
+    figures = []
+    for picture in pictures:
+        h, w = picture.image.shape[:2]
+        scale = max(1, -(-height // h))  # the whole factor that reaches `height`
+        caption = html.escape(picture.caption)
+        figures.append(
+            f'<figure style="--caption-width: {w * scale}px"><img src="{png_data_url(picture.image)}" '
+            f'width="{w * scale}" height="{h * scale}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+        )
+    return f'<div class="pictures">{"".join(figures)}</div>'
+
+
+def picture_rows(rows: Sequence[tuple[str, Sequence[Picture]]], height: int) -> str:
+    """One titled row of pictures per entry: (title, pictures)."""
+    return (
+        '<div class="picture-rows">'
+        + "".join(f"<h4>{html.escape(title)}</h4>{picture_grid(pictures, height)}" for title, pictures in rows)
+        + "</div>"
+    )
