@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import find_objects, label
 
+from studio.games import MOTION_WORDS, find_game
 from studio.metrics import best_one_to_one_accuracy, confusion_matrix, normalized_mutual_information
 from studio.runtime import ActionInference, WorldModel, to_uint8_frames
 
@@ -116,3 +117,34 @@ def code_meanings(agreement: Agreement) -> dict[int, tuple[str, float]]:
         if row.sum():
             meanings[code] = (agreement.actions[int(row.argmax())], float(row.max() / row.sum()))
     return meanings
+
+
+@dataclass(frozen=True)
+class CodeMeanings:
+    """What each code most often did, and where that was measured."""
+
+    meanings: dict[int, tuple[str, float]]  # code -> (what it did, in words; the share of its starts or transitions)
+    measured_on: str
+
+
+MEASURED_SETS = {"heldout": "the bundle's held-out episodes", "examples": "the bundle's example clips"}
+
+
+def shipped_code_meanings(model: WorldModel) -> CodeMeanings | None:
+    """What holding each code does to the player in the model's own rollouts, what a Play button does, as
+    `studio evaluate` measured it (`code_consistency`) and wrote it in the bundle's manifest: on the held-out
+    episodes first, else on the example clips. None when the manifest has neither."""
+    game = find_game(model.manifest.trained_on.get("source"))
+    player = game.PLAYER_NAME if game is not None else "player"
+    for key, measured_on in MEASURED_SETS.items():
+        held = model.manifest.metrics.get(key, {}).get("code_consistency", {}).get("per_code")
+        if held:
+            return CodeMeanings(
+                {
+                    int(code): (MOTION_WORDS[f["direction"]].format(player=player), f["consistency"])
+                    for code, f in held.items()
+                    if f.get("starts")
+                },
+                f"{measured_on}, each code held",
+            )
+    return None

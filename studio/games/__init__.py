@@ -20,6 +20,14 @@ ACTION_COLUMN = "action"
 ACTION_NAME_COLUMN = "action_name"
 
 
+# What a player's move between two frames is called, by the direction names of studio.behaviour.DIRECTIONS
+MOTION_WORDS = {
+    "left": "moves the {player} left",
+    "none": "leaves the {player} still",
+    "right": "moves the {player} right",
+}
+
+
 def ram_column(address: int) -> str:
     return f"ram_{address}"
 
@@ -37,6 +45,7 @@ class Game(Protocol):
     ACTION_NAMES: tuple[str, ...]  # the environment's actions, by index
     RAM_BYTES: int  # console RAM kept per frame
     PLAYER_X: int  # the RAM byte holding the player's horizontal position
+    PLAYER_NAME: str  # what the player is called on screen (Breakout's paddle)
 
     def behaviour_policy(
         self, epsilon: float, aim_offset: int, random_hold: int, rng: np.random.Generator

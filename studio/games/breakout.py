@@ -27,6 +27,7 @@ MOVES = (NOOP, RIGHT, LEFT)  # what a random move is drawn from
 RAM_BYTES = 128
 PADDLE_X, BALL_X, BALL_Y = 72, 99, 101
 PLAYER_X = PADDLE_X
+PLAYER_NAME = "paddle"
 PADDLE_MIN, PADDLE_MAX = 55, 191
 
 AIM_SHIFT = -9  # paddle RAM x minus ball RAM x when the ball is above the paddle's centre

@@ -52,8 +52,9 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
         tabs = [tab(page) for tab in TABS]
         with gr.Tabs():
             for tab in tabs:
-                with gr.Tab(tab.title, id=tab.id):
+                with gr.Tab(tab.title, id=tab.id) as opened:
                     tab.build()
+                tab.opened(opened.select)
         # switching bundles drops the clip state, and every tab its results, which belonged to the previous model
         cleared = page.picked.then(_drop_clip, inputs=page.clip, outputs=page.clip, api_name=False)
         events = ClipEvents(analyzed=page.analyzed, previewed=page.previewed, cleared=cleared, started=page.started)

@@ -2,17 +2,149 @@
 
 from __future__ import annotations
 
-import gradio as gr
+from dataclasses import dataclass
 
+import gradio as gr
+import numpy as np
+
+from studio.action_codes import agreement
+from studio.games import ACTION_COLUMN
+from studio.labels import LabelsError
+from studio.metrics import code_perplexity
 from studio.runtime import WorldModel
-from studio.ui.state import BundleShelf
+from studio.ui.state import BundleShelf, ClipState
 from studio.ui.tab import Tab, Updates
 
 REANCHORED = ", each prediction re-anchored through decoder and encoder"
 
 
-def bundle_card(model: WorldModel) -> str:
-    """The model card of a loaded bundle, as Markdown."""
+@dataclass(frozen=True)
+class Figure:
+    name: str  # what a reader calls it
+    unit: str
+    meaning: str  # one line: what it says about the model
+
+
+# The figures `studio evaluate` writes (flattened keys), in the order the card lists them
+FIGURES = {
+    "reconstruction_psnr_db": Figure(
+        "Reconstruction PSNR",
+        "dB",
+        "how closely the decoder redraws a frame from its "
+        "latents (higher is better; above ~40 the eye sees no difference)",
+    ),
+    "reconstruction_sprite_psnr_db": Figure(
+        "Reconstruction PSNR, moving pixels",
+        "dB",
+        "the same over the paddle, ball and broken bricks only: most of a frame never changes",
+    ),
+    "next_frame_psnr_db.t1": Figure(
+        "Prediction PSNR, 1 step",
+        "dB",
+        "the predicted next frame, under the codes read off the clip, against the true one",
+    ),
+    "next_frame_psnr_db.t4": Figure("Prediction PSNR, 4 steps", "dB", "the same four steps ahead"),
+    "next_frame_sprite_psnr_db.t1": Figure("Prediction PSNR, 1 step, moving pixels", "dB", "over the moving pixels"),
+    "next_frame_sprite_psnr_db.t4": Figure("Prediction PSNR, 4 steps, moving pixels", "dB", "over the moving pixels"),
+    "decoded_copy_baseline_psnr_db.t1": Figure(
+        "Copy baseline, 1 step",
+        "dB",
+        "doing nothing: the start frame taken as the prediction; the predictor must beat it",
+    ),
+    "decoded_copy_baseline_psnr_db.t4": Figure("Copy baseline, 4 steps", "dB", "the same four steps ahead"),
+    "decoded_copy_baseline_sprite_psnr_db.t1": Figure(
+        "Copy baseline, 1 step, moving pixels", "dB", "over the moving pixels"
+    ),
+    "decoded_copy_baseline_sprite_psnr_db.t4": Figure(
+        "Copy baseline, 4 steps, moving pixels", "dB", "over the moving pixels"
+    ),
+    "random_codes_psnr_db.t4": Figure(
+        "Prediction PSNR under random codes, 4 steps", "dB", "the predictor fed random codes instead of the clip's"
+    ),
+    "delta_t_psnr_db.t4": Figure(
+        "ΔtPSNR, 4 steps",
+        "dB",
+        "how much better the clip's own codes predict than random ones: how much the codes control the game (Genie)",
+    ),
+    "teacher_forced_psnr_db.t16": Figure(
+        "Prediction PSNR, 16 steps", "dB", "16 steps ahead under the codes read off the clip (teacher-forced)"
+    ),
+    "teacher_forced_psnr_db.t32": Figure("Prediction PSNR, 32 steps", "dB", "the same 32 steps ahead"),
+    "teacher_forced_copy_baseline_psnr_db.t16": Figure(
+        "Copy baseline, 16 steps", "dB", "the start frame taken as the prediction 16 steps ahead"
+    ),
+    "teacher_forced_copy_baseline_psnr_db.t32": Figure("Copy baseline, 32 steps", "dB", "the same 32 steps ahead"),
+    "code_consistency.mean": Figure(
+        "Code consistency",
+        "%",
+        "held two steps from real frames, how often a code "
+        "moves the player its commonest way (mean over the codes in use)",
+    ),
+    "code_consistency.best_left": Figure(
+        "Code consistency, best left code", "%", "the most consistent code that moves the player left"
+    ),
+    "code_consistency.best_right": Figure(
+        "Code consistency, best right code", "%", "the most consistent code that moves the player right"
+    ),
+    "frame_check.real_frames": Figure(
+        "Frame check, real frames",
+        "%",
+        "real frames that pass the game's frame check (walls, top bar, dark playfield, a paddle)",
+    ),
+    "frame_check.rollouts.pass_rate": Figure(
+        "Frame check, 1,000-step rollouts",
+        "%",
+        "frames of long rollouts under random codes that still pass it: does the imagined game hold together",
+    ),
+    "tolerance_psnr_db.clean": Figure(
+        "Tolerance: clean frames", "dB", "reconstruction of the emulator's own frames, resized as the studio does"
+    ),
+    "tolerance_psnr_db.cut_2_rows": Figure(
+        "Tolerance: 2 rows cut", "dB", "the same frames with their bottom 2 rows cut, against the clean frame"
+    ),
+    "tolerance_psnr_db.cut_4_rows": Figure("Tolerance: 4 rows cut", "dB", "2 rows cut at the top and 2 at the bottom"),
+    "tolerance_psnr_db.upscaled_2x": Figure("Tolerance: upscaled 2×", "dB", "upscaled twice (nearest neighbour)"),
+    "tolerance_psnr_db.upscaled_3x": Figure("Tolerance: upscaled 3×", "dB", "upscaled three times (bilinear)"),
+    "tolerance_psnr_db.reencoded_480x360_crf30": Figure(
+        "Tolerance: re-uploaded", "dB", "stretched to 480×360 and H.264-encoded at CRF 30, as a shared clip might be"
+    ),
+    "codebook_perplexity": Figure(
+        "Codebook perplexity", "codes", "how many codes are in use, in effect (K codes used equally give K)"
+    ),
+    "codes_used": Figure("Codes used", "codes", "codes read off at least one transition"),
+    "code_action_nmi": Figure(
+        "Codes ↔ true actions, NMI", "0–1", "how much the code says of the action pressed (1: everything)"
+    ),
+    "code_action_accuracy": Figure(
+        "Codes ↔ true actions, accuracy", "%", "the best one-to-one matching of codes to actions, over transitions"
+    ),
+    "action_motion_nmi_ceiling": Figure(
+        "True actions ↔ player motion, NMI",
+        "0–1",
+        "how much the action pressed says of how the player moved: the most a code could say",
+    ),
+    "code_nmi_share_of_ceiling": Figure("Codes' share of that ceiling", "%", "code NMI over the ceiling"),
+}
+# what the measurement was rather than a figure of the model: the card says it under the table, or leaves it out
+DETAILS = (
+    "measured_on.",
+    "code_consistency.codes_in_use",
+    "code_consistency.steps_held",
+    "code_consistency.per_code.",
+    "frame_check.rollouts.first_failing_step",
+    "frame_check.rollouts.starts",
+    "frame_check.rollouts.steps",
+    "frame_check.rollouts.codes_held",
+    "tolerance_psnr_db.frames",
+)
+PERCENT = {key for key, figure in FIGURES.items() if figure.unit == "%"}  # stored as shares, shown as percentages
+SET_NAMES = {"heldout": "held-out episodes", "examples": "example clips"}
+CLIP_COLUMN = "this clip"
+
+
+def bundle_card(model: WorldModel, clip_figures: dict[str, float] | None = None) -> str:
+    """The model card of a loaded bundle, as Markdown; `clip_figures` (flattened keys of FIGURES) are the
+    analyzed clip's own, shown beside the bundle's."""
     m = model.manifest
     providers = sorted(set(model.providers.values()))
     lines = [
@@ -32,8 +164,8 @@ def bundle_card(model: WorldModel) -> str:
         lines += ["", f"**Action labels:** {m.training['action_labels']}. These codes are not label-free."]
     if m.trained_on:
         lines += ["", "### Trained on", "", *[f"- **{k}:** {v}" for k, v in m.trained_on.items()]]
-    if m.metrics:
-        lines += ["", "### Measured figures", "", *_metrics_table(m.metrics)]
+    if m.metrics or clip_figures:
+        lines += ["", "### Measured figures", "", *_metrics_table(m.metrics, clip_figures or {})]
     if m.training:
         lines += ["", "### Training", "", *[f"- **{k}:** {_format(v)}" for k, v in _flatten(m.training).items()]]
     lines += ["", "### Graphs", "", "| graph | inputs | outputs | sha256 |", "| --- | --- | --- | --- |"]
@@ -44,20 +176,65 @@ def bundle_card(model: WorldModel) -> str:
     return "\n".join(lines)
 
 
-def _metrics_table(metrics: dict) -> list[str]:
-    """One column per set the figures were measured on (e.g. held-out episodes, the example clips)."""
-    sets = {name: _flatten(values) for name, values in metrics.items() if isinstance(values, dict)}
-    if not sets:
-        return [
-            "| figure | value |",
-            "| --- | --- |",
-            *[f"| {k} | {_format(v)} |" for k, v in _flatten(metrics).items()],
-        ]
-    figures = list(dict.fromkeys(key for values in sets.values() for key in values))
-    lines = ["| figure | " + " | ".join(sets) + " |", "| --- |" + " ---: |" * len(sets)]
-    for figure in figures:
-        lines.append(f"| {figure} | " + " | ".join(_format(values.get(figure, "")) for values in sets.values()) + " |")
+def clip_figures(state: ClipState) -> dict[str, float]:
+    """The figures of FIGURES an analyzed clip gives of itself, as far as the tabs have measured them."""
+    codes = state.analysis.actions.codes
+    figures = {
+        "codebook_perplexity": code_perplexity(codes, state.model.codebook_size),
+        "codes_used": len(np.unique(codes)),
+    }
+    if state.reconstruction is not None:
+        figures["reconstruction_psnr_db"] = float(state.reconstruction.psnr.mean())
+    if state.delta_t_psnr is not None:
+        figures["delta_t_psnr_db.t4"] = state.delta_t_psnr
+    if state.labels is not None and ACTION_COLUMN in state.labels.columns:
+        try:
+            truth = state.labels.at(ACTION_COLUMN, np.asarray(state.analysis.clip.indices)[:-1])
+        except LabelsError:
+            return figures
+        result = agreement(codes, truth, state.model.codebook_size)
+        figures |= {"code_action_nmi": result.nmi, "code_action_accuracy": result.accuracy}
+    return figures
+
+
+def _metrics_table(metrics: dict, clip: dict[str, float]) -> list[str]:
+    """One row per figure: its name, unit, a column per set it was measured on (and the clip's), its meaning."""
+    sets = {SET_NAMES.get(name, name): _flatten(values) for name, values in metrics.items() if isinstance(values, dict)}
+    if clip:
+        sets[CLIP_COLUMN] = clip
+    lines = [
+        "| figure | unit | " + " | ".join(sets) + " | what it says |",
+        "| --- | --- |" + " ---: |" * len(sets) + " --- |",
+    ]
+    for key, figure in FIGURES.items():
+        if any(key in values for values in sets.values()):
+            values = [_figure_value(key, values.get(key)) for values in sets.values()]
+            lines.append(f"| **{figure.name}** | {figure.unit} | " + " | ".join(values) + f" | {figure.meaning} |")
+    for key in unnamed_figures(sets.values()):  # a figure this card has no name for yet still shows, by its key
+        lines.append(f"| `{key}` | | " + " | ".join(_format(values.get(key, "–")) for values in sets.values()) + " | |")
+    measured = [
+        f"{name}: {values['measured_on.episodes']} episodes, {values['measured_on.frames']:,} frames"
+        for name, values in sets.items()
+        if "measured_on.frames" in values
+    ]
+    if measured:
+        lines += ["", "Measured on the " + "; the ".join(measured) + "."]
     return lines
+
+
+def unnamed_figures(sets) -> list[str]:
+    """The flattened keys of measured figures that FIGURES does not name and DETAILS does not account for."""
+    keys = dict.fromkeys(key for values in sets for key in values)
+    return [key for key in keys if key not in FIGURES and not key.startswith(DETAILS)]
+
+
+def _figure_value(key: str, value) -> str:
+    if value is None:
+        return "–"
+    if key in PERCENT:
+        return f"{100 * value:.1f}"
+    digits = {"dB": 1, "0–1": 2, "codes": 1}[FIGURES[key].unit]
+    return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
 
 
 def _flatten(values: dict, prefix: str = "") -> dict:
@@ -101,5 +278,19 @@ class ModelTab(Tab):
             self.pick, inputs=picker, outputs=[self.page.bundle, self.card], api_name="select_bundle"
         )
 
+    def opened(self, select) -> None:
+        # the analyzed clip's own figures join the card whenever the tab is opened
+        select(
+            self.show_card,
+            inputs=[self.page.clip, self.page.bundle],
+            outputs=self.card,
+            api_name=False,
+            show_progress="hidden",
+        )
+
     def pick(self, name: str) -> Updates:
         return {self.page.bundle: name, self.card: bundle_card(self.page.shelf.get(name))}
+
+    def show_card(self, state: ClipState | None, name: str) -> str:
+        model = self.page.shelf.get(name)
+        return bundle_card(model, clip_figures(state) if state is not None and state.bundle == name else None)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import time
 from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
-from PIL import Image
 
-from studio.action_codes import agreement, code_meanings
-from studio.analysis import MAX_FRAME_CAP, analyze_clip
+from studio.action_codes import CodeMeanings, agreement, code_meanings, shipped_code_meanings
+from studio.analysis import analyze_clip
 from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError
 from studio.play import RUN_FRAMES_PER_S, RUN_STEPS_PER_S, Game, run_period_s
 from studio.runtime import WorldModel
+from studio.ui.picture_html import png_data_url
 from studio.ui.state import ClipState
 from studio.ui.tab import ClipEvents, Tab, Updates
 
@@ -56,11 +54,12 @@ document.addEventListener("keydown", (event) => {
 
 @dataclass(frozen=True)
 class StartClip:
-    """Where a game starts: a clip's latents, and what each code most often meant there (when labelled)."""
+    """Where a game starts: a clip's latents, and what each code does (what the bundle shipped, else what it most
+    often meant on the clip's labels)."""
 
     name: str
     latents: np.ndarray  # [T, N, D]
-    meanings: dict[int, tuple[str, float]]
+    meanings: CodeMeanings | None  # what each code does: the bundle's own figures, else the clip's labels
 
 
 class PlayTab(Tab):
@@ -80,17 +79,22 @@ class PlayTab(Tab):
         self.game = gr.State(None)
         with gr.Row(elem_id="play-pad"):
             with gr.Column(scale=1, min_width=300):
-                self.start_frame = gr.Slider(
-                    0, MAX_FRAME_CAP - 1, value=0, step=1, label="Start frame", elem_id="play-start-frame"
-                )
+                self.start_frame = gr.Slider(0, 1, value=0, step=1, label="Start frame", elem_id="play-start-frame")
                 start = gr.Button("Start", variant="primary", elem_id="play-start")
                 with gr.Row():
                     undo = gr.Button("Undo", elem_id="play-undo")
                     reset = gr.Button("Reset", elem_id="play-reset")
+                # labelled from the start with what the default bundle ships about its codes
+                shipped = shipped_code_meanings(shelf.get(shelf.default_name))
                 self.code_buttons = [
-                    gr.Button(f"{k + 1} · code {k}", elem_id=f"play-code-{k}", visible=False)
+                    gr.Button(
+                        _button_label(k, shipped),
+                        elem_id=f"play-code-{k}",
+                        visible=k < shelf.get(shelf.default_name).codebook_size,
+                    )
                     for k in range(self.buttons_needed)
                 ]
+                self.meanings_note = gr.Markdown(_meanings_note(shipped), elem_id="play-meanings")
                 self.run = gr.Checkbox(
                     False,
                     label="Run: keep pressing the last code, as fast as the machine goes "
@@ -113,7 +117,23 @@ class PlayTab(Tab):
         code_box = gr.Number(0, precision=0, visible=False)
         self.frame_file = gr.Image(visible=False, format="png")
 
-        started = [self.game, self.screen, self.status, self.run, self.start_frame, *self.code_buttons]
+        started = [
+            self.game,
+            self.screen,
+            self.status,
+            self.run,
+            self.start_frame,
+            self.meanings_note,
+            *self.code_buttons,
+        ]
+        # before Start: the frame a game would start from, as the start frame slider moves
+        self.start_frame.release(
+            self.show_start,
+            inputs=[clip, bundle, self.start_frame, self.game],
+            outputs=[self.screen, self.status],
+            api_name=False,
+            show_progress="hidden",
+        )
         start.click(self.begin, inputs=[clip, bundle, self.start_frame], outputs=started, api_name="play_start")
         reset.click(self.begin, inputs=[clip, bundle, self.start_frame], outputs=started, api_name=False)
         for k, button in enumerate(self.code_buttons):
@@ -169,6 +189,43 @@ class PlayTab(Tab):
         for gone in events.gone:
             gone.then(self.clear, outputs=[self.game, self.screen, self.status, self.run], api_name=False)
 
+    def opened(self, select) -> None:
+        # opening the tab shows where a game would start, and the start clip's range and code meanings
+        select(
+            self.show_start_clip,
+            inputs=[self.page.clip, self.page.bundle, self.start_frame, self.game],
+            outputs=[self.screen, self.status, self.start_frame, self.meanings_note, *self.code_buttons],
+            api_name=False,
+            show_progress="hidden",
+        )
+
+    def show_start_clip(self, state: ClipState | None, name: str, t, game: Game | None) -> Updates:
+        """Before Start: the start clip's frame `t`, its range on the slider, the buttons' meanings."""
+        if game is not None:
+            return {}  # a game is on screen: leave it be
+        model, clip = self.page.shelf.get(name), self.start_clip(state, name)
+        t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
+        return {
+            **self.show_start(state, name, t, game),
+            self.meanings_note: _meanings_note(clip.meanings),
+            self.start_frame: gr.Slider(0, len(clip.latents) - 1, value=t, step=1),
+            **{
+                button: gr.Button(_button_label(k, clip.meanings), visible=k < model.codebook_size)
+                for k, button in enumerate(self.code_buttons)
+            },
+        }
+
+    def show_start(self, state: ClipState | None, name: str, t, game: Game | None) -> Updates:
+        if game is not None:
+            return {}
+        clip = self.start_clip(state, name)
+        t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
+        frame = Game.start(self.page.shelf.get(name), clip.latents, t).frame  # what a game from t shows first
+        return {
+            self.screen: _picture(frame, f"frame {t} of {clip.name}, where a game would start"),
+            self.status: f"Frame **{t}** of **{clip.name}**, decoded: press **Start** to play from it.",
+        }
+
     def start_clip(self, state: ClipState | None, name: str) -> StartClip:
         if state is not None and state.bundle == name:
             return StartClip(state.name, state.analysis.latents, _meanings(state.model, state.analysis, state.labels))
@@ -193,6 +250,7 @@ class PlayTab(Tab):
             self.screen: _screen(game),
             self.status: f"Started from frame **{t}** of **{clip.name}**. Press a code.",
             self.run: False,
+            self.meanings_note: _meanings_note(clip.meanings),
             self.start_frame: gr.Slider(0, len(clip.latents) - 1, value=t, step=1),
             **buttons,
         }
@@ -264,14 +322,19 @@ def take_back(game: Game | None) -> Game:
     return game
 
 
-def _meanings(model: WorldModel, analysis, labels: Labels | None) -> dict[int, tuple[str, float]]:
-    if labels is None or ACTION_COLUMN not in labels.columns:
-        return {}
+def _meanings(model: WorldModel, analysis, labels: Labels | None) -> CodeMeanings | None:
+    """What the bundle measured each code to do, else what each most often meant on the clip's labels."""
+    shipped = shipped_code_meanings(model)
+    if shipped is not None or labels is None or ACTION_COLUMN not in labels.columns:
+        return shipped
     try:
         truth = labels.at(ACTION_COLUMN, np.asarray(analysis.clip.indices)[:-1])
     except LabelsError:
-        return {}
-    return code_meanings(agreement(analysis.actions.codes, truth, model.codebook_size))
+        return None
+    meanings = code_meanings(agreement(analysis.actions.codes, truth, model.codebook_size))
+    return CodeMeanings(
+        {code: (f"mostly {action}", share) for code, (action, share) in meanings.items()}, "this clip's labels"
+    )
 
 
 def _example_start(model: WorldModel) -> StartClip | None:
@@ -282,21 +345,28 @@ def _example_start(model: WorldModel) -> StartClip | None:
     return StartClip(clips[0].name, analysis.latents, _meanings(model, analysis, example_labels(model, clips[0].name)))
 
 
-def _button_label(code: int, meanings: dict[int, tuple[str, float]]) -> str:
+def _button_label(code: int, meanings: CodeMeanings | None) -> str:
     key = f"{code + 1} · " if code < KEYS else ""
-    if code in meanings:
-        action, share = meanings[code]
-        return f"{key}code {code} ≈ {action} ({100 * share:.0f}%)"
+    if meanings is not None and code in meanings.meanings:
+        words, share = meanings.meanings[code]
+        return f"{key}code {code}: {words}, {100 * share:.0f}%"
     return f"{key}code {code}"
 
 
+def _meanings_note(meanings: CodeMeanings | None) -> str:
+    if meanings is None:
+        return "What each code does is not known for this bundle: try them, or analyze a labelled clip."
+    return f"Each button says what its code most often did, and how often, on {meanings.measured_on}."
+
+
 def _screen(game: Game) -> str:
-    """The frame at model size as an inline PNG: the page scales it up (SCREEN_CSS), so each step's payload stays
+    return _picture(game.frame, f"the world model's frame after step {game.steps}")
+
+
+def _picture(frame: np.ndarray, description: str) -> str:
+    """A frame at model size as an inline PNG: the page scales it up (SCREEN_CSS), so each step's payload stays
     a few kB (64x64 Breakout: ~2-5 kB of base64)."""
-    buffer = io.BytesIO()
-    Image.fromarray(game.frame).save(buffer, format="PNG", compress_level=1)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="the world model\'s frame after step {game.steps}">'
+    return f'<img src="{png_data_url(frame)}" alt="{description}">'
 
 
 def _status(game: Game) -> str:

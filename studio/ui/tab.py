@@ -74,6 +74,9 @@ class Tab(ABC):
     def follow(self, events: ClipEvents) -> None:  # noqa: B027 (optional hook, not abstract)
         """Hook the tab's updates onto the clip's events; a tab that shows nothing of the clip leaves this be."""
 
+    def opened(self, select) -> None:  # noqa: B027 (optional hook, not abstract)
+        """Hook work onto `select`, the event of the user opening the tab; most tabs have none."""
+
 
 def unless_discarded(state: ClipState, updates: Updates) -> Updates:
     """`updates` made for a clip, or none at all if the clip was replaced while they were being made."""
