@@ -1,0 +1,97 @@
+"""A newcomer's path at 1280×720 on the shipped bundle: a shipped example, the map, a refused upload, the atlas
+and exemplars, Play and Probe; each step asserts what the person must see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from file_input import choose_file
+from pages import open_studio
+from studio_server import start_studio, stop, wait_for_warm_up
+
+pytestmark = pytest.mark.slow
+EXPORTED = Path(__file__).resolve().parents[2] / "exported"
+WINDOW = {"width": 1280, "height": 720}
+
+
+@pytest.fixture(scope="module")
+def shipped_studio(tmp_path_factory) -> Iterator[str]:
+    """The shipped bundle: its examples, their labels and its measured code meanings are what a newcomer meets."""
+    log = tmp_path_factory.mktemp("shipped") / "studio.log"
+    process, url = start_studio(EXPORTED, log)
+    wait_for_warm_up(log)
+    yield url
+    stop(process)
+
+
+def test_a_newcomer_analyzes_an_example_and_reads_every_view(browser, shipped_studio, tmp_path):
+    page = browser.new_context(viewport=WINDOW).new_page()
+    page.set_default_timeout(120_000)
+    open_studio(page, shipped_studio)
+    stats, slider = page.locator("#clip-stats"), page.locator("#frame-slider")
+    assert "Start here" in stats.inner_text() and not slider.is_visible()  # what to do first; no 0–19999 slider
+
+    # a shipped example is analyzed as soon as it is clicked, and the map is in view
+    page.get_by_text("breakout_1.mp4").first.click()
+    stats.get_by_text("frames analyzed", exact=False).wait_for()
+    points = page.locator("#trajectory .scatterlayer .trace .points path.point")
+    points.first.wait_for()
+    plot = page.locator("#trajectory .js-plotly-plot").bounding_box()
+    assert plot["y"] + plot["height"] <= WINDOW["height"]
+    assert page.locator("#frame-slider input[type=number]").input_value() == "0"
+
+    # a click on a point of the map moves the frame slider, the caption and the frame there
+    points.nth(40).click(force=True)
+    page.wait_for_function("document.querySelector('#frame-slider input[type=number]').value !== '0'")
+    frame = page.locator("#frame-slider input[type=number]").input_value()
+    page.locator("#frame-caption").get_by_text(f"Frame {frame} ·", exact=False).wait_for()
+
+    # a refused upload leaves nothing of the previous clip: the box, the map, the frame views and the other tabs
+    page.locator("#clip-upload button[aria-label='Clear']").first.click()
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is a text file, not a video\n")
+    choose_file(page, "clip-upload", fake)
+    page.get_by_role("button", name="Analyze").click()
+    stats.get_by_text("Not analyzed", exact=False).wait_for()
+    assert "'notes.mp4' is not a video" in stats.inner_text()
+    assert "notes.mp4" not in page.locator("#clip-upload").inner_text()  # the box is cleared
+    assert page.locator("#trajectory .js-plotly-plot").count() == 0 and not slider.is_visible()
+    assert page.locator("#frame-image img").count() == 0
+    page.get_by_role("tab", name="Actions").click()
+    assert page.locator("#atlas img").count() == 0 and page.locator("#exemplars img").count() == 0
+
+    # the atlas: every outcome at 192 px or more, its caption under it; the exemplars: every code's row at once
+    page.get_by_role("tab", name="Clip").click()
+    page.get_by_text("breakout_1.mp4").first.click()
+    stats.get_by_text("frames analyzed", exact=False).wait_for()
+    page.get_by_role("tab", name="Actions").click()
+    atlas = page.locator("#atlas figure")
+    atlas.first.locator("img").wait_for()
+    assert atlas.count() == 8
+    picture, caption = atlas.first.locator("img").bounding_box(), atlas.first.locator("figcaption").bounding_box()
+    assert picture["height"] >= 192 and caption["y"] >= picture["y"] + picture["height"]
+    exemplars = page.locator("#exemplars")
+    assert exemplars.locator("h4").count() == 8  # the clip uses all eight codes
+    assert exemplars.evaluate("e => [e, ...e.querySelectorAll('*')].every(x => x.scrollHeight <= x.clientHeight + 1)")
+
+    # Play: before any labels were uploaded, the buttons say what each code does, and the start frame shows
+    page.get_by_role("tab", name="Play").click()
+    page.locator("#play-screen img").wait_for()
+    assert "moves the paddle" in page.locator("#play-code-0").inner_text()
+    page.locator("#play-status").get_by_text("press Start", exact=False).wait_for()
+    page.locator("#play-start").click()
+    page.locator("#play-status").get_by_text("Started from frame", exact=False).wait_for()
+    page.locator("body").press("4")
+    page.locator("#play-status").get_by_text("1 steps played", exact=False).wait_for()
+
+    # Probe: the example's own labels are offered; one probe gives a held-out score beside its baseline
+    page.get_by_role("tab", name="Probe").click()
+    column = page.locator("#probe-column input")
+    column.fill("ram_72")  # the paddle's x in the RAM: a number, probed in a second
+    column.press("Enter")
+    page.locator("#probe-run").click()
+    page.locator("#probe-result").get_by_text("held-out", exact=False).wait_for()
+    page.context.close()
