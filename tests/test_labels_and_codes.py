@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
-from studio.action_codes import action_effect_atlas, agreement, exemplars
+from studio.action_codes import action_effect_atlas, agreement, exemplars, marked_change, shipped_code_meanings
 from studio.labels import LabelsError, parse_labels, read_labels
 from studio.metrics import best_one_to_one_accuracy, code_perplexity, normalized_mutual_information
 from studio.runtime import ActionInference, WorldModel
@@ -91,3 +93,31 @@ def test_label_columns_are_offered_named_first_then_ram_bytes_by_number():
     names = ["ram_10", "score", "ram_2", "action", "action_name"]
     assert ordered_columns(names) == ["score", "action", "action_name", "ram_2", "ram_10"]
     assert ordered_columns(names, ("action_name", "action")) == ["action_name", "action", "score", "ram_2", "ram_10"]
+
+
+def test_a_change_is_marked_and_each_patch_of_it_boxed():
+    before = np.zeros((2, 12, 12, 3), np.uint8)
+    after = before.copy()
+    after[0, 2, 2] = 255  # one pixel: the ball
+    after[0, 9, 4:8] = 200  # a short bar: the paddle
+    marked = marked_change(before, after)
+    magenta = (marked == [255, 0, 200]).all(axis=-1)  # [2, H, W]
+    assert magenta[0, 2, 2] and magenta[0, 9, 4:8].all()  # the change itself
+    assert magenta[0, 1, 1:4].all() and magenta[0, 8, 3:9].all()  # a box around each patch, one pixel out
+    assert not magenta[0, 5].any()  # not one box around both
+    assert not magenta[1].any()  # no change, no mark
+
+
+def test_play_buttons_read_what_holding_each_code_does_from_the_bundle():
+    model = WorldModel.load(Path(__file__).parents[1] / "exported" / "breakout", device="cpu")
+    held = model.manifest.metrics["heldout"]["code_consistency"]["per_code"]
+    shipped = shipped_code_meanings(model)
+    assert shipped.measured_on == "the bundle's held-out episodes, each code held"
+    assert set(shipped.meanings) == {int(code) for code, figures in held.items() if figures["starts"]}
+    words = {"left": "moves the paddle left", "none": "leaves the paddle still", "right": "moves the paddle right"}
+    for code, (said, share) in shipped.meanings.items():
+        assert said == words[held[str(code)]["direction"]] and share == held[str(code)]["consistency"]
+    model.manifest.metrics.pop("heldout")
+    assert shipped_code_meanings(model).measured_on == "the bundle's example clips, each code held"
+    model.manifest.metrics.pop("examples")
+    assert shipped_code_meanings(model) is None  # the Play tab then reads the clip's labels, if it has any
