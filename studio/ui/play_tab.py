@@ -86,14 +86,19 @@ class PlayTab(Tab):
                     reset = gr.Button("Reset", elem_id="play-reset")
                 # labelled from the start with what the default bundle ships about its codes
                 shipped = shipped_code_meanings(shelf.get(shelf.default_name))
-                self.code_buttons = [
-                    gr.Button(
-                        _button_label(k, shipped),
-                        elem_id=f"play-code-{k}",
-                        visible=k < shelf.get(shelf.default_name).codebook_size,
-                    )
-                    for k in range(self.buttons_needed)
-                ]
+                self.code_buttons = []
+                for first in range(0, self.buttons_needed, 2):  # two a row: the status stays in view at 720 px
+                    with gr.Row():
+                        self.code_buttons += [
+                            gr.Button(
+                                _button_label(k, shipped),
+                                elem_id=f"play-code-{k}",
+                                size="sm",
+                                min_width=140,
+                                visible=k < shelf.get(shelf.default_name).codebook_size,
+                            )
+                            for k in range(first, min(first + 2, self.buttons_needed))
+                        ]
                 self.meanings_note = gr.Markdown(_meanings_note(shipped), elem_id="play-meanings")
                 self.run = gr.Checkbox(
                     False,
