@@ -6,7 +6,7 @@ import gradio as gr
 import numpy as np
 
 from studio.action_codes import action_effect_atlas, agreement, exemplars, marked_change
-from studio.analysis import frame_times
+from studio.analysis import MAX_FRAME_CAP, frame_times
 from studio.labels import LabelsError, ordered_columns, read_labels
 from studio.metrics import code_perplexity
 from studio.montage import enlarged, side_by_side
@@ -49,7 +49,14 @@ class ActionsTab(Tab):
         )
         with gr.Row():
             self.atlas_slider = gr.Slider(
-                0, 1, value=0, step=1, label="From frame", visible=False, elem_id="atlas-slider", scale=3
+                0,
+                MAX_FRAME_CAP - 1,
+                value=0,
+                step=1,
+                label="From frame",
+                visible=False,
+                elem_id="atlas-slider",
+                scale=3,
             )  # hidden until a clip gives it a range
             self.atlas_current = gr.Image(label="Frame t (decoded)", height=192, scale=1, elem_id="atlas-current")
         self.atlas_pictures = gr.HTML(elem_id="atlas")
@@ -110,7 +117,8 @@ class ActionsTab(Tab):
     def show(self, state: ClipState | None) -> Updates:
         """After a new analysis: the overview, the atlas from frame 0, and the ground truth when labels came along."""
         if state is None:
-            return {**dict.fromkeys(self.shown), self.atlas_slider: gr.Slider(0, 1, value=0, visible=False)}
+            hidden = gr.Slider(0, MAX_FRAME_CAP - 1, value=0, visible=False)
+            return {**dict.fromkeys(self.shown), self.atlas_slider: hidden}
         ground_truth = {self.agreement_text: "", self.confusion_plot: None}
         if state.labels is not None:
             ground_truth = self.compare_codes(state, None, None)

@@ -165,9 +165,9 @@ class ClipTab(Tab):
                     self.dims = gr.Radio(["2D", "3D"], value="2D", label="Dimensions", elem_id="map-dims")
                     self.color_by = gr.Radio(["time", "code"], value="time", label="Colour by", elem_id="map-color")
             with gr.Column(scale=1, min_width=260):
-                # hidden until a clip gives it a range
+                # hidden until a clip gives it its range; API calls, which never see that range, meet this one
                 self.frame_slider = gr.Slider(
-                    0, 1, value=0, step=1, label="Frame", visible=False, elem_id="frame-slider"
+                    0, MAX_FRAME_CAP - 1, value=0, step=1, label="Frame", visible=False, elem_id="frame-slider"
                 )
                 self.caption = gr.Markdown(elem_id="frame-caption")
                 self.frame_image = gr.Image(label="Frame t", height=200, elem_id="frame-image")
@@ -403,7 +403,7 @@ class ClipTab(Tab):
             self.banner: "",
             self.screen: None,
             self.trajectory: None,
-            self.frame_slider: gr.Slider(0, 1, value=0, visible=False),
+            self.frame_slider: gr.Slider(0, MAX_FRAME_CAP - 1, value=0, visible=False),
             self.caption: "",
             self.frame_image: None,
             self.reconstruction_image: None,

@@ -9,7 +9,7 @@ import gradio as gr
 import numpy as np
 
 from studio.action_codes import CodeMeanings, agreement, code_meanings, shipped_code_meanings
-from studio.analysis import analyze_clip
+from studio.analysis import MAX_FRAME_CAP, analyze_clip
 from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError
 from studio.play import RUN_FRAMES_PER_S, RUN_STEPS_PER_S, Game, run_period_s
@@ -70,6 +70,7 @@ class PlayTab(Tab):
         self.buttons_needed = max(shelf.get(name).codebook_size for name in shelf.names)
         self.examples: dict[str, StartClip | None] = {}  # bundle -> its first example clip, analyzed once
         self.running: dict[str, object] = {}  # browser session -> the token of its Run-mode loop; popping it stops it
+        self.playing: set[str] = set()  # browser sessions with a game started: no start frame preview covers it
 
         gr.Markdown(
             "Play the world model: pick a start frame, then press an action code (buttons, or keys **1–9**; "
@@ -79,7 +80,10 @@ class PlayTab(Tab):
         self.game = gr.State(None)
         with gr.Row(elem_id="play-pad"):
             with gr.Column(scale=1, min_width=300):
-                self.start_frame = gr.Slider(0, 1, value=0, step=1, label="Start frame", elem_id="play-start-frame")
+                # opening the tab gives it the start clip's range; API calls meet this one
+                self.start_frame = gr.Slider(
+                    0, MAX_FRAME_CAP - 1, value=0, step=1, label="Start frame", elem_id="play-start-frame"
+                )
                 start = gr.Button("Start", variant="primary", elem_id="play-start")
                 with gr.Row():
                     undo = gr.Button("Undo", elem_id="play-undo")
@@ -204,14 +208,15 @@ class PlayTab(Tab):
             show_progress="hidden",
         )
 
-    def show_start_clip(self, state: ClipState | None, name: str, t, game: Game | None) -> Updates:
+    def show_start_clip(self, state: ClipState | None, name: str, t, game: Game | None, request: gr.Request) -> Updates:
         """Before Start: the start clip's frame `t`, its range on the slider, the buttons' meanings."""
-        if game is not None:
-            return {}  # a game is on screen: leave it be
         model, clip = self.page.shelf.get(name), self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
+        preview = self.show_start(state, name, t, game, request)
+        if not preview:
+            return {}  # a game is on screen: leave it be
         return {
-            **self.show_start(state, name, t, game),
+            **preview,
             self.meanings_note: _meanings_note(clip.meanings),
             self.start_frame: gr.Slider(0, len(clip.latents) - 1, value=t, step=1),
             **{
@@ -220,12 +225,14 @@ class PlayTab(Tab):
             },
         }
 
-    def show_start(self, state: ClipState | None, name: str, t, game: Game | None) -> Updates:
-        if game is not None:
+    def show_start(self, state: ClipState | None, name: str, t, game: Game | None, request: gr.Request) -> Updates:
+        if game is not None or request.session_hash in self.playing:
             return {}
         clip = self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
         frame = Game.start(self.page.shelf.get(name), clip.latents, t).frame  # what a game from t shows first
+        if request.session_hash in self.playing:  # Start was pressed meanwhile: its game is on screen
+            return {}
         return {
             self.screen: _picture(frame, f"frame {t} of {clip.name}, where a game would start"),
             self.status: f"Frame **{t}** of **{clip.name}**, decoded: press **Start** to play from it.",
@@ -242,6 +249,7 @@ class PlayTab(Tab):
 
     def begin(self, state: ClipState | None, name: str, t, request: gr.Request) -> Updates:
         self.running.pop(request.session_hash, None)
+        self.playing.add(request.session_hash)
         model = self.page.shelf.get(name)
         clip = self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
@@ -303,8 +311,9 @@ class PlayTab(Tab):
                 del self.running[key]
 
     def clear(self, request: gr.Request) -> Updates:
-        """Another bundle was picked: the game, which ran on the previous model, ends."""
+        """Another bundle was picked, or another clip analyzed: the game ends."""
         self.running.pop(request.session_hash, None)
+        self.playing.discard(request.session_hash)
         return {self.game: None, self.screen: None, self.status: "", self.run: False}
 
     def _view(self, game: Game) -> Updates:

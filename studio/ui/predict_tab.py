@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
+from studio.analysis import MAX_FRAME_CAP
 from studio.familiarity import departure_sentence, departure_steps
 from studio.plots import rollout_psnr_figure
 from studio.reference import reference_of
@@ -69,8 +70,8 @@ class PredictTab(Tab):
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 self.start = gr.Slider(
-                    0, 1, value=0, step=1, label="Start frame", visible=False, elem_id="predict-start"
-                )  # hidden until a clip gives it a range
+                    0, MAX_FRAME_CAP - 1, value=0, step=1, label="Start frame", visible=False, elem_id="predict-start"
+                )  # hidden until a clip gives it its range; API calls meet this one
                 steps = gr.Slider(1, MAX_STEPS, value=16, step=1, label="Steps", elem_id="predict-steps")
                 source = gr.Radio(
                     list(SOURCE_LABELS), value=SOURCE_LABELS[0], label="Actions", elem_id="predict-source"
@@ -118,7 +119,7 @@ class PredictTab(Tab):
 
     def show(self, state: ClipState | None) -> Updates:
         """A new analysis (or bundle): the start slider spans the new clip, old results go."""
-        last = len(state.analysis.frames) - 1 if state is not None else 1
+        last = len(state.analysis.frames) - 1 if state is not None else MAX_FRAME_CAP - 1
         return {
             self.start: gr.Slider(0, last, value=0, step=1, label="Start frame", visible=state is not None),
             self.video: None,
