@@ -28,7 +28,7 @@ CODE_COLORS = [
 NO_CODE = -1  # the last frame of a clip starts no transition
 NO_CODE_COLOR = qualitative.Safe[10]
 TIMELINE_LANE = 26  # pixels per code in the code timeline
-MAP_HEIGHT = 470  # pixels: under the page's header and tab bar, the whole map fits a 720-pixel-high window
+MAP_HEIGHT = 440  # pixels: under the page's header, tab bar and a clip's banner, the map fits a 720-pixel-high window
 OVERLAY_COLOR = "rgb(230,97,0)"  # the overlaid clip: orange diamonds, dark enough for its legend swatch to show
 OVERLAY_TIME_SCALE = [[0.0, "rgb(253,184,99)"], [1.0, "rgb(127,59,8)"]]  # light to dark orange, never white
 

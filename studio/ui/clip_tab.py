@@ -35,8 +35,12 @@ PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so the tabs' pictures are
 VIDEO_HEIGHT = 128  # the clip | reconstruction video is written this high and scaled up by the page (CSS)
 CLIP_CSS = (
     "#clip-preview video, #frame-image img, #frame-reconstruction img { image-rendering: pixelated; }\n"
-    "#clip-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 6px 12px; }"
+    # compact, so that the map under it still fits a 720-pixel-high window when a clip is unfamiliar
+    "#clip-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 4px 10px; }\n"
+    "#clip-banner p { font-size: 0.9em; line-height: 1.35; margin: 0; }"
 )
+# a new analysis takes the previous clip's toasts off the page too (a refusal stays told under Analyze)
+DISMISS_TOASTS = "() => document.querySelectorAll('.toast-close').forEach((button) => button.click())"
 METHODS = {"UMAP": "umap", "PCA": "pca"}
 FIRST_STEP = (
     "**Start here:** click one of the example clips shipped with the bundle (it is analyzed at once), "
@@ -204,6 +208,7 @@ class ClipTab(Tab):
         map_controls = [self.method, self.dims, self.color_by]
         # a new analysis first takes the previous clip off the page (every tab follows `started`), so that two
         # clips never show at once: not while the new one is read, nor after it is refused
+        analyze.click(None, js=DISMISS_TOASTS, api_name=False)
         self.page.started = analyze.click(
             self.forget, inputs=clip, outputs=[*self.shown, clip], api_name=False, show_progress="hidden"
         )

@@ -16,6 +16,8 @@ from file_input import choose_file
 from pages import open_studio
 from studio_server import start_studio, stop, wait_for_warm_up
 
+WINDOW = {"width": 1280, "height": 720}  # the smallest window the page is laid out for
+
 
 @pytest.fixture(scope="module")
 def shipped_url(tmp_path_factory) -> Iterator[str]:
@@ -67,11 +69,16 @@ def test_api_finds_the_window_and_flags_another_game(shipped_url, clips):
 
 
 def test_page_shows_the_banner_hollow_frames_and_the_reference_cloud(shipped_url, clips, page, tmp_path):
+    page.set_viewport_size(WINDOW)
     open_studio(page, shipped_url)
     choose_file(page, "clip-upload", clips["pong"])
     page.get_by_role("button", name="Analyze").click()
     page.locator("#clip-banner").get_by_text("unlike the Breakout frames", exact=False).wait_for()
     page.locator("#trajectory").get_by_text("the model's reference frames").first.wait_for()
+    banner = page.locator("#clip-banner").bounding_box()
+    plot = page.locator("#trajectory .js-plotly-plot").bounding_box()
+    assert banner["y"] + banner["height"] <= plot["y"]  # the banner over the map
+    assert plot["y"] + plot["height"] <= WINDOW["height"]  # and the whole map still in view
     symbols = page.evaluate(
         "document.querySelector('#trajectory .js-plotly-plot').data"
         ".flatMap(t => Array.isArray(t.marker?.symbol) ? t.marker.symbol : [])"
