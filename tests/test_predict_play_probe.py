@@ -12,6 +12,7 @@ from studio.rollout import (
     MAX_BRANCHES,
     ActionSequenceError,
     BetweenCodes,
+    Branches,
     ClipCodes,
     HeldCode,
     RandomCodes,
@@ -26,6 +27,7 @@ from studio.rollout import (
     predict_branches,
 )
 from studio.runtime import WorldModel, to_uint8_frames
+from studio.ui.predict_tab import rollout_summary
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +116,28 @@ def test_a_plan_stacks_every_branch_and_names_it(model, clip):
         plan_branches(model, ClipCodes(), f"random\n{k}", codes, 0, 3)
     with pytest.raises(ActionSequenceError, match=f"code {k} is out of range"):
         action_vectors(model, BetweenCodes(0, k, 0.5), codes, 0, 3)
+
+
+def test_the_summary_says_from_which_step_a_branch_loses_to_the_copy_and_where_it_left_familiar_ground():
+    steps = 6
+    result = Branches(
+        start=3,
+        labels=["the clip's codes", "random codes (seed 1)"],
+        predicted=np.zeros((2, steps, 1, 1, 3), np.uint8),
+        latents=np.zeros((2, steps, 1, 1), np.float32),
+        truth=np.zeros((steps, 1, 1, 3), np.uint8),
+        psnr=np.array([[40, 39, 38, 37, 36, 35], [40, 36, 30, 29, 28, 27.0]]),  # [B, S'] dB
+        copy_psnr=np.full(steps, 33.0),  # [S'] dB
+    )
+    text = rollout_summary(result, None, [None, None])
+    assert "1: the clip's codes: **37.5 dB**, better than the copy at every step" in text
+    assert "2: random codes (seed 1): **31.7 dB**, ⚠ **worse than the copy from step 3 on**" in text
+    assert "**every branch** stayed on familiar ground for all 6 steps" in text
+    text = rollout_summary(result, None, [None, 4])
+    assert "**1: the clip's codes** stayed on familiar ground" in text
+    assert "**2: random codes (seed 1)** left familiar ground at step **4**" in text
+    result.psnr[0, [1, 2, 4]] = 30.0  # the clip's codes lose at steps 2, 3 and 5 only
+    assert "⚠ **worse than the copy at steps 2–3, 5**" in rollout_summary(result, None)
 
 
 def test_interpolation_runs_from_one_code_to_the_other(model):

@@ -210,7 +210,7 @@ def _metrics_table(metrics: dict, clip: dict[str, float]) -> list[str]:
         if any(key in values for values in sets.values()):
             values = [_figure_value(key, values.get(key)) for values in sets.values()]
             lines.append(f"| **{figure.name}** | {figure.unit} | " + " | ".join(values) + f" | {figure.meaning} |")
-    for key in unnamed_figures(sets.values()):  # a figure this card has no name for yet still shows, by its key
+    for key in _unnamed_figures(sets.values()):  # a figure this card has no name for yet still shows, by its key
         lines.append(f"| `{key}` | | " + " | ".join(_format(values.get(key, "–")) for values in sets.values()) + " | |")
     measured = [
         f"{name}: {values['measured_on.episodes']} episodes, {values['measured_on.frames']:,} frames"
@@ -222,7 +222,7 @@ def _metrics_table(metrics: dict, clip: dict[str, float]) -> list[str]:
     return lines
 
 
-def unnamed_figures(sets) -> list[str]:
+def _unnamed_figures(sets) -> list[str]:
     """The flattened keys of measured figures that FIGURES does not name and DETAILS does not account for."""
     keys = dict.fromkeys(key for values in sets for key in values)
     return [key for key in keys if key not in FIGURES and not key.startswith(DETAILS)]
@@ -265,6 +265,7 @@ def load_errors_markdown(shelf: BundleShelf) -> str:
 
 class ModelTab(Tab):
     title, id = "Model", "model"
+    css = "#model-card td:nth-child(2) { overflow-wrap: normal; word-break: keep-all; }"  # a unit is never cut
 
     def build(self) -> None:
         """The picker sets the user's bundle, which every other tab reads; the page's `picked` is its event."""
@@ -272,7 +273,7 @@ class ModelTab(Tab):
         picker = gr.Dropdown(
             choices=shelf.names, value=shelf.default_name, label="Bundle", info=f"bundles in {shelf.exported_dir.name}/"
         )
-        self.card = gr.Markdown(bundle_card(shelf.get(shelf.default_name)))
+        self.card = gr.Markdown(bundle_card(shelf.get(shelf.default_name)), elem_id="model-card")
         gr.Markdown(load_errors_markdown(shelf))
         self.page.picked = picker.change(
             self.pick, inputs=picker, outputs=[self.page.bundle, self.card], api_name="select_bundle"

@@ -175,14 +175,14 @@ class PredictTab(Tab):
         )
         return {
             self.video: str(mp4),
-            self.summary: _summary(result, state.delta_t_psnr, departures),
+            self.summary: rollout_summary(result, state.delta_t_psnr, departures),
             self.psnr_plot: figure,
             self.downloads: [str(mp4), str(gif), str(npz)],
             self.page.clip: state,
         }
 
 
-def _summary(result: Branches, delta: float | None, departures: list[int | None] | None = None) -> str:
+def rollout_summary(result: Branches, delta: float | None, departures: list[int | None] | None = None) -> str:
     paragraphs = [
         f"**{result.steps} steps** from frame **{result.start}**, {len(result.labels)} branch(es): "
         + " | ".join(f"**{b + 1}: {label}**" for b, label in enumerate(result.labels))
@@ -203,7 +203,9 @@ def _summary(result: Branches, delta: float | None, departures: list[int | None]
         )
     else:
         paragraphs.append("The clip ends at the start frame: nothing to compare the prediction with.")
-    if departures is not None:
+    if departures is not None and len(departures) > 1 and all(step is None for step in departures):
+        paragraphs.append(f"Familiarity: {departure_sentence('every branch', None, result.steps)}.")
+    elif departures is not None:
         paragraphs.append(
             "Familiarity: "
             + "; ".join(

@@ -1,0 +1,30 @@
+"""The Model tab's card: every figure the shipped bundle was judged by, by name, unit and meaning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.runtime import WorldModel
+from studio.ui.model_tab import bundle_card
+
+BUNDLE = Path(__file__).parents[1] / "exported" / "breakout"
+
+
+def test_every_figure_of_the_shipped_bundle_has_a_name_and_the_clips_own_stand_beside():
+    model = WorldModel.load(BUNDLE, device="cpu")
+    heldout, examples = (model.manifest.metrics[key] for key in ("heldout", "examples"))
+    card = bundle_card(model)
+    figures = card.split("### Measured figures")[1].split("###")[0]
+    assert "| `" not in figures  # no figure is shown by its raw key: each has a name
+    row = f"| **Reconstruction PSNR** | dB | {heldout['reconstruction_psnr_db']:.1f} | "
+    assert row + f"{examples['reconstruction_psnr_db']:.1f} | how closely" in card
+    assert f"| **Code consistency** | % | {100 * heldout['code_consistency']['mean']:.1f} |" in card
+    with_clip = bundle_card(model, {"reconstruction_psnr_db": 31.25, "codes_used": 5})
+    assert "| figure | unit | held-out episodes | example clips | this clip | what it says |" in with_clip
+    assert row + f"{examples['reconstruction_psnr_db']:.1f} | 31.2 | how closely" in with_clip
+
+
+def test_a_figure_the_card_has_no_name_for_still_shows_by_its_key():
+    model = WorldModel.load(BUNDLE, device="cpu")
+    model.manifest.metrics["heldout"]["code_flip_rate"] = 0.125
+    assert "| `code_flip_rate` | | 0.125 | – | |" in bundle_card(model)
