@@ -101,6 +101,8 @@ def trajectory_figure(
         )
     _layout(figure, title, dims=trajectories[0].coords.shape[1] if trajectories else 2)
     figure.update_layout(height=MAP_HEIGHT, clickmode="event")
+    if color_by == "code":  # a code per entry: a row over the map would cover its title, so a column beside it
+        figure.update_layout(legend=dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.01))
     return figure
 
 
