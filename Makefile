@@ -1,9 +1,15 @@
 # Two entry points: `make run` serves the studio on http://127.0.0.1:7860, `make test` runs the tests.
 # Both create .venv on first use; torch (training and tests only) is pinned to the CPU build.
+# Procgen (CoinRun's episodes) comes from procgen-mirror, whose metadata pins numpy<2, gym<1 and gym3<1
+# although it runs on numpy 2: it goes with the gym3 and gym it imports, without their dependencies, into a
+# folder of its own (.venv/procgen, which studio/games/coinrun.py puts on the path), outside pip's view, so
+# `pip check` holds; what they import besides (cffi, imageio, cloudpickle) is in the train extra. `make test`
+# and `make train` install it.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+PROCGEN := procgen-mirror==0.10.7 gym3==0.3.3 gym==0.26.2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export GRADIO_ANALYTICS_ENABLED := False
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
@@ -15,7 +21,7 @@ export OMP_WAIT_POLICY := PASSIVE
 run: $(VENV)/.installed-run
 	$(PY) app.py
 
-test: $(VENV)/.installed-dev chromium
+test: $(VENV)/.installed-dev $(VENV)/.installed-procgen chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
@@ -24,7 +30,7 @@ test: $(VENV)/.installed-dev chromium
 screenshots: $(VENV)/.installed-dev chromium
 	$(PY) docs/screenshots.py
 
-train: $(VENV)/.installed-dev
+train: $(VENV)/.installed-dev $(VENV)/.installed-procgen
 	$(VENV)/bin/studio train configs/breakout.json
 
 $(VENV)/bin/python:
@@ -38,6 +44,10 @@ $(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e ".[train,test]"
 	touch $@ $(VENV)/.installed-run
+
+$(VENV)/.installed-procgen: | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --no-deps --upgrade --target $(VENV)/procgen $(PROCGEN)
+	touch $@
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 chromium:
