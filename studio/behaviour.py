@@ -1,9 +1,10 @@
-"""How a world model behaves when played, judged through its graphs with its game's frame check and player
-finder (`studio.games`, e.g. Breakout's paddle):
+"""How a world model behaves when played, judged through its graphs with its game's frame check and measure
+of the player's motion (`studio.games`: Breakout's paddle, CoinRun's scene shifting under the player):
 
-- code consistency: from many start frames, hold code k for 2 steps and see which way the decoded paddle
-  moves (left / not at all / right); a code's consistency is the share of starts that agree with its
-  commonest way; reported per code, and averaged over the codes the action model uses;
+- code consistency: from many start frames, hold code k for 2 steps, decode every step and see which way
+  the player went (left / not at all / right; and for a game that measures it, down / not at all / up); a
+  code's consistency is the share of starts that agree with its commonest way; reported per code, and
+  averaged over the codes the action model uses, sideways (the headline figure) and vertically;
 - stability: the share of frames of long rollouts (random codes, each held a few steps) that still pass the
   frame check, and the first failing step of each.
 """
@@ -12,46 +13,55 @@ from __future__ import annotations
 
 import numpy as np
 
-from studio.games import Game
+from studio.games import DIRECTIONS, Game
 from studio.runtime import WorldModel, to_uint8_frames
 
 CONSISTENCY_STEPS = 2
 IN_USE_SHARE = 0.01  # a code is in use when the action model infers it for at least this share of transitions
-DIRECTIONS = {-1: "left", 0: "none", 1: "right"}
 
 
 def code_consistency(
     model: WorldModel, game: Game, contexts: np.ndarray, start_frames: np.ndarray, usage: np.ndarray
 ) -> dict:
     """contexts [S, C, N, D] of real frames, their last frames decoded [S, 3, H, W], usage [K] share of
-    held-out transitions per code -> consistency per code and its mean over the codes in use."""
-    before = game.player_column(to_uint8_frames(start_frames))  # [S]
-    per_code = {}
+    held-out transitions per code -> consistency per code and its mean over the codes in use, along each of
+    the game's motion axes: the sideways figures at the top level, the others under their axis's name."""
+    start = to_uint8_frames(start_frames)[:, None]  # [S, 1, H, W, 3]
+    ways = []  # per code: [S, A] -1 / 0 / +1 / NaN
     for k in range(model.codebook_size):
         held = model.action_vectors(np.full((len(contexts), CONSISTENCY_STEPS), k))  # [S, 2, Da]
-        last = model.rollout(contexts, held)[:, -1]  # [S, N, D]
-        after = game.player_column(to_uint8_frames(model.decode(last)))
-        way = game.player_direction(before, after)
-        way = way[~np.isnan(way)].astype(int)
-        counts = np.array([(way == d).sum() for d in (-1, 0, 1)])
-        commonest = int(np.argmax(counts)) - 1
-        per_code[str(k)] = {
-            "usage": float(usage[k]),
-            "direction": DIRECTIONS[commonest],
-            "consistency": float(counts.max() / max(1, counts.sum())),
-            "shares": {DIRECTIONS[d]: float(c / max(1, counts.sum())) for d, c in zip((-1, 0, 1), counts)},
-            "starts": int(counts.sum()),
+        steps = model.rollout(contexts, held)  # [S, 2, N, D]
+        decoded = to_uint8_frames(model.decode(steps.reshape(-1, *steps.shape[2:])))  # [S*2, H, W, 3]
+        sequences = np.concatenate([start, decoded.reshape(len(contexts), CONSISTENCY_STEPS, *decoded.shape[1:])], 1)
+        ways.append(game.player_motion(sequences))  # [S, A]
+    figures = {}
+    for a, axis in enumerate(game.MOTION_AXES):
+        names = DIRECTIONS[axis]
+        per_code = {}
+        for k, way in enumerate(ways):
+            told = way[:, a][~np.isnan(way[:, a])].astype(int)
+            counts = np.array([(told == d).sum() for d in (-1, 0, 1)])
+            per_code[str(k)] = {
+                "usage": float(usage[k]),
+                "direction": names[int(np.argmax(counts))],
+                "consistency": float(counts.max() / max(1, counts.sum())),
+                "shares": {name: float(c / max(1, counts.sum())) for name, c in zip(names, counts)},
+                "starts": int(counts.sum()),
+            }
+        in_use = [c for c in per_code.values() if c["usage"] >= IN_USE_SHARE]
+        best = {
+            f"best_{name}": max((c["consistency"] for c in in_use if c["direction"] == name), default=0.0)
+            for name in (names[0], names[2])
         }
-    in_use = [c for c in per_code.values() if c["usage"] >= IN_USE_SHARE]
-    best = {d: max((c["consistency"] for c in in_use if c["direction"] == d), default=0.0) for d in ("left", "right")}
-    return {
-        "mean": float(np.mean([c["consistency"] for c in in_use])) if in_use else 0.0,
-        "codes_in_use": len(in_use),
-        "best_left": best["left"],
-        "best_right": best["right"],
-        "steps_held": CONSISTENCY_STEPS,
-        "per_code": per_code,
-    }
+        figures[axis] = {
+            "mean": float(np.mean([c["consistency"] for c in in_use])) if in_use else 0.0,
+            "codes_in_use": len(in_use),
+            **best,
+            "steps_held": CONSISTENCY_STEPS,
+            "per_code": per_code,
+        }
+    sideways = figures.pop("horizontal")
+    return {**sideways, **figures}
 
 
 def rollout_frame_check(

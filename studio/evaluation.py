@@ -6,9 +6,10 @@ Figures, on held-out episodes or clips:
 - next-frame PSNR at t=1 and t=4 of an autoregressive rollout under the LAM-inferred actions, beside the
   decoded-copy baseline decoder(encoder(x[s])) taken as the prediction of x[s+t];
 - ΔtPSNR at t=4 (Genie's controllability): PSNR under inferred actions minus under uniformly random codes;
-- code ↔ true action: NMI, best one-to-one accuracy, perplexity and codes in use; and, where the game's RAM
-  says how the player moved (`studio.games`), the ceiling the data allows: NMI between true action and
-  player motion;
+- code ↔ true action: NMI, best one-to-one accuracy, perplexity and codes in use; NMI with the movement
+  class each action asks for (`studio.games`: Breakout's left / none / right, CoinRun's × jump); and, where
+  the game tells how the player moved (Breakout's RAM, CoinRun's frames), the ceiling the data allows: NMI
+  between true action and the player's motion;
 - teacher-forced PSNR at t=16 and t=32 (the rollout under the inferred codes) beside the copy baseline;
 - for a game the studio knows (`studio.behaviour`): code consistency per code, and the share of frames of
   1,000-step rollouts (random codes held 10 steps, 10 starts) that pass the game's frame check;
@@ -26,7 +27,8 @@ import numpy as np
 from studio.behaviour import code_consistency, rollout_frame_check
 from studio.bundle import write_manifest
 from studio.examples import example_clips
-from studio.games import ACTION_COLUMN, Game, find_game, player_motion, ram_column
+from studio.games import ACTION_COLUMN, Game, find_game
+from studio.games.atari import RAM_BYTES, ram_column
 from studio.games.sprites import median_background, sprite_mask
 from studio.labels import read_labels
 from studio.metrics import best_one_to_one_accuracy, code_perplexity, normalized_mutual_information, psnr
@@ -45,11 +47,11 @@ TOLERANCE_FRAMES = 400  # held-out source frames the tolerance figures are measu
 
 @dataclass
 class EpisodeData:
-    """One held-out episode or clip: frames, and where known the true actions and the RAM."""
+    """One held-out episode or clip: frames, and where known the true actions and the player's motion."""
 
     frames: np.ndarray  # [T, H, W, 3] uint8
     actions: np.ndarray | None = None  # [T] int, action[t] moves frame t to t+1; -1 unknown
-    player_motion: np.ndarray | None = None  # [T-1] int, -1 / 0 / +1 from the RAM
+    player_motion: np.ndarray | None = None  # [T-1] float, -1 / 0 / +1 as the game tells it, NaN unknown
     native: np.ndarray | None = None  # [T, h, w, 3] uint8: the source frames, for the tolerance figures
 
     @classmethod
@@ -62,12 +64,11 @@ class EpisodeData:
         native: np.ndarray | None = None,
     ) -> EpisodeData:
         """An episode shard's contents (frames, actions [T] with -1 unknown, RAM [T, R], source frames) as the
-        evaluation sees them: actions only when any is known, the player's motion where the game's RAM says it."""
-        has_ram = game is not None and ram.shape[1] == game.RAM_BYTES
+        evaluation sees them: actions only when any is known, the player's motion where the studio knows the game."""
         return cls(
             frames=frames,
             actions=actions if (actions >= 0).any() else None,
-            player_motion=player_motion(ram[:, game.PLAYER_X]) if has_ram else None,
+            player_motion=game.recorded_motion(frames, ram) if game is not None else None,
             native=native,
         )
 
@@ -114,8 +115,8 @@ def evaluate(
         codes.append(inferred.codes)
         if episode.actions is not None:
             truths.append(episode.actions[:-1])
-        if episode.player_motion is not None:
-            motions.append(episode.player_motion)
+            if episode.player_motion is not None:
+                motions.append(episode.player_motion)
         starts = np.arange(model.context - 1, len(x) - HORIZON)
         if len(starts) == 0:
             continue
@@ -165,9 +166,14 @@ def evaluate(
         known = truth >= 0
         figures["code_action_nmi"] = normalized_mutual_information(codes_all[known], truth[known])
         figures["code_action_accuracy"] = best_one_to_one_accuracy(codes_all[known], truth[known])
-        if motions:
-            motion = np.concatenate(motions)[known]
-            ceiling = normalized_mutual_information(truth[known], motion)
+        if game is not None:
+            movement = game.movement_class(truth[known])
+            figures["code_movement_nmi"] = normalized_mutual_information(codes_all[known], movement)
+            figures["code_movement_accuracy"] = best_one_to_one_accuracy(codes_all[known], movement)
+        if motions and len(motions) == len(truths):
+            motion = np.concatenate(motions)
+            told = known & ~np.isnan(motion)
+            ceiling = normalized_mutual_information(truth[told], motion[told].astype(np.int64))
             figures["action_motion_nmi_ceiling"] = ceiling
             figures["code_nmi_share_of_ceiling"] = figures["code_action_nmi"] / ceiling if ceiling > 0 else 0.0
     figures["measured_on"] = {
@@ -270,24 +276,32 @@ def episodes_from_shards(folder: str | Path, game: Game | None) -> list[EpisodeD
 
 
 def episodes_from_examples(model: WorldModel, game: Game | None) -> list[EpisodeData]:
-    """The bundle's example clips, with the true actions and player motion their labels give."""
+    """The bundle's example clips, with the true actions their labels give and the player's motion as the game
+    tells it (from the RAM columns of the labels where there are, else from the clip's frames)."""
     episodes = []
     for path in example_clips(model):
         clip = read_clip(
             path, max_frames=100_000, size=model.frame_size, resize=model.manifest.frame.resize, spread=False
         )
         labels_path = path.with_suffix(".csv")
+        labels = read_labels(labels_path) if labels_path.is_file() else None
         actions = motion = None
-        if labels_path.is_file():
-            labels = read_labels(labels_path)
-            if ACTION_COLUMN in labels.columns:
-                actions = labels.at(ACTION_COLUMN, clip.indices).astype(np.int64)
-            if game is not None and ram_column(game.PLAYER_X) in labels.columns:
-                motion = player_motion(labels.at(ram_column(game.PLAYER_X), clip.indices))
+        if labels is not None and ACTION_COLUMN in labels.columns:
+            actions = labels.at(ACTION_COLUMN, clip.indices).astype(np.int64)
+        if game is not None:
+            motion = game.recorded_motion(clip.frames, _ram_of(labels, clip.indices))
         episodes.append(EpisodeData(clip.frames, actions, motion))
     if not episodes:
         raise ValueError("the bundle ships no example clips")
     return episodes
+
+
+def _ram_of(labels, frames: np.ndarray) -> np.ndarray:
+    """The console RAM [T, 128] the labels carry for the clip's frames, or [T, 0] when they carry none."""
+    columns = [ram_column(i) for i in range(RAM_BYTES)]
+    if labels is None or not all(c in labels.columns for c in columns):
+        return np.zeros((len(frames), 0), np.uint8)
+    return np.stack([labels.at(c, frames) for c in columns], axis=1).astype(np.uint8)
 
 
 def evaluate_bundle(bundle_dir: str | Path, episodes: str | Path | None = None, write: bool = False) -> dict:

@@ -21,12 +21,16 @@ import numpy as np
 
 from studio.bundle import BundleError, Manifest, NativeSpec, ReferenceSpec, read_manifest, sha256_file, write_manifest
 from studio.familiarity import Calibration, calibrate, nearest_distances
+from studio.games import find_game
+from studio.games.atari import NATIVE_FPS as ATARI_FPS
+from studio.games.atari import NATIVE_SIZE as ATARI_SIZE
+from studio.games.atari import AtariEnvironment
+from studio.games.episodes import play_episode
 from studio.metrics import psnr
 from studio.runtime import WorldModel
 from studio.video import resize_frames
 
 REFERENCE_FILE = "reference.npz"
-ATARI = NativeSpec(height=210, width=160, fps=60.0)  # the Arcade Learning Environment's frames
 REFERENCE_LATENTS = 512  # latents kept in the bundle (float16: 2 MB at 64×32)
 EPISODES = 12  # fresh episodes played: the first half give the reference, the rest calibrate it
 EPISODE_STEPS = 600
@@ -96,9 +100,10 @@ def reference_of(model: WorldModel) -> Reference | None:
 
 
 def game_name(manifest: Manifest) -> str:
-    """The game a bundle learnt, as a person names it: 'ALE/Breakout-v5' -> 'Breakout'."""
+    """The game a bundle learnt, as a person names it: 'procgen:coinrun' -> 'CoinRun', 'ALE/Pong-v5' -> 'Pong'."""
     source = str(manifest.trained_on.get("source", "")) or manifest.name
-    return source.split("/")[-1].split("-")[0] or manifest.name
+    known = find_game(source)
+    return known.TITLE if known else source.split("/")[-1].split("-")[0] or manifest.name
 
 
 def build_reference(
@@ -147,38 +152,19 @@ def write_reference(bundle_dir: str | Path, reference: Reference, measured_on: d
     return write_manifest(manifest, bundle_dir)
 
 
-def play_atari(
-    game: str,
-    episodes: int = EPISODES,
-    steps: int = EPISODE_STEPS,
-    frame_skip: int = 4,
-    seed: int = SEED,
-    behaviour: dict | None = None,
+def play_fresh(
+    game: str, episodes: int = EPISODES, steps: int = EPISODE_STEPS, seed: int = SEED, behaviour: dict | None = None
 ) -> list[np.ndarray]:
-    """Native frames [T, 210, 160, 3] of `episodes` fresh episodes of an Atari game, played by the game's
-    behaviour policy with the training config's `behaviour` settings (epsilon, aim_offset, random_hold)
-    where the studio knows the game and the bundle ships its config, else at random."""
-    import ale_py
-    import gymnasium as gym
-
-    from studio.games import find_game
-
-    gym.register_envs(ale_py)
-    env = gym.make(game, repeat_action_probability=0.0, frameskip=frame_skip, full_action_space=False)
+    """Native frames [T, h, w, 3] of `episodes` fresh episodes of a game (one the studio knows, or any Atari
+    game), played by the game's behaviour policy with the training config's `behaviour` settings (epsilon,
+    aim_offset, random_hold) where the studio knows the game and the bundle ships its config, else at random."""
+    known = find_game(game)
+    env = known.open_environment(seed) if known else AtariEnvironment(game, seed)
     rng = np.random.default_rng(seed)
     played = []
-    for index in range(episodes):
-        known = find_game(game)
+    for _ in range(episodes):
         policy = known.behaviour_policy(rng=rng, **behaviour) if known and behaviour else None
-        obs, _ = env.reset(seed=seed + index)
-        ale, frames = env.unwrapped.ale, [obs]
-        for _ in range(steps - 1):
-            action = policy.act(ale.getRAM()) if policy else int(rng.integers(env.action_space.n))
-            obs, _, terminated, truncated, _ = env.step(action)
-            if terminated or truncated:
-                break
-            frames.append(obs)
-        played.append(np.stack(frames))
+        played.append(play_episode(env, policy, rng, steps - 1).native)
     env.close()
     return played
 
@@ -188,18 +174,21 @@ def compute_reference(bundle_dir: str | Path, episodes: int = EPISODES) -> tuple
     model = WorldModel.load(bundle_dir, device="cpu")
     trained_on = model.manifest.trained_on
     game = trained_on.get("source", "")
-    if not game.startswith("ALE/"):
+    known = find_game(game)
+    if known is None and not game.startswith("ALE/"):
         raise ValueError(
-            f"the reference is computed from Arcade Learning Environment episodes; this bundle "
-            f"was trained on {game or 'an unknown source'}"
+            f"the reference is computed from fresh episodes of the bundle's game; this bundle was trained on "
+            f"{game or 'an unknown source'}, which the studio cannot play"
         )
-    native = dataclasses.replace(ATARI, frame_skip=int(trained_on.get("frame_skip", 4)))
+    height, width = known.NATIVE_SIZE if known else ATARI_SIZE
+    fps = known.NATIVE_FPS if known else ATARI_FPS
+    native = NativeSpec(height=height, width=width, fps=fps, frame_skip=int(trained_on.get("frame_skip", 4)))
     began = time.perf_counter()
     config = model.bundle.root / "config.json"  # the training config a bundle ships
     data = json.loads(config.read_text()).get("data", {}) if config.is_file() else {}
     keys = ("epsilon", "aim_offset", "random_hold")
     behaviour = {key: data[key] for key in keys} if all(key in data for key in keys) else None
-    played = play_atari(game, episodes, frame_skip=native.frame_skip, behaviour=behaviour)
+    played = play_fresh(game, episodes, behaviour=behaviour)
     reference, measured_on = build_reference(model, played, native)
     measured_on = {
         **measured_on,

@@ -1,9 +1,11 @@
 """The games the studio knows, one module each: what training and evaluation know of a game beyond its frames.
 
-A training config names its game in `data.game` and a bundle in `trained_on.source`, both by the
-environment id (e.g. `ALE/Breakout-v5`); `find_game` turns that name into the game's module, or None for
-footage of no known game (the user's own videos). A game is one file here plus one line in `GAMES`.
-Nothing here imports torch or the training side: the studio reads it too.
+A training config names its game in `data.game` and a bundle in `trained_on.source`, both by the game's id
+(an Arcade Learning Environment game by its Gymnasium id, e.g. `ALE/Breakout-v5`; a Procgen game as
+`procgen:<name>`); `find_game` turns that name into the game's module, or None for footage of no known game
+(the user's own videos). A game is one file here plus one line in `GAMES`. Nothing here imports torch or the
+training side: the studio reads it too; a game's environment library is imported only when it is played
+(`episodes.py`).
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from typing import Protocol
 
 import numpy as np
 
-from studio.games import breakout
+from studio.games import breakout, coinrun
+from studio.games.episodes import BehaviourPolicy, Environment
 
 # The per-frame labels a game's example clips ship beside them (`examples/<clip>.csv`, one row per frame):
-# the action taken, its name, and the console RAM, one column per byte (`ram_0` ...).
+# the action taken, its name, and what the game adds (`Game.frame_labels`: Breakout's RAM, CoinRun's movement).
 ACTION_COLUMN = "action"
 ACTION_NAME_COLUMN = "action_name"
-
-
-# What a player's move between two frames is called, by the direction names of studio.behaviour.DIRECTIONS
+# the player's observed motion along an axis: -1, 0, +1 by name
+DIRECTIONS = {"horizontal": ("left", "none", "right"), "vertical": ("down", "none", "up")}
+# What a player's move sideways is called in words, by the direction names of DIRECTIONS["horizontal"]
 MOTION_WORDS = {
     "left": "moves the {player} left",
     "none": "leaves the {player} still",
@@ -28,24 +31,22 @@ MOTION_WORDS = {
 }
 
 
-def ram_column(address: int) -> str:
-    return f"ram_{address}"
-
-
-class BehaviourPolicy(Protocol):
-    def act(self, ram: np.ndarray) -> int:
-        """The action to take, given the console RAM [R] uint8 of the current frame."""
-        ...
-
-
 class Game(Protocol):
     """What a game module provides."""
 
-    ENV_ID: str  # the Gymnasium environment id configs and bundles name the game by
+    ENV_ID: str  # the id configs and bundles name the game by
+    TITLE: str  # the game as a person names it
     ACTION_NAMES: tuple[str, ...]  # the environment's actions, by index
-    RAM_BYTES: int  # console RAM kept per frame
-    PLAYER_X: int  # the RAM byte holding the player's horizontal position
     PLAYER_NAME: str  # what the player is called on screen (Breakout's paddle)
+    MOVEMENT_CLASSES: tuple[str, ...]  # what an action asks of the player (`movement_class`), by index
+    MOTION_AXES: tuple[str, ...]  # the axes of DIRECTIONS along which `player_motion` measures the player
+    NATIVE_SIZE: tuple[int, int]  # the environment's frames, height × width
+    NATIVE_FPS: float  # frames a second the game shows
+    FRAME_SKIP: int  # frames the game shows per transition played
+
+    def open_environment(self, first_seed: int) -> Environment:
+        """The game's environment, its episodes seeded (or their levels drawn) from `first_seed` on."""
+        ...
 
     def behaviour_policy(
         self, epsilon: float, aim_offset: int, random_hold: int, rng: np.random.Generator
@@ -53,27 +54,33 @@ class Game(Protocol):
 
     def describe_policy(self, epsilon: float, aim_offset: int, random_hold: int) -> str: ...
 
+    def movement_class(self, actions: np.ndarray) -> np.ndarray:
+        """Actions [T] -> int [T]: the index in MOVEMENT_CLASSES of what each asks of the player, -1 unknown."""
+        ...
+
+    def frame_labels(self, frames: np.ndarray, actions: np.ndarray, ram: np.ndarray) -> dict[str, np.ndarray]:
+        """An episode's frames [T, 64, 64, 3], actions [T] and RAM [T, R] -> the per-frame columns its example
+        clips' labels carry beside the action, each [T]."""
+        ...
+
     def frame_check(self, frames: np.ndarray) -> np.ndarray:
         """uint8 [T, 64, 64, 3] -> bool [T]: whether each frame shows what every frame of the game shows."""
         ...
 
-    def player_column(self, frames: np.ndarray) -> np.ndarray:
-        """uint8 [T, 64, 64, 3] -> float [T]: the player's column in each frame, NaN where it is not drawn."""
+    def player_motion(self, sequences: np.ndarray) -> np.ndarray:
+        """uint8 [S, K+1, 64, 64, 3] frame sequences -> float [S, len(MOTION_AXES)]: which way the player went
+        from the first frame to the last along each axis, -1 / 0 / +1, NaN where it cannot be told."""
         ...
 
-    def player_direction(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-        """The player's columns [S] twice -> -1 (left), 0 (still), +1 (right), NaN where either is missing."""
+    def recorded_motion(self, frames: np.ndarray, ram: np.ndarray) -> np.ndarray:
+        """An episode's frames [T, 64, 64, 3] and RAM [T, R] (R may be 0) -> float [T-1]: the player's horizontal
+        move at each transition, -1 / 0 / +1, NaN where it cannot be told; as exact as the game's record allows."""
         ...
 
 
-GAMES: dict[str, Game] = {game.ENV_ID: game for game in (breakout,)}
+GAMES: dict[str, Game] = {game.ENV_ID: game for game in (breakout, coinrun)}
 
 
 def find_game(name: str | None) -> Game | None:
     """The game a config or bundle names, or None when the studio knows no such game."""
     return GAMES.get(name or "")
-
-
-def player_motion(player_x: np.ndarray) -> np.ndarray:
-    """The player's observed move between consecutive frames, -1 / 0 / +1: [T] positions -> [T-1] int64."""
-    return np.sign(np.diff(np.asarray(player_x).astype(np.int64)))

@@ -18,17 +18,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from studio.games import atari
+
 ENV_ID = "ALE/Breakout-v5"
+TITLE = "Breakout"
+PLAYER_NAME = "paddle"
 ACTION_NAMES = ("NOOP", "FIRE", "RIGHT", "LEFT")
 NOOP, FIRE, RIGHT, LEFT = range(len(ACTION_NAMES))
 MOVES = (NOOP, RIGHT, LEFT)  # what a random move is drawn from
+# what each action asks of the paddle (FIRE launches a ball and leaves the paddle where it is)
+MOVEMENT_CLASSES = ("left", "none", "right")
+MOVEMENT_OF_ACTION = {NOOP: 1, FIRE: 1, RIGHT: 2, LEFT: 0}
+MOTION_AXES = ("horizontal",)  # the paddle moves along one axis
 
 # RAM (Atari 2600, 128 bytes): paddle x in [PADDLE_MIN, PADDLE_MAX], ball x, ball y (0 while no ball is in play).
-RAM_BYTES = 128
 PADDLE_X, BALL_X, BALL_Y = 72, 99, 101
-PLAYER_X = PADDLE_X
-PLAYER_NAME = "paddle"
 PADDLE_MIN, PADDLE_MAX = 55, 191
+NATIVE_SIZE, NATIVE_FPS, FRAME_SKIP, RAM_BYTES = atari.NATIVE_SIZE, atari.NATIVE_FPS, atari.FRAME_SKIP, atari.RAM_BYTES
 
 AIM_SHIFT = -9  # paddle RAM x minus ball RAM x when the ball is above the paddle's centre
 LEAD_STEPS = 3  # aim where the ball will be this many steps ahead
@@ -47,7 +53,7 @@ class TrackingPolicy:
         self.held_action, self.held_steps, self.aim, self.aim_steps = NOOP, 0, 0, 0
         self.last_ball_x: int | None = None
 
-    def act(self, ram: np.ndarray) -> int:  # ram [128] uint8
+    def act(self, frame: np.ndarray, ram: np.ndarray) -> int:  # frame [210, 160, 3], ram [128] uint8: reads the RAM
         paddle, ball_x, ball_y = int(ram[PADDLE_X]), int(ram[BALL_X]), int(ram[BALL_Y])
         ball_dx = 0 if self.last_ball_x is None else ball_x - self.last_ball_x
         self.last_ball_x = ball_x
@@ -98,6 +104,23 @@ def describe_policy(epsilon: float, aim_offset: int, random_hold: int) -> str:
     )
 
 
+def open_environment(first_seed: int) -> atari.AtariEnvironment:
+    return atari.AtariEnvironment(ENV_ID, first_seed, ACTION_NAMES)
+
+
+def movement_class(actions: np.ndarray) -> np.ndarray:
+    """Actions [T] -> the index in MOVEMENT_CLASSES of what each asks of the paddle; -1 where unknown."""
+    table = np.array([MOVEMENT_OF_ACTION[a] for a in range(len(ACTION_NAMES))])
+    actions = np.asarray(actions)
+    known = (actions >= 0) & (actions < len(ACTION_NAMES))
+    return np.where(known, table[np.clip(actions, 0, len(ACTION_NAMES) - 1)], -1)
+
+
+def frame_labels(frames: np.ndarray, actions: np.ndarray, ram: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-frame columns an example's labels CSV carries beside the action: the console RAM, a byte a column."""
+    return {atari.ram_column(i): ram[:, i] for i in range(ram.shape[1])}
+
+
 # ---- the frames ---------------------------------------------------------------------------------------
 # Rows and columns of a 210×160 Atari frame stretched to 64×64 (the bundle's frame size): the grey top bar
 # fills rows 6-8, the grey side walls columns 0-2 and 61-63 from row 9 to 56, the bricks rows 17-28, the empty
@@ -126,6 +149,22 @@ def frame_check(frames: np.ndarray) -> np.ndarray:
     lit = (frames[:, PLAYFIELD_ROWS, PLAYFIELD_COLUMNS] > DARK).any(axis=-1).reshape(len(x), -1).mean(axis=1)
     paddle = (_redness(x) > REDNESS).sum(axis=1) >= MIN_PADDLE_COLUMNS
     return walls & (lit <= MAX_LIT_SHARE) & paddle
+
+
+def player_motion(sequences: np.ndarray) -> np.ndarray:
+    """uint8 [S, K+1, 64, 64, 3] frame sequences -> float [S, 1]: which way the paddle went from the first
+    frame to the last, -1 (left), 0 (still) or +1 (right); NaN where either frame lacks a paddle."""
+    before, after = player_column(sequences[:, 0]), player_column(sequences[:, -1])
+    return player_direction(before, after)[:, None]
+
+
+def recorded_motion(frames: np.ndarray, ram: np.ndarray) -> np.ndarray:
+    """An episode's frames [T, 64, 64, 3] and RAM [T, R] -> the paddle's move at each transition [T-1], -1 / 0 /
+    +1: from the RAM's paddle byte where the RAM is there, else from the paddle drawn (NaN where none is)."""
+    if ram.shape[1] == RAM_BYTES:
+        return np.sign(np.diff(ram[:, PADDLE_X].astype(np.int64))).astype(float)
+    columns = player_column(frames)
+    return player_direction(columns[:-1], columns[1:])
 
 
 def player_column(frames: np.ndarray) -> np.ndarray:

@@ -1,18 +1,23 @@
-"""Training data: gameplay from the Arcade Learning Environment, or a folder of the user's own videos.
+"""Training data: gameplay of a game (an Arcade Learning Environment game, or Procgen CoinRun), or a folder of
+the user's own videos.
 
-Atari episodes are stored one shard per episode (`episode_00012.npz`): frames uint8 [T, 64, 64, 3], the
+Game episodes are stored one shard per episode (`episode_00012.npz`): frames uint8 [T, 64, 64, 3], the
 action taken at each frame int64 [T] (action[t] moves frame t to frame t+1; the last is a placeholder)
-and the console RAM uint8 [T, 128]. Actions and RAM are kept for evaluation and probes only; the model
-never sees them. Frames are downsampled with the studio's own `resize_frames`, so a clip opened in the
-studio reaches the model exactly as training frames did. A training shard also holds `views` [T, 64, 64, 3]:
-each frame as a shared clip might show it (`studio.perturb`: rows cut, shifted, rescaled, re-encoded; one
-perturbation per `view_window` frames, applied to the emulator's native frames), for the autoencoder to
-learn to see through; a held-out shard holds the native frames [T, 210, 160, 3] themselves (`native`), for
+and the console RAM uint8 [T, R] (Atari: R = 128; a game without RAM, such as CoinRun: R = 0, its
+movement classes and the player's motion being derived from the actions and frames by its module in
+`studio.games`). Actions and RAM are kept for evaluation and probes only; the model never sees them. Frames
+are downsampled with the studio's own `resize_frames`, so a clip opened in the studio reaches the model
+exactly as training frames did. A training shard also holds `views` [T, 64, 64, 3]: each frame as a shared
+clip might show it (`studio.perturb`: rows cut, shifted, rescaled, re-encoded; one perturbation per
+`view_window` frames, applied to the game's native frames: Atari's 210×160, CoinRun's 64×64), for the
+autoencoder to learn to see through; a held-out shard holds the native frames themselves (`native`), for
 `studio evaluate`'s tolerance figures.
 
-The environment runs with frame skip 4 and no sticky actions (repeat_action_probability=0), so the
-logged action is the action the game received. A game the studio knows (`studio.games`) is played by its
-behaviour policy; any other by a uniformly random player.
+The episodes are played by `studio.games.episodes.play_episode`: Atari games with frame skip 4 and no sticky
+actions (`studio.games.atari`), so the logged action is the action the game received. A game the studio
+knows (`studio.games`) is played by its behaviour policy; any other Atari game by a uniformly random player.
+Training episodes start from seed `seed * 100_000` and held-out ones 10,000 later (Atari: a seed per
+episode; CoinRun: the levels drawn), so no held-out episode replays a training one.
 """
 
 from __future__ import annotations
@@ -23,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.games import BehaviourPolicy, find_game
+from studio.games import atari, find_game
+from studio.games.episodes import play_episode
 from studio.perturb import perturbed_views
 from studio.video import CLIP_SUFFIXES, read_clip, resize_frames
 
 FRAME_SIZE = (64, 64)
-FRAME_SKIP = 4
-STICKY_ACTIONS = 0.0  # repeat_action_probability: the logged action is the one the game received
+HELDOUT_OFFSET = 10_000  # held-out episodes start this far from the training ones (seeds, or levels)
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class DataConfig:
 class Episode:
     frames: np.ndarray  # [T, 64, 64, 3] uint8
     actions: np.ndarray  # [T] int64, -1 where unknown (user videos)
-    ram: np.ndarray  # [T, 128] uint8 (empty [T, 0] for user videos)
+    ram: np.ndarray  # [T, R] uint8: Atari's 128 bytes; empty [T, 0] for a game without RAM and for user videos
     name: str
     views: np.ndarray | None = None  # [T, 64, 64, 3] uint8: each frame perturbed (studio/perturb.py), training only
     native: np.ndarray | None = None  # [T, h, w, 3] uint8: the frames at the source's size, held-out only
@@ -93,62 +98,34 @@ class Frames:
         )
 
 
-def play_episode(
-    env, policy: BehaviourPolicy | None, rng: np.random.Generator, max_steps: int, seed: int, name: str
-) -> Episode:
-    obs, _ = env.reset(seed=seed)
-    ale = env.unwrapped.ale
-    frames, actions, rams = [obs], [], [ale.getRAM().copy()]
-    for _ in range(max_steps):
-        action = policy.act(rams[-1]) if policy else int(rng.integers(env.action_space.n))
-        obs, _, terminated, truncated, _ = env.step(action)
-        actions.append(action)
-        if terminated or truncated:
-            break
-        frames.append(obs)
-        rams.append(ale.getRAM().copy())
-    actions = actions[: len(frames) - 1] + [-1]  # the last frame starts no transition
-    native = np.stack(frames)  # [T, 210, 160, 3]
-    return Episode(
-        frames=resize_frames(native, FRAME_SIZE, "stretch"),
-        actions=np.asarray(actions, np.int64),
-        ram=np.stack(rams),
-        name=name,
-        native=native,
-    )
-
-
-def generate_atari(config: DataConfig, out_dir: Path) -> None:
+def generate_episodes(config: DataConfig, out_dir: Path) -> None:
     """Play `train_episodes + heldout_episodes` episodes and write them as shards under out_dir/{train,heldout}."""
-    import ale_py
-    import gymnasium as gym
-
-    gym.register_envs(ale_py)
-    env = gym.make(config.game, repeat_action_probability=STICKY_ACTIONS, frameskip=FRAME_SKIP, full_action_space=False)
-    meanings = env.unwrapped.get_action_meanings()
     game = find_game(config.game)
-    if game is not None and tuple(meanings) != game.ACTION_NAMES:
-        raise ValueError(
-            f"{config.game} has actions {meanings}; its behaviour policy expects {list(game.ACTION_NAMES)}"
-        )
     rng = np.random.default_rng(config.seed)
     view_rng = np.random.default_rng(config.seed + 1)  # apart, so the perturbations leave the gameplay as it was
-    for split, count, offset in (("train", config.train_episodes, 0), ("heldout", config.heldout_episodes, 10_000)):
+    splits = (("train", config.train_episodes, 0), ("heldout", config.heldout_episodes, HELDOUT_OFFSET))
+    for split, count, offset in splits:
+        first_seed = config.seed * 100_000 + offset
+        env = game.open_environment(first_seed) if game else atari.AtariEnvironment(config.game, first_seed)
+        action_names = list(game.ACTION_NAMES if game else env.action_names)
         folder = out_dir / split
         folder.mkdir(parents=True, exist_ok=True)
         for index in range(count):
             policy = game.behaviour_policy(config.epsilon, config.aim_offset, config.random_hold, rng) if game else None
-            name = f"episode_{offset + index:05d}"
-            episode = play_episode(
-                env, policy, rng, config.max_episode_steps, config.seed * 100_000 + offset + index, name
+            played = play_episode(env, policy, rng, config.max_episode_steps)
+            episode = Episode(
+                frames=resize_frames(played.native, FRAME_SIZE, "stretch"),
+                actions=played.actions,
+                ram=played.ram,
+                name=f"episode_{offset + index:05d}",
             )
             if split == "train" and config.view_window:  # the model learns from perturbed views
-                episode.views = perturbed_views(episode.native, FRAME_SIZE, config.view_window, view_rng)
-            if split == "train":  # the held-out split keeps the source frames, for the tolerance figures
-                episode.native = None
-            save_episode(episode, folder / f"{name}.npz")
-    env.close()
-    (out_dir / "data.json").write_text(json.dumps({**asdict(config), "action_names": meanings}, indent=2))
+                episode.views = perturbed_views(played.native, FRAME_SIZE, config.view_window, view_rng)
+            if split == "heldout":  # the held-out split keeps the source frames, for the tolerance figures
+                episode.native = played.native
+            save_episode(episode, folder / f"{episode.name}.npz")
+        env.close()
+    (out_dir / "data.json").write_text(json.dumps({**asdict(config), "action_names": action_names}, indent=2))
 
 
 def collect_videos(config: DataConfig, out_dir: Path) -> None:
@@ -178,7 +155,7 @@ def ensure_data(config: DataConfig, out_dir: Path) -> Path:
     if config.videos:
         collect_videos(config, out_dir)
     else:
-        generate_atari(config, out_dir)
+        generate_episodes(config, out_dir)
     return out_dir
 
 
@@ -200,6 +177,7 @@ def load_episodes(folder: Path) -> list[Episode]:
 def describe_data(config: DataConfig, data_dir: Path, train_lengths: list[int], heldout_lengths: list[int]) -> dict:
     """What a model was trained on (episodes of these many frames), for its bundle's card."""
     names = json.loads((Path(data_dir) / "data.json").read_text()).get("action_names", [])
+    game = None if config.videos else find_game(config.game)
     return {
         "source": "the user's own videos" if config.videos else config.game,
         "frames": int(sum(train_lengths)),
@@ -207,8 +185,8 @@ def describe_data(config: DataConfig, data_dir: Path, train_lengths: list[int], 
         "heldout_episodes": len(heldout_lengths),
         "heldout_frames": int(sum(heldout_lengths)),
         "policy": _policy_description(config),
-        "frame_skip": FRAME_SKIP,
-        "sticky_actions": STICKY_ACTIONS,
+        "frame_skip": game.FRAME_SKIP if game else atari.FRAME_SKIP,
+        "sticky_actions": atari.STICKY_ACTIONS,  # Atari games are played without them; CoinRun has none
         "action_names": names,
     }
 

@@ -279,6 +279,8 @@ class Trainer:
                 consistency_right=consistency["best_right"],
                 frame_check_rollouts=figures["frame_check"]["rollouts"]["pass_rate"],
             )
+            if "vertical" in consistency:  # a game whose player jumps (CoinRun): the code that jumps best
+                out["consistency_up"] = consistency["vertical"]["best_up"]
         out["teacher_forced_t16"] = figures["teacher_forced_psnr_db"]["t16"]
         out["copy_t16"] = figures["teacher_forced_copy_baseline_psnr_db"]["t16"]
         out["delta_t_psnr_t4"] = figures["delta_t_psnr_db"]["t4"]
