@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import get_type_hints
 
+from studio.games import find_game
 from studio.train.data import DataConfig
 
 
@@ -46,6 +47,7 @@ class ModelConfig:
 
 
 MAX_LABELLED_SHARE = 0.025  # weak supervision stays weak: at most 2.5% of transitions labelled
+LABEL_TARGETS = ("action", "movement")
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,9 @@ class OptimConfig:
     labelled_share: float = 0.0  # at most 0.025
     labelled_per_batch: int = 8  # labelled transitions drawn into every stage-2 batch
     label_temperature: float = 0.1  # of the softmax over negative code distances the labels are matched by
+    # what picks a labelled transition's code: the pressed "action", or the "movement" class it asks for
+    # (`studio.games`), for a game with more actions than codes (CoinRun's 15)
+    label_target: str = "action"
     # the codebook
     vq_warmup: int = 0  # stage-2 steps with the action vector passed on unquantised; then k-means codebook
     kmeans_iterations: int = 20  # of the k-means that starts the codebook after the warm-up
@@ -100,6 +105,8 @@ class OptimConfig:
             raise ValueError("warmup_share and lr_floor must lie in [0, 1]")
         if not 0.0 <= self.view_share <= 0.5 or not 0.0 <= self.labelled_share <= MAX_LABELLED_SHARE:
             raise ValueError(f"view_share must lie in [0, 0.5] and labelled_share in [0, {MAX_LABELLED_SHARE}]")
+        if self.label_target not in LABEL_TARGETS:
+            raise ValueError(f"label_target must be one of {', '.join(LABEL_TARGETS)}")
         periods = (
             "log_every",
             "eval_every",
@@ -128,6 +135,23 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+
+    def __post_init__(self):
+        o = self.optim
+        if o.labelled_share <= 0 or self.data.videos:
+            return
+        game = find_game(self.data.game)
+        if game is None:
+            if o.label_target == "movement":
+                raise ValueError(f"optim.label_target 'movement' needs a game the studio knows, not {self.data.game}")
+            return
+        classes = game.ACTION_NAMES if o.label_target == "action" else game.MOVEMENT_CLASSES
+        if len(classes) > self.model.codebook_size:
+            raise ValueError(
+                f"weak supervision by {o.label_target} needs a code for each of {self.data.game}'s {len(classes)} "
+                f"{o.label_target} labels; model.codebook_size is {self.model.codebook_size} (or set "
+                "optim.label_target to 'movement')"
+            )
 
     def to_json(self) -> dict:
         return asdict(self)

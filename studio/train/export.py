@@ -86,7 +86,7 @@ def training_record(config: TrainConfig, stage: str | None, seconds: float, proc
         "processes": processes,
         "hardware": torch.cuda.get_device_name() if torch.cuda.is_available() else f"{os.cpu_count()} CPU cores",
         "retrain": "studio train config.json (the copy in this bundle)",
-        "action_labels": action_labels(o.labelled_share),
+        "action_labels": action_labels(o.labelled_share, o.label_target),
         "recipe": {
             "perturbed_views_share": o.view_share,
             "unrolled_steps": o.unroll,
@@ -96,12 +96,13 @@ def training_record(config: TrainConfig, stage: str | None, seconds: float, proc
     }
 
 
-def action_labels(labelled_share: float) -> str:
+def action_labels(labelled_share: float, label_target: str) -> str:
     """What the codes were learnt from, in words: no labels at all, or the weak-supervision share."""
     if labelled_share <= 0:
         return "none: the codes were learnt without action labels"
+    label = "true action" if label_target == "action" else "movement class of the true action"
     return (
-        f"weak supervision: the true action of {labelled_share:.1%} of the training transitions picked their "
+        f"weak supervision: the {label} of {labelled_share:.1%} of the training transitions picked their "
         "code; all other transitions unlabelled"
     )
 

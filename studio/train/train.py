@@ -141,7 +141,7 @@ class Trainer:
         net = _wrap(step_module, self.world)
         optimizer, schedule = self._optimizer(step_module, o.dynamics_steps)
         self._train_dynamics_mode()
-        labelled = self._labelled_transitions()
+        labelled, labels = self._labelled_transitions(), self._labels()
         recent: deque[torch.Tensor] = deque(maxlen=o.recent_batches)  # action vectors [B*K, Da] of the last batches
         for step in self._steps(o.dynamics_steps):
             k_steps = unroll_length(o, step)
@@ -181,9 +181,9 @@ class Trainer:
                 "vq_loss": vq_loss.item(),
                 "unroll": k_steps,
             }
-            if len(labelled) and bottleneck:  # the true action of the labelled transitions picks their code
+            if len(labelled) and bottleneck:  # the true label of the labelled transitions picks their code
                 n = min(o.labelled_per_batch, o.batch_size)
-                truth = torch.from_numpy(self.train.actions[t[:n]]).to(distances.device)  # [n]
+                truth = torch.from_numpy(labels[t[:n]]).to(distances.device)  # [n]
                 first = distances.view(len(t), k_steps, -1)[:n, 0]  # [n, K']: the labelled transition t -> t+1
                 label_loss = torch.nn.functional.cross_entropy(-first / o.label_temperature, truth)
                 loss = loss + label_loss
@@ -215,6 +215,13 @@ class Trainer:
             return known[:0]
         pick = np.random.default_rng(self.config.seed + 7).random(len(self.train.actions)) < share  # [F]
         return known[pick[known]]
+
+    def _labels(self) -> np.ndarray:
+        """[F] the class a labelled transition's code is picked by: its true action, or the movement class
+        that action asks for (`optim.label_target`)."""
+        if self.config.optim.label_target == "movement":
+            return find_game(self.config.data.game).movement_class(self.train.actions)
+        return self.train.actions
 
     def _train_dynamics_mode(self) -> None:
         self.model.to(self.device).train()
