@@ -75,6 +75,9 @@ class LatentSpec:
     tokens: int
     dim: int
     grid: list[int]
+    # 0: continuous; else every channel is one of this many evenly spaced values in [-1, 1] (finite scalar
+    # quantisation): the encoder and the predictor both give only those values
+    levels: int = 0
 
 
 @dataclass(frozen=True)

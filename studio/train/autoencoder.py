@@ -1,4 +1,4 @@
-"""Frame autoencoder: a 64×64 RGB frame <-> a grid of latent tokens [N, D]."""
+"""Frame autoencoder: a 64×64 RGB frame <-> a grid of latent tokens [N, D], continuous or quantised."""
 
 from __future__ import annotations
 
@@ -28,6 +28,37 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
+class ScalarQuantizer(nn.Module):
+    """Finite scalar quantisation (Mentzer et al., 2023): every latent channel is squashed into [-1, 1] and
+    rounded to one of `levels` evenly spaced values; gradients pass straight through the rounding.
+
+    Quantised latents keep rollouts on the latents the decoder knows: a prediction is one of the values an
+    encoder gives, never an average drifting off between them, and a scene that does not change stays exact.
+    """
+
+    def __init__(self, levels: int):
+        super().__init__()
+        self.levels = levels
+        self.half = (levels - 1) / 2  # values are k / half for k in -half .. half
+
+    def forward(self, x):  # [..., D] unbounded -> [..., D] on the levels
+        bounded = torch.tanh(x)
+        snapped = self.snap(bounded)
+        return bounded + (snapped - bounded).detach() if self.training else snapped  # exact levels out of training
+
+    def snap(self, values):  # [..., D] in [-1, 1] -> the nearest level
+        return torch.round(values * self.half) / self.half
+
+    def index(self, values):  # [..., D] on the levels -> [..., D] int64 in 0 .. levels-1
+        return torch.round(values * self.half + self.half).long()
+
+    def value(self, index):  # [..., D] int64 -> [..., D] float on the levels
+        return (index.float() - self.half) / self.half  # as `snap` computes it, to the last bit
+
+    def values(self):  # -> [levels]: every level, in index order
+        return self.value(torch.arange(self.levels))
+
+
 class Encoder(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -42,10 +73,12 @@ class Encoder(nn.Module):
             nn.Conv2d(widths[-1], config.latent_dim, 1),
         ]
         self.net = nn.Sequential(*layers)
+        self.quantizer = ScalarQuantizer(config.latent_levels) if config.latent_levels else None
 
     def forward(self, frames):  # [B, 3, H, W] in [0, 1]
         grid = self.net(frames * 2.0 - 1.0)  # [B, D, g, g]
-        return grid.flatten(2).transpose(1, 2)  # [B, N, D]
+        latents = grid.flatten(2).transpose(1, 2)  # [B, N, D]
+        return latents if self.quantizer is None else self.quantizer(latents)
 
 
 class Decoder(nn.Module):

@@ -16,6 +16,9 @@ class ModelConfig:
     frame_size: int = 64
     channels: tuple[int, ...] = (32, 64, 128)  # encoder widths; each stage halves the frame
     latent_dim: int = 32  # D
+    # 0: continuous latents; an odd number >= 3: every latent channel takes one of this many values in [-1, 1]
+    # (finite scalar quantisation), and the predictor picks each channel's next value as a class
+    latent_levels: int = 0
     action_dim: int = 8  # Da
     codebook_size: int = 8  # K
     context: int = 4  # C: latent frames the predictor reads
@@ -23,6 +26,9 @@ class ModelConfig:
     predictor_width: int = 128
     predictor_blocks: int = 4
     predictor_head_init: float = 1.0  # scales the predictor head's initial last convolution
+    # quantised latents: the initial bonus of each channel's current value among the predictor's classes, so
+    # that its first predictions are copies of the last frame (it is learnt on)
+    predictor_copy_logit: float = 4.0
     lam_width: int = 64
     # the action model reads the latent frames and their changes; the changes are scaled by this much, since a
     # player's move changes a few per cent of the latents and, unscaled, the static scene drowns it out
@@ -36,6 +42,8 @@ class ModelConfig:
             raise ValueError("frame_size must be divisible by 2 ** len(channels)")
         if self.codebook_size < 2 or self.context < 1 or self.action_window < 2:
             raise ValueError("codebook_size >= 2, context >= 1 and action_window >= 2 are needed")
+        if self.latent_levels and (self.latent_levels < 3 or self.latent_levels % 2 == 0):
+            raise ValueError("latent_levels must be 0 (continuous) or an odd number >= 3")
 
     @property
     def grid(self) -> int:

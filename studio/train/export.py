@@ -136,7 +136,7 @@ def export_bundle(
         license="MIT",
         trained_on=trained_on or {},
         frame=FrameSpec(height=m.frame_size, width=m.frame_size, resize="stretch"),
-        latent=LatentSpec(tokens=m.tokens, dim=m.latent_dim, grid=[m.grid, m.grid]),
+        latent=LatentSpec(tokens=m.tokens, dim=m.latent_dim, grid=[m.grid, m.grid], levels=m.latent_levels),
         action=ActionSpec(
             codebook_size=m.codebook_size,
             dim=m.action_dim,

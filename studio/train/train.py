@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
@@ -164,10 +165,13 @@ class Trainer:
             bottleneck = step >= o.vq_warmup
             if step == o.vq_warmup and recent:
                 self._init_codebook(torch.cat(list(recent)))
-            # [B*K, Da], [B*K], [B*K, K'], [B, K, N, D]
-            action, code, distances, predicted = net(context, windows, bottleneck)
+            action, code, distances, predicted, level_logits = net(context, windows, bottleneck)
             targets = latents[torch.from_numpy(ahead + 1)]  # [B, K, N, D]
-            latent_loss = ((predicted - targets) ** 2).mean() / scale**2
+            if level_logits is None:
+                latent_loss = ((predicted - targets) ** 2).mean() / scale**2
+            else:  # each channel's next level, as a class
+                levels = self.model.predictor.quantizer.index(targets)  # [B, K, N, D]
+                latent_loss = F.cross_entropy(level_logits.flatten(0, -2), levels.flatten())
             judged = sorted({0, k_steps - 1})  # the first and the last step are decoded: the decoder is the costly part
             x_next = self._to_frames(self.train.frames[(ahead + 1)[:, judged].reshape(-1)])  # [B*J, 3, H, W]
             # [B*J, 3, H, W]; the decoder is frozen: gradients reach the predictor only
@@ -185,7 +189,7 @@ class Trainer:
                 n = min(o.labelled_per_batch, o.batch_size)
                 truth = torch.from_numpy(labels[t[:n]]).to(distances.device)  # [n]
                 first = distances.view(len(t), k_steps, -1)[:n, 0]  # [n, K']: the labelled transition t -> t+1
-                label_loss = torch.nn.functional.cross_entropy(-first / o.label_temperature, truth)
+                label_loss = F.cross_entropy(-first / o.label_temperature, truth)
                 loss = loss + label_loss
                 figures["label_loss"] = label_loss.item()
             optimizer.zero_grad(set_to_none=True)
@@ -395,16 +399,29 @@ class DynamicsStep(torch.nn.Module):
         self.lam, self.predictor = model.lam, model.predictor
 
     def forward(self, context, windows, bottleneck: bool = True):  # [B, C, N, D], [B, K, L, N, D]
+        """-> action [B*K, Da], code [B*K], distances [B*K, K'], predicted latents [B, K, N, D], and with quantised
+        latents the level logits [B, K, N, D, levels] (else None)."""
         b, k = windows.shape[:2]
-        # [B*K, Da], [B*K], [B*K, K'], [B*K, Da]
         action, code, distances, quantized = self.lam(windows.flatten(0, 1), bottleneck)
         quantized = quantized.view(b, k, -1)  # [B, K, Da]
-        predicted = []
+        predicted, logits = [], []
         for step in range(k):
-            latents_next = self.predictor(context, quantized[:, step])  # [B, N, D]
+            if self.predictor.quantizer is None:
+                latents_next = self.predictor(context, quantized[:, step])  # [B, N, D]
+            else:
+                step_logits = self.predictor.level_logits(context, quantized[:, step])  # [B, N, D, levels]
+                latents_next = likeliest_levels(step_logits, self.predictor.quantizer)  # [B, N, D]
+                logits.append(step_logits)
             predicted.append(latents_next)
             context = torch.cat([context[:, 1:], latents_next[:, None]], dim=1)
-        return action, code, distances, torch.stack(predicted, dim=1)  # ..., [B, K, N, D]
+        level_logits = torch.stack(logits, dim=1) if logits else None  # [B, K, N, D, levels]
+        return action, code, distances, torch.stack(predicted, dim=1), level_logits
+
+
+def likeliest_levels(logits, quantizer):  # [B, N, D, levels] -> [B, N, D]
+    """The likeliest level of every channel, as a rollout takes it, with the gradient of the expected level."""
+    expected = (logits.softmax(dim=-1) * quantizer.values().to(logits.device)).sum(dim=-1)  # [B, N, D]
+    return quantizer.value(logits.argmax(dim=-1)) + expected - expected.detach()
 
 
 def unroll_length(optim: OptimConfig, step: int) -> int:
