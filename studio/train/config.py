@@ -81,6 +81,10 @@ class OptimConfig:
     # stability (stage 2): the predictor learns on its own rollouts
     unroll: int = 1  # steps predicted on the predictor's own predictions; the loss sums over every step
     unroll_ramp: int = 0  # stage-2 steps over which the unrolled length grows from 1 to `unroll`
+    # stage 3 (off at 0 steps): the decoder learns to draw the true frames from the predictor's rollouts too
+    decoder_steps: int = 0
+    decoder_unroll: int = 8  # rollouts of 1 .. this many steps
+    decoder_real_share: float = 0.5  # share of each batch drawn from the encoder's latents instead
     # weak supervision (off at 0): the true action of a fixed share of transitions picks their code
     labelled_share: float = 0.0  # at most 0.025
     labelled_per_batch: int = 8  # labelled transitions drawn into every stage-2 batch
@@ -124,6 +128,7 @@ class OptimConfig:
             "encode_batch",
             "unroll",
             "labelled_per_batch",
+            "decoder_unroll",
         )
         if any(getattr(self, name) < 1 for name in periods):
             raise ValueError(f"{', '.join(periods)} must each be at least 1")

@@ -80,6 +80,7 @@ def training_record(config: TrainConfig, stage: str | None, seconds: float, proc
     return {
         "autoencoder_steps": o.autoencoder_steps,
         "dynamics_steps": o.dynamics_steps,
+        "decoder_steps": o.decoder_steps,
         "batch_size": o.batch_size,
         "stage": stage,
         "wall_time_s": round(seconds, 1),

@@ -1,4 +1,4 @@
-"""Training in two stages, one command: `studio train configs/breakout.json`.
+"""Training in two stages and an optional third, one command: `studio train configs/breakout.json`.
 
 1. autoencoder: encoder + decoder on single frames, sprite pixels weighted up; part of each batch is
    perturbed views of its frames (rows cut, shifted, rescaled, re-encoded), which the encoder must map to
@@ -8,7 +8,9 @@
    transition (the action model sees frames t-L+2..t+1), each step on the predictor's own predictions; K
    grows from 1 to `unroll`, and the true context is noised, so the predictor learns to continue from
    contexts as imperfect as its own. Optionally (off by default) a fixed share of at most 2.5% of the
-   transitions carries its true action, which picks its code (weak supervision, written in the manifest).
+   transitions carries its true action, which picks its code (weak supervision, written in the manifest);
+3. decoder (when `decoder_steps` > 0): the decoder learns to draw the true frames from the predictor's own
+   rollouts as well as from the encoder's latents.
 
 Each stage is one loop below. Held-out episodes are kept apart by episode. Every `eval_every` steps of
 stage 2 the model is exported to a scratch bundle and judged by `studio.evaluation` through onnxruntime,
@@ -60,7 +62,7 @@ QUICK_STABILITY_STEPS = 200  # the frame check over rollouts this long during tr
 class Progress:
     """Where a run stands, as its checkpoint records it."""
 
-    stage: str = "autoencoder"  # "autoencoder", "dynamics" or "done"
+    stage: str = "autoencoder"  # "autoencoder", "dynamics", "decoder" or "done"
     step: int = 0  # the next step of `stage`
     seconds: float = 0.0  # wall time spent training, over every resume
     optimizer: dict | None = None  # the stage's optimizer state at `step`
@@ -99,6 +101,8 @@ class Trainer:
         self.model.decoder.requires_grad_(False)
         if self.progress.stage == "dynamics":
             self.train_dynamics()
+        if self.progress.stage == "decoder":
+            self.train_decoder()
         _barrier()
         return self.run_dir / CHECKPOINT
 
@@ -135,7 +139,7 @@ class Trainer:
 
     # ---- stage 2 -------------------------------------------------------------------------------
     def train_dynamics(self) -> None:
-        o, m, lam = self.config.optim, self.config.model, self.model.lam
+        o, lam = self.config.optim, self.model.lam
         latents = self._encode_all(self.train.frames)  # [F, N, D]
         scale = latents.std()
         step_module = DynamicsStep(self.model)
@@ -149,19 +153,12 @@ class Trainer:
             t = self.rng.choice(np.flatnonzero(self.train.ahead >= k_steps), o.batch_size)  # [B]; t+1..t+K follow
             if len(labelled):
                 t[: o.labelled_per_batch] = self.rng.choice(labelled, min(o.labelled_per_batch, o.batch_size))
-            start = self.train.episode_start[t, None]  # [B, 1]
-            history = np.maximum(t[:, None] - np.arange(m.context - 1, -1, -1), start)  # [B, C]
             # context dropout: some samples see only frame t, so the predictor cannot take the paddle's
             # direction from its past motion and the code has to say which way the player moved it
-            blind = self.rng.random(len(t)) < o.context_dropout  # [B]
-            history[blind] = t[blind, None]
-            context = latents[torch.from_numpy(history)]  # [B, C, N, D]
+            context, windows, ahead = self._rollout_batch(latents, t, k_steps, blind_share=o.context_dropout)
             if o.context_noise > 0:  # the predictor learns to read a context as imperfect as its own predictions
                 level = torch.rand(len(t), 1, 1, 1, device=context.device) * o.context_noise * scale  # [B, 1, 1, 1]
                 context = context + level * torch.randn_like(context)
-            ahead = t[:, None] + np.arange(k_steps)  # [B, K]: the transitions ahead -> ahead + 1
-            seen = np.maximum(ahead[..., None] + np.arange(2 - m.action_window, 2), start[..., None])  # [B, K, L]
-            windows = latents[torch.from_numpy(seen)]  # [B, K, L, N, D]: frames t+k-L+2 .. t+k+1, for the action model
             bottleneck = step >= o.vq_warmup
             if step == o.vq_warmup and recent:
                 self._init_codebook(torch.cat(list(recent)))
@@ -208,6 +205,59 @@ class Trainer:
             self._log(step, figures)
             if (step + 1) % o.checkpoint_every == 0:
                 self._save("dynamics", step + 1, optimizer)
+        self._save("decoder" if o.decoder_steps else "done", 0)
+
+    def _rollout_batch(self, latents, t: np.ndarray, k_steps: int, blind_share: float):
+        """What a K-step rollout from each frame t [B] reads: the context [B, C, N, D] (frames t-C+1 .. t; for a
+        `blind_share` of the samples frame t alone), the action model's windows [B, K, L, N, D] (frames
+        t+k-L+2 .. t+k+1), and the transitions ahead [B, K] (frame indices t+k, each -> t+k+1)."""
+        m = self.config.model
+        start = self.train.episode_start[t, None]  # [B, 1]
+        history = np.maximum(t[:, None] - np.arange(m.context - 1, -1, -1), start)  # [B, C]
+        blind = self.rng.random(len(t)) < blind_share  # [B]
+        history[blind] = t[blind, None]
+        ahead = t[:, None] + np.arange(k_steps)  # [B, K]
+        seen = np.maximum(ahead[..., None] + np.arange(2 - m.action_window, 2), start[..., None])  # [B, K, L]
+        return latents[torch.from_numpy(history)], latents[torch.from_numpy(seen)], ahead
+
+    # ---- stage 3 (optional) --------------------------------------------------------------------
+    def train_decoder(self) -> None:
+        """The decoder learns to draw the true frame t+k from the predictor's own k-step rollouts (1 <= k <=
+        `decoder_unroll`, codes read off the real transitions) as well as from the encoder's latents, so a
+        prediction right in most channels but wrong in a few is drawn as the frame it stands for, not as
+        noise. Everything but the decoder stays frozen."""
+        o = self.config.optim
+        latents = self._encode_all(self.train.frames)  # [F, N, D]
+        decoder = self.model.decoder
+        net = _wrap(decoder, self.world)
+        optimizer, schedule = self._optimizer(decoder, o.decoder_steps)
+        rollout = DynamicsStep(self.model)
+        real = int(round(o.batch_size * o.decoder_real_share))  # rows drawn from the encoder's latents
+        for step in self._steps(o.decoder_steps):
+            self.model.eval()
+            decoder.requires_grad_(True).train()
+            t = self.rng.choice(np.flatnonzero(self.train.ahead >= o.decoder_unroll), o.batch_size)  # [B]
+            context, windows, ahead = self._rollout_batch(latents, t, o.decoder_unroll, blind_share=0.0)
+            with torch.no_grad():
+                predicted = rollout(context, windows)[3]  # [B, K, N, D]
+            k = self.rng.integers(0, o.decoder_unroll, len(t))  # [B]: the step of each rollout drawn
+            rows = np.arange(len(t))
+            seen = predicted[torch.from_numpy(rows), torch.from_numpy(k)]  # [B, N, D]
+            target = ahead[rows, k] + 1  # [B] frame indices
+            seen[:real] = latents[torch.from_numpy(target[:real])]
+            frames = self._to_frames(self.train.frames[target])  # [B, 3, H, W]
+            loss = weighted_mse(net(seen), frames, self.model.sprite_weights(frames, o.sprite_weight))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            figures = {"decoder_loss": loss.item()}
+            if (step + 1) % o.eval_every == 0 and self.rank == 0:
+                figures.update(self.quick_evaluation())
+            self._log(step, figures)
+            if (step + 1) % o.checkpoint_every == 0:
+                self._save("decoder", step + 1, optimizer)
+        decoder.requires_grad_(False)
         self._save("done", 0)
 
     def _labelled_transitions(self) -> np.ndarray:

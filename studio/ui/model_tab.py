@@ -157,7 +157,8 @@ def bundle_card(model: WorldModel, clip_figures: dict[str, float] | None = None)
         "| frame | latent | actions | predictor context |",
         "| --- | --- | --- | --- |",
         f"| {m.frame.height}×{m.frame.width} RGB, {m.frame.resize} | {m.latent.tokens} tokens × {m.latent.dim} "
-        f"(grid {'×'.join(map(str, m.latent.grid))}){QUANTISED.format(m.latent.levels) if m.latent.levels else ''} | {m.action.codebook_size} codes × {m.action.dim}, read off "
+        f"(grid {'×'.join(map(str, m.latent.grid))}){QUANTISED.format(m.latent.levels) if m.latent.levels else ''} | "
+        f"{m.action.codebook_size} codes × {m.action.dim}, read off "
         f"{m.action.window} latent frames | "
         f"{m.predictor.context} frames{REANCHORED if m.predictor.reanchor else ''} |",
     ]
