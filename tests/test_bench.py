@@ -16,21 +16,8 @@ pytestmark = pytest.mark.slow
 def test_quick_benchmark_runs_every_suite_and_writes_its_files(tiny_bundle, tiny_model, tmp_path):
     checkpoint = tmp_path / "checkpoint.pt"  # what `studio train` writes, for the torch eager rows
     torch.save({"config": tiny_world_model.CONFIG.to_json(), "model": tiny_model.state_dict()}, checkpoint)
-    assert (
-        main(
-            [
-                "bench",
-                "--quick",
-                "--bundle",
-                str(tiny_bundle),
-                "--checkpoint",
-                str(checkpoint),
-                "--out",
-                str(tmp_path / "out"),
-            ]
-        )
-        == 0
-    )
+    quick_bench = ["bench", "--quick", "--bundle", str(tiny_bundle), "--checkpoint", str(checkpoint)]
+    assert main([*quick_bench, "--out", str(tmp_path / "out")]) == 0
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     suites = {row["suite"] for row in results["rows"]}
     assert suites == {"graphs", "floor", "play", "rollout", "projection", "decoding", "analyze", "load", "probe"}
@@ -58,23 +45,7 @@ def test_quick_benchmark_runs_every_suite_and_writes_its_files(tiny_bundle, tiny
     assert "| measurement |" in (tmp_path / "out" / "RESULTS.md").read_text()
     # one suite again: its rows are replaced, every other suite's stay, and the page names both commands
     probe_rows = [row for row in results["rows"] if row["suite"] == "probe"]
-    assert (
-        main(
-            [
-                "bench",
-                "--quick",
-                "--suite",
-                "probes",
-                "--bundle",
-                str(tiny_bundle),
-                "--checkpoint",
-                str(checkpoint),
-                "--out",
-                str(tmp_path / "out"),
-            ]
-        )
-        == 0
-    )
+    assert main([*quick_bench, "--suite", "probes", "--out", str(tmp_path / "out")]) == 0
     again = json.loads((tmp_path / "out" / "results.json").read_text())
     others = [row for row in results["rows"] if row["suite"] != "probe"]
     assert [row for row in again["rows"] if row["suite"] != "probe"] == others

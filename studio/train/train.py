@@ -233,9 +233,9 @@ class Trainer:
         optimizer, schedule = self._optimizer(decoder, o.decoder_steps)
         rollout = DynamicsStep(self.model)
         real = int(round(o.batch_size * o.decoder_real_share))  # rows drawn from the encoder's latents
+        decoder.requires_grad_(True)
+        self._train_decoder_mode()
         for step in self._steps(o.decoder_steps):
-            self.model.eval()
-            decoder.requires_grad_(True).train()
             t = self.rng.choice(np.flatnonzero(self.train.ahead >= o.decoder_unroll), o.batch_size)  # [B]
             context, windows, ahead = self._rollout_batch(latents, t, o.decoder_unroll, blind_share=0.0)
             with torch.no_grad():
@@ -254,6 +254,7 @@ class Trainer:
             figures = {"decoder_loss": loss.item()}
             if (step + 1) % o.eval_every == 0 and self.rank == 0:
                 figures.update(self.quick_evaluation())
+                self._train_decoder_mode()
             self._log(step, figures)
             if (step + 1) % o.checkpoint_every == 0:
                 self._save("decoder", step + 1, optimizer)
@@ -281,6 +282,10 @@ class Trainer:
         self.model.to(self.device).train()
         self.model.encoder.eval()
         self.model.decoder.eval()
+
+    def _train_decoder_mode(self) -> None:  # back on the device after an export; only the decoder trains
+        self.model.to(self.device).eval()
+        self.model.decoder.train()
 
     def _init_codebook(self, recent_actions) -> None:  # [M, Da]
         lam = self.model.lam
