@@ -43,6 +43,8 @@ class Game:
     frames: list[np.ndarray]  # each [H, W, 3] uint8, the decoded present frame after each step
     codes: list[int] = field(default_factory=list)  # the code pressed at each step
     familiar: list[bool] = field(default_factory=lambda: [True])  # whether each frame is on familiar ground
+    dropped: int = 0  # the oldest steps, whose history went to keep MAX_HISTORY (they cannot be undone)
+    dropped_unfamiliar_at: int | None = None  # the first step among them whose frame was unfamiliar
     # predictor + decoder time of each of the last steps, and the monotonic time of each, for the pace of play
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     pressed_at: deque[float] = field(default_factory=lambda: deque(maxlen=PACE_WINDOW))
@@ -59,7 +61,7 @@ class Game:
 
     @property
     def steps(self) -> int:
-        return len(self.codes)
+        return self.dropped + len(self.codes)
 
     @property
     def frame(self) -> np.ndarray:
@@ -89,7 +91,10 @@ class Game:
         self.codes.append(code)
         self.familiar.append(_familiar(model, latents_next))
         if len(self.codes) > MAX_HISTORY:
+            if not self.familiar[0] and self.dropped_unfamiliar_at is None:
+                self.dropped_unfamiliar_at = self.dropped
             del self.contexts[0], self.frames[0], self.codes[0], self.familiar[0]
+            self.dropped += 1
         return frame
 
     def undo(self) -> np.ndarray:
@@ -105,7 +110,9 @@ class Game:
     @property
     def left_familiar_at(self) -> int | None:
         """The step at which the game first left familiar ground (frames unlike any the model knows), or None."""
-        return next((step for step, known in enumerate(self.familiar) if not known), None)
+        if self.dropped_unfamiliar_at is not None:
+            return self.dropped_unfamiliar_at
+        return next((self.dropped + i for i, known in enumerate(self.familiar) if not known), None)
 
     def steps_per_second(self) -> float | None:
         """The pace of play over the last steps (wall clock between presses), None when play has paused."""

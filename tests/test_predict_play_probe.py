@@ -204,7 +204,21 @@ def test_a_game_running_on_its_own_takes_presses_from_another_thread(model, clip
     finally:
         stop.set()
         runner.join()
-    assert len(game.contexts) == len(game.frames) == game.steps + 1  # every step and undo kept the history aligned
+    assert len(game.contexts) == len(game.frames) == game.steps - game.dropped + 1  # history aligned, steps and undos
+
+
+def test_a_long_game_counts_every_step_and_remembers_where_it_left_familiar_ground(model, clip, monkeypatch):
+    import studio.play
+
+    _, latents, _ = clip
+    monkeypatch.setattr(studio.play, "MAX_HISTORY", 5)  # the undo history a game keeps, made short
+    judged = iter([True, True, False] + [True] * 20)  # the third step's frame is unfamiliar, the rest familiar
+    monkeypatch.setattr(studio.play, "_familiar", lambda model, latents: next(judged))
+    game = Game.start(model, latents, 5)
+    for _ in range(12):
+        game.repeat(model)
+    assert game.steps == 12 and len(game.frames) == 6  # the count goes on past the history kept
+    assert game.left_familiar_at == 3  # although step 3's history is gone
 
 
 def smooth_walk(rng, steps: int, dims: int) -> np.ndarray:
