@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import find_objects, label
 
-from studio.games import MOTION_WORDS, find_game
+from studio.games import JUMP_WORDS, MOTION_WORDS, find_game
 from studio.metrics import best_one_to_one_accuracy, confusion_matrix, normalized_mutual_information
 from studio.runtime import ActionInference, WorldModel, to_uint8_frames
 
@@ -133,18 +133,25 @@ MEASURED_SETS = {"heldout": "the bundle's held-out episodes", "examples": "the b
 def shipped_code_meanings(model: WorldModel) -> CodeMeanings | None:
     """What holding each code does to the player in the model's own rollouts, what a Play button does, as
     `studio evaluate` measured it (`code_consistency`) and wrote it in the bundle's manifest: on the held-out
-    episodes first, else on the example clips. None when the manifest has neither."""
+    episodes first, else on the example clips. A code whose commonest vertical move is up (CoinRun's jump) is
+    called a jump, with the share of starts it jumped from; any other by its move sideways. None when the
+    manifest has neither."""
     game = find_game(model.manifest.trained_on.get("source"))
     player = game.PLAYER_NAME if game is not None else "player"
     for key, measured_on in MEASURED_SETS.items():
-        held = model.manifest.metrics.get(key, {}).get("code_consistency", {}).get("per_code")
+        consistency = model.manifest.metrics.get(key, {}).get("code_consistency", {})
+        held = consistency.get("per_code")
         if held:
+            vertical = consistency.get("vertical", {}).get("per_code", {})
             return CodeMeanings(
-                {
-                    int(code): (MOTION_WORDS[f["direction"]].format(player=player), f["consistency"])
-                    for code, f in held.items()
-                    if f.get("starts")
-                },
+                {int(code): _meaning(f, vertical.get(code), player) for code, f in held.items() if f.get("starts")},
                 f"{measured_on}, each code held",
             )
     return None
+
+
+def _meaning(sideways: dict, vertical: dict | None, player: str) -> tuple[str, float]:
+    """(what holding a code does, the share of starts it did it from), from its per-code consistency figures."""
+    if vertical is not None and vertical.get("direction") == "up":
+        return JUMP_WORDS[sideways["direction"]].format(player=player), vertical["consistency"]
+    return MOTION_WORDS[sideways["direction"]].format(player=player), sideways["consistency"]

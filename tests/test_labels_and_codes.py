@@ -117,6 +117,16 @@ def test_play_buttons_read_what_holding_each_code_does_from_the_bundle():
     words = {"left": "moves the paddle left", "none": "leaves the paddle still", "right": "moves the paddle right"}
     for code, (said, share) in shipped.meanings.items():
         assert said == words[held[str(code)]["direction"]] and share == held[str(code)]["consistency"]
+    # a code whose commonest vertical move is up (CoinRun's jump) is called a jump, with the jump's share
+    code = next(iter(shipped.meanings))
+    jump = {"direction": "up", "consistency": 0.9, "starts": 40}
+    model.manifest.metrics["heldout"]["code_consistency"]["vertical"] = {"per_code": {str(code): jump}}
+    jumping = {
+        "left": "jumps the paddle to the left",
+        "none": "jumps the paddle",
+        "right": "jumps the paddle to the right",
+    }
+    assert shipped_code_meanings(model).meanings[code] == (jumping[held[str(code)]["direction"]], 0.9)
     model.manifest.metrics.pop("heldout")
     assert shipped_code_meanings(model).measured_on == "the bundle's example clips, each code held"
     model.manifest.metrics.pop("examples")

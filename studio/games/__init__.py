@@ -29,6 +29,12 @@ MOTION_WORDS = {
     "none": "leaves the {player} still",
     "right": "moves the {player} right",
 }
+# What a jump is called, by the direction of the player's move sideways during it
+JUMP_WORDS = {
+    "left": "jumps the {player} to the left",
+    "none": "jumps the {player}",
+    "right": "jumps the {player} to the right",
+}
 
 
 class Game(Protocol):
