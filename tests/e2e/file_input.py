@@ -7,15 +7,17 @@ from pathlib import Path
 SHOWN_WITHIN_MS = 30_000
 
 
-def choose_file(page, elem_id: str, path: Path, shown: str | None = None) -> None:
-    """Pick `path` in the file input of component `elem_id` and wait until `shown` (the file's name by
-    default) appears. Once in a few hundred uploads, headless Chromium never sends the upload the first
-    time (no request reaches the server); a user would pick the file again, and so does this, once."""
+def choose_file(page, elem_id: str, path: Path) -> None:
+    """Pick `path` in the file input of component `elem_id` and wait until the component lists the file by
+    name. The name is waited for by its accessible name: the text on screen is split into stem and extension
+    (`notes` `.mp4`), and only for a moment after the upload does it read as one piece. Once in a few hundred
+    uploads, headless Chromium never sends the upload the first time (no request reaches the server); a user
+    would pick the file again, and so does this, once."""
     file_input = page.locator(f"#{elem_id} input[type=file]")
-    text = page.get_by_text(shown or path.name).first
+    listed = page.locator(f"#{elem_id}").get_by_label(path.name, exact=True).first
     file_input.set_input_files(str(path))
     try:
-        text.wait_for(timeout=SHOWN_WITHIN_MS)
+        listed.wait_for(timeout=SHOWN_WITHIN_MS)
     except Exception:  # playwright's TimeoutError: pick it again, then wait with the page's own timeout
         file_input.set_input_files(str(path))
-        text.wait_for()
+        listed.wait_for()
