@@ -6,14 +6,17 @@ of the player's motion (`studio.games`: Breakout's paddle, CoinRun's scene shift
   code's consistency is the share of starts that agree with its commonest way; reported per code, and
   averaged over the codes the action model uses, sideways (the headline figure) and vertically;
 - stability: the share of frames of long rollouts (random codes, each held a few steps) that still pass the
-  frame check, and the first failing step of each.
+  frame check, and the first failing step of each; for a bundle with a reference, also the share the
+  studio's familiarity check calls familiar (what Play shows under the screen), and the first unfamiliar step.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from studio.familiarity import familiarity, nearest_distances
 from studio.games import DIRECTIONS, Game
+from studio.reference import reference_of
 from studio.runtime import WorldModel, to_uint8_frames
 
 CONSISTENCY_STEPS = 2
@@ -68,19 +71,32 @@ def rollout_frame_check(
     model: WorldModel, game: Game, contexts: np.ndarray, steps: int, hold: int, rng: np.random.Generator
 ) -> dict:
     """Roll contexts [S, C, N, D] forward `steps` steps under random codes, each held `hold` steps, and run
-    the frame check on every decoded frame."""
+    the frame check on every decoded frame (and the familiarity check, when the bundle has a reference)."""
     codes = np.repeat(rng.integers(0, model.codebook_size, size=(len(contexts), -(-steps // hold))), hold, axis=1)
+    reference = reference_of(model)
     passes = np.zeros((len(contexts), steps), bool)
+    familiar = np.zeros((len(contexts), steps), bool)
     context = np.asarray(contexts, np.float32)
     for step in range(steps):
         latents = model.next_latents(context, model.action_vectors(codes[:, step]))  # [S, N, D]
         passes[:, step] = game.frame_check(to_uint8_frames(model.decode(latents)))
+        if reference is not None:
+            scores = familiarity(nearest_distances(latents, reference.latents), reference.calibration)  # [S]
+            familiar[:, step] = scores >= 0
         context = np.concatenate([context[:, 1:], latents[:, None]], axis=1)
-    first_fail = [int(np.argmin(p)) + 1 if not p.all() else None for p in passes]
-    return {
+    figures = {
         "pass_rate": float(passes.mean()),
-        "first_failing_step": first_fail,
+        "first_failing_step": _first_false(passes),
         "starts": len(contexts),
         "steps": steps,
         "codes_held": hold,
     }
+    if reference is not None:
+        figures["familiar_rate"] = float(familiar.mean())
+        figures["first_unfamiliar_step"] = _first_false(familiar)
+    return figures
+
+
+def _first_false(rows: np.ndarray) -> list[int | None]:
+    """For each row of a [S, steps] bool array, the 1-based step of its first False, or None."""
+    return [int(np.argmin(row)) + 1 if not row.all() else None for row in rows]

@@ -97,6 +97,11 @@ FIGURES = {
         "%",
         "frames of long rollouts under random codes that still pass it: does the imagined game hold together",
     ),
+    "frame_check.rollouts.familiar_rate": Figure(
+        "Familiarity, 1,000-step rollouts",
+        "%",
+        "frames of the same rollouts that the studio's familiarity check calls familiar, as Play judges its frames",
+    ),
     "tolerance_psnr_db.clean": Figure(
         "Tolerance: clean frames", "dB", "reconstruction of the emulator's own frames, resized as the studio does"
     ),
@@ -133,6 +138,7 @@ DETAILS = (
     "code_consistency.steps_held",
     "code_consistency.per_code.",
     "frame_check.rollouts.first_failing_step",
+    "frame_check.rollouts.first_unfamiliar_step",
     "frame_check.rollouts.starts",
     "frame_check.rollouts.steps",
     "frame_check.rollouts.codes_held",
