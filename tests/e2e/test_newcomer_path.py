@@ -3,6 +3,8 @@ and exemplars, Play and Probe; each step asserts what the person must see."""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,8 +45,17 @@ def test_a_newcomer_analyzes_an_example_and_reads_every_view(browser, shipped_st
     assert plot["y"] + plot["height"] <= WINDOW["height"]
     assert page.locator("#frame-slider input[type=number]").input_value() == "0"
 
-    # a click on a point of the map moves the frame slider, the caption and the frame there
-    points.nth(40).click(force=True)
+    # a click on a point of the map moves the frame slider, the caption and the frame there: a point of the
+    # clip's own trace (the bundle's reference frames are drawn under it), the one farthest from frame 0's
+    clip_trace = page.evaluate(
+        "document.querySelector('#trajectory .js-plotly-plot').data.findIndex(t => t.customdata)"
+    )
+    clip_points = page.locator("#trajectory .scatterlayer .trace").nth(clip_trace).locator("path.point")
+    centres = clip_points.evaluate_all(
+        "ps => ps.map(p => { const r = p.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })"
+    )
+    farthest = max(range(len(centres)), key=lambda i: math.dist(centres[i], centres[0]))
+    clip_points.nth(farthest).click(force=True)
     page.wait_for_function("document.querySelector('#frame-slider input[type=number]').value !== '0'")
     frame = page.locator("#frame-slider input[type=number]").input_value()
     page.locator("#frame-caption").get_by_text(f"Frame {frame} ·", exact=False).wait_for()
@@ -74,7 +85,8 @@ def test_a_newcomer_analyzes_an_example_and_reads_every_view(browser, shipped_st
     picture, caption = atlas.first.locator("img").bounding_box(), atlas.first.locator("figcaption").bounding_box()
     assert picture["height"] >= 192 and caption["y"] >= picture["y"] + picture["height"]
     exemplars = page.locator("#exemplars")
-    assert exemplars.locator("h4").count() == 8  # the clip uses all eight codes
+    codes_used = int(re.search(r"(\d+) action codes used", stats.inner_text()).group(1))
+    assert exemplars.locator("h4").count() == codes_used  # a row for each code the clip uses
     assert exemplars.evaluate("e => [e, ...e.querySelectorAll('*')].every(x => x.scrollHeight <= x.clientHeight + 1)")
 
     # Play: before any labels were uploaded, the buttons say what each code does, and the start frame shows
