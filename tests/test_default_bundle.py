@@ -41,6 +41,9 @@ def test_recorded_figures_hold_on_the_example_clips(measured):
     for key in ("code_action_nmi", "code_action_accuracy", "codebook_perplexity"):
         assert measured[key] == pytest.approx(recorded[key], abs=1e-3), key
     assert measured["codes_used"] == recorded["codes_used"]
+    rollouts, kept = measured["frame_check"]["rollouts"], recorded["frame_check"]["rollouts"]
+    for key in ("pass_rate", "familiar_rate"):
+        assert rollouts[key] == pytest.approx(kept[key], abs=1e-6), key
 
 
 def test_the_model_beats_its_baselines_on_the_examples(measured):

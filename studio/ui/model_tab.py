@@ -124,6 +124,14 @@ FIGURES = {
     "code_action_accuracy": Figure(
         "Codes ↔ true actions, accuracy", "%", "the best one-to-one matching of codes to actions, over transitions"
     ),
+    "code_movement_nmi": Figure(
+        "Codes ↔ movement class, NMI",
+        "0–1",
+        "how much the code says of what the action asked of the player (left, none, right; jump)",
+    ),
+    "code_movement_accuracy": Figure(
+        "Codes ↔ movement class, accuracy", "%", "the best one-to-one matching of codes to movement classes"
+    ),
     "action_motion_nmi_ceiling": Figure(
         "True actions ↔ player motion, NMI",
         "0–1",
@@ -207,7 +215,10 @@ def clip_figures(state: ClipState) -> dict[str, float]:
 
 def _metrics_table(metrics: dict, clip: dict[str, float]) -> list[str]:
     """One row per figure: its name, unit, a column per set it was measured on (and the clip's), its meaning."""
-    sets = {SET_NAMES.get(name, name): _flatten(values) for name, values in metrics.items() if isinstance(values, dict)}
+    known_first = sorted(metrics, key=lambda name: list(SET_NAMES).index(name) if name in SET_NAMES else len(SET_NAMES))
+    sets = {
+        SET_NAMES.get(name, name): _flatten(metrics[name]) for name in known_first if isinstance(metrics[name], dict)
+    }
     if clip:
         sets[CLIP_COLUMN] = clip
     lines = [
