@@ -50,3 +50,19 @@ def best_one_to_one_accuracy(codes: np.ndarray, labels: np.ndarray) -> float:
         return 0.0
     rows, cols = linear_sum_assignment(-matrix)
     return float(matrix[rows, cols].sum() / matrix.sum())
+
+
+def effective_rank(latents: np.ndarray) -> float:
+    """exp(entropy) of the normalised singular values of the centred latents [T, N, D] (or [T, F]) (Roy &
+    Vetterli 2007; RankMe): about r for latents spread evenly over r directions, 1 for a collapsed space,
+    at most min(T, F)."""
+    features = np.asarray(latents, np.float64).reshape(len(latents), -1)  # [T, F]
+    centred = features - features.mean(axis=0)
+    # the singular values are the roots of the eigenvalues of the smaller Gram matrix: [T, T] or [F, F]
+    gram = centred @ centred.T if len(centred) <= centred.shape[1] else centred.T @ centred
+    singular = np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0.0, None))  # [min(T, F)]
+    if singular.sum() <= 0:
+        return 1.0 if len(features) else 0.0
+    p = singular / singular.sum()
+    p = p[p > 0]
+    return float(np.exp(-(p * np.log(p)).sum()))

@@ -369,3 +369,33 @@ def probe_figure(result: ProbeResult, title: str) -> go.Figure:
         figure.update_layout(xaxis_title="true", yaxis_title="predicted (held-out fold)")
     figure.update_layout(title=title)
     return figure
+
+
+SIDE_COLORS = ("rgb(0,114,178)", "rgb(213,94,0)")  # the Compare tab's sides A and B (blue, vermilion)
+
+
+def code_usage_comparison_figure(usages: list[np.ndarray], names: list[str]) -> go.Figure:
+    """Each side's share of transitions per code [K_i], as bars side by side; the codebooks may differ in size."""
+    figure = go.Figure(
+        [
+            go.Bar(
+                x=[str(k) for k in range(len(usage))],
+                y=usage,
+                name=name,
+                marker_color=SIDE_COLORS[i % len(SIDE_COLORS)],
+                hovertemplate=f"{name}<br>code %{{x}}: %{{y:.1%}} of transitions<extra></extra>",
+            )
+            for i, (usage, name) in enumerate(zip(usages, names))
+        ]
+    )
+    figure.update_layout(
+        title="Code usage on the clip",
+        template="plotly_white",
+        barmode="group",
+        height=320,
+        margin=dict(l=10, r=10, t=40, b=10),
+        xaxis_title="code",
+        yaxis=dict(title="share of transitions", tickformat=".0%"),
+        legend=dict(orientation="h", y=-0.25),
+    )
+    return figure

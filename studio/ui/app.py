@@ -12,6 +12,7 @@ from studio.plots import load_plotly
 from studio.ui import gradio_cache
 from studio.ui.actions_tab import ActionsTab
 from studio.ui.clip_tab import ClipTab
+from studio.ui.compare_tab import CompareTab
 from studio.ui.model_tab import ModelTab, load_errors_markdown
 from studio.ui.play_tab import PlayTab
 from studio.ui.predict_tab import PredictTab
@@ -19,7 +20,7 @@ from studio.ui.probe_tab import ProbeTab
 from studio.ui.state import BundleShelf, ClipState, discard_clip
 from studio.ui.tab import ClipEvents, Page, Tab
 
-TABS: list[type[Tab]] = [ClipTab, ActionsTab, PredictTab, PlayTab, ProbeTab, ModelTab]  # in the order of the page
+TABS: list[type[Tab]] = [ClipTab, ActionsTab, PredictTab, PlayTab, ProbeTab, CompareTab, ModelTab]  # page order
 TITLE = "World-model studio"
 MAX_UPLOAD_MB = int(os.environ.get("STUDIO_MAX_UPLOAD_MB", "500"))  # larger uploads are refused before they land
 CACHE_DIR = Path(os.environ.get("STUDIO_CACHE_DIR", Path.home() / ".cache" / "world-model-studio"))

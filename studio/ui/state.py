@@ -114,7 +114,7 @@ class ClipState:
     bundle: str  # the name of the bundle that analyzed the clip
     model: WorldModel
     maps: LatentMaps  # the process's maps, shared by every user
-    name: str  # the clip's file name
+    path: Path  # the clip's file (Gradio's copy of an upload): the Compare tab reads it again with other bundles
     analysis: ClipAnalysis
     out_dir: Path  # this user's previews, downloads and rollouts; deleted with the state
     overlay: ClipAnalysis | None = None
@@ -135,11 +135,15 @@ class ClipState:
             bundle,
             model,
             shelf.maps,
-            Path(path).name,
+            Path(path),
             analysis,
             Path(tempfile.mkdtemp(prefix="studio-clip-")),
             labels=example_labels(model, path),
         )
+
+    @property
+    def name(self) -> str:
+        return self.path.name
 
     def discard(self) -> None:
         """Delete the files written for this clip (previews, downloads, rollouts)."""
