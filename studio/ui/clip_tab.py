@@ -140,9 +140,15 @@ class ClipTab(Tab):
                 self.upload = gr.File(
                     label="Game clip", file_types=CLIP_TYPES, type="filepath", height=120, elem_id="clip-upload"
                 )
-                examples = [[str(p)] for p in example_clips(shelf.get(shelf.default_name))]
+                # every bundle's examples, the default bundle's first; each is analyzed with the bundle picked
+                bundles = [shelf.default_name, *(name for name in shelf.names if name != shelf.default_name)]
+                examples = [[str(p)] for name in bundles for p in example_clips(shelf.get(name))]
                 if examples:
-                    shipped = gr.Examples(examples, inputs=[self.upload], label="Examples shipped with the bundle")
+                    shipped = gr.Examples(
+                        examples,
+                        inputs=[self.upload],
+                        label="Examples shipped with the bundles (analyzed by the bundle picked on the Model tab)",
+                    )
                     # an example is analyzed as soon as it is picked, through the Analyze button a user would press
                     shipped.load_input_event.then(None, js="() => document.getElementById('clip-analyze').click()")
                 with gr.Accordion("Frames to read", open=False), gr.Row():
