@@ -29,6 +29,7 @@ from studio.compare import (
 from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError, read_labels
 from studio.plots import clip_trajectory, code_usage_comparison_figure, trajectory_figure
+from studio.ui.clip_tab import DISMISS_TOASTS
 from studio.ui.state import BundleShelf, ClipState
 from studio.ui.tab import Tab, Updates
 from studio.video import CLIP_SUFFIXES, ClipError
@@ -147,6 +148,7 @@ class CompareTab(Tab):
 
         chosen = [self.bundle_a, self.clip_a, self.bundle_b, self.clip_b, self.start, self.steps]
         chosen += [self.file_a, self.labels_a, self.file_b, self.labels_b]
+        run.click(None, js=DISMISS_TOASTS, api_name=False)  # a previous refusal's toast goes with it
         started = run.click(self.clear, inputs=self.folder, outputs=[*self.shown, self.folder], api_name=False)
         compared = started.then(
             self.compare,
