@@ -1,0 +1,68 @@
+"""The shipped CoinRun bundle: it loads with labelled examples, its recorded figures hold when measured again
+through its graphs on those examples, and the two shipped bundles tell each other's game apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.bundle import load_bundle
+from studio.cli import main
+from studio.evaluation import evaluate_bundle
+from studio.labels import read_labels
+
+EXPORTED = Path(__file__).resolve().parent.parent / "exported"
+COINRUN, BREAKOUT = EXPORTED / "coinrun", EXPORTED / "breakout"
+
+pytestmark = pytest.mark.skipif(not COINRUN.is_dir(), reason="no CoinRun bundle shipped")
+
+
+def test_the_bundle_loads_and_ships_small_labelled_examples():
+    bundle = load_bundle(COINRUN)
+    clips = sorted((COINRUN / "examples").glob("*.mp4"))
+    assert len(clips) == 3
+    for clip in clips:
+        labels = read_labels(clip.with_suffix(".csv"))
+        assert {"action", "action_name", "movement_class", "movement"} <= set(labels.columns)
+    assert sum(p.stat().st_size for p in (COINRUN / "examples").iterdir()) < 3 * 2**20
+    assert sum(p.stat().st_size for p in bundle.graph_paths.values()) < 20 * 2**20
+    assert {"heldout", "examples"} <= set(bundle.manifest.metrics)
+    assert "movement class" in bundle.manifest.training["action_labels"]  # weak supervision, said so
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict:
+    """The bundle's figures, measured now through its graphs on its example clips."""
+    return evaluate_bundle(COINRUN)
+
+
+def test_recorded_figures_hold_on_the_example_clips(measured):
+    recorded = load_bundle(COINRUN).manifest.metrics["examples"]
+    for key in ("reconstruction_psnr_db", "reconstruction_sprite_psnr_db"):
+        assert measured[key] == pytest.approx(recorded[key], abs=0.05), key
+    for key in ("next_frame_psnr_db", "decoded_copy_baseline_psnr_db", "delta_t_psnr_db"):
+        for horizon, value in recorded[key].items():
+            assert measured[key][horizon] == pytest.approx(value, abs=0.05), f"{key}.{horizon}"
+    for key in ("code_action_nmi", "code_movement_nmi", "codebook_perplexity"):
+        assert measured[key] == pytest.approx(recorded[key], abs=1e-3), key
+    rollouts, kept = measured["frame_check"]["rollouts"], recorded["frame_check"]["rollouts"]
+    assert rollouts["pass_rate"] == pytest.approx(kept["pass_rate"], abs=1e-6)
+    assert rollouts["familiar_rate"] == pytest.approx(kept["familiar_rate"], abs=1e-6)
+
+
+def analyze(clip: Path, bundle: Path, tmp_path: Path) -> dict:
+    out = tmp_path / f"{clip.stem}-{bundle.name}.npz"
+    assert main(["analyze", str(clip), "--bundle", str(bundle), "--out", str(out), "--device", "cpu"]) == 0
+    with np.load(out) as result:
+        return {key: result[key] for key in result.files}
+
+
+@pytest.mark.skipif(not BREAKOUT.is_dir(), reason="no Breakout bundle shipped")
+def test_each_bundle_knows_its_own_game_and_not_the_other(tmp_path):
+    coinrun_clip = sorted((COINRUN / "examples").glob("*.mp4"))[0]
+    breakout_clip = sorted((BREAKOUT / "examples").glob("*.mp4"))[0]
+    assert bool(analyze(coinrun_clip, COINRUN, tmp_path)["familiar"])
+    assert not bool(analyze(coinrun_clip, BREAKOUT, tmp_path)["familiar"])
+    assert not bool(analyze(breakout_clip, COINRUN, tmp_path)["familiar"])
