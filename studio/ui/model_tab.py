@@ -290,7 +290,11 @@ class ModelTab(Tab):
         """The picker sets the user's bundle, which every other tab reads; the page's `picked` is its event."""
         shelf = self.page.shelf
         picker = gr.Dropdown(
-            choices=shelf.names, value=shelf.default_name, label="Bundle", info=f"bundles in {shelf.exported_dir.name}/"
+            choices=shelf.names,
+            value=shelf.default_name,
+            label="Bundle",
+            info=f"bundles in {shelf.exported_dir.name}/",
+            elem_id="model-picker",
         )
         self.card = gr.Markdown(bundle_card(shelf.get(shelf.default_name)), elem_id="model-card")
         gr.Markdown(load_errors_markdown(shelf))
