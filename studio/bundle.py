@@ -23,6 +23,9 @@ FORMAT = "world-model-bundle"
 VERSION = 2  # 2: the actions graph reads a window of latent frames (1 read a pair of pixel frames)
 MANIFEST_NAME = "manifest.json"
 GRAPH_ROLES = ("encoder", "actions", "predictor", "decoder")
+# the recipes a bundle's latents can come from: an autoencoder on pixels (Genie-like), or latent prediction
+# against a moving-average target encoder with the decoder trained afterwards (V-JEPA-like)
+MODEL_FAMILIES = ("reconstruction", "jepa")
 # Fields version-2 manifests were once written with and nothing read; reading a manifest skips them.
 RETIRED_FIELDS = {"frame": ("range", "layout", "color"), "action": ("convention",)}
 
@@ -138,6 +141,7 @@ class Manifest:
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     reference: ReferenceSpec | None = None  # optional: a bundle without it is read whole, unjudged
+    family: str = "reconstruction"  # one of MODEL_FAMILIES; bundles written before it was recorded: reconstruction
     format: str = FORMAT
     version: int = VERSION
 
@@ -284,6 +288,7 @@ def _manifest_from_json(raw: Any) -> Manifest:
             metrics=raw.get("metrics", {}),
             training=raw.get("training", {}),
             reference=_reference_from_json(raw.get("reference")),
+            family=raw.get("family", "reconstruction"),
         )
     except KeyError as err:
         raise BundleError(f"{MANIFEST_NAME}: missing key {err}") from None
@@ -308,6 +313,8 @@ def _check_manifest(manifest: Manifest) -> None:
         raise BundleError(f"{MANIFEST_NAME}: no entry for the {', '.join(missing)} graph(s)")
     if manifest.frame.resize not in RESIZE_MODES:
         raise BundleError(f"{MANIFEST_NAME}: frame.resize must be one of {RESIZE_MODES}, got {manifest.frame.resize!r}")
+    if manifest.family not in MODEL_FAMILIES:
+        raise BundleError(f"{MANIFEST_NAME}: family must be one of {MODEL_FAMILIES}, got {manifest.family!r}")
     if manifest.frame.channels != 3:
         raise BundleError(f"{MANIFEST_NAME}: frame.channels must be 3 (RGB), got {manifest.frame.channels}")
     if math.prod(manifest.latent.grid) != manifest.latent.tokens:

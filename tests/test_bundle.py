@@ -92,6 +92,14 @@ def test_manifest_with_the_retired_fields_still_loads(bundle):
     assert "range" not in loaded.to_json()["frame"] and "convention" not in loaded.to_json()["action"]
 
 
+def test_a_manifest_without_a_family_is_read_as_reconstruction_and_an_unknown_family_is_refused(bundle):
+    edit_manifest(bundle, lambda m: m.pop("family", None))
+    assert load_bundle(bundle).manifest.family == "reconstruction"
+    edit_manifest(bundle, lambda m: m.update(family="diffusion"))
+    with pytest.raises(BundleError, match="manifest.json: family must be one of .*'diffusion'"):
+        load_bundle(bundle)
+
+
 def test_graph_whose_shape_differs_from_the_manifest_is_refused(bundle):
     # Swap in the encoder graph as the decoder (hash updated): its shapes cannot match the decoder contract.
     shutil.copy(bundle / "encoder.onnx", bundle / "decoder.onnx")

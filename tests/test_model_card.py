@@ -14,6 +14,7 @@ def test_every_figure_of_the_shipped_bundle_has_a_name_and_the_clips_own_stand_b
     model = WorldModel.load(BUNDLE, device="cpu")
     heldout, examples = (model.manifest.metrics[key] for key in ("heldout", "examples"))
     card = bundle_card(model)
+    assert "**Family:** `reconstruction`: latents learnt by reconstructing pixels" in card
     figures = card.split("### Measured figures")[1].split("###")[0]
     assert "| `" not in figures  # no figure is shown by its raw key: each has a name
     row = f"| **Reconstruction PSNR** | dB | {heldout['reconstruction_psnr_db']:.1f} | "

@@ -7,12 +7,17 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import get_type_hints
 
+from studio.bundle import MODEL_FAMILIES
 from studio.games import find_game
 from studio.train.data import DataConfig
 
 
 @dataclass(frozen=True)
 class ModelConfig:
+    # the recipe that learns the latents: "reconstruction" (an autoencoder on pixels, as Genie) or "jepa"
+    # (the encoder learns only by predicting an EMA target encoder's latents of masked and future frames, as
+    # V-JEPA; the decoder is trained afterwards, on the frozen latents, only to look). Stage 2 is the same.
+    family: str = "reconstruction"
     frame_size: int = 64
     channels: tuple[int, ...] = (32, 64, 128)  # encoder widths; each stage halves the frame
     latent_dim: int = 32  # D
@@ -44,6 +49,8 @@ class ModelConfig:
             raise ValueError("codebook_size >= 2, context >= 1 and action_window >= 2 are needed")
         if self.latent_levels and (self.latent_levels < 3 or self.latent_levels % 2 == 0):
             raise ValueError("latent_levels must be 0 (continuous) or an odd number >= 3")
+        if self.family not in MODEL_FAMILIES:
+            raise ValueError(f"family must be one of {', '.join(MODEL_FAMILIES)}, not {self.family!r}")
 
     @property
     def grid(self) -> int:
@@ -60,7 +67,7 @@ LABEL_TARGETS = ("action", "movement")
 
 @dataclass(frozen=True)
 class OptimConfig:
-    autoencoder_steps: int = 3000
+    autoencoder_steps: int = 3000  # stage 1: the autoencoder, or with model.family "jepa" the JEPA encoder
     dynamics_steps: int = 4000
     batch_size: int = 64
     # learning rate: AdamW, a linear warm-up over the first `warmup_share` of each stage's steps, then a half
@@ -134,6 +141,35 @@ class OptimConfig:
             raise ValueError(f"{', '.join(periods)} must each be at least 1")
 
 
+@dataclass(frozen=True)
+class JepaConfig:
+    """Stage 1 of the "jepa" family (read only then): what the encoder predicts and how collapse is kept off."""
+
+    mask_share: float = 0.5  # tokens of a frame hidden from the encoder; their target latents are predicted
+    mask_block: int = 2  # hidden tokens come in square blocks of this many tokens a side (V-JEPA's tubes)
+    future: int = 2  # frames t+1 .. t+future whose target latents are predicted from frames t-1 and t
+    future_weight: float = 1.0  # the future-frame loss beside the masked-token loss (1)
+    predictor_width: int = 64
+    predictor_blocks: int = 2
+    # the target encoder is an exponential moving average of the encoder; its momentum grows linearly from
+    # `ema_start` to `ema_end` over stage 1, so the target moves less and less
+    ema_start: float = 0.99
+    ema_end: float = 0.999
+    # VICReg-style guard (0: off, only the EMA and predictor asymmetry): every channel's standard deviation
+    # over the batch's tokens is pushed up to `std_floor`, and the channels' covariances towards zero
+    variance_weight: float = 1.0
+    covariance_weight: float = 0.04
+    std_floor: float = 0.5
+
+    def __post_init__(self):
+        if not 0.0 < self.mask_share < 1.0 or self.mask_block < 1 or self.future < 1:
+            raise ValueError("jepa.mask_share must lie in (0, 1), jepa.mask_block and jepa.future be at least 1")
+        if not 0.0 <= self.ema_start <= self.ema_end <= 1.0:
+            raise ValueError("jepa.ema_start <= jepa.ema_end, both in [0, 1], are needed")
+        if self.predictor_blocks < 1 or self.predictor_width < 8 or self.predictor_width % 8:
+            raise ValueError("jepa.predictor_blocks >= 1 and jepa.predictor_width a multiple of 8 are needed")
+
+
 class ConfigError(ValueError):
     """A config file that cannot be used; the message names the key and says what to fix."""
 
@@ -148,9 +184,12 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    jepa: JepaConfig = field(default_factory=JepaConfig)
 
     def __post_init__(self):
         o = self.optim
+        if self.model.family == "jepa" and o.decoder_steps < 1:
+            raise ValueError("model.family 'jepa' trains its decoder after the dynamics: set optim.decoder_steps")
         if o.labelled_share <= 0 or self.data.videos:
             return
         game = find_game(self.data.game)
@@ -173,7 +212,7 @@ class TrainConfig:
     def from_json(cls, raw: dict) -> TrainConfig:
         """The config a JSON object describes; unknown keys and values of the wrong type are refused by name."""
         raw = dict(_checked(cls, raw, ""))
-        sections = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig}
+        sections = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "jepa": JepaConfig}
         for name, section in sections.items():
             raw[name] = section(**_checked(section, raw.get(name, {}), f"{name}."))
         return cls(**raw)

@@ -145,6 +145,7 @@ def export_bundle(
             window=m.action_window,
         ),
         predictor=PredictorSpec(context=m.context, reanchor=m.reanchor),
+        family=m.family,
         training={
             **(training or {}),
             "exported": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -2,15 +2,17 @@
 
 1. autoencoder: encoder + decoder on single frames, sprite pixels weighted up; part of each batch is
    perturbed views of its frames (rows cut, shifted, rescaled, re-encoded), which the encoder must map to
-   the clean frame's latent and the decoder draw as the clean frame;
+   the clean frame's latent and the decoder draw as the clean frame; or, with `model.family` "jepa", the
+   encoder alone learns by predicting a moving-average target encoder's latents of masked tokens and of
+   future frames (`studio.train.jepa`), and the decoder waits for stage 3;
 2. dynamics: with the autoencoder frozen and every frame encoded once, the latent action model and the
    predictor learn together to predict frames t+1 .. t+K from frames t-C+1..t and the codes read off each
    transition (the action model sees frames t-L+2..t+1), each step on the predictor's own predictions; K
    grows from 1 to `unroll`, and the true context is noised, so the predictor learns to continue from
    contexts as imperfect as its own. Optionally (off by default) a fixed share of at most 2.5% of the
    transitions carries its true action, which picks its code (weak supervision, written in the manifest);
-3. decoder (when `decoder_steps` > 0): the decoder learns to draw the true frames from the predictor's own
-   rollouts as well as from the encoder's latents.
+3. decoder (when `decoder_steps` > 0; always for "jepa", whose decoder learns only here): the decoder learns
+   to draw the true frames from the predictor's own rollouts as well as from the encoder's latents.
 
 Each stage is one loop below. Held-out episodes are kept apart by episode. Every `eval_every` steps of
 stage 2 the model is exported to a scratch bundle and judged by `studio.evaluation` through onnxruntime,
@@ -45,6 +47,7 @@ from studio.runtime import WorldModel
 from studio.train.config import OptimConfig, TrainConfig
 from studio.train.data import Frames, describe_data, ensure_data, load_episodes
 from studio.train.export import CHECK_FRAMES, export_bundle, training_record
+from studio.train.jepa import JepaObjective, collapse_guard, ema_momentum, variance_covariance
 from studio.train.world_model import TrainableWorldModel, weighted_mse
 
 CHECKPOINT = "checkpoint.pt"
@@ -62,7 +65,7 @@ QUICK_STABILITY_STEPS = 200  # the frame check over rollouts this long during tr
 class Progress:
     """Where a run stands, as its checkpoint records it."""
 
-    stage: str = "autoencoder"  # "autoencoder", "dynamics", "decoder" or "done"
+    stage: str = "autoencoder"  # "autoencoder" (or "jepa"), "dynamics", "decoder" or "done"
     step: int = 0  # the next step of `stage`
     seconds: float = 0.0  # wall time spent training, over every resume
     optimizer: dict | None = None  # the stage's optimizer state at `step`
@@ -87,6 +90,10 @@ class Trainer:
         self.heldout_episodes = episodes_from_shards(self.data_dir / "heldout", find_game(config.data.game))
         self.train = Frames.of(self.train_episodes)
         self.model = TrainableWorldModel(config.model).to(self.device)
+        # stage 1 of the "jepa" family: the target encoder and the latent predictors (in the checkpoint only)
+        self.jepa = None
+        if self.is_jepa:
+            self.jepa = JepaObjective(config.model, config.jepa, self.model.encoder).to(self.device)
         self.progress = self._resume()
         self.log_path = self.run_dir / "log.csv"
         self._started = time.perf_counter() - self.progress.seconds  # wall time counts on from the checkpoint's
@@ -97,6 +104,8 @@ class Trainer:
             self.model.background.copy_(torch.from_numpy(background))
         if self.progress.stage == "autoencoder":
             self.train_autoencoder()
+        if self.progress.stage == "jepa":
+            self.train_jepa()
         self.model.encoder.requires_grad_(False)
         self.model.decoder.requires_grad_(False)
         if self.progress.stage == "dynamics":
@@ -137,6 +146,53 @@ class Trainer:
                 self._save("autoencoder", step + 1, optimizer)
         self._save("dynamics", 0)
 
+    def train_jepa(self) -> None:
+        """Stage 1 of the "jepa" family: the encoder learns by latent prediction only (`studio.train.jepa`);
+        at the end the target encoder, the smoother of the two, becomes the model's encoder."""
+        o, j = self.config.optim, self.config.jepa
+        step_module = JepaStep(self.model.encoder, self.jepa)
+        net = _wrap(step_module, self.world)
+        optimizer, schedule = self._optimizer(step_module, o.autoencoder_steps)
+        step_module.train()
+        self.jepa.target.eval()
+        masks = torch.Generator().manual_seed(self.config.seed + 1000 * self.rank + self.progress.step)
+        viewed = int(round(o.batch_size * o.view_share)) if self.train.views is not None else 0
+        for step in self._steps(o.autoencoder_steps):
+            t = self.rng.choice(np.flatnonzero(self.train.ahead >= j.future), o.batch_size)  # [B]
+            previous = np.maximum(t - 1, self.train.episode_start[t])  # [B]
+            clean = self._to_frames(self.train.frames[t])  # [B, 3, H, W]
+            seen = clean
+            if viewed:  # the first rows read a perturbed view: its hidden tokens are still the clean frame's
+                seen = torch.cat([self._to_frames(self.train.views[t[:viewed]]), clean[viewed:]])
+            context = self._to_frames(self.train.frames[np.stack([previous, t], 1).reshape(-1)])  # [B*2, 3, H, W]
+            ahead = self._to_frames(self.train.frames[(t[:, None] + np.arange(1, j.future + 1)).reshape(-1)])
+            hidden = self.jepa.token_mask(len(t), masks).to(self.device)  # [B, g, g]
+            frame = clean.shape[1:]
+            masked_loss, future_loss, latents, target = net(
+                seen, clean, hidden, context.view(len(t), 2, *frame), ahead.view(len(t), j.future, *frame)
+            )
+            variance, covariance = variance_covariance(latents.flatten(0, 2), j.std_floor)  # over [B*2*N, D]
+            loss = masked_loss + j.future_weight * future_loss
+            loss = loss + j.variance_weight * variance + j.covariance_weight * covariance
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            self.jepa.follow(self.model.encoder, ema_momentum(j, step, o.autoencoder_steps))
+            figures = {
+                "masked_loss": masked_loss.item(),
+                "future_loss": future_loss.item(),
+                "variance_loss": variance.item(),
+                "covariance_loss": covariance.item(),
+            }
+            if step % o.log_every == 0:  # the collapse guard, on the target encoder's latents of clean frames
+                figures.update(collapse_guard(target))
+            self._log(step, figures)
+            if (step + 1) % o.checkpoint_every == 0:
+                self._save("jepa", step + 1, optimizer)
+        self.model.encoder.load_state_dict(self.jepa.target.state_dict())
+        self._save("dynamics", 0)
+
     # ---- stage 2 -------------------------------------------------------------------------------
     def train_dynamics(self) -> None:
         o, lam = self.config.optim, self.model.lam
@@ -169,11 +225,13 @@ class Trainer:
             else:  # each channel's next level, as a class
                 levels = self.model.predictor.quantizer.index(targets)  # [B, K, N, D]
                 latent_loss = F.cross_entropy(level_logits.flatten(0, -2), levels.flatten())
-            judged = sorted({0, k_steps - 1})  # the first and the last step are decoded: the decoder is the costly part
-            x_next = self._to_frames(self.train.frames[(ahead + 1)[:, judged].reshape(-1)])  # [B*J, 3, H, W]
-            # [B*J, 3, H, W]; the decoder is frozen: gradients reach the predictor only
-            pixels = self.model.decoder(predicted[:, judged].flatten(0, 1))
-            pixel_loss = weighted_mse(pixels, x_next, self.model.sprite_weights(x_next, o.sprite_weight))
+            pixel_loss = torch.zeros((), device=latent_loss.device)
+            if not self.is_jepa:  # a JEPA model's decoder is not trained yet: its predictor learns in latents only
+                judged = sorted({0, k_steps - 1})  # the first and the last step are decoded: the decoder is costly
+                x_next = self._to_frames(self.train.frames[(ahead + 1)[:, judged].reshape(-1)])  # [B*J, 3, H, W]
+                # [B*J, 3, H, W]; the decoder is frozen: gradients reach the predictor only
+                pixels = self.model.decoder(predicted[:, judged].flatten(0, 1))
+                pixel_loss = weighted_mse(pixels, x_next, self.model.sprite_weights(x_next, o.sprite_weight))
             vq_loss = lam.vq_loss(action, code, o.commitment) * bottleneck
             loss = pixel_loss * o.pixel_loss_weight + latent_loss + vq_loss
             figures = {
@@ -306,6 +364,10 @@ class Trainer:
             dist.broadcast(lam.usage, src=0)
         return count
 
+    @property
+    def is_jepa(self) -> bool:
+        return self.config.model.family == "jepa"
+
     # ---- evaluation and export -----------------------------------------------------------------
     def export(self, out_dir: Path, check: bool = True) -> Path:
         """The model as a bundle in `out_dir` (the model is left on the CPU, in eval mode)."""
@@ -384,6 +446,7 @@ class Trainer:
         checkpoint = {
             "config": self.config.to_json(),
             "model": self.model.state_dict(),
+            "jepa": self.jepa.state_dict() if self.jepa is not None else None,
             "stage": stage,
             "step": step,
             "seconds": self.progress.seconds,
@@ -398,9 +461,11 @@ class Trainer:
         """Load the run's checkpoint into the model, if there is one, and say where the run stands."""
         path = self.run_dir / CHECKPOINT
         if not path.is_file():
-            return Progress()
+            return Progress(stage="jepa" if self.is_jepa else "autoencoder")
         checkpoint = torch.load(path, map_location=self.device, weights_only=False)
         self.model.load_state_dict(checkpoint["model"])
+        if self.jepa is not None:
+            self.jepa.load_state_dict(checkpoint["jepa"])
         return Progress(checkpoint["stage"], checkpoint["step"], checkpoint["seconds"], checkpoint.get("optimizer"))
 
     def _elapsed(self) -> float:
@@ -443,6 +508,21 @@ class AutoencoderStep(torch.nn.Module):
     def forward(self, frames):  # [B, 3, H, W]
         latents = self.encoder(frames)  # [B, N, D]
         return latents, self.decoder(latents)  # [B, N, D], [B, 3, H, W]
+
+
+class JepaStep(torch.nn.Module):
+    """Stage 1's trainable part for the "jepa" family: the encoder and the two latent predictors."""
+
+    def __init__(self, encoder: torch.nn.Module, objective: JepaObjective):
+        super().__init__()
+        self.encoder, self.objective = encoder, objective
+
+    def forward(self, seen, clean, hidden, context, ahead):  # [B, 3, H, W] x2, [B, g, g], [B, 2, 3, H, W], [B, F, ...]
+        """-> the masked-token loss, the future-frame loss, the encoder's latents of the context [B, 2, N, D]
+        and the target's latents of the clean frames [B, N, D]."""
+        masked_loss, target = self.objective.masked_loss(self.encoder, seen, clean, hidden)
+        future_loss, latents = self.objective.future_loss(self.encoder, context, ahead)
+        return masked_loss, future_loss, latents.view(len(clean), 2, *latents.shape[1:]), target
 
 
 class DynamicsStep(torch.nn.Module):

@@ -17,6 +17,11 @@ from studio.ui.tab import Tab, Updates
 
 REANCHORED = ", each prediction re-anchored through decoder and encoder"
 QUANTISED = ", each channel one of {} levels"
+FAMILY_MEANING = {  # how each recipe of studio.bundle.MODEL_FAMILIES learnt its latents, in a line
+    "reconstruction": "latents learnt by reconstructing pixels (an autoencoder, as Genie)",
+    "jepa": "latents learnt by predicting a moving-average target encoder's latents of hidden and future frames, "
+    "never pixels (as V-JEPA); the decoder was trained afterwards on the frozen latents, only to look",
+}
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,8 @@ def bundle_card(model: WorldModel, clip_figures: dict[str, float] | None = None)
         m.description,
         "",
         f"**Runs on:** `{', '.join(providers)}` (the provider onnxruntime actually uses) · **License:** {m.license}",
+        "",
+        f"**Family:** `{m.family}`: {FAMILY_MEANING[m.family]}.",
         "",
         "| frame | latent | actions | predictor context |",
         "| --- | --- | --- | --- |",
