@@ -83,7 +83,9 @@ class OptimConfig:
     context_dropout: float = 0.0  # share of stage-2 samples whose context is frame t alone
     context_noise: float = 0.0  # Gaussian noise on stage 2's true context, up to this many latent stds
     # tolerance (stage 1): the encoder reads perturbed views of frames (`data.view_window`) as their clean frames
-    view_share: float = 0.0  # share of each stage-1 batch that is a perturbed view of a frame also in it clean
+    # share of each stage-1 batch that is a perturbed view of a frame also in it clean (for "jepa": the share of
+    # masked frames the encoder reads as perturbed views, their targets the clean frame's latents)
+    view_share: float = 0.0
     view_latent_weight: float = 0.1  # pulls a view's latent onto its clean frame's (variance-normalised MSE)
     # stability (stage 2): the predictor learns on its own rollouts
     unroll: int = 1  # steps predicted on the predictor's own predictions; the loss sums over every step
