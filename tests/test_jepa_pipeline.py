@@ -62,3 +62,22 @@ def test_the_exported_jepa_bundle_says_its_family_in_the_manifest_and_on_the_car
     assert latents.shape == (4, model.manifest.latent.tokens, model.manifest.latent.dim)
     assert model.decode(latents).shape == (4, 3, 64, 64)
     assert "**Family:** `jepa`" in bundle_card(model)
+
+
+@pytest.mark.parametrize(
+    ("model", "optim", "message"),
+    [
+        ({"family": "diffusion"}, {}, "model.family must be one of reconstruction, jepa, not 'diffusion'"),
+        ({"family": "jepa"}, {"decoder_steps": 0}, "model.family 'jepa' trains its decoder after the dynamics"),
+    ],
+)
+def test_a_config_of_an_unknown_family_or_a_jepa_model_without_decoder_steps_is_refused(
+    tmp_path, capsys, model, optim, message
+):
+    config = json.loads((REPO / "configs" / "tiny.json").read_text())
+    config["model"].update(model)
+    config["optim"].update(optim)
+    path = tmp_path / "refused.json"
+    path.write_text(json.dumps(config))
+    assert studio(["train", str(path)]) == 2
+    assert message in capsys.readouterr().err

@@ -50,7 +50,7 @@ class ModelConfig:
         if self.latent_levels and (self.latent_levels < 3 or self.latent_levels % 2 == 0):
             raise ValueError("latent_levels must be 0 (continuous) or an odd number >= 3")
         if self.family not in MODEL_FAMILIES:
-            raise ValueError(f"family must be one of {', '.join(MODEL_FAMILIES)}, not {self.family!r}")
+            raise ValueError(f"model.family must be one of {', '.join(MODEL_FAMILIES)}, not {self.family!r}")
 
     @property
     def grid(self) -> int:
