@@ -225,21 +225,17 @@ class Trainer:
             else:  # each channel's next level, as a class
                 levels = self.model.predictor.quantizer.index(targets)  # [B, K, N, D]
                 latent_loss = F.cross_entropy(level_logits.flatten(0, -2), levels.flatten())
-            pixel_loss = torch.zeros((), device=latent_loss.device)
+            vq_loss = lam.vq_loss(action, code, o.commitment) * bottleneck
+            loss = latent_loss + vq_loss
+            figures = {"latent_loss": latent_loss.item(), "vq_loss": vq_loss.item(), "unroll": k_steps}
             if not self.is_jepa:  # a JEPA model's decoder is not trained yet: its predictor learns in latents only
                 judged = sorted({0, k_steps - 1})  # the first and the last step are decoded: the decoder is costly
                 x_next = self._to_frames(self.train.frames[(ahead + 1)[:, judged].reshape(-1)])  # [B*J, 3, H, W]
                 # [B*J, 3, H, W]; the decoder is frozen: gradients reach the predictor only
                 pixels = self.model.decoder(predicted[:, judged].flatten(0, 1))
                 pixel_loss = weighted_mse(pixels, x_next, self.model.sprite_weights(x_next, o.sprite_weight))
-            vq_loss = lam.vq_loss(action, code, o.commitment) * bottleneck
-            loss = pixel_loss * o.pixel_loss_weight + latent_loss + vq_loss
-            figures = {
-                "pixel_loss": pixel_loss.item(),
-                "latent_loss": latent_loss.item(),
-                "vq_loss": vq_loss.item(),
-                "unroll": k_steps,
-            }
+                loss = loss + pixel_loss * o.pixel_loss_weight
+                figures["pixel_loss"] = pixel_loss.item()
             if len(labelled) and bottleneck:  # the true label of the labelled transitions picks their code
                 n = min(o.labelled_per_batch, o.batch_size)
                 truth = torch.from_numpy(labels[t[:n]]).to(distances.device)  # [n]
