@@ -118,8 +118,21 @@ class Report:
             payload = _merged(json.loads(json_path.read_text()), payload)
         json_path.write_text(json.dumps(payload, indent=2))
         md_path = out_dir / "RESULTS.md"
-        md_path.write_text(markdown(payload))
+        md_path.write_text(markdown(payload) + _written_by_hand(md_path))
         return json_path, md_path
+
+
+# RESULTS.md's sections below this line are figures measured apart from a `studio bench` run; every run keeps them
+HAND_WRITTEN = (
+    "<!-- Written by hand below this line: figures measured apart from `studio bench`; every run keeps them. -->"
+)
+
+
+def _written_by_hand(md_path: Path) -> str:
+    """The hand-written tail of the last RESULTS.md, from the HAND_WRITTEN line on ("" if it has none)."""
+    previous = md_path.read_text() if md_path.is_file() else ""
+    _, marker, tail = previous.partition(HAND_WRITTEN)
+    return "\n" + marker + tail if marker else ""
 
 
 def _merged(previous: dict, partial: dict) -> dict:

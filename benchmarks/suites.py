@@ -491,9 +491,11 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
         client.predict(0, api_name="/play_start")
         codes = iter(np.arange(config.play_steps * 4) % 4)
         raw = RawClient(url, client.session_hash)
-        page_like = row("play", API_STEP, measure(lambda: raw.call("step", int(next(codes))), config.play_steps, 5))
+        page_like = row(
+            "play through the API", API_STEP, measure(lambda: raw.call("step", int(next(codes))), config.play_steps, 5)
+        )
         python_client = row(
-            "play",
+            "play through the API",
             "play step through gradio_client (/step)",
             measure(lambda: client.predict(int(next(codes)), api_name="/step"), config.play_steps, 5),
             note="gradio_client polls its result queue every 50 ms",

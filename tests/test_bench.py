@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import tiny_world_model
+from benchmarks.harness import HAND_WRITTEN
 from studio.cli import main
 
 pytestmark = pytest.mark.slow
@@ -20,7 +21,18 @@ def test_quick_benchmark_runs_every_suite_and_writes_its_files(tiny_bundle, tiny
     assert main([*quick_bench, "--out", str(tmp_path / "out")]) == 0
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     suites = {row["suite"] for row in results["rows"]}
-    assert suites == {"graphs", "floor", "play", "rollout", "projection", "decoding", "analyze", "load", "probe"}
+    assert suites == {
+        "graphs",
+        "floor",
+        "play",
+        "rollout",
+        "projection",
+        "decoding",
+        "analyze",
+        "play through the API",
+        "load",
+        "probe",
+    }
     assert all(row["runs"] > 0 and row["median_ms"] > 0 for row in results["rows"])
     names = {row["name"] for row in results["rows"]}
     for role in ("encoder", "decoder"):
@@ -42,8 +54,12 @@ def test_quick_benchmark_runs_every_suite_and_writes_its_files(tiny_bundle, tiny
     assert (
         "together at most 60" in facts["Run mode, 2 players at once: frames streamed per second to each; the app's CPU"]
     )
-    assert "| measurement |" in (tmp_path / "out" / "RESULTS.md").read_text()
-    # one suite again: its rows are replaced, every other suite's stay, and the page names both commands
+    page = tmp_path / "out" / "RESULTS.md"
+    assert "| measurement |" in page.read_text()
+    by_hand = "\n## Measured apart\n\nA figure written by hand.\n"
+    page.write_text(page.read_text() + "\n" + HAND_WRITTEN + "\n" + by_hand)
+    # one suite again: its rows are replaced, every other suite's and the hand-written section stay, the page
+    # names both commands
     probe_rows = [row for row in results["rows"] if row["suite"] == "probe"]
     assert main([*quick_bench, "--suite", "probes", "--out", str(tmp_path / "out")]) == 0
     again = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -51,8 +67,8 @@ def test_quick_benchmark_runs_every_suite_and_writes_its_files(tiny_bundle, tiny
     assert [row for row in again["rows"] if row["suite"] != "probe"] == others
     assert len([row for row in again["rows"] if row["suite"] == "probe"]) == len(probe_rows)
     assert again["command"] == results["command"] and again["later_runs"][0]["suites"] == ["probe"]
-    page = (tmp_path / "out" / "RESULTS.md").read_text()
-    assert "measured later, alone, by `studio bench --quick --suite probes" in page
+    assert "measured later, alone, by `studio bench --quick --suite probes" in page.read_text()
+    assert page.read_text().endswith(HAND_WRITTEN + "\n" + by_hand)
     with pytest.raises(SystemExit, match="no suite probe; the suites are graphs"):
         main(["bench", "--suite", "probe", "--bundle", str(tiny_bundle)])
 
