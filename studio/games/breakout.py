@@ -31,8 +31,11 @@ MOVEMENT_CLASSES = ("left", "none", "right")
 MOVEMENT_OF_ACTION = {NOOP: 1, FIRE: 1, RIGHT: 2, LEFT: 0}
 MOTION_AXES = ("horizontal",)  # the paddle moves along one axis
 
-# RAM (Atari 2600, 128 bytes): paddle x in [PADDLE_MIN, PADDLE_MAX], ball x, ball y (0 while no ball is in play).
+# RAM (Atari 2600, 128 bytes): paddle x in [PADDLE_MIN, PADDLE_MAX], ball x, ball y (0 while no ball is in play);
+# the score in binary-coded decimal, hundreds in SCORE_HUNDREDS and tens and ones in SCORE_TENS (checked against
+# the rewards of whole episodes).
 PADDLE_X, BALL_X, BALL_Y = 72, 99, 101
+SCORE_HUNDREDS, SCORE_TENS = 76, 77
 PADDLE_MIN, PADDLE_MAX = 55, 191
 NATIVE_SIZE, NATIVE_FPS, FRAME_SKIP, RAM_BYTES = atari.NATIVE_SIZE, atari.NATIVE_FPS, atari.FRAME_SKIP, atari.RAM_BYTES
 
@@ -117,8 +120,21 @@ def movement_class(actions: np.ndarray) -> np.ndarray:
 
 
 def frame_labels(frames: np.ndarray, actions: np.ndarray, ram: np.ndarray) -> dict[str, np.ndarray]:
-    """The per-frame columns an example's labels CSV carries beside the action: the console RAM, a byte a column."""
-    return {atari.ram_column(i): ram[:, i] for i in range(ram.shape[1])}
+    """The per-frame columns an example's labels CSV carries beside the action: what a probe asks of the latents
+    by name (the paddle's x, the ball's x and y, the score), then the console RAM, a byte a column."""
+    ram = ram.astype(np.int64)  # [T, 128]
+    named = {
+        "paddle_x": ram[:, PADDLE_X],
+        "ball_x": ram[:, BALL_X],
+        "ball_y": ram[:, BALL_Y],
+        "score": 100 * _from_bcd(ram[:, SCORE_HUNDREDS]) + _from_bcd(ram[:, SCORE_TENS]),
+    }
+    return named | {atari.ram_column(i): ram[:, i] for i in range(ram.shape[1])}
+
+
+def _from_bcd(byte: np.ndarray) -> np.ndarray:
+    """Two decimal digits packed in a byte (binary-coded decimal) as the number they write."""
+    return 10 * (byte >> 4) + (byte & 0x0F)
 
 
 # ---- the frames ---------------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from studio.ui.tab import ClipEvents, Tab, Updates
 RANKING_HEADERS = ["column", "kind", "metric", "held-out score", "baseline's score", "baseline's errors removed"]
 LABELS_HELP = (
     "A CSV with a `frame` column (the source frame index) and any number of numeric or categorical "
-    "columns, e.g. `frame,score,lives,action_name`. The shipped example clips bring their own labels "
-    "(true action, and the game's 128 RAM bytes `ram_0` … `ram_127`)."
+    "columns, e.g. `frame,score,lives,action_name`. The shipped example clips bring their own labels: the true "
+    "action, and for Breakout the paddle's and ball's positions, the score and the 128 RAM bytes `ram_0` … "
+    "`ram_127`; for CoinRun the movement asked for and the player's measured move."
 )
 
 

@@ -102,7 +102,7 @@ def test_a_newcomer_analyzes_an_example_and_reads_every_view(browser, shipped_st
     # Probe: the example's own labels are offered; one probe gives a held-out score beside its baseline
     page.get_by_role("tab", name="Probe").click()
     column = page.locator("#probe-column input")
-    column.fill("ram_72")  # the paddle's x in the RAM: a number, probed in a second
+    column.fill("paddle_x")  # a number, probed in a second
     column.press("Enter")
     page.locator("#probe-run").click()
     page.locator("#probe-result").get_by_text("held-out", exact=False).wait_for()
