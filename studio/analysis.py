@@ -183,6 +183,13 @@ def _plan_reading(
     sample = sample_frames(path)  # a few keyframes: the screen is found on them, and shown with its box
     if isinstance(crop, ScreenBox):
         screen, crop_note = crop, f"the screen box {crop} (top, left, height, width) was given"
+    elif finding and not reference.screen_has_a_layout:
+        screen = None
+        crop_note = (
+            f"the clip is read whole: this game's screen has no fixed layout to find it by (its own clips match "
+            f"their median frame at {reference.screen_match:.2f} or less); give the screen's box if it sits "
+            "inside a larger picture"
+        )
     elif finding:
         search = find_screen(sample.frames, reference.image)
         screen, crop_note = search.box, search.note()

@@ -125,6 +125,9 @@ class ReferenceSpec:
     native: NativeSpec
     familiarity: dict[str, Any]  # studio.familiarity.Calibration's fields
     measured_on: dict[str, Any] = field(default_factory=dict)
+    # the lowest whole-frame match of fresh clips of the game to the reference image (studio.screen); None in
+    # references written before it was measured, whose clips are searched for the screen
+    screen_match: float | None = None
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def write_manifest(manifest: Manifest, bundle_dir: str | Path) -> Path:
     """Write `manifest.json` into `bundle_dir` after checking it describes a valid contract."""
     _check_manifest(manifest)
     path = Path(bundle_dir) / MANIFEST_NAME
-    path.write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
+    path.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n")
     return path
 
 

@@ -28,6 +28,7 @@ from studio.games.atari import AtariEnvironment
 from studio.games.episodes import play_episode
 from studio.metrics import psnr
 from studio.runtime import WorldModel
+from studio.screen import MIN_MATCH, sample_positions, whole_frame_match
 from studio.video import resize_frames
 
 REFERENCE_FILE = "reference.npz"
@@ -45,10 +46,16 @@ class Reference:
     image: np.ndarray  # [H0, W0, 3] uint8, the median training frame at native size
     latents: np.ndarray  # [M, N, D] float32
     calibration: Calibration
+    screen_match: float | None = None  # the lowest match of the game's own clips to `image` (ReferenceSpec)
 
     @property
     def native_size(self) -> tuple[int, int]:
         return self.native.height, self.native.width
+
+    @property
+    def screen_has_a_layout(self) -> bool:
+        """Whether the game's own clips match the reference image well enough for a screen to be found by it."""
+        return self.screen_match is None or self.screen_match >= MIN_MATCH
 
     def stride_for(self, fps: float) -> int:
         """The stride that gives a clip of `fps` frames a second the model's transitions per second: the
@@ -86,7 +93,7 @@ def load_reference(model: WorldModel) -> Reference | None:
         model.manifest.latent.dim,
     ):
         raise BundleError(f"{spec.file}: the reference image or latents do not fit the manifest's sizes")
-    return Reference(spec.native, image, latents, calibration)
+    return Reference(spec.native, image, latents, calibration, spec.screen_match)
 
 
 _LOADED: weakref.WeakKeyDictionary[WorldModel, Reference | None] = weakref.WeakKeyDictionary()
@@ -126,13 +133,14 @@ def build_reference(
     distances = nearest_distances(z, latents.astype(np.float32))
     quality = psnr(model.decode(z), model.as_model_frames(heldout))
     calibration = calibrate(distances, quality)
+    screen_match = min(whole_frame_match(e[sample_positions(len(e))], image) for e in episodes[half:])
     measured_on = {
         "episodes": len(episodes),
         "reference_frames": int(len(picked)),
         "calibration_frames": int(len(heldout)),
         "seed": seed,
     }
-    return Reference(native, image, latents.astype(np.float32), calibration), measured_on
+    return Reference(native, image, latents.astype(np.float32), calibration, round(screen_match, 4)), measured_on
 
 
 def write_reference(bundle_dir: str | Path, reference: Reference, measured_on: dict) -> Path:
@@ -147,6 +155,7 @@ def write_reference(bundle_dir: str | Path, reference: Reference, measured_on: d
         native=reference.native,
         familiarity=reference.calibration.to_json(),
         measured_on=measured_on,
+        screen_match=reference.screen_match,
     )
     manifest = dataclasses.replace(read_manifest(bundle_dir), reference=spec)
     return write_manifest(manifest, bundle_dir)

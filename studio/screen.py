@@ -16,6 +16,12 @@ over position and scale:
 A box may overhang the frame a little (the rows an encoder cut): `crop_frames` fills what the clip lacks
 from the reference, so what is there lands where it belongs. A box that scores no better than the whole
 frame is the whole frame; one that scores below `MIN_MATCH` is no screen at all.
+
+This needs a game whose screen keeps one layout (Breakout's walls, bricks and score bar: its own clips match
+the reference at 0.99 or more). A game that scrolls through generated levels (CoinRun) has no such layout:
+its own clips match their median frame at 0.57-0.83, and a search would cut a piece of its screen that
+happens to match better. A bundle's reference records how well its game's own clips match
+(`whole_frame_match` on fresh episodes); below `MIN_MATCH` the studio does not search.
 """
 
 from __future__ import annotations
@@ -130,9 +136,15 @@ def sample_positions(count: int, samples: int = SAMPLE_FRAMES) -> np.ndarray:
     return np.unique(np.linspace(0, max(count - 1, 0), min(samples, max(count, 1))).round().astype(np.int64))
 
 
+def whole_frame_match(frames: np.ndarray, reference: np.ndarray) -> float:
+    """How well frames [S, h, w, 3] uint8 (spread over a clip) match the reference [H0, W0, 3] uint8 whole."""
+    image = _mean_image(frames)
+    return _match(image, _gray(reference), ScreenBox(0, 0, *image.shape))
+
+
 def find_screen(frames: np.ndarray, reference: np.ndarray) -> ScreenSearch:
     """Register frames [S, h, w, 3] uint8 (spread over a clip) to the reference [H0, W0, 3] uint8."""
-    image = _gray(np.asarray(frames).sum(axis=0, dtype=np.uint16) / len(frames))  # [h, w]: sprites fade out
+    image = _mean_image(frames)
     ref = _gray(reference)  # [H0, W0]
     h, w = image.shape
     candidates = []
@@ -207,6 +219,11 @@ def crop_frames(
         canvas[y0 - box.top : y1 - box.top, x0 - box.left : x1 - box.left] = frames[i, y0:y1, x0:x1]
         out[i] = np.asarray(Image.fromarray(canvas).resize(size, Image.BOX))
     return out
+
+
+def _mean_image(frames: np.ndarray) -> np.ndarray:
+    """Frames [S, h, w, 3] uint8 -> their mean [h, w] in gray: the sprites fade out, the layout stays."""
+    return _gray(np.asarray(frames).sum(axis=0, dtype=np.uint16) / len(frames))
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
