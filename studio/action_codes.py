@@ -14,6 +14,13 @@ from studio.runtime import ActionInference, WorldModel, to_uint8_frames
 DIFF_COLOR = np.array([255, 0, 200], np.float32)  # magenta: where a code changed the frame
 FULL_MARK = 0.25  # a change of this much (of the brightest channel's range) is drawn in full magenta
 BOXED_CHANGE = 0.1  # changes above this are boxed; below, the decoder's own noise between two decodes
+# A scrolling game's camera follows the player, so between two frames everything moves. The change is marked
+# after following the camera: the shift of at most CAMERA_REACH pixels that best lines the two frames up, if it
+# leaves at most CAMERA_GAIN of the unshifted difference (a game with a still screen keeps the shift 0). The
+# camera moves by fractions of a pixel too (CoinRun: 0.7 a step sideways, up to 8 falling), so once it has
+# moved, each pixel is compared with the nearest match within one pixel of where the shift put it.
+CAMERA_REACH = 8
+CAMERA_GAIN = 0.7
 
 
 def exemplars(actions: ActionInference, per_code: int = 4) -> dict[int, list[int]]:
@@ -36,7 +43,9 @@ class ActionEffects:
 
     current: np.ndarray  # [H, W, 3] uint8, the decoded current frame
     next_frames: np.ndarray  # [K, H, W, 3] uint8
-    highlighted: np.ndarray  # [K, H, W, 3] uint8, next frames with their change from `current` marked (marked_change)
+    # [K, H, W, 3] uint8, next frames with what sets each apart from the codes' median outcome marked (marked_change):
+    # against the current frame, a blurred prediction marks most of a textured frame under every code alike
+    highlighted: np.ndarray
     change: np.ndarray  # [K] mean absolute change from the current frame, in [0, 1]
 
 
@@ -52,7 +61,7 @@ def action_effect_atlas(model: WorldModel, latents: np.ndarray, t: int) -> Actio
     return ActionEffects(
         current=pictures[0],
         next_frames=pictures[1:],
-        highlighted=marked_change(pictures[0], pictures[1:]),
+        highlighted=marked_change(np.median(pictures[1:], axis=0).astype(np.uint8), pictures[1:]),
         change=np.abs(next_frames - current[None]).mean(axis=(1, 2, 3)),
     )
 
@@ -60,8 +69,10 @@ def action_effect_atlas(model: WorldModel, latents: np.ndarray, t: int) -> Actio
 def marked_change(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """`after` [..., H, W, 3] uint8 with what changed from `before` (same shape, or one frame) drawn in magenta,
     in proportion to the change, each patch of it framed by a magenta box one pixel outside, so that a change of
-    a pixel or two can be found at a glance."""
-    difference = np.abs(after.astype(np.float32) - before.astype(np.float32)).max(axis=-1) / 255.0  # [..., H, W]
+    a pixel or two can be found at a glance. The camera is followed first (`followed_camera`)."""
+    before = np.broadcast_to(before, after.shape).reshape(-1, *after.shape[-3:])  # [P, H, W, 3]
+    followed = np.stack([followed_camera(b, a) for b, a in zip(before, after.reshape(before.shape))])
+    difference = np.abs(after.astype(np.float32) - followed.reshape(after.shape)).max(axis=-1) / 255.0  # [..., H, W]
     strength = np.clip(difference / FULL_MARK, 0.0, 1.0)[..., None]  # [..., H, W, 1]
     marked = (after * (1 - strength) + DIFF_COLOR * strength).astype(np.uint8)  # [..., H, W, 3]
     changed = difference > BOXED_CHANGE  # [..., H, W]
@@ -75,6 +86,33 @@ def marked_change(before: np.ndarray, after: np.ndarray) -> np.ndarray:
             picture[[top, bottom], left : right + 1] = DIFF_COLOR
             picture[top : bottom + 1, [left, right]] = DIFF_COLOR
     return marked
+
+
+def followed_camera(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """`before` [H, W, 3] moved by the camera's shift to `after` (float32 [H, W, 3]), each pixel the nearest to
+    `after`'s within one pixel; where the shift brings in what `before` did not show, `after` itself (new ground
+    is not a change the action made)."""
+    a, b = before.astype(np.float32), after.astype(np.float32)
+    height, width = a.shape[:2]
+    r = min(CAMERA_REACH, min(height, width) // 4)  # the inner part stays at least half the frame
+    if r < 1:
+        return a
+    inner = b[r : height - r, r : width - r]  # [H - 2r, W - 2r, 3]
+
+    def error(dy: int, dx: int) -> float:  # mean difference of the inner part when the scene moved by (dy, dx)
+        return float(np.abs(inner - a[r - dy : height - r - dy, r - dx : width - r - dx]).mean())
+
+    still = error(0, 0)
+    dy, dx = min(((y, x) for y in range(-r, r + 1) for x in range(-r, r + 1)), key=lambda d: error(*d))
+    if not error(dy, dx) < CAMERA_GAIN * still:  # a still screen, or nothing changed
+        return a
+    moved = b.copy()  # moved(p) = before(p - d) wherever p - d lies in the frame
+    rows, columns = slice(max(dy, 0), height + min(dy, 0)), slice(max(dx, 0), width + min(dx, 0))
+    moved[rows, columns] = a[max(-dy, 0) : height - max(dy, 0), max(-dx, 0) : width - max(dx, 0)]
+    padded = np.pad(moved, ((1, 1), (1, 1), (0, 0)), mode="edge")  # [H + 2, W + 2, 3]
+    nearby = np.stack([padded[y : y + height, x : x + width] for y in range(3) for x in range(3)])  # [9, H, W, 3]
+    nearest = np.abs(nearby - b[None]).sum(axis=-1).argmin(axis=0)  # [H, W]
+    return np.take_along_axis(nearby, nearest[None, ..., None], axis=0)[0]
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,16 @@ def test_a_change_is_marked_and_each_patch_of_it_boxed():
     assert not magenta[1].any()  # no change, no mark
 
 
+def test_on_a_scrolling_screen_only_what_moved_against_the_scene_is_marked():
+    scene = np.random.default_rng(0).integers(0, 256, (80, 80, 3), dtype=np.uint8)
+    before = scene[8:72, 8:72]
+    after = scene[10:74, 5:69].copy()  # the camera went 2 pixels down and 3 left: the scene moved 2 up, 3 right
+    after[30:34, 30:34] = 255  # the player
+    magenta = (marked_change(before, after) == [255, 0, 200]).all(axis=-1)  # [H, W]
+    assert magenta[30:34, 30:34].all()
+    assert magenta.sum() <= 4 * 4 + 6 * 4  # the player and its box, not the scene
+
+
 def test_play_buttons_read_what_holding_each_code_does_from_the_bundle():
     model = WorldModel.load(Path(__file__).parents[1] / "exported" / "breakout", device="cpu")
     held = model.manifest.metrics["heldout"]["code_consistency"]["per_code"]

@@ -45,7 +45,7 @@ class ActionsTab(Tab):
         self.exemplar_pictures = gr.HTML(elem_id="exemplars")
         gr.Markdown(
             "### Action-effect atlas\nFrom the chosen frame, the decoded next frame under each code; "
-            "what the code changed is marked in magenta."
+            "what sets each code's outcome apart from the others' is marked in magenta."
         )
         with gr.Row():
             self.atlas_slider = gr.Slider(
