@@ -287,21 +287,21 @@ def episodes_from_examples(model: WorldModel, game: Game | None) -> list[Episode
         labels = read_labels(labels_path) if labels_path.is_file() else None
         actions = motion = None
         if labels is not None and ACTION_COLUMN in labels.columns:
-            actions = labels.at(ACTION_COLUMN, clip.indices).astype(np.int64)
+            actions = labels.at(ACTION_COLUMN, clip.indices, clip.source_frames).astype(np.int64)
         if game is not None:
-            motion = game.recorded_motion(clip.frames, _ram_of(labels, clip.indices))
+            motion = game.recorded_motion(clip.frames, _ram_of(labels, clip))
         episodes.append(EpisodeData(clip.frames, actions, motion))
     if not episodes:
         raise ValueError("the bundle ships no example clips")
     return episodes
 
 
-def _ram_of(labels, frames: np.ndarray) -> np.ndarray:
+def _ram_of(labels, clip) -> np.ndarray:
     """The console RAM [T, 128] the labels carry for the clip's frames, or [T, 0] when they carry none."""
     columns = [ram_column(i) for i in range(RAM_BYTES)]
     if labels is None or not all(c in labels.columns for c in columns):
-        return np.zeros((len(frames), 0), np.uint8)
-    return np.stack([labels.at(c, frames) for c in columns], axis=1).astype(np.uint8)
+        return np.zeros((len(clip.indices), 0), np.uint8)
+    return np.stack([labels.at(c, clip.indices, clip.source_frames) for c in columns], axis=1).astype(np.uint8)
 
 
 def evaluate_bundle(bundle_dir: str | Path, episodes: str | Path | None = None, write: bool = False) -> dict:

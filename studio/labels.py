@@ -31,8 +31,14 @@ class Labels:
     def is_numeric(self, name: str) -> bool:
         return self.columns[name].dtype.kind == "f"
 
-    def at(self, name: str, source_frames: np.ndarray) -> np.ndarray:
-        """The column's values at the given source frame indices; refuses frames the file does not cover."""
+    def at(self, name: str, source_frames: np.ndarray, clip_frames: int) -> np.ndarray:
+        """The column's values at the given source frame indices of a clip of `clip_frames` frames; refuses
+        frames the file does not cover, and a file that runs past the clip's end (made for a longer clip)."""
+        last = int(self.frames.max())
+        if last >= clip_frames:
+            raise LabelsError(
+                f"the labels run to frame {last}, and the clip has {clip_frames} frames: are they for this clip?"
+            )
         lookup = {int(f): i for i, f in enumerate(self.frames)}
         missing = [int(f) for f in source_frames if int(f) not in lookup]
         if missing:

@@ -18,7 +18,7 @@ def test_labels_parse_numbers_and_text():
     labels = parse_labels("frame,action,action_name,score\n0,2,RIGHT,1.5\n1,3,LEFT,2\n2,0,NOOP,2\n")
     assert labels.frames.tolist() == [0, 1, 2]
     assert labels.is_numeric("score") and not labels.is_numeric("action_name")
-    assert labels.at("action_name", np.array([2, 0])).tolist() == ["NOOP", "RIGHT"]
+    assert labels.at("action_name", np.array([2, 0]), clip_frames=3).tolist() == ["NOOP", "RIGHT"]
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,15 @@ def test_bad_labels_are_refused_with_a_reason(text, message):
 def test_labels_missing_a_frame_of_the_clip_are_refused():
     labels = parse_labels("frame,action\n0,1\n1,2\n")
     with pytest.raises(LabelsError, match="no row for frame 5"):
-        labels.at("action", np.array([0, 5]))
+        labels.at("action", np.array([0, 5]), clip_frames=6)
+
+
+def test_labels_running_past_the_clip_are_refused_though_they_cover_its_frames():
+    """Labels made for a longer clip cover a short clip's frames; every tab reads them through `Labels.at`."""
+    labels = parse_labels("frame,action\n" + "".join(f"{t},1\n" for t in range(10)))
+    assert labels.at("action", np.array([0, 4]), clip_frames=10).tolist() == [1, 1]
+    with pytest.raises(LabelsError, match="the labels run to frame 9, and the clip has 5 frames"):
+        labels.at("action", np.array([0, 4]), clip_frames=5)
 
 
 def test_oversized_and_binary_label_files_are_refused(tmp_path):

@@ -177,7 +177,7 @@ class ActionsTab(Tab):
                     f"the labels have no column '{name}'; they have {', '.join(list(state.labels.columns)[:10])}"
                 )
             transitions = np.asarray(state.analysis.clip.indices)[:-1]  # the frame each transition leaves
-            truth = state.labels.at(name, transitions)
+            truth = state.labels.at(name, transitions, state.analysis.clip.source_frames)
         except LabelsError as err:
             raise gr.Error(str(err)) from None
         result = agreement(state.analysis.actions.codes, truth, state.model.codebook_size)

@@ -212,7 +212,8 @@ def clip_figures(state: ClipState) -> dict[str, float]:
         figures["delta_t_psnr_db.t4"] = state.delta_t_psnr
     if state.labels is not None and ACTION_COLUMN in state.labels.columns:
         try:
-            truth = state.labels.at(ACTION_COLUMN, np.asarray(state.analysis.clip.indices)[:-1])
+            clip = state.analysis.clip
+            truth = state.labels.at(ACTION_COLUMN, np.asarray(clip.indices)[:-1], clip.source_frames)
         except LabelsError:
             return figures
         result = agreement(codes, truth, state.model.codebook_size)

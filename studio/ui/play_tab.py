@@ -342,7 +342,7 @@ def _meanings(model: WorldModel, analysis, labels: Labels | None) -> CodeMeaning
     if shipped is not None or labels is None or ACTION_COLUMN not in labels.columns:
         return shipped
     try:
-        truth = labels.at(ACTION_COLUMN, np.asarray(analysis.clip.indices)[:-1])
+        truth = labels.at(ACTION_COLUMN, np.asarray(analysis.clip.indices)[:-1], analysis.clip.source_frames)
     except LabelsError:
         return None
     meanings = code_meanings(agreement(analysis.actions.codes, truth, model.codebook_size))

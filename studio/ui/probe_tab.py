@@ -153,7 +153,8 @@ def _values(state: ClipState, labels: Labels, name: str) -> np.ndarray:
     if name not in labels.columns:
         raise gr.Error(f"the labels have no column '{name[:40]}'")
     try:
-        return labels.at(name, np.asarray(state.analysis.clip.indices))  # [T], one per analyzed frame
+        clip = state.analysis.clip
+        return labels.at(name, np.asarray(clip.indices), clip.source_frames)  # [T], one per analyzed frame
     except LabelsError as err:
         raise gr.Error(str(err)) from None
 
