@@ -408,7 +408,8 @@ def _probe_data(model: WorldModel, frames: int) -> tuple[np.ndarray, dict[str, n
         labels = read_labels(path.with_suffix(".csv"))
         latents.append(analysis.latents)  # [T, N, D]
         for name in labels.columns:
-            columns.setdefault(name, []).append(labels.at(name, np.asarray(analysis.clip.indices)))
+            clip = analysis.clip
+            columns.setdefault(name, []).append(labels.at(name, np.asarray(clip.indices), clip.source_frames))
     if latents:
         looped = np.resize(np.concatenate(latents), (frames, *latents[0].shape[1:]))
         return (
