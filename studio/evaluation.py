@@ -31,8 +31,15 @@ from studio.games import ACTION_COLUMN, Game, find_game
 from studio.games.atari import RAM_BYTES, ram_column
 from studio.games.sprites import median_background, sprite_mask
 from studio.labels import read_labels
-from studio.metrics import best_one_to_one_accuracy, code_perplexity, normalized_mutual_information, psnr
+from studio.metrics import (
+    best_one_to_one_accuracy,
+    code_perplexity,
+    effective_rank,
+    normalized_mutual_information,
+    psnr,
+)
 from studio.perturb import TOLERANCE_FORMS
+from studio.probe import ProbeConfig, probe_all
 from studio.rollout import DELTA_T_HORIZON as HORIZON
 from studio.runtime import WorldModel
 from studio.video import read_clip, resize_frames
@@ -43,6 +50,7 @@ LONG_STARTS = 400  # of those starts, at most this many (spread over the episode
 CONSISTENCY_STARTS = 400  # start frames each code is held from
 STABILITY_STARTS, STABILITY_STEPS, STABILITY_HOLD = 10, 1000, 10  # long rollouts: starts, steps, steps a code is held
 TOLERANCE_FRAMES = 400  # held-out source frames the tolerance figures are measured on
+PROBE_FRAMES = 3000  # frames, spread over the episodes, the latents' rank and linear probes are measured on
 
 
 @dataclass
@@ -53,6 +61,7 @@ class EpisodeData:
     actions: np.ndarray | None = None  # [T] int, action[t] moves frame t to t+1; -1 unknown
     player_motion: np.ndarray | None = None  # [T-1] float, -1 / 0 / +1 as the game tells it, NaN unknown
     native: np.ndarray | None = None  # [T, h, w, 3] uint8: the source frames, for the tolerance figures
+    probed: dict[str, np.ndarray] | None = None  # the game's PROBED_LABELS, [T] each, where the RAM tells them
 
     @classmethod
     def of(
@@ -65,11 +74,16 @@ class EpisodeData:
     ) -> EpisodeData:
         """An episode shard's contents (frames, actions [T] with -1 unknown, RAM [T, R], source frames) as the
         evaluation sees them: actions only when any is known, the player's motion where the studio knows the game."""
+        probed = None
+        if game is not None and game.PROBED_LABELS and ram.shape[1]:
+            labels = game.frame_labels(frames, actions, ram)
+            probed = {name: labels[name] for name in game.PROBED_LABELS}
         return cls(
             frames=frames,
             actions=actions if (actions >= 0).any() else None,
             player_motion=game.recorded_motion(frames, ram) if game is not None else None,
             native=native,
+            probed=probed,
         )
 
 
@@ -102,11 +116,12 @@ def evaluate(
         )
     }
     long = {f"{kind}_{t}": [] for kind in ("model", "copy") for t in LONG_HORIZONS}
-    real_checks, contexts, context_frames = [], [], []
+    real_checks, contexts, context_frames, latents = [], [], [], []
     starts_per_episode = max(1, max_starts // len(episodes))
     for episode in episodes:
         x = model.as_model_frames(episode.frames)  # [T, 3, H, W]
         z = model.encode(x)  # [T, N, D]
+        latents.append(z)
         decoded = model.decode(z)  # [T, 3, H, W]
         mask = sprite_mask(x, background)  # [T, H, W]
         recon.append(psnr(decoded, x))
@@ -147,6 +162,7 @@ def evaluate(
         "teacher_forced_psnr_db": {f"t{t}": _mean(long[f"model_{t}"]) for t in LONG_HORIZONS},
         "teacher_forced_copy_baseline_psnr_db": {f"t{t}": _mean(long[f"copy_{t}"]) for t in LONG_HORIZONS},
     }
+    figures |= latent_figures(latents, [e.probed for e in episodes])
     if contexts:
         usage = np.bincount(codes_all, minlength=model.codebook_size) / len(codes_all)  # [K]
         all_contexts, all_frames = np.concatenate(contexts), np.concatenate(context_frames)
@@ -183,6 +199,20 @@ def evaluate(
         "rollout_starts": int(sum(len(part) for part in rollout["model_1"])),
         "horizon": HORIZON,
     }
+    return figures
+
+
+def latent_figures(latents: list[np.ndarray], probed: list[dict[str, np.ndarray] | None]) -> dict:
+    """What the latents carry, on at most PROBE_FRAMES frames spread over the episodes (latents [T, N, D] each):
+    their effective rank, and the held-out R² of a linear probe for each label the game names (where every
+    episode has it), on contiguous folds (0: no better than the labels' mean)."""
+    frames = np.concatenate(latents)  # [T, N, D]
+    pick = np.arange(0, len(frames), max(1, len(frames) // PROBE_FRAMES))[:PROBE_FRAMES]
+    figures = {"latent_effective_rank": effective_rank(frames[pick])}
+    if probed and all(p is not None for p in probed):
+        columns = {name: np.concatenate([p[name] for p in probed])[pick].astype(np.float64) for name in probed[0]}
+        ranking = probe_all(frames[pick], columns, ProbeConfig(kind="number"))
+        figures["linear_probe_r2"] = {r.column: r.score for r in sorted(ranking.results, key=lambda r: r.column)}
     return figures
 
 
@@ -285,12 +315,14 @@ def episodes_from_examples(model: WorldModel, game: Game | None) -> list[Episode
         )
         labels_path = path.with_suffix(".csv")
         labels = read_labels(labels_path) if labels_path.is_file() else None
-        actions = motion = None
+        actions = motion = probed = None
         if labels is not None and ACTION_COLUMN in labels.columns:
             actions = labels.at(ACTION_COLUMN, clip.indices, clip.source_frames).astype(np.int64)
         if game is not None:
             motion = game.recorded_motion(clip.frames, _ram_of(labels, clip))
-        episodes.append(EpisodeData(clip.frames, actions, motion))
+            if game.PROBED_LABELS and labels is not None and set(game.PROBED_LABELS) <= set(labels.columns):
+                probed = {name: labels.at(name, clip.indices, clip.source_frames) for name in game.PROBED_LABELS}
+        episodes.append(EpisodeData(clip.frames, actions, motion, probed=probed))
     if not episodes:
         raise ValueError("the bundle ships no example clips")
     return episodes

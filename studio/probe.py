@@ -108,13 +108,13 @@ def probe_all(
     config: ProbeConfig = ProbeConfig(),
     progress: Progress | None = None,
 ) -> ColumnRanking:
-    """Probe every column (kinds chosen automatically) on one decomposition per fold, and rank them by the share
-    of their baseline's errors they remove."""
+    """Probe every column (of `config.kind`; "auto" chooses per column) on one decomposition per fold, and rank
+    them by the share of their baseline's errors they remove."""
     _check_frames(len(latents), config.folds)
     kinds, skipped = {}, {}
     for name, values in columns.items():
         try:
-            kinds[name] = (values, _checked_kind(values, len(latents), name, "auto"))
+            kinds[name] = (values, _checked_kind(values, len(latents), name, config.kind))
         except ProbeError as err:
             skipped[name] = str(err)
     results = _probe_columns(latents, kinds, config.folds, progress) if kinds else []

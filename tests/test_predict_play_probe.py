@@ -328,3 +328,18 @@ def test_running_games_share_a_step_budget_and_none_exceeds_a_screen_refresh():
         assert players * per_player <= RUN_STEPS_PER_S + 1e-9
         # the budget is used up, not left idle: as fast as the shared rate allows
         assert per_player == pytest.approx(RUN_STEPS_PER_S / players)
+
+
+def test_the_evaluation_probes_the_labels_a_game_names_and_measures_the_latents_rank():
+    """Whole-number labels (Breakout's score, RAM positions) are probed as numbers, as R² beside each other."""
+    from studio.evaluation import latent_figures
+
+    rng = np.random.default_rng(0)
+    positions = [rng.integers(0, 100, 300), rng.integers(0, 100, 200)]  # two episodes: where a sprite is
+    latents = [np.stack([p, rng.normal(size=len(p))], axis=1)[:, None, :] * np.ones((1, 4, 1)) for p in positions]
+    probed = [{"sprite_x": p, "noise": rng.integers(0, 100, len(p))} for p in positions]  # [T] each
+    figures = latent_figures(latents, probed)
+    assert figures["linear_probe_r2"]["sprite_x"] > 0.99 and figures["linear_probe_r2"]["noise"] < 0.1
+    assert 1.0 < figures["latent_effective_rank"] < 2.5  # two directions, one far wider than the other
+    collapsed = latent_figures([rng.normal(size=(50, 1, 1)) * np.ones((1, 4, 2))], [None])  # one direction
+    assert "linear_probe_r2" not in collapsed and collapsed["latent_effective_rank"] < 1.5

@@ -46,6 +46,8 @@ class Game(Protocol):
     PLAYER_NAME: str  # what the player is called on screen (Breakout's paddle)
     MOVEMENT_CLASSES: tuple[str, ...]  # what an action asks of the player (`movement_class`), by index
     MOTION_AXES: tuple[str, ...]  # the axes of DIRECTIONS along which `player_motion` measures the player
+    # the `frame_labels` columns that say where things are on screen: `studio evaluate` probes the latents for them
+    PROBED_LABELS: tuple[str, ...]
     NATIVE_SIZE: tuple[int, int]  # the environment's frames, height × width
     NATIVE_FPS: float  # frames a second the game shows
     FRAME_SKIP: int  # frames the game shows per transition played

@@ -30,6 +30,7 @@ MOVES = (NOOP, RIGHT, LEFT)  # what a random move is drawn from
 MOVEMENT_CLASSES = ("left", "none", "right")
 MOVEMENT_OF_ACTION = {NOOP: 1, FIRE: 1, RIGHT: 2, LEFT: 0}
 MOTION_AXES = ("horizontal",)  # the paddle moves along one axis
+PROBED_LABELS = ("paddle_x", "ball_x", "ball_y", "score")  # frame_labels' named columns
 
 # RAM (Atari 2600, 128 bytes): paddle x in [PADDLE_MIN, PADDLE_MAX], ball x, ball y (0 while no ball is in play);
 # the score in binary-coded decimal, hundreds in SCORE_HUNDREDS and tens and ones in SCORE_TENS (checked against

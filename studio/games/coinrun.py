@@ -69,6 +69,7 @@ NOOP, LEFT, LEFT_JUMP, RIGHT, RIGHT_JUMP = 4, 1, 2, 7, 8
 # the ground and drops through crates, so it counts as none
 MOVEMENT_CLASSES = ("left", "none", "right", "left+jump", "jump", "right+jump")
 MOTION_AXES = ("horizontal", "vertical")
+PROBED_LABELS = ()  # the game exposes no positions: its labels are moves, which one frame cannot show
 
 
 def movement_class(actions: np.ndarray) -> np.ndarray:

@@ -119,6 +119,12 @@ FIGURES = {
     "tolerance_psnr_db.reencoded_480x360_crf30": Figure(
         "Tolerance: re-uploaded", "dB", "stretched to 480×360 and H.264-encoded at CRF 30, as a shared clip might be"
     ),
+    "latent_effective_rank": Figure(
+        "Effective rank of the latents",
+        "dims",
+        "how many directions the frames' latents spread over (exp of the entropy of their singular values; 1: "
+        "collapsed)",
+    ),
     "codebook_perplexity": Figure(
         "Codebook perplexity", "codes", "how many codes are in use, in effect (K codes used equally give K)"
     ),
@@ -144,6 +150,20 @@ FIGURES = {
     ),
     "code_nmi_share_of_ceiling": Figure("Codes' share of that ceiling", "%", "code NMI over the ceiling"),
 }
+
+
+def probe_figure(label: str) -> Figure:
+    """The figure `studio evaluate` writes as `linear_probe_r2.<label>`, for any label a game names."""
+    words = label.replace("_", " ")
+    return Figure(
+        f"Linear probe R², {words}",
+        "R²",
+        f"held-out R² of a linear map from a frame's latents to its {words} (1: read off exactly; 0: no better "
+        "than the mean); what the latent space carries, linearly",
+    )
+
+
+PROBE_PREFIX = "linear_probe_r2."
 # what the measurement was rather than a figure of the model: the card says it under the table, or leaves it out
 DETAILS = (
     "measured_on.",
@@ -233,9 +253,11 @@ def _metrics_table(metrics: dict, clip: dict[str, float]) -> list[str]:
         "| figure | unit | " + " | ".join(sets) + " | what it says |",
         "| --- | --- |" + " ---: |" * len(sets) + " --- |",
     ]
-    for key, figure in FIGURES.items():
+    probed = dict.fromkeys(key for values in sets.values() for key in values if key.startswith(PROBE_PREFIX))
+    named = {**FIGURES, **{key: probe_figure(key.removeprefix(PROBE_PREFIX)) for key in probed}}
+    for key, figure in named.items():
         if any(key in values for values in sets.values()):
-            values = [_figure_value(key, values.get(key)) for values in sets.values()]
+            values = [_figure_value(figure, key, values.get(key)) for values in sets.values()]
             lines.append(f"| **{figure.name}** | {figure.unit} | " + " | ".join(values) + f" | {figure.meaning} |")
     for key in _unnamed_figures(sets.values()):  # a figure this card has no name for yet still shows, by its key
         lines.append(f"| `{key}` | | " + " | ".join(_format(values.get(key, "–")) for values in sets.values()) + " | |")
@@ -252,15 +274,15 @@ def _metrics_table(metrics: dict, clip: dict[str, float]) -> list[str]:
 def _unnamed_figures(sets) -> list[str]:
     """The flattened keys of measured figures that FIGURES does not name and DETAILS does not account for."""
     keys = dict.fromkeys(key for values in sets for key in values)
-    return [key for key in keys if key not in FIGURES and not key.startswith(DETAILS)]
+    return [key for key in keys if key not in FIGURES and not key.startswith((*DETAILS, PROBE_PREFIX))]
 
 
-def _figure_value(key: str, value) -> str:
+def _figure_value(figure: Figure, key: str, value) -> str:
     if value is None:
         return "–"
     if key in PERCENT:
         return f"{100 * value:.1f}"
-    digits = {"dB": 1, "0–1": 2, "codes": 1}[FIGURES[key].unit]
+    digits = {"dB": 1, "0–1": 2, "R²": 2, "codes": 1, "dims": 1}[figure.unit]
     return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
 
 
