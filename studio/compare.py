@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,15 @@ class Consistency:
 
 
 @dataclass(frozen=True)
+class ShippedLatents:
+    """What `studio evaluate` measured of the bundle's latent space and wrote in its manifest."""
+
+    effective_rank: float | None
+    probes_r2: dict[str, float]  # label -> held-out R² of a linear probe (the labels its game names)
+    measured_on: str  # the set, named, with its size
+
+
+@dataclass(frozen=True)
 class Familiarity:
     """How far the studio can vouch for a side: the clip's familiarity to the bundle, in a sentence."""
 
@@ -82,6 +91,7 @@ class SideFigures:
     usage: np.ndarray  # [K] share of the clip's transitions per code
     perplexity: float
     consistency: Consistency | None
+    shipped_latents: ShippedLatents | None
     reconstruction_psnr_db: float  # mean over PSNR_FRAMES frames spread over the clip
     start_reconstruction: np.ndarray  # [H, W, 3] uint8, the rollout's start frame decoded
     start_psnr_db: float  # the start frame's reconstruction PSNR
@@ -187,6 +197,7 @@ def measure(
         usage=np.bincount(codes, minlength=model.codebook_size) / max(1, len(codes)),
         perplexity=code_perplexity(codes, model.codebook_size),
         consistency=shipped_consistency(model),
+        shipped_latents=shipped_latents(model),
         reconstruction_psnr_db=float(sampled.psnr.mean()),
         start_reconstruction=sampled.frames[at],
         start_psnr_db=float(sampled.psnr[at]),
@@ -212,14 +223,32 @@ def familiarity_of(side: Side) -> Familiarity:
 
 def shipped_consistency(model: WorldModel) -> Consistency | None:
     """The bundle's code consistency from its manifest: on the held-out episodes first, else the example clips."""
-    for key, name in MEASURED_SETS.items():
-        metrics = model.manifest.metrics.get(key, {})
+    for metrics, measured_on in _measured_sets(model):
         consistency = metrics.get("code_consistency", {})
         if "mean" in consistency:
-            size = metrics.get("measured_on", {})
-            sized = f" ({size['episodes']} episodes, {size['frames']:,} frames)" if "frames" in size else ""
-            return Consistency(float(consistency["mean"]), int(consistency.get("codes_in_use", 0)), name + sized)
+            return Consistency(float(consistency["mean"]), int(consistency.get("codes_in_use", 0)), measured_on)
     return None
+
+
+def shipped_latents(model: WorldModel) -> ShippedLatents | None:
+    """The latents' effective rank and linear probes from the manifest: held-out episodes first, else examples."""
+    for metrics, measured_on in _measured_sets(model):
+        if "latent_effective_rank" in metrics:
+            probes = {label: float(r2) for label, r2 in metrics.get("linear_probe_r2", {}).items()}
+            return ShippedLatents(float(metrics["latent_effective_rank"]), probes, measured_on)
+    return None
+
+
+def _measured_sets(model: WorldModel) -> list[tuple[dict, str]]:
+    """The manifest's measured figures per set, in MEASURED_SETS' order, each with its set named and sized."""
+    sets = []
+    for key, name in MEASURED_SETS.items():
+        metrics = model.manifest.metrics.get(key, {})
+        size = metrics.get("measured_on", {})
+        sets.append(
+            (metrics, name + (f" ({size['episodes']} episodes, {size['frames']:,} frames)" if "frames" in size else ""))
+        )
+    return sets
 
 
 def probe_differences(a: ColumnRanking | None, b: ColumnRanking | None) -> list[ProbeDifference]:
@@ -280,6 +309,7 @@ def _side_summary(figures: SideFigures) -> dict:
         "code_usage": [round(float(u), 4) for u in figures.usage],
         "code_consistency": None if figures.consistency is None else round(figures.consistency.mean, 4),
         "code_consistency_measured_on": None if figures.consistency is None else figures.consistency.measured_on,
+        "shipped_latents": None if figures.shipped_latents is None else asdict(figures.shipped_latents),
         "columns_probed": 0 if figures.probes is None else len(figures.probes.results),
     }
 

@@ -326,6 +326,13 @@ def summary_markdown(comparison: Comparison) -> str:
         ("Codes used · perplexity", lambda f: f"{int((f.usage > 0).sum())} · {f.perplexity:.2f} of {len(f.usage)}"),
         ("Code consistency (bundle's manifest)", _consistency),
         ("Label columns carried better", lambda f: _wins(comparison, f is b)),
+        ("Effective rank of the latents (bundle's manifest)", _shipped_rank),
+        *[
+            (f"Linear probe R², {label.replace('_', ' ')} (bundle's manifest)", _shipped_probe(label))
+            for label in dict.fromkeys(
+                label for f in (a, b) if f.shipped_latents for label in f.shipped_latents.probes_r2
+            )
+        ],
     ]
     lines = [f"| | **A**: {a.side.title} | **B**: {b.side.title} |", "| --- | --- | --- |"]
     lines += [f"| {name} | {show(a)} | {show(b)} |" for name, show in rows]
@@ -349,6 +356,21 @@ def _rollout(figures: SideFigures) -> str:
 def _consistency(figures: SideFigures) -> str:
     c = figures.consistency
     return "not measured" if c is None else f"{c.mean:.0%} over {c.codes_in_use} codes, {c.measured_on}"
+
+
+def _shipped_rank(figures: SideFigures) -> str:
+    shipped = figures.shipped_latents
+    if shipped is None or shipped.effective_rank is None:
+        return "not measured"
+    return f"{shipped.effective_rank:.1f} of {figures.latent_size} dims, {shipped.measured_on}"
+
+
+def _shipped_probe(label: str):
+    def show(figures: SideFigures) -> str:
+        shipped = figures.shipped_latents
+        return "–" if shipped is None or label not in shipped.probes_r2 else f"{shipped.probes_r2[label]:.2f}"
+
+    return show
 
 
 def _wins(comparison: Comparison, b: bool) -> str:
