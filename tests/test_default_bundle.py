@@ -44,6 +44,8 @@ def test_recorded_figures_hold_on_the_example_clips(measured):
     rollouts, kept = measured["frame_check"]["rollouts"], recorded["frame_check"]["rollouts"]
     for key in ("pass_rate", "familiar_rate"):
         assert rollouts[key] == pytest.approx(kept[key], abs=1e-6), key
+    assert measured["latent_effective_rank"] == pytest.approx(recorded["latent_effective_rank"], rel=1e-3)
+    assert measured["linear_probe_r2"] == pytest.approx(recorded["linear_probe_r2"], abs=1e-3)
 
 
 def test_the_model_beats_its_baselines_on_the_examples(measured):
