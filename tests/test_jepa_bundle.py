@@ -1,0 +1,57 @@
+"""The shipped JEPA bundle (exported/breakout-jepa): the same Breakout data learnt V-JEPA's way. It loads as a
+bundle of the jepa family, its latents did not collapse, its recorded figures hold when measured again through
+its graphs, and its own example clips are familiar to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.bundle import load_bundle
+from studio.cli import main
+from studio.evaluation import episodes_from_examples, latent_figures
+from studio.games import find_game
+from studio.runtime import WorldModel
+
+BUNDLE = Path(__file__).resolve().parent.parent / "exported" / "breakout-jepa"
+
+pytestmark = pytest.mark.skipif(not BUNDLE.is_dir(), reason="no JEPA bundle shipped")
+
+
+def test_the_bundle_is_of_the_jepa_family_and_ships_labelled_examples():
+    bundle = load_bundle(BUNDLE)
+    assert bundle.manifest.family == "jepa"
+    clips = sorted((BUNDLE / "examples").glob("*.mp4"))
+    assert len(clips) == 3 and all(clip.with_suffix(".csv").is_file() for clip in clips)
+    assert sum(p.stat().st_size for p in bundle.graph_paths.values()) < 20 * 2**20
+    assert {"heldout", "examples"} <= set(bundle.manifest.metrics)
+
+
+def test_its_latents_did_not_collapse():
+    """Collapse would put every frame on one latent: effective rank near 1 and every probe at its baseline."""
+    heldout = load_bundle(BUNDLE).manifest.metrics["heldout"]
+    assert heldout["latent_effective_rank"] > 20
+    assert heldout["linear_probe_r2"]["paddle_x"] > 0.5
+
+
+def test_its_latent_figures_hold_on_the_example_clips():
+    model = WorldModel.load(BUNDLE, device="cpu")
+    episodes = episodes_from_examples(model, find_game(model.manifest.trained_on["source"]))
+    latents = [model.encode(model.as_model_frames(e.frames)) for e in episodes]  # [T, N, D] each
+    measured = latent_figures(latents, [e.probed for e in episodes])
+    recorded = model.manifest.metrics["examples"]
+    assert measured["latent_effective_rank"] == pytest.approx(recorded["latent_effective_rank"], rel=1e-3)
+    assert measured["linear_probe_r2"] == pytest.approx(recorded["linear_probe_r2"], abs=1e-3)
+
+
+def test_its_own_example_is_familiar_and_reconstructs_as_recorded(tmp_path):
+    out = tmp_path / "breakout_1.npz"
+    clip = BUNDLE / "examples" / "breakout_1.mp4"
+    assert main(["analyze", str(clip), "--bundle", str(BUNDLE), "--out", str(out), "--device", "cpu"]) == 0
+    with np.load(out) as result:
+        assert bool(result["familiar"])
+        psnr = float(result["psnr"].mean())
+    recorded = load_bundle(BUNDLE).manifest.metrics["examples"]["reconstruction_psnr_db"]
+    assert psnr == pytest.approx(recorded, abs=0.5)  # one of the three clips against the three's mean
