@@ -18,6 +18,7 @@ import numpy as np
 
 from studio.action_codes import MEASURED_SETS
 from studio.analysis import ClipAnalysis, preview_indices, reconstruct
+from studio.behaviour import IN_USE_SHARE
 from studio.labels import Labels, LabelsError
 from studio.latent_map import LatentMaps
 from studio.metrics import code_perplexity, effective_rank
@@ -62,6 +63,9 @@ class Consistency:
     mean: float  # mean over the codes in use of the share of starts moving the player its code's commonest way
     codes_in_use: int
     measured_on: str  # the set, named, with its size
+    moving_codes: (
+        int  # codes in use whose commonest way moves the player (a code that leaves it still is consistent too)
+    )
 
 
 @dataclass(frozen=True)
@@ -226,7 +230,9 @@ def shipped_consistency(model: WorldModel) -> Consistency | None:
     for metrics, measured_on in _measured_sets(model):
         consistency = metrics.get("code_consistency", {})
         if "mean" in consistency:
-            return Consistency(float(consistency["mean"]), int(consistency.get("codes_in_use", 0)), measured_on)
+            in_use = [c for c in consistency.get("per_code", {}).values() if c["usage"] >= IN_USE_SHARE]
+            moving = sum(c["direction"] != "none" for c in in_use)
+            return Consistency(float(consistency["mean"]), int(consistency.get("codes_in_use", 0)), measured_on, moving)
     return None
 
 

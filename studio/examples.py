@@ -18,6 +18,18 @@ def example_clips(model: WorldModel) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in CLIP_SUFFIXES)
 
 
+def distinct_files(paths) -> list[Path]:
+    """The paths in order, leaving out a file of the same name and bytes as one already kept (two bundles
+    trained on the same data ship the same example clips)."""
+    kept, seen = [], set()
+    for path in paths:
+        key = (path.name, path.read_bytes())
+        if key not in seen:
+            seen.add(key)
+            kept.append(path)
+    return kept
+
+
 def example_labels(model: WorldModel, clip_name: str) -> Labels | None:
     """The labels shipped beside the example clip called `clip_name` (the name of an upload, whose folder
     is Gradio's copy), or None when it is not one of the bundle's examples or has no labels."""

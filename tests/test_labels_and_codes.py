@@ -149,3 +149,16 @@ def test_play_buttons_read_what_holding_each_code_does_from_the_bundle():
     assert shipped_code_meanings(model).measured_on == "the bundle's example clips, each code held"
     model.manifest.metrics.pop("examples")
     assert shipped_code_meanings(model) is None  # the Play tab then reads the clip's labels, if it has any
+
+
+def test_examples_shipped_by_two_bundles_are_offered_once(tmp_path):
+    from studio.examples import distinct_files
+
+    a, b, c = (tmp_path / n for n in ("a", "b", "c"))
+    for folder, content in ((a, b"same"), (b, b"same"), (c, b"other")):
+        folder.mkdir()
+        (folder / "clip_1.mp4").write_bytes(content)
+    assert distinct_files([a / "clip_1.mp4", b / "clip_1.mp4", c / "clip_1.mp4"]) == [
+        a / "clip_1.mp4",
+        c / "clip_1.mp4",
+    ]

@@ -22,7 +22,7 @@ from studio.analysis import (
     save_analysis_csv,
 )
 from studio.bundle import BundleError
-from studio.examples import example_clips
+from studio.examples import distinct_files, example_clips
 from studio.montage import captioned, enlarged, side_by_side
 from studio.runtime import WorldModel
 from studio.screen import ScreenError, draw_box, parse_box
@@ -140,9 +140,11 @@ class ClipTab(Tab):
                 self.upload = gr.File(
                     label="Game clip", file_types=CLIP_TYPES, type="filepath", height=120, elem_id="clip-upload"
                 )
-                # every bundle's examples, the default bundle's first; each is analyzed with the bundle picked
+                # every bundle's examples (once each), the default bundle's first; each is analyzed with the
+                # bundle picked
                 bundles = [shelf.default_name, *(name for name in shelf.names if name != shelf.default_name)]
-                examples = [[str(p)] for name in bundles for p in example_clips(shelf.get(name))]
+                clips = distinct_files(p for name in bundles for p in example_clips(shelf.get(name)))
+                examples = [[str(p)] for p in clips]
                 if examples:
                     shipped = gr.Examples(
                         examples,

@@ -355,7 +355,10 @@ def _rollout(figures: SideFigures) -> str:
 
 def _consistency(figures: SideFigures) -> str:
     c = figures.consistency
-    return "not measured" if c is None else f"{c.mean:.0%} over {c.codes_in_use} codes, {c.measured_on}"
+    if c is None:
+        return "not measured"
+    moving = "none of which moves the player" if c.moving_codes == 0 else f"{c.moving_codes} of them moving the player"
+    return f"{c.mean:.0%} over {c.codes_in_use} codes, {moving}; {c.measured_on}"
 
 
 def _shipped_rank(figures: SideFigures) -> str:
