@@ -19,6 +19,7 @@ import numpy as np
 from studio.action_codes import MEASURED_SETS
 from studio.analysis import ClipAnalysis, preview_indices, reconstruct
 from studio.behaviour import IN_USE_SHARE
+from studio.evaluation import PROBES_KEY, RANK_KEY
 from studio.labels import Labels, LabelsError
 from studio.latent_map import LatentMaps
 from studio.metrics import code_perplexity, effective_rank
@@ -239,9 +240,9 @@ def shipped_consistency(model: WorldModel) -> Consistency | None:
 def shipped_latents(model: WorldModel) -> ShippedLatents | None:
     """The latents' effective rank and linear probes from the manifest: held-out episodes first, else examples."""
     for metrics, measured_on in _measured_sets(model):
-        if "latent_effective_rank" in metrics:
-            probes = {label: float(r2) for label, r2 in metrics.get("linear_probe_r2", {}).items()}
-            return ShippedLatents(float(metrics["latent_effective_rank"]), probes, measured_on)
+        if RANK_KEY in metrics:
+            probes = {label: float(r2) for label, r2 in metrics.get(PROBES_KEY, {}).items()}
+            return ShippedLatents(float(metrics[RANK_KEY]), probes, measured_on)
     return None
 
 

@@ -51,6 +51,7 @@ CONSISTENCY_STARTS = 400  # start frames each code is held from
 STABILITY_STARTS, STABILITY_STEPS, STABILITY_HOLD = 10, 1000, 10  # long rollouts: starts, steps, steps a code is held
 TOLERANCE_FRAMES = 400  # held-out source frames the tolerance figures are measured on
 PROBE_FRAMES = 3000  # frames, spread over the episodes, the latents' rank and linear probes are measured on
+RANK_KEY, PROBES_KEY = "latent_effective_rank", "linear_probe_r2"  # where latent_figures writes its figures
 
 
 @dataclass
@@ -208,11 +209,11 @@ def latent_figures(latents: list[np.ndarray], probed: list[dict[str, np.ndarray]
     episode has it), on contiguous folds (0: no better than the labels' mean)."""
     frames = np.concatenate(latents)  # [T, N, D]
     pick = np.arange(0, len(frames), max(1, len(frames) // PROBE_FRAMES))[:PROBE_FRAMES]
-    figures = {"latent_effective_rank": effective_rank(frames[pick])}
+    figures = {RANK_KEY: effective_rank(frames[pick])}
     if probed and all(p is not None for p in probed):
         columns = {name: np.concatenate([p[name] for p in probed])[pick].astype(np.float64) for name in probed[0]}
         ranking = probe_all(frames[pick], columns, ProbeConfig(kind="number"))
-        figures["linear_probe_r2"] = {r.column: r.score for r in sorted(ranking.results, key=lambda r: r.column)}
+        figures[PROBES_KEY] = {r.column: r.score for r in sorted(ranking.results, key=lambda r: r.column)}
     return figures
 
 

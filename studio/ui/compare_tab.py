@@ -30,6 +30,7 @@ from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError, read_labels
 from studio.plots import clip_trajectory, code_usage_comparison_figure, trajectory_figure
 from studio.ui.clip_tab import DISMISS_TOASTS
+from studio.ui.model_tab import linear_probe_figure
 from studio.ui.state import BundleShelf, ClipState
 from studio.ui.tab import Tab, Updates
 from studio.video import CLIP_SUFFIXES, ClipError
@@ -328,7 +329,7 @@ def summary_markdown(comparison: Comparison) -> str:
         ("Label columns carried better", lambda f: _wins(comparison, f is b)),
         ("Effective rank of the latents (bundle's manifest)", _shipped_rank),
         *[
-            (f"Linear probe R², {label.replace('_', ' ')} (bundle's manifest)", _shipped_probe(label))
+            (f"{linear_probe_figure(label).name} (bundle's manifest)", _shipped_probe(label))
             for label in dict.fromkeys(
                 label for f in (a, b) if f.shipped_latents for label in f.shipped_latents.probes_r2
             )

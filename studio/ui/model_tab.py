@@ -8,6 +8,7 @@ import gradio as gr
 import numpy as np
 
 from studio.action_codes import agreement
+from studio.evaluation import PROBES_KEY, RANK_KEY
 from studio.games import ACTION_COLUMN
 from studio.labels import LabelsError
 from studio.metrics import code_perplexity
@@ -119,7 +120,7 @@ FIGURES = {
     "tolerance_psnr_db.reencoded_480x360_crf30": Figure(
         "Tolerance: re-uploaded", "dB", "stretched to 480×360 and H.264-encoded at CRF 30, as a shared clip might be"
     ),
-    "latent_effective_rank": Figure(
+    RANK_KEY: Figure(
         "Effective rank of the latents",
         "dims",
         "how many directions the frames' latents spread over (exp of the entropy of their singular values; 1: "
@@ -152,7 +153,7 @@ FIGURES = {
 }
 
 
-def probe_figure(label: str) -> Figure:
+def linear_probe_figure(label: str) -> Figure:
     """The figure `studio evaluate` writes as `linear_probe_r2.<label>`, for any label a game names."""
     words = label.replace("_", " ")
     return Figure(
@@ -163,7 +164,7 @@ def probe_figure(label: str) -> Figure:
     )
 
 
-PROBE_PREFIX = "linear_probe_r2."
+PROBE_PREFIX = f"{PROBES_KEY}."
 # what the measurement was rather than a figure of the model: the card says it under the table, or leaves it out
 DETAILS = (
     "measured_on.",
@@ -254,7 +255,7 @@ def _metrics_table(metrics: dict, clip: dict[str, float]) -> list[str]:
         "| --- | --- |" + " ---: |" * len(sets) + " --- |",
     ]
     probed = dict.fromkeys(key for values in sets.values() for key in values if key.startswith(PROBE_PREFIX))
-    named = {**FIGURES, **{key: probe_figure(key.removeprefix(PROBE_PREFIX)) for key in probed}}
+    named = {**FIGURES, **{key: linear_probe_figure(key.removeprefix(PROBE_PREFIX)) for key in probed}}
     for key, figure in named.items():
         if any(key in values for values in sets.values()):
             values = [_figure_value(figure, key, values.get(key)) for values in sets.values()]
