@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import find_objects, label
 
+from studio.figures import CONSISTENCY_PER_CODE, CONSISTENCY_VERTICAL_PER_CODE, MEASURED_SETS, measured_sets
 from studio.games import JUMP_WORDS, MOTION_WORDS, find_game
 from studio.metrics import best_one_to_one_accuracy, confusion_matrix, normalized_mutual_information
 from studio.runtime import ActionInference, WorldModel, to_uint8_frames
@@ -165,9 +166,6 @@ class CodeMeanings:
     measured_on: str
 
 
-MEASURED_SETS = {"heldout": "the bundle's held-out episodes", "examples": "the bundle's example clips"}
-
-
 def shipped_code_meanings(model: WorldModel) -> CodeMeanings | None:
     """What holding each code does to the player in the model's own rollouts, what a Play button does, as
     `studio evaluate` measured it (`code_consistency`) and wrote it in the bundle's manifest: on the held-out
@@ -176,14 +174,13 @@ def shipped_code_meanings(model: WorldModel) -> CodeMeanings | None:
     manifest has neither."""
     game = find_game(model.manifest.trained_on.get("source"))
     player = game.PLAYER_NAME if game is not None else "player"
-    for key, measured_on in MEASURED_SETS.items():
-        consistency = model.manifest.metrics.get(key, {}).get("code_consistency", {})
-        held = consistency.get("per_code")
+    for name, figures in measured_sets(model.manifest.metrics).items():
+        held = figures.detail(CONSISTENCY_PER_CODE)
         if held:
-            vertical = consistency.get("vertical", {}).get("per_code", {})
+            vertical = figures.detail(CONSISTENCY_VERTICAL_PER_CODE) or {}
             return CodeMeanings(
                 {int(code): _meaning(f, vertical.get(code), player) for code, f in held.items() if f.get("starts")},
-                f"{measured_on}, each code held",
+                f"the bundle's {MEASURED_SETS.get(name, name)}, each code held",
             )
     return None
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.familiarity import Verdict, familiarity, nearest_distances, verdict
+from studio.figures import CODES_USED
 from studio.memory import release_freed_memory
 from studio.metrics import psnr
 from studio.reference import Reference, game_name, reference_of
@@ -82,7 +83,7 @@ class ClipAnalysis:
             "source_frames": self.clip.source_frames,
             "fps": round(self.clip.fps, 3),
             **vouching,
-            "codes_used": len(codes),
+            CODES_USED.key: len(codes),
             "most_common_code": int(codes[counts.argmax()]),
             **{f"seconds_{stage}": round(seconds, 3) for stage, seconds in self.timings.items()},
         }

@@ -51,20 +51,24 @@ def code_consistency(
                 "shares": {name: float(c / max(1, counts.sum())) for name, c in zip(names, counts)},
                 "starts": int(counts.sum()),
             }
-        in_use = [c for c in per_code.values() if c["usage"] >= IN_USE_SHARE]
-        best = {
-            f"best_{name}": max((c["consistency"] for c in in_use if c["direction"] == name), default=0.0)
-            for name in (names[0], names[2])
-        }
-        figures[axis] = {
-            "mean": float(np.mean([c["consistency"] for c in in_use])) if in_use else 0.0,
-            "codes_in_use": len(in_use),
-            **best,
-            "steps_held": CONSISTENCY_STEPS,
-            "per_code": per_code,
-        }
+        figures[axis] = {**consistency_summary(per_code, names), "steps_held": CONSISTENCY_STEPS, "per_code": per_code}
     sideways = figures.pop("horizontal")
     return {**sideways, **figures}
+
+
+def consistency_summary(per_code: dict, names: tuple[str, str, str]) -> dict:
+    """The figures of one motion axis from its per-code table: the mean consistency over the codes in use and
+    the best code each way (`names`: the axis's negative, still and positive ways). A figure no code supports
+    is absent (None), never 0 or 100%: with no code in use moving the player, there is no consistency to speak
+    of (every code leaving it still is not a consistent control)."""
+    in_use = [c for c in per_code.values() if c["usage"] >= IN_USE_SHARE]
+    moving = [c for c in in_use if c["direction"] != names[1]]
+    best = {
+        f"best_{name}": max((c["consistency"] for c in in_use if c["direction"] == name), default=None)
+        for name in (names[0], names[2])
+    }
+    mean = float(np.mean([c["consistency"] for c in in_use])) if moving else None
+    return {"mean": mean, "codes_in_use": len(in_use), "moving_codes": len(moving), **best}
 
 
 def rollout_frame_check(

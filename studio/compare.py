@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.action_codes import MEASURED_SETS
+from studio import figures as F
 from studio.analysis import ClipAnalysis, preview_indices, reconstruct
-from studio.behaviour import IN_USE_SHARE
-from studio.evaluation import PROBES_KEY, RANK_KEY
+from studio.figures import first_measured
 from studio.labels import Labels, LabelsError
 from studio.latent_map import LatentMaps
 from studio.metrics import code_perplexity, effective_rank
@@ -27,7 +26,7 @@ from studio.montage import captioned, enlarged, side_by_side
 from studio.probe import ColumnRanking, ProbeConfig, ProbeError, probe_all
 from studio.projection import ProjectionConfig
 from studio.reference import reference_of
-from studio.rollout import Branches, ClipCodes, delta_t_psnr, plan_branches, predict_branches
+from studio.rollout import DELTA_T_HORIZON, Branches, ClipCodes, delta_t_psnr, plan_branches, predict_branches
 from studio.runtime import WorldModel
 
 DEFAULT_STEPS = 6
@@ -61,7 +60,8 @@ class Side:
 class Consistency:
     """Code consistency as `studio evaluate` measured it and wrote it in the bundle's manifest."""
 
-    mean: float  # mean over the codes in use of the share of starts moving the player its code's commonest way
+    mean: float | None  # mean over the codes in use of the share of starts moving the player its code's commonest
+    # way; None where no code in use moves the player
     codes_in_use: int
     measured_on: str  # the set, named, with its size
     moving_codes: (
@@ -97,6 +97,7 @@ class SideFigures:
     perplexity: float
     consistency: Consistency | None
     shipped_latents: ShippedLatents | None
+    dynamics: tuple[dict[int, float], str] | None  # latent prediction error ÷ copying's per step, where measured
     reconstruction_psnr_db: float  # mean over PSNR_FRAMES frames spread over the clip
     start_reconstruction: np.ndarray  # [H, W, 3] uint8, the rollout's start frame decoded
     start_psnr_db: float  # the start frame's reconstruction PSNR
@@ -203,6 +204,7 @@ def measure(
         perplexity=code_perplexity(codes, model.codebook_size),
         consistency=shipped_consistency(model),
         shipped_latents=shipped_latents(model),
+        dynamics=shipped_dynamics(model),
         reconstruction_psnr_db=float(sampled.psnr.mean()),
         start_reconstruction=sampled.frames[at],
         start_psnr_db=float(sampled.psnr[at]),
@@ -227,35 +229,37 @@ def familiarity_of(side: Side) -> Familiarity:
 
 
 def shipped_consistency(model: WorldModel) -> Consistency | None:
-    """The bundle's code consistency from its manifest: on the held-out episodes first, else the example clips."""
-    for metrics, measured_on in _measured_sets(model):
-        consistency = metrics.get("code_consistency", {})
-        if "mean" in consistency:
-            in_use = [c for c in consistency.get("per_code", {}).values() if c["usage"] >= IN_USE_SHARE]
-            moving = sum(c["direction"] != "none" for c in in_use)
-            return Consistency(float(consistency["mean"]), int(consistency.get("codes_in_use", 0)), measured_on, moving)
-    return None
+    """The bundle's code consistency from its manifest: on the held-out episodes first, else the example clips;
+    its mean is absent (None) where no code in use moves the player."""
+    found = first_measured(model.manifest.metrics, F.CODE_CONSISTENCY)
+    if found is None:
+        return None
+    figures, measured_on = found
+    in_use, moving = figures.detail(F.CONSISTENCY_CODES_IN_USE), figures.detail(F.CONSISTENCY_MOVING_CODES)
+    return Consistency(figures.get(F.CODE_CONSISTENCY), int(in_use or 0), measured_on, int(moving or 0))
 
 
 def shipped_latents(model: WorldModel) -> ShippedLatents | None:
     """The latents' effective rank and linear probes from the manifest: held-out episodes first, else examples."""
-    for metrics, measured_on in _measured_sets(model):
-        if RANK_KEY in metrics:
-            probes = {label: float(r2) for label, r2 in metrics.get(PROBES_KEY, {}).items()}
-            return ShippedLatents(float(metrics[RANK_KEY]), probes, measured_on)
-    return None
+    found = first_measured(model.manifest.metrics, F.EFFECTIVE_RANK)
+    if found is None:
+        return None
+    figures, measured_on = found
+    return ShippedLatents(figures.get(F.EFFECTIVE_RANK), figures.labelled(F.LINEAR_PROBE), measured_on)
 
 
-def _measured_sets(model: WorldModel) -> list[tuple[dict, str]]:
-    """The manifest's measured figures per set, in MEASURED_SETS' order, each with its set named and sized."""
-    sets = []
-    for key, name in MEASURED_SETS.items():
-        metrics = model.manifest.metrics.get(key, {})
-        size = metrics.get("measured_on", {})
-        sets.append(
-            (metrics, name + (f" ({size['episodes']} episodes, {size['frames']:,} frames)" if "frames" in size else ""))
-        )
-    return sets
+def shipped_dynamics(model: WorldModel) -> tuple[dict[int, float], str] | None:
+    """The bundle's latent prediction error over copying's, per step ahead, from its manifest (held-out first)."""
+    found = first_measured(model.manifest.metrics, F.LATENT_ERROR_VS_COPY.at(1))
+    if found is None:
+        return None
+    figures, measured_on = found
+    per_step = {}
+    for figure, value in figures.figures():
+        step = F.LATENT_ERROR_VS_COPY.step_of(figure.key)
+        if step is not None and value is not None:
+            per_step[step] = value
+    return per_step, measured_on
 
 
 def probe_differences(a: ColumnRanking | None, b: ColumnRanking | None) -> list[ProbeDifference]:
@@ -293,6 +297,10 @@ def _aligned_start(a: Side, b: Side, start_a: int) -> int:
     return _start_frame(b.analysis, nearest)
 
 
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def _side_summary(figures: SideFigures) -> dict:
     side, rollout = figures.side, figures.rollout
     return {
@@ -303,20 +311,21 @@ def _side_summary(figures: SideFigures) -> dict:
         "vouched": figures.familiarity.vouched,
         "familiarity_median": figures.familiarity.median,
         "familiarity": figures.familiarity.sentence,
-        "reconstruction_psnr_db": round(figures.reconstruction_psnr_db, 2),
+        F.RECONSTRUCTION_PSNR.key: round(figures.reconstruction_psnr_db, 2),
         "rollout_start_frame": rollout.start,
         "rollout_psnr_db": [round(float(v), 2) for v in rollout.psnr[0]],
         "rollout_copy_baseline_psnr_db": [round(float(v), 2) for v in rollout.copy_psnr],
-        "delta_t_psnr_db": None if figures.delta_t_psnr_db is None else round(figures.delta_t_psnr_db, 2),
-        "effective_rank": round(figures.effective_rank, 2),
+        F.DELTA_T_PSNR.at(DELTA_T_HORIZON).key: _rounded(figures.delta_t_psnr_db, 2),
+        F.EFFECTIVE_RANK.key: round(figures.effective_rank, 2),
         "latent_size": figures.latent_size,
-        "codes_used": int((figures.usage > 0).sum()),
+        F.CODES_USED.key: int((figures.usage > 0).sum()),
         "codebook_size": len(figures.usage),
-        "code_perplexity": round(figures.perplexity, 3),
+        F.CODEBOOK_PERPLEXITY.key: round(figures.perplexity, 3),
         "code_usage": [round(float(u), 4) for u in figures.usage],
-        "code_consistency": None if figures.consistency is None else round(figures.consistency.mean, 4),
+        F.CODE_CONSISTENCY.key: None if figures.consistency is None else _rounded(figures.consistency.mean, 4),
         "code_consistency_measured_on": None if figures.consistency is None else figures.consistency.measured_on,
         "shipped_latents": None if figures.shipped_latents is None else asdict(figures.shipped_latents),
+        "shipped_latent_error_over_copy": None if figures.dynamics is None else figures.dynamics[0],
         "columns_probed": 0 if figures.probes is None else len(figures.probes.results),
     }
 

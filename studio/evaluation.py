@@ -24,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from studio import figures as F
 from studio.behaviour import code_consistency, rollout_frame_check
 from studio.bundle import write_manifest
 from studio.examples import example_clips
+from studio.figures import FigureSet
 from studio.games import ACTION_COLUMN, Game, find_game
 from studio.games.atari import RAM_BYTES, ram_column
 from studio.games.sprites import median_background, sprite_mask
@@ -40,18 +42,17 @@ from studio.metrics import (
 )
 from studio.perturb import TOLERANCE_FORMS
 from studio.probe import ProbeConfig, probe_all
-from studio.rollout import DELTA_T_HORIZON as HORIZON
+from studio.rollout import DELTA_T_HORIZON
 from studio.runtime import WorldModel
 from studio.video import read_clip, resize_frames
 
 BACKGROUND_SAMPLES = 200  # frames of each episode the median background is taken over
-LONG_HORIZONS = (16, 32)  # teacher-forced steps, judged from the starts with 32 frames ahead
+LONG_HORIZONS = F.LONG_STEPS  # teacher-forced steps, judged from the starts with 32 frames ahead
 LONG_STARTS = 400  # of those starts, at most this many (spread over the episodes)
 CONSISTENCY_STARTS = 400  # start frames each code is held from
 STABILITY_STARTS, STABILITY_STEPS, STABILITY_HOLD = 10, 1000, 10  # long rollouts: starts, steps, steps a code is held
 TOLERANCE_FRAMES = 400  # held-out source frames the tolerance figures are measured on
 PROBE_FRAMES = 3000  # frames, spread over the episodes, the latents' rank and linear probes are measured on
-RANK_KEY, PROBES_KEY = "latent_effective_rank", "linear_probe_r2"  # where latent_figures writes its figures
 
 
 @dataclass
@@ -95,27 +96,15 @@ def evaluate(
     max_starts: int = 4000,
     game: Game | None = None,
     stability_steps: int = STABILITY_STEPS,
-) -> dict:
-    """All the figures a bundle is judged by, over the episodes; each a mean over frames or start points. For a
-    game the studio knows, also code consistency and its frame check, on real frames and over
-    `stability_steps`-step rollouts."""
+    horizon: int = DELTA_T_HORIZON,
+) -> FigureSet:
+    """All the figures a bundle is judged by, over the episodes; each a mean over frames or start points, the
+    short-horizon ones at steps 1..`horizon`. For a game the studio knows, also code consistency and its frame
+    check, on real frames and over `stability_steps`-step rollouts."""
     rng = np.random.default_rng(seed)
     background = median_background([e.frames for e in episodes], BACKGROUND_SAMPLES)  # [3, H, W]
     recon, recon_sprite, codes, truths, motions = [], [], [], [], []
-    rollout = {
-        key: []
-        for key in (
-            "model_1",
-            "model_4",
-            "copy_1",
-            "copy_4",
-            "random_4",
-            "model_1_sprite",
-            "model_4_sprite",
-            "copy_1_sprite",
-            "copy_4_sprite",
-        )
-    }
+    short = ShortRollouts(horizon)
     long = {f"{kind}_{t}": [] for kind in ("model", "copy") for t in LONG_HORIZONS}
     real_checks, contexts, context_frames, latents = [], [], [], []
     starts_per_episode = max(1, max_starts // len(episodes))
@@ -133,11 +122,11 @@ def evaluate(
             truths.append(episode.actions[:-1])
             if episode.player_motion is not None:
                 motions.append(episode.player_motion)
-        starts = np.arange(model.context - 1, len(x) - HORIZON)
+        starts = np.arange(model.context - 1, len(x) - horizon)
         if len(starts) == 0:
             continue
         starts = np.sort(rng.choice(starts, size=min(starts_per_episode, len(starts)), replace=False))
-        _rollout_figures(model, z, x, decoded, mask, inferred.codes, starts, rng, rollout)
+        short.measure(model, z, x, decoded, mask, inferred.codes, starts, rng)
         long_starts = starts[starts < len(x) - max(LONG_HORIZONS)][: max(1, LONG_STARTS // len(episodes))]
         if len(long_starts):
             _long_rollout_figures(model, z, x, decoded, inferred.codes, long_starts, long)
@@ -146,97 +135,128 @@ def evaluate(
             contexts.append(np.stack([z[s - model.context + 1 : s + 1] for s in starts]))  # [S, C, N, D]
             context_frames.append(decoded[starts])  # [S, 3, H, W]
     codes_all = np.concatenate(codes)
-    figures = {
-        "reconstruction_psnr_db": _mean(recon),
-        "reconstruction_sprite_psnr_db": _mean(recon_sprite),
-        "next_frame_psnr_db": {"t1": _mean(rollout["model_1"]), "t4": _mean(rollout["model_4"])},
-        "next_frame_sprite_psnr_db": {"t1": _mean(rollout["model_1_sprite"]), "t4": _mean(rollout["model_4_sprite"])},
-        "decoded_copy_baseline_psnr_db": {"t1": _mean(rollout["copy_1"]), "t4": _mean(rollout["copy_4"])},
-        "decoded_copy_baseline_sprite_psnr_db": {
-            "t1": _mean(rollout["copy_1_sprite"]),
-            "t4": _mean(rollout["copy_4_sprite"]),
-        },
-        "random_codes_psnr_db": {"t4": _mean(rollout["random_4"])},
-        "delta_t_psnr_db": {"t4": _mean(rollout["model_4"]) - _mean(rollout["random_4"])},
-        "codebook_perplexity": code_perplexity(codes_all, model.codebook_size),
-        "codes_used": int(len(np.unique(codes_all))),
-        "teacher_forced_psnr_db": {f"t{t}": _mean(long[f"model_{t}"]) for t in LONG_HORIZONS},
-        "teacher_forced_copy_baseline_psnr_db": {f"t{t}": _mean(long[f"copy_{t}"]) for t in LONG_HORIZONS},
-    }
-    figures |= latent_figures(latents, [e.probed for e in episodes])
+    out = FigureSet()
+    out.set(F.RECONSTRUCTION_PSNR, _mean(recon))
+    out.set(F.RECONSTRUCTION_SPRITE_PSNR, _mean(recon_sprite))
+    short.write(out)
+    out.set(F.CODEBOOK_PERPLEXITY, code_perplexity(codes_all, model.codebook_size))
+    out.set(F.CODES_USED, int(len(np.unique(codes_all))))
+    for t in LONG_HORIZONS:
+        out.set(F.TEACHER_FORCED_PSNR.at(t), _mean(long[f"model_{t}"]))
+        out.set(F.TEACHER_FORCED_COPY_PSNR.at(t), _mean(long[f"copy_{t}"]))
+    out = out | latent_figures(latents, [e.probed for e in episodes])
     if contexts:
         usage = np.bincount(codes_all, minlength=model.codebook_size) / len(codes_all)  # [K]
         all_contexts, all_frames = np.concatenate(contexts), np.concatenate(context_frames)
         pick = rng.choice(len(all_contexts), size=min(CONSISTENCY_STARTS, len(all_contexts)), replace=False)
-        figures["code_consistency"] = code_consistency(model, game, all_contexts[pick], all_frames[pick], usage)
+        consistency = code_consistency(model, game, all_contexts[pick], all_frames[pick], usage)
         middles = [c[len(c) // 2] for c in contexts]  # one start from each episode, spread over the episodes
         spread = middles[:: max(1, len(middles) // STABILITY_STARTS)][:STABILITY_STARTS]
-        figures["frame_check"] = {
-            "real_frames": float(np.concatenate(real_checks).mean()),
-            "rollouts": rollout_frame_check(model, game, np.stack(spread), stability_steps, STABILITY_HOLD, rng),
-        }
+        out.set(F.FRAME_CHECK_REAL, float(np.concatenate(real_checks).mean()))
+        checks = rollout_frame_check(model, game, np.stack(spread), stability_steps, STABILITY_HOLD, rng)
+        out = out | FigureSet.from_manifest({F.CONSISTENCY: consistency, F.ROLLOUT_CHECKS: checks})
     natives = [e.native for e in episodes if e.native is not None]
     if natives:
-        figures["tolerance_psnr_db"] = tolerance(model, np.concatenate(natives)[:TOLERANCE_FRAMES])
+        out = out | tolerance(model, np.concatenate(natives)[:TOLERANCE_FRAMES])
     if truths:
         truth = np.concatenate(truths)
         known = truth >= 0
-        figures["code_action_nmi"] = normalized_mutual_information(codes_all[known], truth[known])
-        figures["code_action_accuracy"] = best_one_to_one_accuracy(codes_all[known], truth[known])
+        out.set(F.CODE_ACTION_NMI, normalized_mutual_information(codes_all[known], truth[known]))
+        out.set(F.CODE_ACTION_ACCURACY, best_one_to_one_accuracy(codes_all[known], truth[known]))
         if game is not None:
             movement = game.movement_class(truth[known])
-            figures["code_movement_nmi"] = normalized_mutual_information(codes_all[known], movement)
-            figures["code_movement_accuracy"] = best_one_to_one_accuracy(codes_all[known], movement)
+            out.set(F.CODE_MOVEMENT_NMI, normalized_mutual_information(codes_all[known], movement))
+            out.set(F.CODE_MOVEMENT_ACCURACY, best_one_to_one_accuracy(codes_all[known], movement))
         if motions and len(motions) == len(truths):
             motion = np.concatenate(motions)
             told = known & ~np.isnan(motion)
             ceiling = normalized_mutual_information(truth[told], motion[told].astype(np.int64))
-            figures["action_motion_nmi_ceiling"] = ceiling
-            figures["code_nmi_share_of_ceiling"] = figures["code_action_nmi"] / ceiling if ceiling > 0 else 0.0
-    figures["measured_on"] = {
+            out.set(F.MOTION_NMI_CEILING, ceiling)
+            out.set(F.NMI_SHARE_OF_CEILING, out.get(F.CODE_ACTION_NMI) / ceiling if ceiling > 0 else None)
+    measured_on = {
         "episodes": len(episodes),
         "frames": int(sum(len(e.frames) for e in episodes)),
         "transitions": int(len(codes_all)),
-        "rollout_starts": int(sum(len(part) for part in rollout["model_1"])),
-        "horizon": HORIZON,
+        "rollout_starts": short.starts,
+        "horizon": horizon,
     }
-    return figures
+    return out | FigureSet.from_manifest({F.MEASURED_ON: measured_on})
 
 
-def latent_figures(latents: list[np.ndarray], probed: list[dict[str, np.ndarray] | None]) -> dict:
+def latent_figures(latents: list[np.ndarray], probed: list[dict[str, np.ndarray] | None]) -> FigureSet:
     """What the latents carry, on at most PROBE_FRAMES frames spread over the episodes (latents [T, N, D] each):
     their effective rank, and the held-out R² of a linear probe for each label the game names (where every
     episode has it), on contiguous folds (0: no better than the labels' mean)."""
     frames = np.concatenate(latents)  # [T, N, D]
     pick = np.arange(0, len(frames), max(1, len(frames) // PROBE_FRAMES))[:PROBE_FRAMES]
-    figures = {RANK_KEY: effective_rank(frames[pick])}
+    out = FigureSet()
+    out.set(F.EFFECTIVE_RANK, effective_rank(frames[pick]))
     if probed and all(p is not None for p in probed):
         columns = {name: np.concatenate([p[name] for p in probed])[pick].astype(np.float64) for name in probed[0]}
         ranking = probe_all(frames[pick], columns, ProbeConfig(kind="number"))
-        figures[PROBES_KEY] = {r.column: r.score for r in sorted(ranking.results, key=lambda r: r.column)}
-    return figures
+        for result in sorted(ranking.results, key=lambda r: r.column):
+            out.set(F.LINEAR_PROBE.of(result.column), result.score)
+    return out
 
 
-def _rollout_figures(model, z, x, decoded, mask, codes, starts, rng, out) -> None:
-    c = model.context
-    context = np.stack([z[s - c + 1 : s + 1] for s in starts])  # [S, C, N, D]
-    steps = np.stack([codes[s : s + HORIZON] for s in starts])  # [S, 4]
-    random_steps = rng.integers(0, model.codebook_size, size=steps.shape)  # [S, 4]
-    both = model.rollout(
-        np.concatenate([context, context]),
-        model.action_vectors(np.concatenate([steps, random_steps])),
-    )  # [2S, 4, N, D]
-    s_count = len(starts)
-    for step in (1, HORIZON):
-        target, target_mask = x[starts + step], mask[starts + step]  # [S, 3, H, W], [S, H, W]
-        predicted = model.decode(both[:, step - 1])  # [2S, 3, H, W]
-        copy = decoded[starts]
-        out[f"model_{step}"].append(psnr(predicted[:s_count], target))
-        out[f"copy_{step}"].append(psnr(copy, target))
-        out[f"model_{step}_sprite"].append(masked_psnr(predicted[:s_count], target, target_mask | mask[starts]))
-        out[f"copy_{step}_sprite"].append(masked_psnr(copy, target, target_mask | mask[starts]))
-        if step == HORIZON:
-            out["random_4"].append(psnr(predicted[s_count:], target))
+class ShortRollouts:
+    """The short-horizon figures, gathered episode by episode: rollouts of 1..`horizon` steps under the clip's
+    inferred codes and under random codes, decoded and judged against the true frames and the copy baseline
+    (the decoded start frame), and in latents against copying the start frame's latents."""
+
+    def __init__(self, horizon: int):
+        self.horizon = horizon
+        self.steps = (1, horizon) if horizon > 1 else (1,)  # the steps judged in pixels: decoding is costly
+        self.parts: dict[str, list[np.ndarray]] = {}
+        self.starts = 0
+
+    def measure(self, model, z, x, decoded, mask, codes, starts, rng) -> None:
+        # z [T, N, D], x and decoded [T, 3, H, W], mask [T, H, W], codes [T-1], starts [S]
+        c, h = model.context, self.horizon
+        context = np.stack([z[s - c + 1 : s + 1] for s in starts])  # [S, C, N, D]
+        steps = np.stack([codes[s : s + h] for s in starts])  # [S, h]
+        random_steps = rng.integers(0, model.codebook_size, size=steps.shape)  # [S, h]
+        both = model.rollout(
+            np.concatenate([context, context]), model.action_vectors(np.concatenate([steps, random_steps]))
+        )  # [2S, h, N, D]
+        count = len(starts)
+        self.starts += count
+        for step in range(1, h + 1):  # in latents: the predictor's error over copying's
+            truth = z[starts + step]  # [S, N, D]
+            error = ((both[:count, step - 1] - truth) ** 2).mean(axis=(1, 2))  # [S]
+            copying = ((z[starts] - truth) ** 2).mean(axis=(1, 2))  # [S]
+            self._add(f"latent_error_{step}", error)
+            self._add(f"latent_copy_{step}", copying)
+        for step in self.steps:
+            target, target_mask = x[starts + step], mask[starts + step]  # [S, 3, H, W], [S, H, W]
+            predicted = model.decode(both[:, step - 1])  # [2S, 3, H, W]
+            copy = decoded[starts]
+            moving = target_mask | mask[starts]
+            self._add(f"model_{step}", psnr(predicted[:count], target))
+            self._add(f"copy_{step}", psnr(copy, target))
+            self._add(f"model_{step}_sprite", masked_psnr(predicted[:count], target, moving))
+            self._add(f"copy_{step}_sprite", masked_psnr(copy, target, moving))
+            if step == h:
+                self._add(f"random_{step}", psnr(predicted[count:], target))
+
+    def write(self, out: FigureSet) -> None:
+        h, mean = self.horizon, self._mean
+        for step in self.steps:
+            out.set(F.NEXT_FRAME_PSNR.at(step), mean(f"model_{step}"))
+            out.set(F.NEXT_FRAME_SPRITE_PSNR.at(step), mean(f"model_{step}_sprite"))
+            out.set(F.COPY_BASELINE_PSNR.at(step), mean(f"copy_{step}"))
+            out.set(F.COPY_BASELINE_SPRITE_PSNR.at(step), mean(f"copy_{step}_sprite"))
+        out.set(F.RANDOM_CODES_PSNR.at(h), mean(f"random_{h}"))
+        out.set(F.DELTA_T_PSNR.at(h), mean(f"model_{h}") - mean(f"random_{h}"))
+        for step in range(1, h + 1):  # a ratio of means: frames where copying is exact weigh nothing
+            copying = mean(f"latent_copy_{step}")
+            out.set(F.LATENT_ERROR_VS_COPY.at(step), mean(f"latent_error_{step}") / copying if copying > 0 else None)
+
+    def _add(self, name: str, values: np.ndarray) -> None:
+        self.parts.setdefault(name, []).append(values)
+
+    def _mean(self, name: str) -> float:
+        return _mean(self.parts.get(name, []))
 
 
 def _long_rollout_figures(model, z, x, decoded, codes, starts, out) -> None:
@@ -250,17 +270,17 @@ def _long_rollout_figures(model, z, x, decoded, codes, starts, out) -> None:
         out[f"copy_{t}"].append(psnr(decoded[starts], x[starts + t]))
 
 
-def tolerance(model: WorldModel, native: np.ndarray) -> dict:
+def tolerance(model: WorldModel, native: np.ndarray) -> FigureSet:
     """Reconstruction PSNR against the clean model frame of source frames [T, h, w, 3] in each form of
     `TOLERANCE_FORMS`, resized to the model's size as the studio does (no screen detection)."""
     size, mode = model.frame_size, model.manifest.frame.resize
     clean = model.as_model_frames(resize_frames(native, size, mode))  # [T, 3, H, W]
-    figures = {"clean": float(psnr(model.decode(model.encode(clean)), clean).mean())}
+    out = FigureSet({F.TOLERANCE_FRAMES: len(native)})
+    out.set(F.TOLERANCE["clean"], float(psnr(model.decode(model.encode(clean)), clean).mean()))
     for name, form in TOLERANCE_FORMS.items():
         seen = model.as_model_frames(resize_frames(form(native), size, mode))
-        figures[name] = float(psnr(model.decode(model.encode(seen)), clean).mean())
-    figures["frames"] = len(native)
-    return figures
+        out.set(F.TOLERANCE[name], float(psnr(model.decode(model.encode(seen)), clean).mean()))
+    return out
 
 
 def masked_psnr(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -277,18 +297,14 @@ def _mean(parts: list[np.ndarray]) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
-def format_table(figures: dict) -> str:
-    """The figures as an aligned two-column text table."""
-    rows = []
-
-    def walk(prefix: str, value) -> None:
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                walk(f"{prefix}.{key}" if prefix else key, inner)
-        else:
-            rows.append((prefix, f"{value:.4f}" if isinstance(value, float) else str(value)))
-
-    walk("", figures)
+def format_table(figures: FigureSet) -> str:
+    """The figures as an aligned text table: each named figure by its name and unit, then the measurement's
+    details by key."""
+    rows = [(f"{figure.name} ({figure.unit})", figure.format(value)) for figure, value in figures.figures()]
+    named = {figure.key for figure, _ in figures.figures()}
+    for key, value in figures.values.items():
+        if key not in named and not isinstance(value, (list, dict)):
+            rows.append((key, f"{value:.4f}" if isinstance(value, float) else str(value)))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
@@ -337,16 +353,16 @@ def _ram_of(labels, clip) -> np.ndarray:
     return np.stack([labels.at(c, clip.indices, clip.source_frames) for c in columns], axis=1).astype(np.uint8)
 
 
-def evaluate_bundle(bundle_dir: str | Path, episodes: str | Path | None = None, write: bool = False) -> dict:
+def evaluate_bundle(bundle_dir: str | Path, episodes: str | Path | None = None, write: bool = False) -> FigureSet:
     """Judge a bundle on held-out shards (`episodes`) or on its example clips; optionally record the figures
     in its manifest under `metrics.heldout` or `metrics.examples`."""
     model = WorldModel.load(bundle_dir, device="cpu")
     game = find_game(model.manifest.trained_on.get("source"))
     data = episodes_from_shards(episodes, game) if episodes else episodes_from_examples(model, game)
     figures = evaluate(model, data, game=game)
-    figures["measured_on"]["source"] = "held-out episodes" if episodes else "the bundle's example clips"
+    figures.values[f"{F.MEASURED_ON}.source"] = "held-out episodes" if episodes else "the bundle's example clips"
     if write:
         key = "heldout" if episodes else "examples"
         manifest = model.manifest
-        write_manifest(replace(manifest, metrics={**manifest.metrics, key: figures}), bundle_dir)
+        write_manifest(replace(manifest, metrics={**manifest.metrics, key: figures.to_manifest()}), bundle_dir)
     return figures

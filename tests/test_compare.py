@@ -11,6 +11,7 @@ import pytest
 
 import tiny_world_model
 from clips import moving_square_frames
+from studio import figures as F
 from studio.analysis import analyze_clip
 from studio.compare import (
     PROBE_CSV_HEADER,
@@ -94,7 +95,7 @@ def test_two_bundles_on_one_clip_side_by_side(tiny_pair, square, tmp_path):
     assert rows[0] == PROBE_CSV_HEADER and len(rows) == 3
     summary = json.loads(save_summary_json(comparison, tmp_path / "summary.json").read_text())
     assert summary["A"]["bundle"] == "tiny" and summary["B"]["bundle"] == "tiny_b"
-    assert summary["A"]["effective_rank"] == round(a.effective_rank, 2) and summary["B"]["vouched"] is False
+    assert summary["A"][F.EFFECTIVE_RANK.key] == round(a.effective_rank, 2) and summary["B"]["vouched"] is False
 
 
 def test_bad_comparisons_are_refused_with_a_sentence(tiny_pair, square):

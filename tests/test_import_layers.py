@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from studio import figures as F
+
 REPO = Path(__file__).resolve().parent.parent
 STUDIO = REPO / "studio"
 TRAINING_COMMANDS = {"_train", "_train_data", "_export"}  # the functions of studio/cli.py that may import it
@@ -90,4 +92,4 @@ def test_the_studio_runs_with_the_training_side_unimportable(tiny_bundle, tmp_pa
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "reconstruction_psnr_db" in done.stdout
+    assert F.RECONSTRUCTION_PSNR.name in done.stdout

@@ -15,7 +15,7 @@ from studio.runtime import WorldModel
 from studio.ui.model_tab import bundle_card
 
 REPO = Path(__file__).resolve().parent.parent
-GUARD = ("latent_std", "latent_effective_rank", "latent_effective_rank_frames")
+GUARD = ("latent_std", "token_effective_rank", "frame_effective_rank")
 pytestmark = pytest.mark.slow
 
 
@@ -48,7 +48,7 @@ def test_the_encoder_learns_by_latent_prediction_with_the_collapse_guard_logged(
     assert not {"ae_loss", "pixel_loss", "decoder_loss"} & {r["name"] for r in rows if r["stage"] != "decoder"}
     guard = {name: [float(r["value"]) for r in stage1 if r["name"] == name] for name in GUARD}
     assert all(len(values) == 4 and np.isfinite(values).all() for values in guard.values())  # steps 0, 5, 10, 15
-    assert all(v > 0 for v in guard["latent_std"]) and all(v >= 1 for v in guard["latent_effective_rank"])
+    assert all(v > 0 for v in guard["latent_std"]) and all(v >= 1 for v in guard["token_effective_rank"])
     assert {r["stage"] for r in rows} == {"jepa", "dynamics", "decoder"}
 
 

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
+from studio import figures as F
 from studio.action_codes import action_effect_atlas, agreement, exemplars, marked_change, shipped_code_meanings
+from studio.figures import FigureSet
 from studio.labels import LabelsError, parse_labels, read_labels
 from studio.metrics import best_one_to_one_accuracy, code_perplexity, normalized_mutual_information
 from studio.runtime import ActionInference, WorldModel
@@ -128,7 +130,7 @@ def test_on_a_scrolling_screen_only_what_moved_against_the_scene_is_marked():
 
 def test_play_buttons_read_what_holding_each_code_does_from_the_bundle():
     model = WorldModel.load(Path(__file__).parents[1] / "exported" / "breakout", device="cpu")
-    held = model.manifest.metrics["heldout"]["code_consistency"]["per_code"]
+    held = FigureSet.from_manifest(model.manifest.metrics["heldout"]).detail(F.CONSISTENCY_PER_CODE)
     shipped = shipped_code_meanings(model)
     assert shipped.measured_on == "the bundle's held-out episodes, each code held"
     assert set(shipped.meanings) == {int(code) for code, figures in held.items() if figures["starts"]}

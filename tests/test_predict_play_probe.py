@@ -332,6 +332,7 @@ def test_running_games_share_a_step_budget_and_none_exceeds_a_screen_refresh():
 
 def test_the_evaluation_probes_the_labels_a_game_names_and_measures_the_latents_rank():
     """Whole-number labels (Breakout's score, RAM positions) are probed as numbers, as R² beside each other."""
+    from studio import figures as F
     from studio.evaluation import latent_figures
 
     rng = np.random.default_rng(0)
@@ -339,7 +340,8 @@ def test_the_evaluation_probes_the_labels_a_game_names_and_measures_the_latents_
     latents = [np.stack([p, rng.normal(size=len(p))], axis=1)[:, None, :] * np.ones((1, 4, 1)) for p in positions]
     probed = [{"sprite_x": p, "noise": rng.integers(0, 100, len(p))} for p in positions]  # [T] each
     figures = latent_figures(latents, probed)
-    assert figures["linear_probe_r2"]["sprite_x"] > 0.99 and figures["linear_probe_r2"]["noise"] < 0.1
-    assert 1.0 < figures["latent_effective_rank"] < 2.5  # two directions, one far wider than the other
+    probes = figures.labelled(F.LINEAR_PROBE)
+    assert probes["sprite_x"] > 0.99 and probes["noise"] < 0.1
+    assert 1.0 < figures.get(F.EFFECTIVE_RANK) < 2.5  # two directions, one far wider than the other
     collapsed = latent_figures([rng.normal(size=(50, 1, 1)) * np.ones((1, 4, 2))], [None])  # one direction
-    assert "linear_probe_r2" not in collapsed and collapsed["latent_effective_rank"] < 1.5
+    assert not collapsed.labelled(F.LINEAR_PROBE) and collapsed.get(F.EFFECTIVE_RANK) < 1.5

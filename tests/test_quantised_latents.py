@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from studio import figures as F
 from studio.bundle import load_bundle
 from studio.cli import main as studio
 from studio.runtime import WorldModel
@@ -81,7 +82,7 @@ def test_the_quantised_recipe_trains_and_is_judged_through_its_exported_graphs(t
     path.write_text(json.dumps(config))
     assert studio(["train", str(path)]) == 0
     log = (tmp_path / "run" / "log.csv").read_text()
-    assert "latent_loss" in log and "teacher_forced_t16" in log  # trained and judged through its exported graphs
+    assert "latent_loss" in log and F.TEACHER_FORCED_PSNR.at(16).key in log  # trained, judged through its graphs
     model = WorldModel.load(tmp_path / "run" / "scratch_bundle", device="cpu", warm_up=False)
     assert model.manifest.latent.levels == LEVELS
     frames = np.random.default_rng(3).integers(0, 255, (4, 64, 64, 3), dtype=np.uint8)

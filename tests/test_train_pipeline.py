@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from studio import figures as F
 from studio.bundle import load_bundle
 from studio.cli import main as studio
 from studio.evaluation import evaluate_bundle
+from studio.figures import FigureSet
 from studio.runtime import WorldModel
 from studio.train.config import load_config
 from studio.train.world_model import TrainableWorldModel
@@ -65,10 +67,11 @@ def test_checkpoint_export_loads_in_the_studio_and_evaluates(trained, tmp_path):
     frames = np.random.default_rng(0).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
     assert model.encode(frames).shape == (6, bundle.manifest.latent.tokens, bundle.manifest.latent.dim)
     figures = evaluate_bundle(bundle_dir, write=True)
-    assert figures["measured_on"]["transitions"] > 50
-    for key in ("reconstruction_psnr_db", "code_action_nmi", "action_motion_nmi_ceiling"):
-        assert np.isfinite(figures[key])
-    assert load_bundle(bundle_dir).manifest.metrics["examples"]["codes_used"] >= 1  # hashes still valid
+    assert figures.detail(f"{F.MEASURED_ON}.transitions") > 50
+    for figure in (F.RECONSTRUCTION_PSNR, F.CODE_ACTION_NMI, F.MOTION_NMI_CEILING, F.LATENT_ERROR_VS_COPY.at(1)):
+        assert np.isfinite(figures.get(figure)), figure.key
+    recorded = FigureSet.from_manifest(load_bundle(bundle_dir).manifest.metrics["examples"])  # hashes still valid
+    assert recorded.get(F.CODES_USED) >= 1
 
 
 def test_heldout_evaluation_measures_consistency_stability_and_tolerance(trained, tiny_config, tmp_path):
@@ -76,13 +79,13 @@ def test_heldout_evaluation_measures_consistency_stability_and_tolerance(trained
     assert studio(["export", str(trained), str(bundle_dir)]) == 0
     heldout = Path(json.loads(tiny_config.read_text())["data_dir"]) / "heldout"
     figures = evaluate_bundle(bundle_dir, heldout)
-    assert figures["frame_check"]["real_frames"] == 1.0  # the game's frame check holds on every real frame
-    rollouts = figures["frame_check"]["rollouts"]
-    assert rollouts["steps"] == 1000 and 0.0 <= rollouts["pass_rate"] <= 1.0
-    consistency = figures["code_consistency"]
-    assert len(consistency["per_code"]) == 4 and 0.0 <= consistency["mean"] <= 1.0
-    assert set(figures["tolerance_psnr_db"]) >= {"clean", "cut_2_rows", "upscaled_2x", "reencoded_480x360_crf30"}
-    assert all(np.isfinite(v) for v in figures["teacher_forced_psnr_db"].values())
+    assert figures.get(F.FRAME_CHECK_REAL) == 1.0  # the game's frame check holds on every real frame
+    assert figures.detail("frame_check.rollouts.steps") == 1000 and 0.0 <= figures.get(F.FRAME_CHECK_ROLLOUTS) <= 1.0
+    assert len(figures.detail(F.CONSISTENCY_PER_CODE)) == 4
+    mean = figures.get(F.CODE_CONSISTENCY)  # absent where no code in use moves the paddle
+    assert (mean is None) == (figures.detail(F.CONSISTENCY_MOVING_CODES) == 0) and (mean is None or 0 <= mean <= 1)
+    assert all(np.isfinite(figures.get(figure)) for figure in F.TOLERANCE.values())
+    assert all(np.isfinite(figures.get(F.TEACHER_FORCED_PSNR.at(t))) for t in F.LONG_STEPS)
 
 
 def test_training_resumes_from_its_checkpoint(trained, tiny_config):

@@ -113,8 +113,8 @@ def collapse_guard(latents) -> dict[str, float]:  # [B, N, D]
     tokens = latents.detach().flatten(0, 1).float().cpu().numpy()  # [B*N, D]
     return {
         "latent_std": float(tokens.std(axis=0).mean()),
-        "latent_effective_rank": effective_rank(tokens),
-        "latent_effective_rank_frames": effective_rank(np.asarray(latents.detach().float().cpu())),
+        "token_effective_rank": effective_rank(tokens),
+        "frame_effective_rank": effective_rank(np.asarray(latents.detach().float().cpu())),
     }
 
 

@@ -40,9 +40,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
+import studio.figures as judged
 from studio.evaluation import episodes_from_shards, evaluate
 from studio.games import find_game
 from studio.games.sprites import median_background
+from studio.rollout import DELTA_T_HORIZON
 from studio.runtime import WorldModel
 from studio.train.config import OptimConfig, TrainConfig
 from studio.train.data import Frames, describe_data, ensure_data, load_episodes
@@ -51,13 +53,25 @@ from studio.train.jepa import JepaObjective, collapse_guard, ema_momentum, varia
 from studio.train.world_model import TrainableWorldModel, weighted_mse
 
 CHECKPOINT = "checkpoint.pt"
-QUICK_FIGURES = (
-    "code_action_nmi",
-    "action_motion_nmi_ceiling",
-    "codebook_perplexity",
-    "codes_used",
-    "reconstruction_psnr_db",
-)  # what the log shows of each evaluation during training
+QUICK_FIGURES = (  # what the log shows of each evaluation during training, where measured
+    judged.CODE_ACTION_NMI,
+    judged.MOTION_NMI_CEILING,
+    judged.CODEBOOK_PERPLEXITY,
+    judged.CODES_USED,
+    judged.RECONSTRUCTION_PSNR,
+    judged.CODE_CONSISTENCY,
+    judged.CONSISTENCY_LEFT,
+    judged.CONSISTENCY_RIGHT,
+    judged.CONSISTENCY_UP,
+    judged.FRAME_CHECK_ROLLOUTS,
+    judged.TEACHER_FORCED_PSNR.at(16),
+    judged.TEACHER_FORCED_COPY_PSNR.at(16),
+    judged.DELTA_T_PSNR.at(DELTA_T_HORIZON),
+    judged.NEXT_FRAME_PSNR.at(DELTA_T_HORIZON),
+    judged.COPY_BASELINE_PSNR.at(DELTA_T_HORIZON),
+    judged.LATENT_ERROR_VS_COPY.at(1),
+    judged.LATENT_ERROR_VS_COPY.at(DELTA_T_HORIZON),
+)
 QUICK_STABILITY_STEPS = 200  # the frame check over rollouts this long during training (evaluate: 1,000)
 
 
@@ -394,23 +408,7 @@ class Trainer:
             game=find_game(self.config.data.game),
             stability_steps=QUICK_STABILITY_STEPS,
         )
-        out = {k: figures[k] for k in QUICK_FIGURES if k in figures}
-        if "code_consistency" in figures:
-            consistency = figures["code_consistency"]
-            out.update(
-                code_consistency=consistency["mean"],
-                consistency_left=consistency["best_left"],
-                consistency_right=consistency["best_right"],
-                frame_check_rollouts=figures["frame_check"]["rollouts"]["pass_rate"],
-            )
-            if "vertical" in consistency:  # a game whose player jumps (CoinRun): the code that jumps best
-                out["consistency_up"] = consistency["vertical"]["best_up"]
-        out["teacher_forced_t16"] = figures["teacher_forced_psnr_db"]["t16"]
-        out["copy_t16"] = figures["teacher_forced_copy_baseline_psnr_db"]["t16"]
-        out["delta_t_psnr_t4"] = figures["delta_t_psnr_db"]["t4"]
-        out["next_psnr_t4"] = figures["next_frame_psnr_db"]["t4"]
-        out["copy_psnr_t4"] = figures["decoded_copy_baseline_psnr_db"]["t4"]
-        return out
+        return {figure.key: figures.get(figure) for figure in QUICK_FIGURES if figures.get(figure) is not None}
 
     # ---- steps, checkpoints and the log --------------------------------------------------------
     def _steps(self, total: int) -> tqdm:
@@ -468,7 +466,9 @@ class Trainer:
         return time.perf_counter() - self._started
 
     def _log(self, step: int, figures: dict) -> None:
-        evaluated = any(k.startswith("code_") for k in figures)
+        evaluated = (
+            judged.CODES_USED.key in figures
+        )  # a quick evaluation's figures: every one of them goes to the terminal
         if self.rank != 0 or (step % self.config.optim.log_every and not evaluated):
             return
         stage, seconds = self.progress.stage, round(self._elapsed(), 1)

@@ -11,6 +11,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from studio import figures as F
 from studio.analysis import ClipAnalysis, analyze_clip
 from studio.bundle import BundleError
 from studio.compare import (
@@ -30,7 +31,6 @@ from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError, read_labels
 from studio.plots import clip_trajectory, code_usage_comparison_figure, trajectory_figure
 from studio.ui.clip_tab import DISMISS_TOASTS
-from studio.ui.model_tab import linear_probe_figure
 from studio.ui.state import BundleShelf, ClipState
 from studio.ui.tab import Tab, Updates
 from studio.video import CLIP_SUFFIXES, ClipError
@@ -326,10 +326,11 @@ def summary_markdown(comparison: Comparison) -> str:
         ("Effective rank of the latents", lambda f: f"{f.effective_rank:.1f} of {f.latent_size} dims"),
         ("Codes used · perplexity", lambda f: f"{int((f.usage > 0).sum())} · {f.perplexity:.2f} of {len(f.usage)}"),
         ("Code consistency (bundle's manifest)", _consistency),
+        (f"{F.LATENT_ERROR_VS_COPY.name}, steps 1–4 (bundle's manifest)", _dynamics),
         ("Label columns carried better", lambda f: _wins(comparison, f is b)),
         ("Effective rank of the latents (bundle's manifest)", _shipped_rank),
         *[
-            (f"{linear_probe_figure(label).name} (bundle's manifest)", _shipped_probe(label))
+            (f"{F.LINEAR_PROBE.of(label).name} (bundle's manifest)", _shipped_probe(label))
             for label in dict.fromkeys(
                 label for f in (a, b) if f.shipped_latents for label in f.shipped_latents.probes_r2
             )
@@ -358,8 +359,17 @@ def _consistency(figures: SideFigures) -> str:
     c = figures.consistency
     if c is None:
         return "not measured"
-    moving = "none of which moves the player" if c.moving_codes == 0 else f"{c.moving_codes} of them moving the player"
-    return f"{c.mean:.0%} over {c.codes_in_use} codes, {moving}; {c.measured_on}"
+    if c.mean is None:
+        return f"none: no code of the {c.codes_in_use} in use moves the player; {c.measured_on}"
+    return f"{c.mean:.0%} over {c.codes_in_use} codes, {c.moving_codes} of them moving the player; {c.measured_on}"
+
+
+def _dynamics(figures: SideFigures) -> str:
+    if figures.dynamics is None:
+        return "not measured"
+    per_step, measured_on = figures.dynamics
+    steps = " / ".join(f"{per_step[t]:.2f}" for t in sorted(per_step))
+    return f"{steps} (below 1: beats copying); {measured_on}"
 
 
 def _shipped_rank(figures: SideFigures) -> str:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 import numpy as np
 
+from studio import figures as F
 from studio.action_codes import agreement
-from studio.evaluation import PROBES_KEY, RANK_KEY
+from studio.figures import MEASURED_SETS, FigureSet, flatten, in_registry_order, measured_sets
 from studio.games import ACTION_COLUMN
 from studio.labels import LabelsError
 from studio.metrics import code_perplexity
+from studio.rollout import DELTA_T_HORIZON
 from studio.runtime import WorldModel
 from studio.ui.state import BundleShelf, ClipState
 from studio.ui.tab import Tab, Updates
@@ -25,167 +25,12 @@ FAMILY_MEANING = {  # how each recipe of studio.bundle.MODEL_FAMILIES learnt its
 }
 
 
-@dataclass(frozen=True)
-class Figure:
-    name: str  # what a reader calls it
-    unit: str
-    meaning: str  # one line: what it says about the model
-
-
-# The figures `studio evaluate` writes (flattened keys), in the order the card lists them
-FIGURES = {
-    "reconstruction_psnr_db": Figure(
-        "Reconstruction PSNR",
-        "dB",
-        "how closely the decoder redraws a frame from its "
-        "latents (higher is better; above ~40 the eye sees no difference)",
-    ),
-    "reconstruction_sprite_psnr_db": Figure(
-        "Reconstruction PSNR, moving pixels",
-        "dB",
-        "the same over the paddle, ball and broken bricks only: most of a frame never changes",
-    ),
-    "next_frame_psnr_db.t1": Figure(
-        "Prediction PSNR, 1 step",
-        "dB",
-        "the predicted next frame, under the codes read off the clip, against the true one",
-    ),
-    "next_frame_psnr_db.t4": Figure("Prediction PSNR, 4 steps", "dB", "the same four steps ahead"),
-    "next_frame_sprite_psnr_db.t1": Figure("Prediction PSNR, 1 step, moving pixels", "dB", "over the moving pixels"),
-    "next_frame_sprite_psnr_db.t4": Figure("Prediction PSNR, 4 steps, moving pixels", "dB", "over the moving pixels"),
-    "decoded_copy_baseline_psnr_db.t1": Figure(
-        "Copy baseline, 1 step",
-        "dB",
-        "doing nothing: the start frame taken as the prediction; the predictor must beat it",
-    ),
-    "decoded_copy_baseline_psnr_db.t4": Figure("Copy baseline, 4 steps", "dB", "the same four steps ahead"),
-    "decoded_copy_baseline_sprite_psnr_db.t1": Figure(
-        "Copy baseline, 1 step, moving pixels", "dB", "over the moving pixels"
-    ),
-    "decoded_copy_baseline_sprite_psnr_db.t4": Figure(
-        "Copy baseline, 4 steps, moving pixels", "dB", "over the moving pixels"
-    ),
-    "random_codes_psnr_db.t4": Figure(
-        "Prediction PSNR under random codes, 4 steps", "dB", "the predictor fed random codes instead of the clip's"
-    ),
-    "delta_t_psnr_db.t4": Figure(
-        "ΔtPSNR, 4 steps",
-        "dB",
-        "how much better the clip's own codes predict than random ones: how much the codes control the game (Genie)",
-    ),
-    "teacher_forced_psnr_db.t16": Figure(
-        "Prediction PSNR, 16 steps", "dB", "16 steps ahead under the codes read off the clip (teacher-forced)"
-    ),
-    "teacher_forced_psnr_db.t32": Figure("Prediction PSNR, 32 steps", "dB", "the same 32 steps ahead"),
-    "teacher_forced_copy_baseline_psnr_db.t16": Figure(
-        "Copy baseline, 16 steps", "dB", "the start frame taken as the prediction 16 steps ahead"
-    ),
-    "teacher_forced_copy_baseline_psnr_db.t32": Figure("Copy baseline, 32 steps", "dB", "the same 32 steps ahead"),
-    "code_consistency.mean": Figure(
-        "Code consistency",
-        "%",
-        "held two steps from real frames, how often a code "
-        "moves the player its commonest way (mean over the codes in use)",
-    ),
-    "code_consistency.best_left": Figure(
-        "Code consistency, best left code", "%", "the most consistent code that moves the player left"
-    ),
-    "code_consistency.best_right": Figure(
-        "Code consistency, best right code", "%", "the most consistent code that moves the player right"
-    ),
-    "frame_check.real_frames": Figure(
-        "Frame check, real frames",
-        "%",
-        "real frames that pass the game's frame check (walls, top bar, dark playfield, a paddle)",
-    ),
-    "frame_check.rollouts.pass_rate": Figure(
-        "Frame check, 1,000-step rollouts",
-        "%",
-        "frames of long rollouts under random codes that still pass it: does the imagined game hold together",
-    ),
-    "frame_check.rollouts.familiar_rate": Figure(
-        "Familiarity, 1,000-step rollouts",
-        "%",
-        "frames of the same rollouts that the studio's familiarity check calls familiar, as Play judges its frames",
-    ),
-    "tolerance_psnr_db.clean": Figure(
-        "Tolerance: clean frames", "dB", "reconstruction of the emulator's own frames, resized as the studio does"
-    ),
-    "tolerance_psnr_db.cut_2_rows": Figure(
-        "Tolerance: 2 rows cut", "dB", "the same frames with their bottom 2 rows cut, against the clean frame"
-    ),
-    "tolerance_psnr_db.cut_4_rows": Figure("Tolerance: 4 rows cut", "dB", "2 rows cut at the top and 2 at the bottom"),
-    "tolerance_psnr_db.upscaled_2x": Figure("Tolerance: upscaled 2×", "dB", "upscaled twice (nearest neighbour)"),
-    "tolerance_psnr_db.upscaled_3x": Figure("Tolerance: upscaled 3×", "dB", "upscaled three times (bilinear)"),
-    "tolerance_psnr_db.reencoded_480x360_crf30": Figure(
-        "Tolerance: re-uploaded", "dB", "stretched to 480×360 and H.264-encoded at CRF 30, as a shared clip might be"
-    ),
-    RANK_KEY: Figure(
-        "Effective rank of the latents",
-        "dims",
-        "how many directions the frames' latents spread over (exp of the entropy of their singular values; 1: "
-        "collapsed)",
-    ),
-    "codebook_perplexity": Figure(
-        "Codebook perplexity", "codes", "how many codes are in use, in effect (K codes used equally give K)"
-    ),
-    "codes_used": Figure("Codes used", "codes", "codes read off at least one transition"),
-    "code_action_nmi": Figure(
-        "Codes ↔ true actions, NMI", "0–1", "how much the code says of the action pressed (1: everything)"
-    ),
-    "code_action_accuracy": Figure(
-        "Codes ↔ true actions, accuracy", "%", "the best one-to-one matching of codes to actions, over transitions"
-    ),
-    "code_movement_nmi": Figure(
-        "Codes ↔ movement class, NMI",
-        "0–1",
-        "how much the code says of what the action asked of the player (left, none, right; jump)",
-    ),
-    "code_movement_accuracy": Figure(
-        "Codes ↔ movement class, accuracy", "%", "the best one-to-one matching of codes to movement classes"
-    ),
-    "action_motion_nmi_ceiling": Figure(
-        "True actions ↔ player motion, NMI",
-        "0–1",
-        "how much the action pressed says of how the player moved: the most a code could say",
-    ),
-    "code_nmi_share_of_ceiling": Figure("Codes' share of that ceiling", "%", "code NMI over the ceiling"),
-}
-
-
-def linear_probe_figure(label: str) -> Figure:
-    """The figure `studio evaluate` writes as `linear_probe_r2.<label>`, for any label a game names."""
-    words = label.replace("_", " ")
-    return Figure(
-        f"Linear probe R², {words}",
-        "R²",
-        f"held-out R² of a linear map from a frame's latents to its {words} (1: read off exactly; 0: no better "
-        "than the mean); what the latent space carries, linearly",
-    )
-
-
-PROBE_PREFIX = f"{PROBES_KEY}."
-# what the measurement was rather than a figure of the model: the card says it under the table, or leaves it out
-DETAILS = (
-    "measured_on.",
-    "code_consistency.codes_in_use",
-    "code_consistency.steps_held",
-    "code_consistency.per_code.",
-    "frame_check.rollouts.first_failing_step",
-    "frame_check.rollouts.first_unfamiliar_step",
-    "frame_check.rollouts.starts",
-    "frame_check.rollouts.steps",
-    "frame_check.rollouts.codes_held",
-    "tolerance_psnr_db.frames",
-)
-PERCENT = {key for key, figure in FIGURES.items() if figure.unit == "%"}  # stored as shares, shown as percentages
-SET_NAMES = {"heldout": "held-out episodes", "examples": "example clips"}
 CLIP_COLUMN = "this clip"
 
 
-def bundle_card(model: WorldModel, clip_figures: dict[str, float] | None = None) -> str:
-    """The model card of a loaded bundle, as Markdown; `clip_figures` (flattened keys of FIGURES) are the
-    analyzed clip's own, shown beside the bundle's."""
+def bundle_card(model: WorldModel, clip_figures: FigureSet | None = None) -> str:
+    """The model card of a loaded bundle, as Markdown; `clip_figures` are the analyzed clip's own, shown beside
+    the bundle's."""
     m = model.manifest
     providers = sorted(set(model.providers.values()))
     lines = [
@@ -209,9 +54,9 @@ def bundle_card(model: WorldModel, clip_figures: dict[str, float] | None = None)
     if m.trained_on:
         lines += ["", "### Trained on", "", *[f"- **{k}:** {v}" for k, v in m.trained_on.items()]]
     if m.metrics or clip_figures:
-        lines += ["", "### Measured figures", "", *_metrics_table(m.metrics, clip_figures or {})]
+        lines += ["", "### Measured figures", "", *_metrics_table(m.metrics, clip_figures)]
     if m.training:
-        lines += ["", "### Training", "", *[f"- **{k}:** {_format(v)}" for k, v in _flatten(m.training).items()]]
+        lines += ["", "### Training", "", *[f"- **{k}:** {_format(v)}" for k, v in flatten(m.training).items()]]
     lines += ["", "### Graphs", "", "| graph | inputs | outputs | sha256 |", "| --- | --- | --- | --- |"]
     for role, spec in m.graphs.items():
         inputs = ", ".join(f"`{t.name}` {t.shape}" for t in spec.inputs)
@@ -220,17 +65,16 @@ def bundle_card(model: WorldModel, clip_figures: dict[str, float] | None = None)
     return "\n".join(lines)
 
 
-def clip_figures(state: ClipState) -> dict[str, float]:
-    """The figures of FIGURES an analyzed clip gives of itself, as far as the tabs have measured them."""
+def clip_figures(state: ClipState) -> FigureSet:
+    """The registry's figures an analyzed clip gives of itself, as far as the tabs have measured them."""
     codes = state.analysis.actions.codes
-    figures = {
-        "codebook_perplexity": code_perplexity(codes, state.model.codebook_size),
-        "codes_used": len(np.unique(codes)),
-    }
+    figures = FigureSet()
+    figures.set(F.CODEBOOK_PERPLEXITY, code_perplexity(codes, state.model.codebook_size))
+    figures.set(F.CODES_USED, len(np.unique(codes)))
     if state.reconstruction is not None:
-        figures["reconstruction_psnr_db"] = float(state.reconstruction.psnr.mean())
+        figures.set(F.RECONSTRUCTION_PSNR, float(state.reconstruction.psnr.mean()))
     if state.delta_t_psnr is not None:
-        figures["delta_t_psnr_db.t4"] = state.delta_t_psnr
+        figures.set(F.DELTA_T_PSNR.at(DELTA_T_HORIZON), state.delta_t_psnr)
     if state.labels is not None and ACTION_COLUMN in state.labels.columns:
         try:
             clip = state.analysis.clip
@@ -238,64 +82,31 @@ def clip_figures(state: ClipState) -> dict[str, float]:
         except LabelsError:
             return figures
         result = agreement(codes, truth, state.model.codebook_size)
-        figures |= {"code_action_nmi": result.nmi, "code_action_accuracy": result.accuracy}
+        figures.set(F.CODE_ACTION_NMI, result.nmi)
+        figures.set(F.CODE_ACTION_ACCURACY, result.accuracy)
     return figures
 
 
-def _metrics_table(metrics: dict, clip: dict[str, float]) -> list[str]:
-    """One row per figure: its name, unit, a column per set it was measured on (and the clip's), its meaning."""
-    known_first = sorted(metrics, key=lambda name: list(SET_NAMES).index(name) if name in SET_NAMES else len(SET_NAMES))
-    sets = {
-        SET_NAMES.get(name, name): _flatten(metrics[name]) for name in known_first if isinstance(metrics[name], dict)
-    }
-    if clip:
+def _metrics_table(metrics: dict, clip: FigureSet | None) -> list[str]:
+    """One row per figure any set measured: its name, unit, a column per set (and the clip's), its meaning; a
+    figure a set lacks is shown absent (–)."""
+    sets = {MEASURED_SETS.get(name, name): figures for name, figures in measured_sets(metrics).items()}
+    if clip is not None:
         sets[CLIP_COLUMN] = clip
     lines = [
         "| figure | unit | " + " | ".join(sets) + " | what it says |",
         "| --- | --- |" + " ---: |" * len(sets) + " --- |",
     ]
-    probed = dict.fromkeys(key for values in sets.values() for key in values if key.startswith(PROBE_PREFIX))
-    named = {**FIGURES, **{key: linear_probe_figure(key.removeprefix(PROBE_PREFIX)) for key in probed}}
-    for key, figure in named.items():
-        if any(key in values for values in sets.values()):
-            values = [_figure_value(figure, key, values.get(key)) for values in sets.values()]
-            lines.append(f"| **{figure.name}** | {figure.unit} | " + " | ".join(values) + f" | {figure.meaning} |")
-    for key in _unnamed_figures(sets.values()):  # a figure this card has no name for yet still shows, by its key
-        lines.append(f"| `{key}` | | " + " | ".join(_format(values.get(key, "–")) for values in sets.values()) + " | |")
-    measured = [
-        f"{name}: {values['measured_on.episodes']} episodes, {values['measured_on.frames']:,} frames"
-        for name, values in sets.items()
-        if "measured_on.frames" in values
-    ]
+    for figure in in_registry_order(figure for figures in sets.values() for figure, _ in figures.figures()):
+        values = [figure.format(figures.get(figure)) for figures in sets.values()]
+        lines.append(f"| **{figure.name}** | {figure.unit} | " + " | ".join(values) + f" | {figure.meaning} |")
+    for key in dict.fromkeys(key for figures in sets.values() for key in figures.undeclared()):
+        values = [_format(figures.values.get(key, "–")) for figures in sets.values()]
+        lines.append(f"| `{key}` | | " + " | ".join(values) + " | |")
+    measured = [f"{name}: {figures.size()}" for name, figures in sets.items() if figures.size()]
     if measured:
-        lines += ["", "Measured on the " + "; the ".join(measured) + "."]
+        lines += ["", "Measured on the " + "; the ".join(measured) + ". –: not measured, or no code supports it."]
     return lines
-
-
-def _unnamed_figures(sets) -> list[str]:
-    """The flattened keys of measured figures that FIGURES does not name and DETAILS does not account for."""
-    keys = dict.fromkeys(key for values in sets for key in values)
-    return [key for key in keys if key not in FIGURES and not key.startswith((*DETAILS, PROBE_PREFIX))]
-
-
-def _figure_value(figure: Figure, key: str, value) -> str:
-    if value is None:
-        return "–"
-    if key in PERCENT:
-        return f"{100 * value:.1f}"
-    digits = {"dB": 1, "0–1": 2, "R²": 2, "codes": 1, "dims": 1}[figure.unit]
-    return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
-
-
-def _flatten(values: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
 
 
 def _format(value) -> str:
