@@ -18,6 +18,7 @@ import onnxruntime as ort
 import torch
 
 from studio.bundle import (
+    CONTINUOUS_ACTIONS,
     GRAPH_SIGNATURES,
     VERSION,
     ActionSpec,
@@ -128,7 +129,7 @@ def export_bundle(
         path = out_dir / f"{role}.onnx"
         export_graph(module, inputs[role], path, role, config.name)
         if check:
-            _check_graph(module, inputs[role], path, role)
+            check_graph(module, inputs[role], path)
         paths[role] = path
     m = config.model
     manifest = Manifest(
@@ -177,10 +178,13 @@ def example_inputs(model: TrainableWorldModel, frames: np.ndarray) -> dict[str, 
     }
 
 
-def export_graph(module: torch.nn.Module, inputs: tuple, path: Path, role: str, name: str) -> None:
-    """One module as the ONNX graph of `role`: the contract's names, a dynamic batch axis, checked.
-    What is exported is `for_export(module)`: the same function in the ops onnxruntime runs fastest."""
-    input_names, output_names = (list(names) for names in GRAPH_SIGNATURES[role])
+def export_graph(
+    module: torch.nn.Module, inputs: tuple, path: Path, role: str, name: str, kind: str = "latent_codes"
+) -> None:
+    """One module as the ONNX graph of `role` (for an action `kind`): the contract's names, a dynamic batch axis,
+    checked. What is exported is `for_export(module)`: the same function in the ops onnxruntime runs fastest."""
+    signature = CONTINUOUS_ACTIONS if (role, kind) == ("actions", "continuous") else GRAPH_SIGNATURES[role]
+    input_names, output_names = (list(names) for names in signature)
     torch.onnx.export(
         for_export(module),
         inputs,
@@ -197,7 +201,8 @@ def export_graph(module: torch.nn.Module, inputs: tuple, path: Path, role: str, 
     onnx.checker.check_model(str(path), full_check=True)
 
 
-def _check_graph(module: torch.nn.Module, inputs: tuple, path: Path, role: str) -> None:
+def check_graph(module: torch.nn.Module, inputs: tuple, path: Path) -> None:
+    """The exported graph matches its module within PARITY_TOLERANCE, every input is live, the batch dynamic."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
 
