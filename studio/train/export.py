@@ -33,9 +33,10 @@ from studio.examples import EXAMPLES_DIR
 from studio.games import find_game
 from studio.latent_map import write_shipped_maps
 from studio.runtime import WorldModel
-from studio.train.config import TrainConfig
+from studio.train.config import TrainConfig, from_record
 from studio.train.data import describe_data, load_episodes
 from studio.train.export_rewrites import for_export
+from studio.train.recipes import find_recipe
 from studio.train.world_model import TrainableWorldModel
 from studio.train.write_examples import write_examples
 
@@ -50,7 +51,7 @@ class ExportError(Exception):
 
 def load_checkpoint(path: str | Path) -> tuple[TrainableWorldModel, TrainConfig, dict]:
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    config = TrainConfig.from_json(checkpoint["config"])
+    config = from_record(checkpoint["config"])
     model = TrainableWorldModel(config.model)
     model.load_state_dict(checkpoint["model"])
     return model.eval(), config, checkpoint
@@ -79,9 +80,7 @@ def training_record(config: TrainConfig, stage: str | None, seconds: float, proc
     """How the model was trained, for the manifest: the run's length, the stage it had reached, and where."""
     o = config.optim
     return {
-        "autoencoder_steps": o.autoencoder_steps,
-        "dynamics_steps": o.dynamics_steps,
-        "decoder_steps": o.decoder_steps,
+        **{f"{stage.name}_steps": stage.steps(config) for stage in find_recipe(config.model.family).stages},
         "batch_size": o.batch_size,
         "stage": stage,
         "wall_time_s": round(seconds, 1),
@@ -146,7 +145,7 @@ def export_bundle(
             window=m.action_window,
         ),
         predictor=PredictorSpec(context=m.context, reanchor=m.reanchor),
-        family=m.family,
+        family=find_recipe(m.family).bundle_family,
         training={
             **(training or {}),
             "exported": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
