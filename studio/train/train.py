@@ -226,9 +226,7 @@ class Trainer:
         return time.perf_counter() - self._started
 
     def _log(self, step: int, figures: dict) -> None:
-        evaluated = (
-            judged.CODES_USED.key in figures
-        )  # a quick evaluation's figures: every one of them goes to the terminal
+        evaluated = judged.CODES_USED.key in figures  # a quick evaluation: its figures go to the terminal too
         if self.rank != 0 or (step % self.config.optim.log_every and not evaluated):
             return
         stage, seconds = self.position.stage, round(self._elapsed(), 1)
