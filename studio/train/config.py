@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import get_type_hints
 
@@ -213,7 +213,8 @@ class TrainConfig:
 
     def to_json(self) -> dict:
         raw = asdict(self)
-        del raw["model"]["frame_size"]  # the data's, not a setting
+        if self.model.frame_size == FRAME_SIZE[0]:  # the data's, not a setting; another is a model built in code
+            del raw["model"]["frame_size"]
         return raw
 
     @classmethod
@@ -232,11 +233,12 @@ class TrainConfig:
 
 
 def from_record(raw: dict) -> TrainConfig:
-    """The config a checkpoint recorded, also one recorded when the frame size was written in every config."""
-    model = raw.get("model")
-    if isinstance(model, dict) and model.get("frame_size") == FRAME_SIZE[0]:
-        raw = {**raw, "model": {key: value for key, value in model.items() if key != "frame_size"}}
-    return TrainConfig.from_json(raw)
+    """The config a checkpoint recorded, with its frame size where it recorded one: every checkpoint once did,
+    and a model built in code at another size does (see `TrainConfig.to_json`)."""
+    model = dict(raw.get("model", {}))
+    size = model.pop("frame_size", FRAME_SIZE[0])
+    config = TrainConfig.from_json({**raw, "model": model})
+    return replace(config, model=replace(config.model, frame_size=size))
 
 
 def _with_jepa_steps(raw: dict) -> dict:
