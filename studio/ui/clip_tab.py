@@ -82,10 +82,15 @@ class Refusal:
     file_at_fault: bool = True
 
 
-def stats_markdown(analysis: ClipAnalysis, bundle: str, reconstruction: Reconstruction | None = None) -> str:
+def stats_markdown(
+    analysis: ClipAnalysis, bundle: str, reconstruction: Reconstruction | None = None, drawn: bool = True
+) -> str:
+    """The analysis in a paragraph; `drawn` False for a model that draws no pixels (no reconstruction to judge)."""
     s = analysis.summary()
     timings = dict(analysis.timings)
-    if reconstruction is None:
+    if not drawn:
+        quality = "the nearest real frames of its frame bank stand in for a reconstruction (it draws no pixels)"
+    elif reconstruction is None:
         quality = "reconstructing the preview…"
     else:
         shown = len(reconstruction.indices)
@@ -124,8 +129,9 @@ def stats_markdown(analysis: ClipAnalysis, bundle: str, reconstruction: Reconstr
 def frame_caption(state: ClipState, t: int, frame_psnr: float) -> str:
     analysis = state.analysis
     code = int(analysis.actions.codes[t]) if t < len(analysis.actions.codes) else None
-    leaving = f"code **{code}** to the next frame" if code is not None else "last frame"
-    return f"Frame **{t}** · {frame_times(analysis)[t]:.2f} s · {leaving} · PSNR {frame_psnr:.1f} dB"
+    leaving = f"**{state.model.code_names()[code]}** to the next frame" if code is not None else "last frame"
+    quality = f" · PSNR {frame_psnr:.1f} dB" if state.model.has_decoder else " · beside it: the nearest real frame"
+    return f"Frame **{t}** · {frame_times(analysis)[t]:.2f} s · {leaving}{quality}"
 
 
 class ClipTab(Tab):
@@ -310,7 +316,7 @@ class ClipTab(Tab):
         state = ClipState.open(self.page.shelf, bundle, path, analysis)
         return {
             self.preview: None,
-            self.stats: stats_markdown(analysis, bundle),
+            self.stats: stats_markdown(analysis, bundle, drawn=state.model.has_decoder),
             **_vouching_views(self, analysis),
             self.trajectory: _figure(state, method_label, dims_label, color, 0),
             self.frame_slider: gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame", visible=True),
@@ -366,7 +372,7 @@ class ClipTab(Tab):
             state,
             {
                 self.preview: str(video),
-                self.stats: stats_markdown(analysis, state.bundle, state.reconstruction),
+                self.stats: stats_markdown(analysis, state.bundle, state.reconstruction, drawn=state.model.has_decoder),
                 self.downloads: _downloads(state, _figure(state, method_label, dims_label, color, t)),
                 self.page.clip: state,
             },
