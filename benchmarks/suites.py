@@ -13,6 +13,7 @@ import onnxruntime
 
 from benchmarks.floors import kernel_floor, normalized_and_activated
 from benchmarks.flops import matmul_gflops, multiply_adds
+from benchmarks.gpu import gpu
 from benchmarks.harness import Report, Row, measure, measure_alternating, row, versus
 from benchmarks.targets import API_STEP, probe_row
 from studio.examples import example_clips
@@ -25,6 +26,7 @@ from studio.video import read_clip, write_mp4
 # medians come from ~10 s of alternating blocks, long enough for a slow spell to stay a minority.
 BATCH_ONE_REPEATS = 30
 SUITES = ("graphs", "play", "projection", "decoding", "analysis", "app", "probes")  # in the order a full run takes them
+GPU_SUITE = "gpu"  # run only when asked for (`--suite gpu`): every shipped bundle on CUDA beside the CPU
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def graphs(report: Report, model: WorldModel, trained, config: BenchConfig, work
     work_per_sample = {role: multiply_adds(path) for role, path in model.bundle.graph_paths.items()}
     rates: dict[str, list[str]] = {role: [] for role in work_per_sample}
     for batch in (1, 64):
-        for role, feeds in _feeds(model, batch).items():
+        for role, feeds in graph_feeds(model, batch).items():
             session = model.sessions[role]
             label = f"{role} batch {batch}"
             if eager is None:
@@ -190,7 +192,8 @@ def _trained_model(config: BenchConfig):
     return load_eager(config.checkpoint, threads=2)
 
 
-def _feeds(model: WorldModel, batch: int) -> dict[str, dict[str, np.ndarray]]:
+def graph_feeds(model: WorldModel, batch: int) -> dict[str, dict[str, np.ndarray]]:
+    """Inputs of `batch` samples for each graph, by role: random frames, and the latents the encoder makes of them."""
     rng = np.random.default_rng(0)
     h, w = model.frame_size
     m = model.manifest
@@ -622,5 +625,9 @@ def run_all(config: BenchConfig, report: Report) -> None:
             through_the_app(report, clips, config, work)
         if "probes" in chosen:
             probes(report, model, config)
+        if GPU_SUITE in chosen:
+            length = 120 if config.quick else 1800  # frames: a 1-minute clip at 30 fps
+            clip = synthetic_clips(model, (length,), work / GPU_SUITE)[length]
+            gpu(report, config.bundle.parent, config.bundle, clip, length, config.quick)
     finally:
         shutil.rmtree(work, ignore_errors=True)
