@@ -109,20 +109,6 @@ class RawClient:
                 return payload
         raise RuntimeError(f"{api_name}: the stream ended without a result")
 
-    def updates_per_second(self, api_name: str, seconds: float, *data) -> float:
-        """Start a streaming endpoint, count the updates it streams over `seconds`, then leave it running (the
-        caller stops it the endpoint's own way) -> updates per second."""
-        updates, began = 0, None
-        for event, _ in self._events(api_name, data):
-            if event in ("complete", "error"):
-                break
-            if event == "generating":
-                began = began or time.perf_counter()  # from the first update: the stream's start-up is not its rate
-                updates += 1
-                if time.perf_counter() - began >= seconds:
-                    return (updates - 1) / (time.perf_counter() - began)
-        raise RuntimeError(f"{api_name}: the stream ended after {updates} updates")
-
     def _events(self, api_name: str, data: tuple) -> Iterator[tuple[str, object]]:
         """Post a call, then yield (event, its data) as the server streams them."""
         posted = self.http.post(

@@ -3,6 +3,10 @@
 Models are read-only after loading and onnxruntime may run a graph from several threads at once, so one
 WorldModel per bundle serves every user; a user's own results live in a `ClipState`, held per browser tab in a
 `gr.State` that every tab reads.
+
+Per-user state lives in `gr.State` alone, never in a dict keyed by session on a shared object. Gradio deletes a
+closed tab's states (after its delete callbacks) only if a handler has set them as an output: a state that a
+handler changes in place starts as None, and the first handler that needs it makes it and returns it.
 """
 
 from __future__ import annotations
@@ -186,6 +190,25 @@ class ClipState:
         title = f"{method.upper()} of the frame latents · {self.bundle}"
         cloud = self.coordinates(method, dims, which="reference")
         return trajectory_figure(trajectories, color_by=color_by, highlight=highlight, title=title, cloud=cloud)
+
+
+@dataclass
+class Refusals:
+    """Why one user's last request was refused, kept in their own `gr.State` until the page says so: a handler that
+    refuses raises `gr.Error`, which sets none of its outputs, so it leaves the reason here, in place, for the
+    handler that shows it. The page's first step of the request puts a fresh one in the state (see the module's
+    note on per-user state)."""
+
+    reason: object = None
+
+    def leave(self, reason: object) -> None:
+        self.reason = reason
+
+    @staticmethod
+    def read(refusals: Refusals | None, otherwise: object) -> object:
+        """The reason left in `refusals` since the request began, or `otherwise`."""
+        reason = None if refusals is None else refusals.reason
+        return otherwise if reason is None else reason
 
 
 def discard_clip(state: ClipState | None) -> None:
