@@ -42,12 +42,11 @@ from tqdm import tqdm
 
 import studio.figures as judged
 from studio.evaluation import episodes_from_shards, evaluate
-from studio.games import find_game
 from studio.games.sprites import median_background
 from studio.rollout import DELTA_T_HORIZON
 from studio.runtime import WorldModel
 from studio.train.config import OptimConfig, TrainConfig
-from studio.train.data import Frames, describe_data, ensure_data, load_episodes
+from studio.train.data import Frames, describe_data, ensure_data, game_of, load_episodes
 from studio.train.export import CHECK_FRAMES, export_bundle, training_record
 from studio.train.jepa import JepaObjective, collapse_guard, ema_momentum, variance_covariance
 from studio.train.world_model import TrainableWorldModel, weighted_mse
@@ -101,7 +100,7 @@ class Trainer:
             ensure_data(config.data, self.data_dir)
         _barrier()
         self.train_episodes = load_episodes(self.data_dir / "train")
-        self.heldout_episodes = episodes_from_shards(self.data_dir / "heldout", find_game(config.data.game))
+        self.heldout_episodes = episodes_from_shards(self.data_dir / "heldout", game_of(config.data))
         self.train = Frames.of(self.train_episodes)
         self.model = TrainableWorldModel(config.model).to(self.device)
         # stage 1 of the "jepa" family: the target encoder and the latent predictors (in the checkpoint only)
@@ -343,7 +342,7 @@ class Trainer:
         """[F] the class a labelled transition's code is picked by: its true action, or the movement class
         that action asks for (`optim.label_target`)."""
         if self.config.optim.label_target == "movement":
-            return find_game(self.config.data.game).movement_class(self.train.actions)
+            return game_of(self.config.data).movement_class(self.train.actions)
         return self.train.actions
 
     def _train_dynamics_mode(self) -> None:
@@ -405,7 +404,7 @@ class Trainer:
             model,
             self.heldout_episodes[: o.eval_episodes],
             max_starts=o.eval_starts,
-            game=find_game(self.config.data.game),
+            game=game_of(self.config.data),
             stability_steps=QUICK_STABILITY_STEPS,
         )
         return {figure.key: figures.get(figure) for figure in QUICK_FIGURES if figures.get(figure) is not None}
