@@ -22,7 +22,15 @@ import pytest
 
 from studio.analysis import analyze_clip, reconstruct
 from studio.bundle import VIDEOS_SOURCE
-from studio.figures import CODES_USED, DELTA_T_PSNR, FRAME_CHECK_REAL, NEXT_FRAME_PSNR, RECONSTRUCTION_PSNR, FigureSet
+from studio.figures import (
+    CODES_USED,
+    DELTA_T_PSNR,
+    FAMILIAR_ROLLOUTS,
+    FRAME_CHECK_REAL,
+    NEXT_FRAME_PSNR,
+    RECONSTRUCTION_PSNR,
+    FigureSet,
+)
 from studio.rollout import DELTA_T_HORIZON
 from studio.runtime import WorldModel
 
@@ -127,7 +135,8 @@ def test_the_bundle_knows_its_scene_and_says_where_it_came_from(trained, folder)
     assert "scene_broken.mp4" in trained_on["clips_skipped"]
     assert "breakout" not in (out / "config.json").read_text().lower()  # no game's fact reached the run
     figures = FigureSet.from_manifest(manifest["metrics"]["heldout"])
-    for figure in (RECONSTRUCTION_PSNR, NEXT_FRAME_PSNR.at(1), DELTA_T_PSNR.at(DELTA_T_HORIZON), CODES_USED):
+    horizon = DELTA_T_HORIZON
+    for figure in (RECONSTRUCTION_PSNR, NEXT_FRAME_PSNR.at(1), DELTA_T_PSNR.at(horizon), CODES_USED, FAMILIAR_ROLLOUTS):
         assert figures.get(figure) is not None, figure.key
     assert figures.get(FRAME_CHECK_REAL) is None  # a game's frame check: no game here
     assert manifest["reference"]["native"]["fps"] == FPS and manifest["reference"]["native"]["frame_skip"] == 2
