@@ -70,8 +70,8 @@ def train_from_videos(folder: Path, out_dir: Path, minutes: float, recipe: Path 
     began = time.perf_counter()
     trainer = Trainer(config)
     seconds = {"reading the clips": time.perf_counter() - began}
-    if trainer.progress.step or trainer.progress.stage != "autoencoder":
-        print(f"resuming at {trainer.progress.stage} step {trainer.progress.step}", flush=True)
+    if trainer.position.step or trainer.position.stage != trainer.stages[0].name:
+        print(f"resuming at {trainer.position.stage} step {trainer.position.step}", flush=True)
     trainer.run()
     seconds.update(_stage_seconds(Path(config.run_dir) / "log.csv"))
     data_dir = Path(config.data_dir)
