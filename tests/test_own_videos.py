@@ -131,7 +131,7 @@ def test_the_bundle_knows_its_scene_and_says_where_it_came_from(trained, folder)
     out, _ = trained
     manifest = json.loads((out / "manifest.json").read_text())
     trained_on = manifest["trained_on"]
-    assert trained_on["source"] == VIDEOS_SOURCE and trained_on["clips"] == 6 and trained_on["heldout_episodes"] == 2
+    assert trained_on["source"] == VIDEOS_SOURCE and trained_on["clips"] == 7 and trained_on["heldout_episodes"] == 2
     assert "scene_broken.mp4" in trained_on["clips_skipped"]
     assert "breakout" not in (out / "config.json").read_text().lower()  # no game's fact reached the run
     figures = FigureSet.from_manifest(manifest["metrics"]["heldout"])
