@@ -55,7 +55,7 @@ def space_readme(manifest, folder: str) -> str:
         "",
         manifest.description,
         "",
-        f"Learnt from {trained_on.get('frames', '?')} frames of {source}; the bundle is in `exported/{folder}/`.",
+        f"Learnt from {trained_on.get('frames', 0):,} frames of {source}; the bundle is in `exported/{folder}/`.",
         "The page is the world-model studio: upload a clip, see its latent map and action codes, roll the model "
         "forward, play it.",
         "",
