@@ -105,8 +105,13 @@ def trained(folder, tmp_path_factory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("bundles") / "sprites"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     checkpoint = out / "training" / "run" / "checkpoint.pt"
-    first = subprocess.Popen(
-        train_command(folder, out), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    first = subprocess.Popen(  # Ctrl-C's signal reaches it even when these tests run in the background
+        train_command(folder, out),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 600
     while not checkpoint.is_file() and first.poll() is None and time.monotonic() < deadline:
