@@ -229,7 +229,7 @@ def _judge(model: WorldModel, analysis: ClipAnalysis, reference: Reference, vouc
     """Every frame's familiarity, and the clip's verdict with the reconstruction PSNR of a few frames."""
     scores = familiarity(nearest_distances(analysis.latents, reference.latents), reference.calibration)  # [T]
     sampled = reconstruct(model, analysis, preview_indices(len(analysis.frames), VERDICT_FRAMES))
-    judged = verdict(scores, sampled.psnr)
+    judged = verdict(scores, sampled.psnr, reference.calibration)
     warning = judged.message(game_name(model.manifest), reference.calibration)
     return dataclasses.replace(vouching, familiarity=scores, verdict=judged, warning=warning)
 

@@ -30,11 +30,10 @@ from studio.bundle import (
     write_manifest,
 )
 from studio.examples import EXAMPLES_DIR
-from studio.games import find_game
 from studio.latent_map import write_shipped_maps
 from studio.runtime import WorldModel
 from studio.train.config import TrainConfig, from_record
-from studio.train.data import describe_data, load_episodes
+from studio.train.data import describe_data, game_of, load_episodes
 from studio.train.export_rewrites import for_export
 from studio.train.recipes import find_recipe
 from studio.train.world_model import TrainableWorldModel
@@ -71,7 +70,7 @@ def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path) -> Path:
         trained_on=trained_on,
         training=training_record(config, state.get("stage"), state.get("seconds", 0.0), state.get("processes", 1)),
     )
-    write_examples(heldout, out_dir / EXAMPLES_DIR, trained_on["action_names"], find_game(config.data.game))
+    write_examples(heldout, out_dir / EXAMPLES_DIR, trained_on["action_names"], game_of(config.data))
     write_shipped_maps(WorldModel.load(out_dir, device="cpu", warm_up=False))
     return out_dir
 

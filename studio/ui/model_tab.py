@@ -136,7 +136,7 @@ class ModelTab(Tab):
             choices=shelf.names,
             value=shelf.default_name,
             label="Bundle",
-            info=f"bundles in {shelf.exported_dir.name}/",
+            info=f"bundles in {shelf.folder_names}",
             elem_id="model-picker",
         )
         self.card = gr.Markdown(bundle_card(shelf.get(shelf.default_name)), elem_id="model-card")

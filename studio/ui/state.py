@@ -1,4 +1,5 @@
-"""What the tabs share: the bundles found in `exported/`, each loaded once per process, and one user's clip.
+"""What the tabs share: the bundles found in `exported/` (and any other folders of bundles), each loaded once per
+process, and one user's clip.
 
 Models are read-only after loading and onnxruntime may run a graph from several threads at once, so one
 WorldModel per bundle serves every user; a user's own results live in a `ClipState`, held per browser tab in a
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.analysis import ClipAnalysis, Reconstruction, analyze_clip, reconstruct
-from studio.bundle import BundleError, find_bundles
+from studio.bundle import MANIFEST_NAME, BundleError, find_bundles
 from studio.examples import example_clips, example_labels
 from studio.labels import Labels
 from studio.latent_map import SHIPPED_MAPS, LatentMaps
@@ -38,9 +39,11 @@ WARM_UP_FRAMES = 16  # of a bundle's first example: one full batch through every
 
 @dataclass
 class BundleShelf:
-    """The bundles of one `exported/` folder: loaded models, and the error of each that failed to load."""
+    """The bundles of some folders (`exported/` first; each a folder of bundles, or a bundle itself): loaded models,
+    and the error of each that failed to load. A bundle is known by its folder's name; a second bundle of a name
+    already taken is refused."""
 
-    exported_dir: Path
+    folders: tuple[Path, ...]
     device: str = "auto"
     cache_dir: Path | None = None  # where fitted maps are kept between runs
     models: dict[str, WorldModel] = field(default_factory=dict)
@@ -51,7 +54,12 @@ class BundleShelf:
         self.maps = LatentMaps(ProjectionCache(self.cache_dir))
 
     def load_all(self) -> BundleShelf:
-        for folder in find_bundles(self.exported_dir):
+        for folder in (bundle for given in self.folders for bundle in bundles_in(given)):
+            if folder.name in self.models:
+                self.errors[f"{folder.name} in {folder.parent}"] = (
+                    f"a bundle named {folder.name} is already open from {self.models[folder.name].bundle.root.parent}"
+                )
+                continue
             try:
                 model = WorldModel.load(folder, device=self.device)
             except (BundleError, ValueError) as err:
@@ -93,6 +101,11 @@ class BundleShelf:
         return thread
 
     @property
+    def folder_names(self) -> str:
+        """The folders the bundles are read from, as the page names them: 'exported/, mine/'."""
+        return ", ".join(f"{folder.name}/" for folder in self.folders)
+
+    @property
     def names(self) -> list[str]:
         return sorted(self.models)
 
@@ -108,6 +121,11 @@ class BundleShelf:
         if name not in self.models:
             raise BundleError("no such bundle: pick one from the Model tab")
         return self.models[name]
+
+
+def bundles_in(folder: Path) -> list[Path]:
+    """The bundle `folder` is, or the bundles directly inside it."""
+    return [folder] if (folder / MANIFEST_NAME).is_file() else find_bundles(folder)
 
 
 @dataclass
