@@ -14,6 +14,21 @@ from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError
 from studio.play import RUN_FRAMES_PER_S, RUN_STEPS_PER_S, Game, run_period_s
 from studio.runtime import WorldModel
+from studio.ui.page_play import (
+    BEGIN_JS,
+    END_JS,
+    HAND_OVER_JS,
+    IN_THE_PAGE,
+    ON_THE_SERVER,
+    PAGE_SCREEN,
+    PAGE_SCREEN_CSS,
+    PAGE_SCRIPT,
+    WHERE_CHOICES,
+    HandoverError,
+    PageFiles,
+    game_from_page,
+    page_start,
+)
 from studio.ui.picture_html import png_data_url
 from studio.ui.state import ClipState
 from studio.ui.tab import ClipEvents, Tab, Updates
@@ -63,7 +78,7 @@ class StartClip:
 
 
 class PlayTab(Tab):
-    title, id, css, head = "Play", "play", SCREEN_CSS, KEYBOARD_SCRIPT
+    title, id, css, head = "Play", "play", SCREEN_CSS + PAGE_SCREEN_CSS, KEYBOARD_SCRIPT + PAGE_SCRIPT
 
     def build(self) -> None:
         shelf, clip, bundle = self.page.shelf, self.page.clip, self.page.bundle
@@ -71,6 +86,8 @@ class PlayTab(Tab):
         self.examples: dict[str, StartClip | None] = {}  # bundle -> its first example clip, analyzed once
         self.running: dict[str, object] = {}  # browser session -> the token of its Run-mode loop; popping it stops it
         self.playing: set[str] = set()  # browser sessions with a game started: no start frame preview covers it
+        self.page_files = PageFiles()  # what a page that plays by itself fetches
+        self.page_files.serve(list(shelf.models.values()))
 
         gr.Markdown(
             "Play the world model: pick a start frame, then press an action code (buttons, or keys **1–9**; "
@@ -83,6 +100,13 @@ class PlayTab(Tab):
                 # opening the tab gives it the start clip's range; API calls meet this one
                 self.start_frame = gr.Slider(
                     0, MAX_FRAME_CAP - 1, value=0, step=1, label="Start frame", elem_id="play-start-frame"
+                )
+                self.where = gr.Radio(
+                    WHERE_CHOICES,
+                    value=IN_THE_PAGE,
+                    label="Where the game runs",
+                    info="In this browser, every step is computed on your machine; on the server, by the studio's.",
+                    elem_id="play-where",
                 )
                 start = gr.Button("Start", variant="primary", elem_id="play-start")
                 with gr.Row():
@@ -106,8 +130,8 @@ class PlayTab(Tab):
                 self.meanings_note = gr.Markdown(_meanings_note(shipped), elem_id="play-meanings")
                 self.run = gr.Checkbox(
                     False,
-                    label="Run: keep pressing the last code, as fast as the machine goes "
-                    f"(up to {RUN_STEPS_PER_S} steps/s, shared by all players running at once)",
+                    label="Run: keep pressing the last code (in this browser at the pace chosen under the frame; on "
+                    f"the server as fast as it goes, up to {RUN_STEPS_PER_S} steps/s shared by all players running)",
                     elem_id="play-run",
                 )
                 self.status = gr.Markdown(elem_id="play-status")
@@ -122,9 +146,11 @@ class PlayTab(Tab):
                     min_height=SCREEN_HEIGHT,
                     elem_id="play-screen",
                 )
+                self.page_screen = gr.HTML(PAGE_SCREEN, container=False, padding=False, elem_id="play-page-block")
         # what scripts exchange with /step and /undo: the code as a number, the frame as a PNG file
         code_box = gr.Number(0, precision=0, visible=False)
         self.frame_file = gr.Image(visible=False, format="png")
+        self.handoff = gr.JSON(visible=False)  # a game handed between the page and the server (page_play.py)
 
         started = [
             self.game,
@@ -143,8 +169,21 @@ class PlayTab(Tab):
             api_name=False,
             show_progress="hidden",
         )
-        start.click(self.begin, inputs=[clip, bundle, self.start_frame], outputs=started, api_name="play_start")
-        reset.click(self.begin, inputs=[clip, bundle, self.start_frame], outputs=started, api_name=False)
+        for began in (
+            start.click(self.begin, inputs=[clip, bundle, self.start_frame], outputs=started, api_name="play_start"),
+            reset.click(self.begin, inputs=[clip, bundle, self.start_frame], outputs=started, api_name=False),
+        ):
+            inputs = [self.where, self.game, bundle, self.start_frame]
+            self._to_the_page(began.then(self.hand_to_page, inputs=inputs, **self._handing))
+        # the switch: the page hands its game to the server (handOver), or the server its game to the page
+        self._to_the_page(
+            self.where.change(
+                self.switch,
+                inputs=[self.where, self.handoff, self.game, bundle],
+                js=HAND_OVER_JS,
+                **self._handing,
+            )
+        )
         for k, button in enumerate(self.code_buttons):
             button.click(
                 lambda game, name, k=k: self._shown(self.press(game, name, k)),
@@ -196,7 +235,9 @@ class PlayTab(Tab):
 
     def follow(self, events: ClipEvents) -> None:
         for gone in events.gone:
-            gone.then(self.clear, outputs=[self.game, self.screen, self.status, self.run], api_name=False)
+            gone.then(self.clear, outputs=[self.game, self.screen, self.status, self.run], api_name=False).then(
+                None, js=END_JS, api_name=False
+            )
 
     def opened(self, select) -> None:
         # opening the tab shows where a game would start, and the start clip's range and code meanings
@@ -310,6 +351,46 @@ class PlayTab(Tab):
             if self.running.get(key) is token:
                 del self.running[key]
 
+    @property
+    def _handing(self) -> dict:
+        outputs = [self.handoff, self.game, self.screen, self.status, self.where]
+        return dict(outputs=outputs, api_name=False, show_progress="hidden")
+
+    def _to_the_page(self, handed) -> None:
+        """After `handed`, the page begins the game the server handed it, if any."""
+        handed.then(None, inputs=self.handoff, js=BEGIN_JS, api_name=False)
+
+    def hand_to_page(self, where: str, game: Game | None, name: str, t, request: gr.Request) -> Updates:
+        """After Start or Reset: the page plays the game when the switch says so."""
+        if where != IN_THE_PAGE or game is None:
+            return {self.handoff: None}
+        return self._handed_to_page(game, name, request, f"frame {int(t or 0)}")
+
+    def switch(self, where: str, handoff: dict | None, game: Game | None, name: str, request: gr.Request) -> Updates:
+        """The switch moved: the game, if any, goes on where it now says."""
+        model = self.page.shelf.get(name)
+        if where == ON_THE_SERVER:
+            if handoff is None:  # the page held no game: the server's, if any, is where it was
+                return {self.handoff: None}
+            try:
+                game = game_from_page(model, handoff)
+            except HandoverError as err:
+                raise gr.Error(f"The game could not move to the server: {err}.") from None
+            reason = str(handoff.get("reason") or "")[:300].replace("*", "").replace("<", "")
+            fallen = f" · this browser cannot play it ({reason}), so the server does" if reason else ""
+            return {self.handoff: None, self.game: game, **self._view(game), self.status: _status(game) + fallen}
+        if game is None:
+            return {self.handoff: None}
+        return self._handed_to_page(game, name, request, f"step {game.steps}")
+
+    def _handed_to_page(self, game: Game, name: str, request: gr.Request, description: str) -> Updates:
+        self.running.pop(request.session_hash, None)  # the server's Run loop, if any, stops
+        try:
+            start = page_start(self.page_files, self.page.shelf.get(name), game, description)
+        except HandoverError as err:
+            return {self.handoff: None, self.where: ON_THE_SERVER, self.status: f"Playing on the server: {err}."}
+        return {self.handoff: start}
+
     def clear(self, request: gr.Request) -> Updates:
         """Another bundle was picked, or another clip analyzed: the game ends."""
         self.running.pop(request.session_hash, None)
@@ -397,4 +478,4 @@ def _status(game: Game) -> str:
         if left is None
         else f" · **left familiar ground at step {left}**: the frames since look unlike any the model knows"
     )
-    return f"**{game.steps} steps played** · last codes: {recent or '—'}{ground}{timing}{pace}"
+    return f"**{game.steps} steps played** **on the server** · last codes: {recent or '—'}{ground}{timing}{pace}"
