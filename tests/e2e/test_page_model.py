@@ -56,4 +56,4 @@ def test_the_page_steps_the_shipped_bundles_as_the_server_does(page, models, ser
         page_frames = np.asarray(got[run]["frames"], np.int16).reshape(*want_frames.shape[:3], 4)[..., :3]
         assert np.abs(page_latents - want_latents).max() <= LATENT_TOLERANCE, run
         assert np.abs(page_frames - want_frames).max() <= PIXEL_TOLERANCE, run
-    assert len(np.unique(want_frames.reshape(STEPS, -1), axis=0)) > 1  # the steps were not all one frame
+    assert want_frames.std() > 0  # real pictures (the JEPA bundle's predictor copies its last frame: all alike)
