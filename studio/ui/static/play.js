@@ -488,6 +488,7 @@ function intercept(event) {
     game.running = !game.running;
     setTimeout(() => setRunBox(game ? game.running : false)); // after the browser undoes the cancelled toggle
     if (game.running) runLoop();
+    else queue.then(() => game && setStatus(statusLine())); // the last steps' count, once the last has landed
   }
 }
 
