@@ -16,7 +16,8 @@ from studio.ui.page_play import FILE_ROUTE, STATIC_DIR, PageFiles, page_start
 
 # Runs in the page: the bundle's model as play.js opens it, stepped from each of the server's contexts (one step
 # each, so the graphs are compared on the same input) and then free-running from the first under `codes`.
-# Returns the latents [S, N*D] and frames [S, H*W*4] RGBA of both, and the page's step time of each step in ms.
+# Returns the latents [S, N*D] and frames [S, H*W*4] RGBA of both, the page's step time of each step in ms, and
+# the distance of each free-running step's latents to the nearest reference latent, as the page judges familiarity.
 PAGE_STEPS_JS = """
 async ({src, start, contexts, codes}) => {
   const play = await import(src);
@@ -43,7 +44,9 @@ async ({src, start, contexts, codes}) => {
     free.latents.push(Array.from(latents));
     free.frames.push(pixels(frame));
   }
-  return {forced, free};
+  const distance = (latents) => play.nearestDistance(new Float32Array(latents), model.reference);
+  const distances = model.reference ? free.latents.map(distance) : null;
+  return {forced, free, distances};
 }
 """
 

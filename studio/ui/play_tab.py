@@ -254,8 +254,8 @@ class PlayTab(Tab):
         model, clip = self.page.shelf.get(name), self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
         preview = self.show_start(state, name, t, game, request)
-        if not preview:
-            return {}  # a game is on screen: leave it be
+        if preview[self.screen] == gr.skip():
+            return preview  # a game is on screen: leave it be
         return {
             **preview,
             self.meanings_note: _meanings_note(clip.meanings),
@@ -267,13 +267,14 @@ class PlayTab(Tab):
         }
 
     def show_start(self, state: ClipState | None, name: str, t, game: Game | None, request: gr.Request) -> Updates:
+        unchanged = {self.screen: gr.skip(), self.status: gr.skip()}  # Gradio took an empty dict for one value
         if game is not None or request.session_hash in self.playing:
-            return {}
+            return unchanged
         clip = self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
         frame = Game.start(self.page.shelf.get(name), clip.latents, t).frame  # what a game from t shows first
         if request.session_hash in self.playing:  # Start was pressed meanwhile: its game is on screen
-            return {}
+            return unchanged
         return {
             self.screen: _picture(frame, f"frame {t} of {clip.name}, where a game would start"),
             self.status: f"Frame **{t}** of **{clip.name}**, decoded: press **Start** to play from it.",

@@ -11,7 +11,9 @@ import pytest
 from page_model import PAGE_STEPS_JS, PageFilesServer, server_steps
 from studio.analysis import analyze_clip
 from studio.examples import example_clips
+from studio.familiarity import nearest_distances
 from studio.play import Game
+from studio.reference import reference_of
 from studio.runtime import WorldModel
 
 pytestmark = pytest.mark.slow
@@ -23,6 +25,7 @@ STEPS = 30
 # decoder); the free-running rollouts stay identical since the latents do.
 LATENT_TOLERANCE = 1e-5
 PIXEL_TOLERANCE = 1  # of 255
+DISTANCE_TOLERANCE = 1e-4  # relative: float32 sums in another order
 
 
 @pytest.fixture(scope="module")
@@ -56,4 +59,7 @@ def test_the_page_steps_the_shipped_bundles_as_the_server_does(page, models, ser
         page_frames = np.asarray(got[run]["frames"], np.int16).reshape(*want_frames.shape[:3], 4)[..., :3]
         assert np.abs(page_latents - want_latents).max() <= LATENT_TOLERANCE, run
         assert np.abs(page_frames - want_frames).max() <= PIXEL_TOLERANCE, run
+    reference = reference_of(model)
+    want_distances = nearest_distances(want_latents, reference.latents)  # [S]
+    assert np.allclose(got["distances"], want_distances, rtol=DISTANCE_TOLERANCE)  # familiarity, judged alike
     assert want_frames.std() > 0  # real pictures (the JEPA bundle's predictor copies its last frame: all alike)

@@ -133,15 +133,23 @@ async function openReference(spec) {
 }
 
 // Distance of latents [F] to the nearest reference latent, as studio/familiarity.py `nearest_distances` has it.
-function nearestDistance(latents, reference) {
+export function nearestDistance(latents, reference) {
+  const { count, size, norms } = reference;
+  const all = reference.latents; // [M * F]
   let selfNorm = 0;
-  for (let f = 0; f < latents.length; f++) selfNorm += latents[f] * latents[f];
+  for (let f = 0; f < size; f++) selfNorm += latents[f] * latents[f];
   let best = Infinity;
-  for (let m = 0; m < reference.count; m++) {
-    const row = m * reference.size;
-    let dot = 0;
-    for (let f = 0; f < reference.size; f++) dot += latents[f] * reference.latents[row + f];
-    best = Math.min(best, selfNorm + reference.norms[m] - 2 * dot);
+  for (let m = 0, row = 0; m < count; m++, row += size) {
+    let a = 0, b = 0, c = 0, d = 0; // four sums: the loop's additions need not wait on each other
+    let f = 0;
+    for (; f + 3 < size; f += 4) {
+      a += latents[f] * all[row + f];
+      b += latents[f + 1] * all[row + f + 1];
+      c += latents[f + 2] * all[row + f + 2];
+      d += latents[f + 3] * all[row + f + 3];
+    }
+    for (; f < size; f++) a += latents[f] * all[row + f];
+    best = Math.min(best, selfNorm + norms[m] - 2 * (a + b + c + d));
   }
   return Math.sqrt(Math.max(best, 0));
 }
@@ -188,7 +196,9 @@ export function toPixels(frame, height, width) {
   const plane = height * width;
   const pixels = new Uint8ClampedArray(plane * 4);
   for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < 3; c++) pixels[p * 4 + c] = Math.floor(Math.min(Math.max(frame[c * plane + p], 0), 1) * 255 + 0.5);
+    for (let c = 0; c < 3; c++) {
+      pixels[p * 4 + c] = Math.floor(Math.min(Math.max(frame[c * plane + p], 0), 1) * 255 + 0.5);
+    }
     pixels[p * 4 + 3] = 255;
   }
   return pixels;
@@ -209,9 +219,11 @@ class PageGame {
     this.latents = []; // each [N*D]: the start's C frames, then one per step
     for (let c = 0; c < this.model.contextLength; c++) this.latents.push(context.slice(c * size, (c + 1) * size));
     this.codes = [];
-    this.familiar = [true]; // whether the frame after each step (and the start's) is familiar
+    // whether the frame after each step (and the start's) is familiar; once a step is not, the ones after it are
+    // not judged (null): the step it left at is all the status says, and undoing past it drops them
+    this.familiar = [true];
     this.dropped = this.start.steps; // steps before this page's history: the server's, or ones dropped for memory
-    this.droppedUnfamiliarAt = this.start.left_familiar_at;
+    this.droppedUnfamiliarAt = this.start.left_familiar_at ?? null;
     this.latencies = [];
     this.pressedAt = [];
     this.running = false;
@@ -241,9 +253,12 @@ class PageGame {
     this.latents.push(latents);
     this.codes.push(code);
     const reference = this.model.reference;
-    this.familiar.push(!reference || nearestDistance(latents, reference) <= reference.limit);
+    let familiar = true; // a bundle without a reference cannot judge: all its frames count as familiar
+    if (reference && this.leftFamiliarAt === null) familiar = nearestDistance(latents, reference) <= reference.limit;
+    else if (reference) familiar = null;
+    this.familiar.push(familiar);
     if (this.codes.length > MAX_HISTORY) {
-      if (!this.familiar[0] && this.droppedUnfamiliarAt === null) this.droppedUnfamiliarAt = this.dropped;
+      if (this.familiar[0] === false && this.droppedUnfamiliarAt === null) this.droppedUnfamiliarAt = this.dropped;
       this.latents.shift();
       this.codes.shift();
       this.familiar.shift();
@@ -361,10 +376,10 @@ function setRunBox(on) {
 function fillPace(start) {
   const pace = byId("play-pace");
   if (!pace) return;
-  const game_rate = start.steps_per_second;
+  const gameRate = start.steps_per_second;
   pace.innerHTML = "";
-  pace.add(new Option(`the game's pace (${+game_rate.toFixed(1)} steps/s)`, String(game_rate)));
-  if (start.max_steps_per_second > game_rate) {
+  pace.add(new Option(`the game's pace (${+gameRate.toFixed(1)} steps/s)`, String(gameRate)));
+  if (start.max_steps_per_second > gameRate) {
     pace.add(new Option(`as fast as the screen (up to ${start.max_steps_per_second} steps/s)`,
       String(start.max_steps_per_second)));
   }
