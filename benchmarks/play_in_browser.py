@@ -27,7 +27,11 @@ from studio.runtime import WorldModel
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 EXPORTED = Path(__file__).resolve().parents[1] / "exported"
-STEPS_PLAYED = "parseInt(document.getElementById('play-page-status')?.innerText) || 0"  # the page's status line
+# the steps played, from the page's own status line while it plays, else from the server's
+STEPS_PLAYED = (
+    "parseInt((document.querySelector('#play-page-status:not([hidden])') || "
+    "document.querySelector('#play-status [data-testid=markdown]')).innerText) || 0"
+)
 FAMILIARITY_CALLS = 200  # nearest-distance calls timed in the page
 BATCH = 60  # latents a page would send back at once: one second of Run mode
 
@@ -114,6 +118,11 @@ def main() -> None:
     try:
         wait_for_warm_up(work / "studio.log")
         load_before = os.getloadavg()
+        cpu = process_cpu_s(process.pid)
+        time.sleep(args.seconds)
+        lines.append(
+            f"| server CPU over {args.seconds:.0f} s with nobody playing | {process_cpu_s(process.pid) - cpu:.2f} s |"
+        )
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 

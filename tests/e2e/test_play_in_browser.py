@@ -22,11 +22,15 @@ def clip(tmp_path_factory) -> Path:
     return write_mp4(moving_square_frames(30, 48, 64), tmp_path_factory.mktemp("clips") / "square.mp4", fps=12)
 
 
-def test_play_runs_in_the_page_and_switches_to_the_server(page, studio_url, clip):
-    open_studio(page, studio_url)  # the tiny bundle ships no example: a game starts from an analyzed clip
+def open_play(page, url: str, clip: Path) -> None:
+    open_studio(page, url)  # the tiny bundle ships no example: a game starts from an analyzed clip
     choose_file(page, "clip-upload", clip)
     page.get_by_role("button", name="Analyze").click()
     page.locator("#clip-stats").get_by_text("frames analyzed", exact=False).wait_for()
+
+
+def test_play_runs_in_the_page_and_switches_to_the_server(page, studio_url, clip):
+    open_play(page, studio_url, clip)
     page.get_by_role("tab", name="Play").click()
     page.locator("#play-start").click()
     status = page.locator("#play-status")
@@ -70,3 +74,17 @@ def test_play_runs_in_the_page_and_switches_to_the_server(page, studio_url, clip
     page.locator("#play-canvas").wait_for()
     page.locator("#play-code-2").click()
     status.get_by_text(f"{stopped + 2} steps played in this browser", exact=False).wait_for()
+
+
+def test_a_browser_without_webassembly_plays_on_the_server_and_says_why(page, studio_url, clip):
+    page.add_init_script("delete window.WebAssembly")
+    open_play(page, studio_url, clip)
+    page.get_by_role("tab", name="Play").click()
+    page.locator("#play-start").click()
+    status = page.locator("#play-status")
+    status.get_by_text("this browser has no WebAssembly", exact=False).wait_for()
+    assert "0 steps played on the server" in status.inner_text()
+    assert page.locator("#play-where").get_by_label("On the server").is_checked()
+    page.locator("#play-code-1").click()
+    status.get_by_text("1 steps played on the server", exact=False).wait_for()
+    assert page.locator("#play-screen img").is_visible()

@@ -4,7 +4,7 @@
 // The server hands the page a start (studio/ui/page_play.py `page_start`: the context latents, the codebook,
 // where the graphs and the reference latents are); the page fetches each file once, keeps it by its sha256,
 // and from then on steps, decodes, judges familiarity and draws by itself. The Play tab's own buttons, keys,
-// Undo, Reset and Run box drive it: while the page plays, their clicks stop here and never reach the server.
+// Undo and Run box drive it: while the page plays, their clicks stop here and never reach the server.
 // Switching to "On the server" hands the present context back (`handOver`); a browser that cannot run the
 // model falls back to the server the same way, saying why.
 
@@ -209,21 +209,16 @@ export function toPixels(frame, height, width) {
 class PageGame {
   constructor(model, start) {
     this.model = model;
-    this.start = start; // what Reset goes back to
-    this.reset();
-  }
-
-  reset() {
-    const size = this.model.tokens * this.model.dim;
-    const context = float32(this.start.context); // [C*N*D]
+    const size = model.tokens * model.dim;
+    const context = float32(start.context); // [C*N*D]
     this.latents = []; // each [N*D]: the start's C frames, then one per step
     for (let c = 0; c < this.model.contextLength; c++) this.latents.push(context.slice(c * size, (c + 1) * size));
     this.codes = [];
     // whether the frame after each step (and the start's) is familiar; once a step is not, the ones after it are
     // not judged (null): the step it left at is all the status says, and undoing past it drops them
     this.familiar = [true];
-    this.dropped = this.start.steps; // steps before this page's history: the server's, or ones dropped for memory
-    this.droppedUnfamiliarAt = this.start.left_familiar_at ?? null;
+    this.dropped = start.steps; // steps before this page's history: the server's, or ones dropped for memory
+    this.droppedUnfamiliarAt = start.left_familiar_at ?? null;
     this.latencies = [];
     this.pressedAt = [];
     this.running = false;
@@ -306,6 +301,7 @@ class PageGame {
 // ---- the page -------------------------------------------------------------------------------------------------
 
 const byId = (id) => document.getElementById(id);
+const escapeHtml = (text) => String(text).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function where() {
   const checked = document.querySelector("#play-where input:checked");
@@ -355,7 +351,8 @@ function showServerStatus(shown) {
 function statusLine() {
   const latency = game.medianLatency();
   const timing = latency
-    ? ` · step time <strong>${latency.toFixed(1)} ms</strong> (model, median) → up to ${Math.round(1000 / latency)} frames/s`
+    ? ` · step time <strong>${latency.toFixed(1)} ms</strong> (model, median)`
+      + ` → up to ${Math.round(1000 / latency)} frames/s`
     : "";
   const rate = game.stepsPerSecond();
   const pace = rate ? ` · playing at <strong>${rate.toFixed(1)} steps/s</strong>` : "";
@@ -398,15 +395,16 @@ function act(work) {
   pending += 1;
   queue = queue
     .then(() => perform(work))
-    .catch((error) => setStatus(`<p>The model failed in this browser: ${error.message}</p>`))
+    .catch((error) => setStatus(`<p>The model failed in this browser: ${escapeHtml(error.message)}</p>`))
     .finally(() => { pending -= 1; });
   return queue;
 }
 
 async function perform(work) {
-  if (!game) return;
-  const frame = await work(game);
-  if (!game) return;
+  const playing = game;
+  if (!playing) return;
+  const frame = await work(playing);
+  if (game !== playing) return; // the game ended, or another began, while the step ran
   draw(frame);
   const now = performance.now();
   if (!game.running || now - told >= STATUS_PERIOD_MS) {
@@ -478,15 +476,16 @@ function fallBack(start, reason) {
   pendingHandover = { context, steps: start.steps, left_familiar_at: start.left_familiar_at, reason };
   const server = Array.from(document.querySelectorAll("#play-where input")).find((i) => i.value === ON_THE_SERVER);
   if (server) server.click();
-  else setStatus(`<p>This browser cannot play the model: ${reason}.</p>`);
+  else setStatus(`<p>This browser cannot play the model: ${escapeHtml(reason)}.</p>`);
 }
 
 const CODE_BUTTON = /^play-code-(\d+)$/;
 
-// While the page plays, the Play tab's controls act here; their clicks never reach the server.
+// While the page plays, the Play tab's codes, Undo and Run act here; their clicks never reach the server. (Reset
+// does: the server starts the game again from the start frame and hands it to the page, as Start does.)
 function intercept(event) {
   if (where() !== IN_THE_PAGE || !(game || loading)) return;
-  const control = event.target.closest && event.target.closest("[id^='play-code-'], #play-undo, #play-reset, #play-run");
+  const control = event.target.closest && event.target.closest("[id^='play-code-'], #play-undo, #play-run");
   if (!control) return;
   event.preventDefault();
   event.stopImmediatePropagation();
@@ -494,12 +493,7 @@ function intercept(event) {
   const code = CODE_BUTTON.exec(control.id);
   if (code) act((g) => g.step(Number(code[1])));
   else if (control.id === "play-undo") act((g) => g.undo());
-  else if (control.id === "play-reset") {
-    game.running = false;
-    game.reset();
-    setRunBox(false);
-    act((g) => decode(g.model, g.latents[g.latents.length - 1]));
-  } else {
+  else {
     game.running = !game.running;
     setTimeout(() => setRunBox(game ? game.running : false)); // after the browser undoes the cancelled toggle
     if (game.running) runLoop();
