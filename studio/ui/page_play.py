@@ -33,16 +33,19 @@ PAGE_SCRIPT = f'<script type="module" src="{FILE_ROUTE}{STATIC_DIR / "play.js"}"
 HAND_OVER_JS = "(where, handoff, game, bundle) => [where, window.studioPlay?.handOver(where) ?? null, game, bundle]"
 BEGIN_JS = "(start) => { window.studioPlay?.begin(start); }"
 END_JS = "() => { window.studioPlay?.end(); }"
-# where the page draws its frames: shown instead of the server's picture while the page plays
+# where the page draws its frames: shown instead of the server's picture while the page plays (play.js gives the
+# block the class in-page)
 PAGE_SCREEN = """
-<div id="play-page-screen" hidden>
+<div id="play-page-screen">
   <canvas id="play-canvas" width="64" height="64" role="img" aria-label="the world model's frame, drawn here"></canvas>
   <label class="play-pace">Run at <select id="play-pace"></select></label>
 </div>
 """
 PAGE_SCREEN_CSS = (
-    "#play-canvas { image-rendering: pixelated; height: 384px; max-width: 100%; display: block; "
-    "margin: 0 auto; } .play-pace { display: block; text-align: center; margin-top: 6px; }"
+    "#play-page-block:not(.in-page) { display: none !important; } "
+    "#play-canvas { image-rendering: pixelated; height: 384px; max-width: 100%; display: block; margin: 0 auto; } "
+    ".play-pace { display: block; text-align: center; margin-top: 6px; } "
+    ".play-pace select { width: auto !important; display: inline-block; }"
 )
 PAGE_GRAPHS = ("predictor", "decoder")  # what the page runs (a bundle that re-anchors also needs the encoder)
 

@@ -101,13 +101,6 @@ class PlayTab(Tab):
                 self.start_frame = gr.Slider(
                     0, MAX_FRAME_CAP - 1, value=0, step=1, label="Start frame", elem_id="play-start-frame"
                 )
-                self.where = gr.Radio(
-                    WHERE_CHOICES,
-                    value=IN_THE_PAGE,
-                    label="Where the game runs",
-                    info="In this browser, every step is computed on your machine; on the server, by the studio's.",
-                    elem_id="play-where",
-                )
                 start = gr.Button("Start", variant="primary", elem_id="play-start")
                 with gr.Row():
                     undo = gr.Button("Undo", elem_id="play-undo")
@@ -146,7 +139,22 @@ class PlayTab(Tab):
                     min_height=SCREEN_HEIGHT,
                     elem_id="play-screen",
                 )
-                self.page_screen = gr.HTML(PAGE_SCREEN, container=False, padding=False, elem_id="play-page-block")
+                # where the page draws its frames while it plays (the server's picture above is hidden meanwhile)
+                self.page_screen = gr.HTML(
+                    PAGE_SCREEN,
+                    label="The world model's frame, drawn in this browser",
+                    show_label=True,
+                    container=True,
+                    min_height=SCREEN_HEIGHT,
+                    elem_id="play-page-block",
+                )
+                self.where = gr.Radio(
+                    WHERE_CHOICES,
+                    value=IN_THE_PAGE,
+                    label="Where the game runs",
+                    info="In this browser, every step is computed on your machine; on the server, by the studio's.",
+                    elem_id="play-where",
+                )
         # what scripts exchange with /step and /undo: the code as a number, the frame as a PNG file
         code_box = gr.Number(0, precision=0, visible=False)
         self.frame_file = gr.Image(visible=False, format="png")

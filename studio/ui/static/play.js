@@ -309,9 +309,9 @@ function where() {
 }
 
 function showScreen(inPage) {
-  const page = byId("play-page-screen");
+  const page = byId("play-page-block");
   const server = byId("play-screen");
-  if (page) page.hidden = !inPage;
+  if (page) page.classList.toggle("in-page", inPage);
   if (server) server.style.display = inPage ? "none" : "";
 }
 
