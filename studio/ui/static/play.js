@@ -413,18 +413,20 @@ async function perform(work) {
   }
 }
 
-// Run mode: press the last code again at the chosen pace, one step per screen refresh at most.
+// Run mode: press the last code again at the chosen pace. A step starts once the one before it has landed and its
+// time has come (at once, when steps are slower than the pace); its frame shows at the screen's next refresh. A
+// timer paces it rather than requestAnimationFrame, which would hold every step until a refresh. A hidden tab's
+// timers slow to one a second, so a game nobody watches all but stops.
 function runLoop() {
-  let due = performance.now();
-  const tick = (now) => {
-    if (!game || !game.running) return;
-    if (!pending && now >= due) {
-      due = Math.max(due + 1000 / runPace(), now - 1000 / runPace()); // a late step does not bunch the next ones
-      act((g) => g.step(g.codes.length ? g.codes[g.codes.length - 1] : 0));
-    }
-    requestAnimationFrame(tick);
+  const playing = game;
+  const loop = (playing.loop = {}); // a loop started later (Run off and on again) takes over from this one
+  const tick = async () => {
+    if (game !== playing || !playing.running || playing.loop !== loop) return;
+    const began = performance.now();
+    await act((g) => g.step(g.codes.length ? g.codes[g.codes.length - 1] : 0));
+    setTimeout(tick, Math.max(0, began + 1000 / runPace() - performance.now()));
   };
-  requestAnimationFrame(tick);
+  tick();
 }
 
 // The server handed the page a game (after Start, Reset, or the switch to "In this browser"); null: nothing to do.
