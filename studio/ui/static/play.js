@@ -24,7 +24,9 @@ let ort = null; // the onnxruntime-web module, imported on the first game
 const sessions = new Map(); // sha256 -> onnxruntime-web InferenceSession
 const references = new Map(); // sha256 -> Reference
 let game = null; // the game this page plays, or null when the server plays (or nobody)
-let loading = false; // a start is being fetched and opened: presses wait for it
+let starting = null; // when Start or Reset was pressed in page mode, until the page's game begins: presses wait
+const held = []; // the controls pressed meanwhile, pressed again once the game has begun
+const START_WAIT_MS = 60_000; // a start that has not arrived by then (the server refused it) frees the controls
 
 // ---- the model in the page ------------------------------------------------------------------------------------
 
@@ -431,9 +433,13 @@ function runLoop() {
 
 // The server handed the page a game (after Start, Reset, or the switch to "In this browser"); null: nothing to do.
 export async function begin(start) {
-  if (!start) return;
+  if (!start) {
+    starting = null;
+    held.length = 0;
+    return;
+  }
   end();
-  loading = true;
+  starting = performance.now();
   setStatus(`<p>Opening the model in this browser: <strong>${start.bundle}</strong>, ${start.description}…</p>`);
   try {
     const model = await openModel(start);
@@ -442,14 +448,16 @@ export async function begin(start) {
     setRunBox(false);
     draw(await decode(model, game.latents[game.latents.length - 1]));
     showScreen(true);
-    setStatus(`<p>Started from ${start.description}, <strong>in this browser</strong>. Press a code.</p>`);
+    setStatus(game.steps ? statusLine()
+      : `<p>Started from ${start.description}, <strong>in this browser</strong>. Press a code.</p>`);
   } catch (error) {
     game = null;
     const reason = error instanceof Unable ? error.message : `the model failed in this browser (${error.message})`;
     fallBack(start, reason);
   } finally {
-    loading = false;
+    starting = null;
   }
+  held.splice(0).forEach(press); // what was pressed while the game was on its way
 }
 
 // The game ends in the page (another bundle picked, another clip analyzed, or it went to the server).
@@ -486,12 +494,20 @@ const CODE_BUTTON = /^play-code-(\d+)$/;
 // While the page plays, the Play tab's codes, Undo and Run act here; their clicks never reach the server. (Reset
 // does: the server starts the game again from the start frame and hands it to the page, as Start does.)
 function intercept(event) {
-  if (where() !== IN_THE_PAGE || !(game || loading)) return;
-  const control = event.target.closest && event.target.closest("[id^='play-code-'], #play-undo, #play-run");
+  if (where() !== IN_THE_PAGE || !event.target.closest) return;
+  if (event.target.closest("#play-start, #play-reset")) starting = performance.now(); // the server starts it
+  if (starting !== null && performance.now() - starting > START_WAIT_MS) starting = null;
+  if (!game && starting === null) return;
+  const control = event.target.closest("[id^='play-code-'], #play-undo, #play-run");
   if (!control) return;
   event.preventDefault();
   event.stopImmediatePropagation();
-  if (!game) return; // still opening: the press is dropped rather than sent to the server's game
+  if (!game || starting !== null) held.push(control);
+  else press(control);
+}
+
+function press(control) {
+  if (!game) return;
   const code = CODE_BUTTON.exec(control.id);
   if (code) act((g) => g.step(Number(code[1])));
   else if (control.id === "play-undo") act((g) => g.undo());
