@@ -14,6 +14,21 @@ from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError
 from studio.play import RUN_FRAMES_PER_S, RUN_STEPS_PER_S, ImaginedGame
 from studio.runtime import WorldModel
+from studio.ui.page_play import (
+    BEGIN_JS,
+    END_JS,
+    HAND_OVER_JS,
+    IN_THE_PAGE,
+    ON_THE_SERVER,
+    PAGE_SCREEN,
+    PAGE_SCREEN_CSS,
+    PAGE_SCRIPT,
+    WHERE_CHOICES,
+    HandoverError,
+    PageFiles,
+    game_from_page,
+    page_start,
+)
 from studio.ui.picture_html import png_data_url
 from studio.ui.state import ClipState
 from studio.ui.tab import PageEvents, Tab, Updates
@@ -105,12 +120,15 @@ class StartClip:
 
 
 class PlayTab(Tab):
-    title, id, css, head = "Play", "play", SCREEN_CSS, KEYBOARD_SCRIPT + RUN_SCRIPT
+    title, id, css = "Play", "play", SCREEN_CSS + PAGE_SCREEN_CSS
+    head = KEYBOARD_SCRIPT + RUN_SCRIPT + PAGE_SCRIPT
 
     def build(self, events: PageEvents) -> None:
         shelf, clip, bundle = self.page.shelf, self.page.clip, self.page.bundle
         self.buttons_needed = max(shelf.get(name).codebook_size for name in shelf.names)
         self.examples: dict[str, StartClip | None] = {}  # bundle -> its first example clip, analyzed once
+        self.page_files = PageFiles()  # what a page that plays by itself fetches
+        self.page_files.serve(list(shelf.models.values()))
 
         gr.Markdown(
             "Play the world model: pick a start frame, then press an action code (buttons, or keys **1–9**; "
@@ -150,8 +168,8 @@ class PlayTab(Tab):
                 # above the screen: at 1280x720 the game, the Run box and the status line are seen together
                 self.run = gr.Checkbox(
                     False,
-                    label=f"Run: keep pressing the last code, up to {RUN_STEPS_PER_S} steps/s "
-                    "(slower when the machine or the page cannot keep up)",
+                    label="Run: keep pressing the last code (in this browser at the pace chosen under the frame; on "
+                    f"the server up to {RUN_STEPS_PER_S} steps/s, slower when the machine or the page cannot keep up)",
                     elem_id="play-run",
                 )
                 self.status = gr.Markdown(elem_id="play-status")
@@ -164,10 +182,27 @@ class PlayTab(Tab):
                     min_height=SCREEN_HEIGHT,
                     elem_id="play-screen",
                 )
+                # where the page draws its frames while it plays (the server's picture above is hidden meanwhile)
+                self.page_screen = gr.HTML(
+                    PAGE_SCREEN,
+                    label="The world model's frame, drawn in this browser",
+                    show_label=True,
+                    container=True,
+                    min_height=SCREEN_HEIGHT,
+                    elem_id="play-page-block",
+                )
+                self.where = gr.Radio(
+                    WHERE_CHOICES,
+                    value=IN_THE_PAGE,
+                    label="Where the game runs",
+                    info="In this browser, every step is computed on your machine; on the server, by the studio's.",
+                    elem_id="play-where",
+                )
         # what scripts exchange with /step and /undo: the code as a number, the frame as a PNG file
         code_box = gr.Number(0, precision=0, visible=False)
         self.frame_file = gr.Image(visible=False, format="png")
         self.run_frame = gr.JSON(visible=False)  # Run mode's answer to the page's script (RUN_SCRIPT)
+        self.handoff = gr.JSON(visible=False)  # a game handed between the page and the server (page_play.py)
 
         player = self.player
         started = [player, self.screen, self.status, self.run, self.start_frame, self.meanings_note, *self.code_buttons]
@@ -179,8 +214,23 @@ class PlayTab(Tab):
             api_name=False,
             show_progress="hidden",
         )
-        start.click(self.begin, inputs=[clip, bundle, self.start_frame, player], outputs=started, api_name="play_start")
-        reset.click(self.begin, inputs=[clip, bundle, self.start_frame, player], outputs=started, api_name=False)
+        for began in (
+            start.click(
+                self.begin, inputs=[clip, bundle, self.start_frame, player], outputs=started, api_name="play_start"
+            ),
+            reset.click(self.begin, inputs=[clip, bundle, self.start_frame, player], outputs=started, api_name=False),
+        ):
+            inputs = [self.where, player, bundle, self.start_frame]
+            self._to_the_page(began.then(self.hand_to_page, inputs=inputs, **self._handing))
+        # the switch: the page hands its game to the server (handOver), or the server its game to the page
+        self._to_the_page(
+            self.where.change(
+                self.switch,
+                inputs=[self.where, self.handoff, player, bundle],
+                js=HAND_OVER_JS,
+                **self._handing,
+            )
+        )
         for k, button in enumerate(self.code_buttons):
             button.click(
                 lambda player, name, k=k: self._view(self.press(player, name, k)),
@@ -229,7 +279,11 @@ class PlayTab(Tab):
             **ONE_STEP_AT_A_TIME,
         ).then(None, inputs=self.run_frame, js="(frame) => { window.studioRun.drawn(frame); }", api_name=False)
         shown = [self.screen, self.status, self.run]
-        events.follow_gone(lambda e: e.then(self.clear, inputs=player, outputs=shown, api_name=False))
+        events.follow_gone(
+            lambda e: e.then(self.clear, inputs=player, outputs=shown, api_name=False).then(
+                None, js=END_JS, api_name=False
+            )
+        )
 
     def opened(self, select) -> None:
         # opening the tab shows where a game would start, and the start clip's range and code meanings
@@ -333,6 +387,46 @@ class PlayTab(Tab):
             player.run_told_at, status = now, _status(game)
         return {self.run_frame: answer, self.status: status, self.run: gr.skip()}
 
+    @property
+    def _handing(self) -> dict:
+        outputs = [self.handoff, self.player, self.screen, self.status, self.where, self.run]
+        return dict(outputs=outputs, api_name=False, show_progress="hidden")
+
+    def _to_the_page(self, handed) -> None:
+        """After `handed`, the page begins the game the server handed it, if any."""
+        handed.then(None, inputs=self.handoff, js=BEGIN_JS, api_name=False)
+
+    def hand_to_page(self, where: str, player: Player | None, name: str, t) -> Updates:
+        """After Start or Reset: the page plays the game when the switch says so."""
+        if where != IN_THE_PAGE or _game(player) is None:
+            return {self.handoff: None}
+        return self._handed_to_page(player, name, f"frame {int(t or 0)}")
+
+    def switch(self, where: str, handoff: dict | None, player: Player | None, name: str) -> Updates:
+        """The switch moved: the game, if any, goes on where it now says."""
+        model, player = self.page.shelf.get(name), player or Player()
+        if where == ON_THE_SERVER:
+            if handoff is None:  # the page held no game: the server's, if any, is where it was
+                return {self.handoff: None}
+            try:
+                game = game_from_page(model, handoff)
+            except HandoverError as err:
+                raise gr.Error(f"The game could not move to the server: {err}.") from None
+            reason = str(handoff.get("reason") or "")[:300].replace("*", "").replace("<", "")
+            fallen = f" · this browser cannot play it ({reason}), so the server does" if reason else ""
+            player.game = game
+            return {self.handoff: None, self.player: player, **self._view(game), self.status: _status(game) + fallen}
+        if _game(player) is None:
+            return {self.handoff: None}
+        return self._handed_to_page(player, name, f"step {player.game.steps}")
+
+    def _handed_to_page(self, player: Player, name: str, description: str) -> Updates:
+        try:
+            start = page_start(self.page_files, self.page.shelf.get(name), player.game, description)
+        except HandoverError as err:
+            return {self.handoff: None, self.where: ON_THE_SERVER, self.status: f"Playing on the server: {err}."}
+        return {self.handoff: start, self.run: False}  # the server's Run loop, if any, stops
+
     def clear(self, player: Player | None) -> Updates:
         """Another bundle was picked, or another clip analyzed: the game ends."""
         if player is not None:
@@ -428,4 +522,4 @@ def _status(game: ImaginedGame) -> str:
         if left is None
         else f" · **left familiar ground at step {left}**: the frames since look unlike any the model knows"
     )
-    return f"**{game.steps} steps played** · last codes: {recent or '—'}{ground}{timing}{pace}"
+    return f"**{game.steps} steps played** **on the server** · last codes: {recent or '—'}{ground}{timing}{pace}"
