@@ -28,9 +28,11 @@ from __future__ import annotations
 import argparse
 import copy
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import improving_transformers_world_model.world_model as package_world_model
 import numpy as np
 import torch
 from adam_atan2_pytorch import AdoptAtan2
@@ -175,6 +177,44 @@ class WrittenOutRMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * self.weight
 
 
+class BroadcastingEinx:
+    """The package's einx calls on the predictor's path (`add` and `where` of operands whose axes appear in the
+    output's order) as plain broadcasting. einx compiles each call for the shapes it first sees, so a traced
+    graph would keep the batch size of the trace; broadcasting keeps the batch axis dynamic."""
+
+    @staticmethod
+    def _aligned(axes: str, output: str, value):  # operand -> operand with size-1 axes where output has more
+        if not torch.is_tensor(value):
+            return value
+        have, want = axes.split(), output.split()
+        if [a for a in want if a in have] != have:
+            raise ValueError(f"einx pattern operand '{axes}' is not in the order of '{output}'")
+        return value[tuple(slice(None) if a in have else None for a in want)]
+
+    def _operands(self, pattern: str, values) -> list:
+        inputs, output = pattern.split("->")
+        return [self._aligned(axes, output, v) for axes, v in zip(inputs.split(","), values)]
+
+    def add(self, pattern: str, *values):
+        first, second = self._operands(pattern, values)
+        return first + second
+
+    def where(self, pattern: str, *values):
+        condition, chosen, otherwise = self._operands(pattern, values)
+        return torch.where(condition, chosen, otherwise)
+
+
+@contextmanager
+def traceable_shapes():
+    """While tracing, the package's einx calls broadcast (BroadcastingEinx), so the graphs keep a dynamic batch."""
+    imported_einx = package_world_model.einx
+    package_world_model.einx = BroadcastingEinx()
+    try:
+        yield
+    finally:
+        package_world_model.einx = imported_einx
+
+
 def for_export(model: WorldModel) -> WorldModel:
     """A copy of the model whose RMSNorms are written out (same function; the exporter checks parity)."""
     model = copy.deepcopy(model).eval()
@@ -209,12 +249,12 @@ class PatchPredictor(nn.Module):
         self.side = side  # patches along each side of the frame
 
     def forward(self, context: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        batch, frames = context.shape[:2]
-        ids = nearest_ids(context, self.codebook).unflatten(2, (self.side, self.side))  # [B, C, h, w]
+        frames = context.shape[1]
+        ids = nearest_ids(context, self.codebook).reshape(-1, frames, self.side, self.side)  # [B, C, h, w]
         button = action.argmax(-1, keepdim=True)  # [B, 1]
         none = torch.full_like(button, NO_BUTTON)  # [B, 1]
         # the last block reads the button from position C - 2 (the package shifts buttons one block on)
-        buttons = torch.cat([none.expand(batch, frames - 2), button, none], dim=1).unsqueeze(-1)  # [B, C, 1]
+        buttons = torch.cat([none.expand(-1, frames - 2), button, none], dim=1).unsqueeze(-1)  # [B, C, 1]
         logits, _, _ = self.model(ids, actions=buttons, return_loss=False)  # [B, C, h, w, max_codes]
         known = logits[:, -1, :, :, : self.codebook.shape[0]].flatten(1, 2)  # [B, N, K]
         return self.codebook[known.argmax(-1)]  # [B, N, D]
@@ -238,30 +278,31 @@ def export(model: WorldModel, config: PatchTransformerConfig, heldout, out_dir: 
     from studio.train.export_any import Buttons, export_world_model
 
     codebook = memorised_patches(model)
-    return export_world_model(
-        out_dir,
-        name=name,
-        episodes=[e.frames for e in heldout],
-        encoder=PatchEncoder(model, codebook),
-        predictor=PatchPredictor(for_export(model), codebook, config.side),
-        context=config.context,
-        actions=Buttons(names=ACTION_NAMES, encoding="one_hot"),
-        decoder=PatchDecoder(model, config.side),
-        labels=[example_labels(e) for e in heldout],
-        description=(
-            "A transformer world model on memorised 8×8 patches (improving-transformers-world-model 0.0.59), "
-            "trained briefly on Breakout with its own loss, conditioned on the game's buttons."
-        ),
-        license="MIT",
-        trained_on={
-            "source": SOURCE,
-            "package": "improving-transformers-world-model==0.0.59",
-            "config": asdict(config),
-            "final_loss": float(np.mean(losses[-20:])),
-            "memorised_patches": int(codebook.shape[0]),
-        },
-        fps=15.0,
-    )
+    with traceable_shapes():
+        return export_world_model(
+            out_dir,
+            name=name,
+            episodes=[e.frames for e in heldout],
+            encoder=PatchEncoder(model, codebook),
+            predictor=PatchPredictor(for_export(model), codebook, config.side),
+            context=config.context,
+            actions=Buttons(names=ACTION_NAMES, encoding="one_hot"),
+            decoder=PatchDecoder(model, config.side),
+            labels=[example_labels(e) for e in heldout],
+            description=(
+                "A transformer world model on memorised 8×8 patches (improving-transformers-world-model 0.0.59), "
+                "trained briefly on Breakout with its own loss, conditioned on the game's buttons."
+            ),
+            license="MIT",
+            trained_on={
+                "source": SOURCE,
+                "package": "improving-transformers-world-model==0.0.59",
+                "config": asdict(config),
+                "final_loss": float(np.mean(losses[-20:])),
+                "memorised_patches": int(codebook.shape[0]),
+            },
+            fps=15.0,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
