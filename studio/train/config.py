@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import get_type_hints
 
-from studio.bundle import MODEL_FAMILIES
 from studio.games import find_game
-from studio.train.data import DataConfig
+from studio.train.data import FRAME_SIZE, DataConfig
+from studio.train.recipes import RECIPES, find_recipe
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    # the recipe that learns the latents: "reconstruction" (an autoencoder on pixels, as Genie) or "jepa"
-    # (the encoder learns only by predicting an EMA target encoder's latents of masked and future frames, as
-    # V-JEPA; the decoder is trained afterwards, on the frozen latents, only to look). Stage 2 is the same.
+    # the recipe that trains the model (`studio.train.recipes`): "reconstruction" (an autoencoder on pixels, as
+    # Genie) or "jepa" (the encoder learns only by predicting an EMA target encoder's latents of masked and
+    # future frames, as V-JEPA; the decoder is trained afterwards, on the frozen latents, only to look)
     family: str = "reconstruction"
-    frame_size: int = 64
+    # the training data's frame size; not a key of a config file (the data is always FRAME_SIZE): only code that
+    # builds an untrained model, such as the tests' tiny bundle, sets another
+    frame_size: int = FRAME_SIZE[0]
     channels: tuple[int, ...] = (32, 64, 128)  # encoder widths; each stage halves the frame
     latent_dim: int = 32  # D
     # 0: continuous latents; an odd number >= 3: every latent channel takes one of this many values in [-1, 1]
@@ -49,8 +51,8 @@ class ModelConfig:
             raise ValueError("codebook_size >= 2, context >= 1 and action_window >= 2 are needed")
         if self.latent_levels and (self.latent_levels < 3 or self.latent_levels % 2 == 0):
             raise ValueError("latent_levels must be 0 (continuous) or an odd number >= 3")
-        if self.family not in MODEL_FAMILIES:
-            raise ValueError(f"model.family must be one of {', '.join(MODEL_FAMILIES)}, not {self.family!r}")
+        if self.family not in RECIPES:
+            raise ValueError(f"model.family must be one of {', '.join(RECIPES)}, not {self.family!r}")
 
     @property
     def grid(self) -> int:
@@ -67,7 +69,9 @@ LABEL_TARGETS = ("action", "movement")
 
 @dataclass(frozen=True)
 class OptimConfig:
-    autoencoder_steps: int = 3000  # stage 1: the autoencoder, or with model.family "jepa" the JEPA encoder
+    # steps of each stage (`studio.train.stage`: a stage named X runs `X_steps`); the recipe says which it runs
+    autoencoder_steps: int = 3000  # "reconstruction": the autoencoder
+    jepa_steps: int = 3000  # "jepa": the encoder by latent prediction
     dynamics_steps: int = 4000
     batch_size: int = 64
     # learning rate: AdamW, a linear warm-up over the first `warmup_share` of each stage's steps, then a half
@@ -120,8 +124,9 @@ class OptimConfig:
     threads: int = 2
 
     def __post_init__(self):
-        if self.batch_size < 2 or self.autoencoder_steps < 1 or self.dynamics_steps < 1:
-            raise ValueError("batch_size >= 2 and at least one step per stage are needed")
+        steps = ("autoencoder_steps", "jepa_steps", "dynamics_steps", "decoder_steps")
+        if self.batch_size < 2 or any(getattr(self, name) < 0 for name in steps):
+            raise ValueError(f"batch_size >= 2 is needed, and {', '.join(steps)} of 0 or more")
         if not 0.0 <= self.warmup_share <= 1.0 or not 0.0 <= self.lr_floor <= 1.0:
             raise ValueError("warmup_share and lr_floor must lie in [0, 1]")
         if not 0.0 <= self.view_share <= 0.5 or not 0.0 <= self.labelled_share <= MAX_LABELLED_SHARE:
@@ -190,8 +195,7 @@ class TrainConfig:
 
     def __post_init__(self):
         o = self.optim
-        if self.model.family == "jepa" and o.decoder_steps < 1:
-            raise ValueError("model.family 'jepa' trains its decoder after the dynamics: set optim.decoder_steps")
+        find_recipe(self.model.family).check(self)
         if o.labelled_share <= 0 or self.data.videos:
             return
         game = find_game(self.data.game)
@@ -208,16 +212,44 @@ class TrainConfig:
             )
 
     def to_json(self) -> dict:
-        return asdict(self)
+        raw = asdict(self)
+        if self.model.frame_size == FRAME_SIZE[0]:  # the data's, not a setting; another is a model built in code
+            del raw["model"]["frame_size"]
+        return raw
 
     @classmethod
     def from_json(cls, raw: dict) -> TrainConfig:
         """The config a JSON object describes; unknown keys and values of the wrong type are refused by name."""
-        raw = dict(_checked(cls, raw, ""))
+        raw = _with_jepa_steps(dict(_checked(cls, raw, "")))
+        if isinstance(raw.get("model"), dict) and "frame_size" in raw["model"]:
+            raise ConfigError(
+                f"'model.frame_size' is not a setting: training frames are always {FRAME_SIZE[0]}×{FRAME_SIZE[1]}; "
+                "remove the key"
+            )
         sections = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "jepa": JepaConfig}
         for name, section in sections.items():
             raw[name] = section(**_checked(section, raw.get(name, {}), f"{name}."))
         return cls(**raw)
+
+
+def from_record(raw: dict) -> TrainConfig:
+    """The config a checkpoint recorded, with its frame size where it recorded one: every checkpoint once did,
+    and a model built in code at another size does (see `TrainConfig.to_json`)."""
+    model = dict(raw.get("model", {}))
+    size = model.pop("frame_size", FRAME_SIZE[0])
+    config = TrainConfig.from_json({**raw, "model": model})
+    return replace(config, model=replace(config.model, frame_size=size))
+
+
+def _with_jepa_steps(raw: dict) -> dict:
+    """A "jepa" config written when its first stage ran `optim.autoencoder_steps`, with them as `jepa_steps`."""
+    model, optim = raw.get("model"), raw.get("optim")
+    if not (isinstance(model, dict) and isinstance(optim, dict) and model.get("family") == "jepa"):
+        return raw
+    if "autoencoder_steps" not in optim or "jepa_steps" in optim:
+        return raw
+    optim = {("jepa_steps" if key == "autoencoder_steps" else key): value for key, value in optim.items()}
+    return {**raw, "optim": optim}
 
 
 def load_config(path: str | Path) -> TrainConfig:

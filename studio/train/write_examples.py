@@ -49,12 +49,12 @@ def write_labels(episode: Episode, window: slice, path: Path, action_names: list
     rows = [",".join(header)]
     for t, action in enumerate(actions):
         name = action_names[action] if 0 <= action < len(action_names) else ""
-        cells = [_cell(column[t]) for column in extra.values()]
+        cells = [csv_cell(column[t]) for column in extra.values()]
         rows.append(",".join([str(t), str(int(action)), name, *cells]))
     path.write_text("\n".join(rows) + "\n")
 
 
-def _cell(value) -> str:
+def csv_cell(value) -> str:
     """A label as the CSV writes it: text as it is, whole numbers without a decimal point."""
     if isinstance(value, str):
         return value

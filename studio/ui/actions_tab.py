@@ -131,17 +131,18 @@ class ActionsTab(Tab):
         progress(0.2, desc="projecting the codebook")
         projection = Projection.fit(np.concatenate([model.codebook, actions.vectors]), ProjectionConfig("pca", 2))
         perplexity = code_perplexity(actions.codes, model.codebook_size)
+        names = model.code_names()
         rows = [
-            (f"code {code}", [transition_picture(analysis.frames, t) for t in transitions])
+            (names[code], [transition_picture(analysis.frames, t) for t in transitions])
             for code, transitions in exemplars(actions).items()
         ]
         columns = ordered_columns(state.labels.columns, ACTION_COLUMNS) if state.labels else []
         return {
             self.codebook_plot: codebook_figure(
-                projection.transform(model.codebook), projection.transform(actions.vectors), actions.codes
+                projection.transform(model.codebook), projection.transform(actions.vectors), actions.codes, names
             ),
-            self.usage_plot: code_usage_figure(actions.codes, model.codebook_size, perplexity),
-            self.timeline_plot: code_timeline_figure(actions.codes, frame_times(analysis), model.codebook_size),
+            self.usage_plot: code_usage_figure(actions.codes, names, perplexity),
+            self.timeline_plot: code_timeline_figure(actions.codes, frame_times(analysis), names),
             self.exemplar_pictures: picture_rows(rows, EXEMPLAR_HEIGHT),
             self.atlas_slider: gr.Slider(
                 0, len(analysis.frames) - 1, value=0, step=1, label="From frame", visible=True
@@ -154,8 +155,9 @@ class ActionsTab(Tab):
             return {self.atlas_current: None, self.atlas_pictures: ""}
         t = int(np.clip(t, 0, len(state.analysis.frames) - 1))
         effects = action_effect_atlas(state.model, state.analysis.latents, t)
+        names = state.model.code_names()
         pictures = [
-            Picture(image, f"code {k} · {100 * effects.change[k]:.1f}% change")
+            Picture(image, f"{names[k]} · {100 * effects.change[k]:.1f}% change")
             for k, image in enumerate(effects.highlighted)
         ]
         return {
@@ -187,7 +189,9 @@ class ActionsTab(Tab):
         )
         return {
             self.agreement_text: text,
-            self.confusion_plot: confusion_figure(result.matrix, result.actions, f"Codes × {name}"),
+            self.confusion_plot: confusion_figure(
+                result.matrix, result.actions, f"Codes × {name}", state.model.code_names()
+            ),
             self.page.clip: state,
         }
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.memory import map_large_buffers
+from studio.model_kind import kind_markdown
 from studio.plots import load_plotly
 from studio.ui import gradio_cache
 from studio.ui.actions_tab import ActionsTab
@@ -51,6 +52,7 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
             shelf, bundle=gr.State(shelf.default_name), clip=gr.State(None, delete_callback=discard_clip)
         )  # its files go when the browser tab closes
         tabs = [tab(page) for tab in TABS]
+        notes = gr.Markdown(kind_markdown(shelf.get(shelf.default_name)), elem_id="model-kind")
         with gr.Tabs():
             for tab in tabs:
                 with gr.Tab(tab.title, id=tab.id) as opened:
@@ -58,6 +60,7 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
                 tab.opened(opened.select)
         # switching bundles drops the clip state, and every tab its results, which belonged to the previous model
         cleared = page.picked.then(_drop_clip, inputs=page.clip, outputs=page.clip, api_name=False)
+        page.picked.then(lambda name: kind_markdown(shelf.get(name)), inputs=page.bundle, outputs=notes, api_name=False)
         events = ClipEvents(analyzed=page.analyzed, previewed=page.previewed, cleared=cleared, started=page.started)
         for tab in tabs:
             tab.follow(events)

@@ -89,13 +89,14 @@ class PlayTab(Tab):
                     undo = gr.Button("Undo", elem_id="play-undo")
                     reset = gr.Button("Reset", elem_id="play-reset")
                 # labelled from the start with what the default bundle ships about its codes
-                shipped = shipped_code_meanings(shelf.get(shelf.default_name))
+                default = shelf.get(shelf.default_name)
+                shipped, names = shipped_code_meanings(default), default.code_names()
                 self.code_buttons = []
                 for first in range(0, self.buttons_needed, 2):  # two a row: the status stays in view at 720 px
                     with gr.Row():
                         self.code_buttons += [
                             gr.Button(
-                                _button_label(k, shipped),
+                                _button_label(k, names, shipped),
                                 elem_id=f"play-code-{k}",
                                 size="sm",
                                 min_width=140,
@@ -220,7 +221,7 @@ class PlayTab(Tab):
             self.meanings_note: _meanings_note(clip.meanings),
             self.start_frame: gr.Slider(0, len(clip.latents) - 1, value=t, step=1),
             **{
-                button: gr.Button(_button_label(k, clip.meanings), visible=k < model.codebook_size)
+                button: gr.Button(_button_label(k, model.code_names(), clip.meanings), visible=k < model.codebook_size)
                 for k, button in enumerate(self.code_buttons)
             },
         }
@@ -255,7 +256,7 @@ class PlayTab(Tab):
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
         game = Game.start(model, clip.latents, t)
         buttons = {
-            button: gr.Button(_button_label(k, clip.meanings), visible=k < model.codebook_size)
+            button: gr.Button(_button_label(k, model.code_names(), clip.meanings), visible=k < model.codebook_size)
             for k, button in enumerate(self.code_buttons)
         }
         return {
@@ -359,12 +360,14 @@ def _example_start(model: WorldModel) -> StartClip | None:
     return StartClip(clips[0].name, analysis.latents, _meanings(model, analysis, example_labels(model, clips[0].name)))
 
 
-def _button_label(code: int, meanings: CodeMeanings | None) -> str:
+def _button_label(code: int, names: list[str], meanings: CodeMeanings | None) -> str:
+    """'3 · code 2: moves the paddle left, 93%' (or a button model's 'RIGHT'); `names` by code (`code_names`)."""
     key = f"{code + 1} · " if code < KEYS else ""
+    name = names[code] if code < len(names) else f"code {code}"
     if meanings is not None and code in meanings.meanings:
         words, share = meanings.meanings[code]
-        return f"{key}code {code}: {words}, {100 * share:.0f}%"
-    return f"{key}code {code}"
+        return f"{key}{name}: {words}, {100 * share:.0f}%"
+    return f"{key}{name}"
 
 
 def _meanings_note(meanings: CodeMeanings | None) -> str:
