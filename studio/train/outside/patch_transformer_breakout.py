@@ -250,6 +250,7 @@ class PatchPredictor(nn.Module):
 
     def forward(self, context: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         frames = context.shape[1]
+        # reshape with -1 rather than unflatten: after an unflatten, the traced graph would keep the batch's size
         ids = nearest_ids(context, self.codebook).reshape(-1, frames, self.side, self.side)  # [B, C, h, w]
         button = action.argmax(-1, keepdim=True)  # [B, 1]
         none = torch.full_like(button, NO_BUTTON)  # [B, 1]
@@ -269,7 +270,8 @@ class PatchDecoder(nn.Module):
         self.side = side  # patches along each side of the frame
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
-        grid = latents.unflatten(1, (self.side, self.side)).unsqueeze(1)  # [B, 1, h, w, D]
+        # reshape with -1 rather than unflatten: after an unflatten, the traced graph would keep the batch's size
+        grid = latents.reshape(-1, 1, self.side, self.side, latents.shape[-1])  # [B, 1, h, w, D]
         return self.to_frames(grid).squeeze(2).clamp(0.0, 1.0)  # [B, 3, H, W]
 
 
