@@ -20,6 +20,10 @@ predictor receives one button, the last frame's, so the context's earlier blocks
 padding, -1); training drops each button with probability `button_dropout` so that the model has seen blocks
 without one.
 
+The package's metadata requires pufferlib and evolutionary-policy-optimization, which its world model never
+imports (its agent's training loop does): `make` installs it without dependencies into `.venv/outside/`, outside
+pip's view (as Procgen), and what its world model does import is in the `outside` extra.
+
 Run: `python -m studio.train.outside.patch_transformer_breakout --data data/breakout --out exported/NAME`.
 """
 
@@ -27,16 +31,15 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import improving_transformers_world_model.world_model as package_world_model
 import numpy as np
 import torch
 from adam_atan2_pytorch import AdoptAtan2
-from improving_transformers_world_model import WorldModel
 from torch import nn
 
 from studio.train.outside.breakout_windows import (
@@ -47,6 +50,12 @@ from studio.train.outside.breakout_windows import (
     example_labels,
     read_split,
 )
+
+PACKAGE_HOME = Path(sys.prefix) / "outside"  # where `make` installs improving-transformers-world-model (see above)
+if PACKAGE_HOME.is_dir() and str(PACKAGE_HOME) not in sys.path:
+    sys.path.append(str(PACKAGE_HOME))
+import improving_transformers_world_model.world_model as package_world_model  # noqa: E402
+from improving_transformers_world_model import WorldModel  # noqa: E402
 
 FRAME_SIZE = 64
 NO_BUTTON = -1  # the package's padding for a block without an action
