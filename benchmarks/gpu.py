@@ -16,7 +16,7 @@ import onnxruntime as ort
 from benchmarks.harness import Report, measure, row, versus
 from studio.analysis import analyze_clip, reconstruct
 from studio.bundle import find_bundles
-from studio.play import Game
+from studio.play import ImaginedGame
 from studio.runtime import CUDA, WorldModel, cuda_libraries_missing, cuda_works
 
 SUITE = "gpu"
@@ -128,7 +128,7 @@ def speeds(report: Report, bundle: Path, clip: Path, frames: int, quick: bool) -
     for device, model in on.items():
         rng = np.random.default_rng(0)
         latents = model.encode(rng.integers(0, 255, (model.context, *model.frame_size, 3), dtype=np.uint8))
-        game = Game.start(model, latents, model.context - 1)
+        game = ImaginedGame.start(model, latents, model.context - 1)
         codes = iter(np.tile(rng.integers(0, model.codebook_size, steps), 2))
         rows[f"play {device}"] = row(
             SUITE,
