@@ -18,15 +18,13 @@ PACE_WINDOW = 20  # steps over which the pace of play is measured
 LATENCY_WINDOW = 50  # steps over which the step latency is summarised
 IDLE_S = 2.0  # a pause this long ends a run of steps: the pace is not measured across it
 # Games that run on their own (Run mode) step at most at a screen's refresh rate, all of them together: a step
-# costs ~10 ms of CPU (the predictor and decoder on two threads, the frame's PNG and the page's update; 0.64 cores
-# measured at 60 steps a second), so however many players run, analyses and pressed steps keep about two thirds
-# of a two-core machine. One player alone gets all 60, two get 30 each.
+# costs about 10 ms of CPU (the predictor and decoder on two threads, the frame's PNG and the page's update: 0.59
+# cores at 60 steps a second, benchmarks/RESULTS.md's Run mode row), so however many players run, analyses and
+# pressed steps keep about two thirds of a two-core machine. One player alone gets all 60, two get 30 each.
 RUN_STEPS_PER_S = 60
 # ... and show a player at most this many of their frames a second. Every update costs the page's main thread
-# 5-20 ms in Gradio's own handling (Chromium's profiler, on a loaded two-core machine): at 60 updates a second a
-# slow machine's browser fell behind the stream (its timers ran 79 times in 8 s instead of 400, up to 7.6 s
-# late), queued frames, and a key pressed waited behind them; at 15 they ran 198 times, 95% within 0.1 s. The
-# frames between two shown are stepped all the same.
+# time in Gradio's own handling: at 60 updates a second a slow machine's browser fell behind the stream, queued
+# frames, and a key pressed waited behind them. The frames between two shown are stepped all the same.
 RUN_FRAMES_PER_S = 20
 
 
