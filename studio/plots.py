@@ -45,7 +45,7 @@ class Trajectory:
 
 
 def load_plotly() -> None:
-    """plotly builds its figure classes on first use (~0.15 s of Python holding the GIL): do it once, early."""
+    """plotly builds its figure classes on first use (Python holding the GIL): do it once, early."""
     go.Figure(go.Scatter(x=[0], y=[0]))
 
 

@@ -355,8 +355,8 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     # The graphs are small: a few intra-op threads help big batches, and more than the cores only contend.
     options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
     options.inter_op_num_threads = 1
-    # Each session has its own thread pool; spinning threads of one graph's pool starve the next graph's
-    # (a predictor + decoder step took 8 ms spinning, 3 ms without): threads sleep when their work is done.
+    # Each session has its own thread pool; spinning threads of one graph's pool starve the next graph's (a
+    # predictor + decoder step, one graph after the other): threads sleep when their work is done.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return options

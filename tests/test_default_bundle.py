@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recorded_figures import RECORDED, assert_recorded_figures_hold
+from recorded_figures import RECORDED, assert_recorded_figures_hold, probes_of
 from studio import figures as F
 from studio.bundle import load_bundle
 from studio.evaluation import evaluate_bundle
@@ -36,8 +36,7 @@ def measured() -> FigureSet:
 
 def test_recorded_figures_hold_on_the_example_clips(measured):
     recorded = FigureSet.from_manifest(load_bundle(BUNDLE).manifest.metrics["examples"])
-    probes = [F.LINEAR_PROBE.of(label) for label in recorded.labelled(F.LINEAR_PROBE)]
-    figures = [*RECORDED, F.CODE_ACTION_ACCURACY, F.CODES_USED, F.EFFECTIVE_RANK, *probes]
+    figures = [*RECORDED, F.CODE_ACTION_ACCURACY, F.CODES_USED, F.EFFECTIVE_RANK, *probes_of(recorded)]
     assert_recorded_figures_hold(measured, recorded, figures)
     assert_recorded_figures_hold(measured, recorded, [F.LATENT_ERROR_VS_COPY.at(t) for t in range(1, 5)])
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recorded_figures import assert_recorded_figures_hold
+from recorded_figures import assert_recorded_figures_hold, probes_of
 from studio import figures as F
 from studio.bundle import load_bundle
 from studio.cli import main
@@ -45,10 +45,7 @@ def test_its_latent_figures_hold_on_the_example_clips():
     latents = [model.encode(model.as_model_frames(e.frames)) for e in episodes]  # [T, N, D] each
     measured = latent_figures(latents, [e.probed for e in episodes])
     recorded = FigureSet.from_manifest(model.manifest.metrics["examples"])
-    # on the examples' 450 frames the probes of ball x and y are meaningless (R² below 0: worse than the mean) and
-    # move with the CPU's summation order: the rank and the probes the latents do carry are held to
-    carried = [F.LINEAR_PROBE.of(label) for label, r2 in recorded.labelled(F.LINEAR_PROBE).items() if r2 > 0.3]
-    assert_recorded_figures_hold(measured, recorded, [F.EFFECTIVE_RANK, *carried])
+    assert_recorded_figures_hold(measured, recorded, [F.EFFECTIVE_RANK, *probes_of(recorded)])
 
 
 def test_its_own_example_is_familiar_and_reconstructs_as_recorded(tmp_path):

@@ -26,7 +26,8 @@ from studio.bundle import MANIFEST_NAME, BundleError, find_bundles
 from studio.examples import example_clips, example_labels
 from studio.labels import Labels
 from studio.latent_map import SHIPPED_MAPS, LatentMaps
-from studio.plots import clip_trajectory, trajectory_figure
+from studio.plots import clip_trajectory, probe_figure, trajectory_figure
+from studio.probe import warm_up_probes
 from studio.projection import ProjectionCache, ProjectionConfig, warm_up_umap
 from studio.reference import reference_of
 from studio.runtime import WorldModel
@@ -72,9 +73,9 @@ class BundleShelf:
         """Do once, in the background, what a user's first analysis would otherwise pay for: read each
         bundle's maps (shipped, or fitted now), run the start of its first example through the pipeline
         (decord's first open, onnxruntime's first full batches, plotly's first figure, x264's first video),
-        and compile UMAP for bundles without examples (their map is fitted on the first clip they are
-        shown). scikit-learn is left to the first PCA map or probe (~1.5 s once): imported here, it held
-        the GIL against a first analysis arriving with the page."""
+        probe its latents as the Probe tab does, and compile UMAP for bundles without examples (their map is
+        fitted on the first clip they are shown). scikit-learn is left to the first PCA map: imported here, it
+        held the GIL against a first analysis arriving with the page."""
 
         def warm_up() -> None:
             began = time.perf_counter()
@@ -92,6 +93,8 @@ class BundleShelf:
                 reconstruction = reconstruct(model, analysis)
                 with tempfile.TemporaryDirectory() as folder:
                     write_mp4(reconstruction.frames[:8], Path(folder) / "warm-up.mp4", fps=8, preset="ultrafast")
+                for result in warm_up_probes(analysis.latents):
+                    probe_figure(result, "warm-up").to_json()
             if without_examples:
                 warm_up_umap()
             print(f"{WARM_UP_DONE} in {time.perf_counter() - began:.1f} s", flush=True)
