@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.figures import FigureSet
+
 EXPORTED = Path(__file__).resolve().parent.parent / "exported"
 BUNDLES = ("breakout", "breakout-jepa", "coinrun")
 README_EXAMPLE = "the README's opening example"
@@ -34,16 +36,13 @@ SETTINGS: dict[str, tuple[dict[str, str], int, float]] = {
 }
 
 
-def flat(figures: dict, prefix: str = "") -> dict[str, float]:
-    """Nested figures -> {"a.b.c": number}."""
-    out = {}
-    for key, value in figures.items():
-        name = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, dict):
-            out |= flat(value, name)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            out[name] = float(value)
-    return out
+def flat(figures: FigureSet) -> dict[str, float]:
+    """The numbers of a set of figures, by key ({"a.b.c": number})."""
+    return {
+        key: float(value)
+        for key, value in figures.values.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
 
 
 class MovedOutputs:
@@ -110,7 +109,7 @@ def markdown(runs: dict[str, dict[str, dict[str, float]]]) -> str:
 
     lines = [f"Settings: {'; '.join(runs)}.", ""]
     for name in BUNDLES:
-        recorded = flat(load_bundle(EXPORTED / name).manifest.metrics["examples"])
+        recorded = flat(FigureSet.from_manifest(load_bundle(EXPORTED / name).manifest.metrics["examples"]))
         values = {key: [run[name][key] for run in runs.values()] for key in next(iter(runs.values()))[name]}
         moved = {key: v for key, v in values.items() if max(v) != min(v)}
         still = len(values) - len(moved)
