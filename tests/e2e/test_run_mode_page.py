@@ -130,6 +130,7 @@ def test_run_mode_keeps_the_page_answering_with_one_core_busy(browser, run_studi
             page.locator("#model-picker input").press("Enter")
             page.locator("#model-card").get_by_text(bundle, exact=False).first.wait_for()
         page.get_by_role("tab", name="Play").click()
+        page.locator("#play-where").get_by_label("On the server").check()  # the server's Run mode is measured here
         page.locator("#play-start").click()
         page.locator("#play-status").get_by_text("Started from frame", exact=False).wait_for()
         measured = run_for(page, SECONDS)
