@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.play import Game
+from studio.play import ImaginedGame
 from studio.runtime import WorldModel, to_uint8_frames
 from studio.ui.page_play import FILE_ROUTE, STATIC_DIR, PageFiles, page_start
 
@@ -92,7 +92,7 @@ class PageFilesServer:
     def script(self) -> str:
         return f"{self.url}static/play.js"
 
-    def start(self, model: WorldModel, game: Game) -> dict:
+    def start(self, model: WorldModel, game: ImaginedGame) -> dict:
         """`page_start` with its file URLs pointing into this server."""
         start = page_start(self.files, model, game, "a test")
         for file in [*start["graphs"].values(), *([start["reference"]] if start["reference"] else [])]:
@@ -113,7 +113,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def server_steps(model: WorldModel, game: Game, codes: list[int]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+def server_steps(
+    model: WorldModel, game: ImaginedGame, codes: list[int]
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """The server's side of PAGE_STEPS_JS: the contexts [C, N, D] before each step of `game` under `codes`, and
     the latents [S, N, D] and frames [S, H, W, 3] uint8 it stepped to."""
     contexts, latents = [], []

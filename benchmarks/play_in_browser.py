@@ -25,7 +25,7 @@ from benchmarks.server import process_cpu_s, start_studio, stop, wait_for_warm_u
 from studio.analysis import analyze_clip
 from studio.examples import example_clips
 from studio.familiarity import nearest_distances
-from studio.play import Game
+from studio.play import ImaginedGame
 from studio.reference import reference_of
 from studio.runtime import WorldModel
 
@@ -111,7 +111,7 @@ def page_against_onnxruntime(browser, bundle: str, work: Path) -> tuple[np.ndarr
     model = WorldModel.load(EXPORTED / bundle, device="cpu", threads=1)
     served = PageFilesServer(work / "page", [model])
     latents = analyze_clip(model, example_clips(model)[0], max_frames=8).latents  # [8, N, D]
-    game = Game.start(model, latents, len(latents) - 1)
+    game = ImaginedGame.start(model, latents, len(latents) - 1)
     context, action = game.contexts[-1], model.codebook[1:2]  # [C, N, D], [1, Da]
     args = {"src": served.script, "start": served.start(model, game), "context": context.ravel().tolist(), "code": 1}
     page = browser.new_page()

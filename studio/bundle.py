@@ -1,6 +1,8 @@
 """The bundle: the contract between training and the studio.
 
-A bundle is a folder with `manifest.json` and four ONNX graphs (encoder, actions, predictor, decoder).
+A bundle is a folder with `manifest.json` and its ONNX graphs: an encoder and a predictor always, an actions
+graph unless the model acts on the game's own buttons (`action.kind`), and a decoder unless the model draws no
+pixels (then a frame bank of real frames stands in for it, labelled as such wherever it is shown).
 `load_bundle` checks everything the studio relies on before any graph is run: the format version, that
 every graph file lies inside the bundle folder, its sha256, and that each graph's inputs and outputs match
 the manifest. Graph signatures are read by opening each graph with onnxruntime (`open_graph`, which the
@@ -20,12 +22,23 @@ from typing import Any
 from studio.video import RESIZE_MODES
 
 FORMAT = "world-model-bundle"
-VERSION = 2  # 2: the actions graph reads a window of latent frames (1 read a pair of pixel frames)
+VERSION = 3  # 3: action.kind, an optional actions graph and decoder; 2: the actions graph reads latent frames
+READABLE_VERSIONS = (2, 3)  # a version-2 manifest is a version-3 one of kind latent_codes with every graph
 MANIFEST_NAME = "manifest.json"
-GRAPH_ROLES = ("encoder", "actions", "predictor", "decoder")
+GRAPH_ROLES = ("encoder", "actions", "predictor", "decoder")  # in this order wherever a bundle lists them
+# How the predictor is told what happened between two frames:
+#   latent_codes: an actions graph reads a code off each transition (Genie's latent actions, a codebook of K);
+#   buttons: the game's own buttons, named in the manifest, as one-hot vectors or indices (DIAMOND, IRIS,
+#     DreamerV3); no actions graph;
+#   continuous: an actions graph gives a vector and no code (LAOM, AdaWorld); the manifest's codebook then holds
+#     cluster centres of the example transitions' vectors, fitted for display only.
+ACTION_KINDS = ("latent_codes", "buttons", "continuous")
+BUTTON_ENCODINGS = ("one_hot", "index")
+FRAME_BANK_NAME = "frame_bank.npz"  # real frames [M, H, W, 3] uint8 and their latents [M, N, D]
 # the recipes a bundle's latents can come from: an autoencoder on pixels (Genie-like), or latent prediction
 # against a moving-average target encoder with the decoder trained afterwards (V-JEPA-like)
 MODEL_FAMILIES = ("reconstruction", "jepa")
+VIDEOS_SOURCE = "videos"  # `trained_on.source` of a bundle learnt from a folder of clips (`studio train --videos`)
 # Fields version-2 manifests were once written with and nothing read; reading a manifest skips them.
 RETIRED_FIELDS = {"frame": ("range", "layout", "color"), "action": ("convention",)}
 
@@ -42,6 +55,8 @@ GRAPH_SIGNATURES: dict[str, tuple[dict[str, tuple], dict[str, tuple]]] = {
     "predictor": ({"context": ("B", "C", "N", "D"), "action": ("B", "Da")}, {"latents_next": ("B", "N", "D")}),
     "decoder": ({"latents": ("B", "N", "D")}, {"frames": ("B", 3, "H", "W")}),
 }
+# a continuous actions graph gives the vector alone
+CONTINUOUS_ACTIONS = ({"latents": ("B", "L", "N", "D")}, {"action": ("B", "Da")})
 INT64_OUTPUTS = {("actions", "code")}  # every other tensor is float32
 ONNXRUNTIME_DTYPES = {"tensor(float)": "float32", "tensor(int64)": "int64"}  # onnxruntime's names -> the manifest's
 
@@ -85,10 +100,13 @@ class LatentSpec:
 
 @dataclass(frozen=True)
 class ActionSpec:
-    codebook_size: int
-    dim: int
-    codebook: list[list[float]]  # [K][Da]
+    codebook_size: int  # K: codes, buttons, or display clusters
+    dim: int  # Da: the predictor's action input
+    codebook: list[list[float]]  # [K][Da]: the vector the predictor takes for each code / button / cluster
     window: int = 2  # L: latent frames t-L+2 .. t+1 the actions graph reads for the action t -> t+1
+    kind: str = "latent_codes"  # one of ACTION_KINDS
+    names: list[str] = field(default_factory=list)  # buttons: the game's name of each (K); else empty
+    encoding: str = "one_hot"  # buttons: how the predictor takes one, one of BUTTON_ENCODINGS
 
 
 @dataclass(frozen=True)
@@ -131,6 +149,12 @@ class ReferenceSpec:
 
 
 @dataclass(frozen=True)
+class FileSpec:
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     name: str
     description: str
@@ -145,6 +169,7 @@ class Manifest:
     training: dict[str, Any] = field(default_factory=dict)
     reference: ReferenceSpec | None = None  # optional: a bundle without it is read whole, unjudged
     family: str = "reconstruction"  # one of MODEL_FAMILIES; bundles written before it was recorded: reconstruction
+    frame_bank: FileSpec | None = None  # a bundle with no decoder: real frames that stand in for decoded ones
     format: str = FORMAT
     version: int = VERSION
 
@@ -161,12 +186,22 @@ class Manifest:
             "L": self.action.window,
         }
 
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The graphs this bundle has, in GRAPH_ROLES' order."""
+        return tuple(role for role in GRAPH_ROLES if role in self.graphs)
+
+    @property
+    def required_roles(self) -> tuple[str, ...]:
+        """The graphs its action kind needs: the decoder is never required, the actions graph but for buttons."""
+        return ("encoder", "predictor") if self.action.kind == "buttons" else ("encoder", "actions", "predictor")
+
     def with_graphs(self, paths: dict[str, Path]) -> Manifest:
         """This manifest describing the graph files at `paths` (by role): each file's name and sha256, and
         the tensors the contract asks of it at this manifest's sizes."""
         sizes = self.sizes()
         graphs = {
-            role: GraphSpec(Path(path).name, sha256_file(path), *contract_tensors(role, sizes))
+            role: GraphSpec(Path(path).name, sha256_file(path), *contract_tensors(role, sizes, self.action.kind))
             for role, path in paths.items()
         }
         return dataclasses.replace(self, graphs=graphs)
@@ -193,8 +228,11 @@ def sha256_file(path: str | Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def contract_tensors(role: str, sizes: dict[str, int]) -> tuple[list[TensorSpec], list[TensorSpec]]:
-    """The inputs and outputs the contract asks of the `role` graph at a bundle's `sizes` (`Manifest.sizes`)."""
+def contract_tensors(
+    role: str, sizes: dict[str, int], kind: str = "latent_codes"
+) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """The inputs and outputs the contract asks of the `role` graph at a bundle's `sizes` (`Manifest.sizes`) for
+    an action `kind`."""
 
     def specs(signature: dict[str, tuple]) -> list[TensorSpec]:
         return [
@@ -202,7 +240,7 @@ def contract_tensors(role: str, sizes: dict[str, int]) -> tuple[list[TensorSpec]
             for name, shape in signature.items()
         ]
 
-    inputs, outputs = GRAPH_SIGNATURES[role]
+    inputs, outputs = CONTINUOUS_ACTIONS if (role, kind) == ("actions", "continuous") else GRAPH_SIGNATURES[role]
     return specs(inputs), specs(outputs)
 
 
@@ -235,7 +273,11 @@ def load_bundle(bundle_dir: str | Path, *, check_graphs: bool = True) -> Bundle:
         raise BundleError(f"bundle '{root.name}': not a folder")
     root = root.resolve()
     manifest = read_manifest(root)
-    graph_paths = {role: _graph_path(root, role, manifest.graphs[role]) for role in GRAPH_ROLES}
+    graph_paths = {role: _graph_path(root, role, manifest.graphs[role]) for role in manifest.roles}
+    if manifest.frame_bank is not None:
+        bank = _inside(root, manifest.frame_bank.file, "frame bank")
+        if sha256_file(bank) != manifest.frame_bank.sha256:
+            raise BundleError(f"{manifest.frame_bank.file}: sha256 mismatch for the frame bank: the file was changed")
     for role, path in graph_paths.items():
         actual = sha256_file(path)
         if actual != manifest.graphs[role].sha256:
@@ -245,7 +287,7 @@ def load_bundle(bundle_dir: str | Path, *, check_graphs: bool = True) -> Bundle:
             )
     bundle = Bundle(root=root, manifest=manifest, graph_paths=graph_paths)
     if check_graphs:
-        for role in GRAPH_ROLES:
+        for role in manifest.roles:
             open_graph(bundle, role)
     return bundle
 
@@ -263,10 +305,11 @@ def _manifest_from_json(raw: Any) -> Manifest:
         raise BundleError(f"{MANIFEST_NAME}: expected a JSON object")
     if raw.get("format") != FORMAT:
         raise BundleError(f"{MANIFEST_NAME}: format is {raw.get('format')!r}, expected {FORMAT!r}")
-    if raw.get("version") != VERSION:
+    if raw.get("version") not in READABLE_VERSIONS:
         raise BundleError(
-            f"{MANIFEST_NAME}: unknown format version {raw.get('version')!r}; this studio reads version {VERSION} "
-            "(`studio export CHECKPOINT OUT_DIR` writes a current bundle from a training checkpoint)"
+            f"{MANIFEST_NAME}: unknown format version {raw.get('version')!r}; this studio reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))} (`studio export CHECKPOINT OUT_DIR` writes a current bundle "
+            "from a training checkpoint)"
         )
     try:
         graphs = {
@@ -292,6 +335,8 @@ def _manifest_from_json(raw: Any) -> Manifest:
             training=raw.get("training", {}),
             reference=_reference_from_json(raw.get("reference")),
             family=raw.get("family", "reconstruction"),
+            frame_bank=FileSpec(**raw["frame_bank"]) if raw.get("frame_bank") else None,
+            version=raw["version"],
         )
     except KeyError as err:
         raise BundleError(f"{MANIFEST_NAME}: missing key {err}") from None
@@ -311,9 +356,22 @@ def _current_fields(raw: dict[str, Any], section: str) -> dict[str, Any]:
 
 
 def _check_manifest(manifest: Manifest) -> None:
-    missing = [role for role in GRAPH_ROLES if role not in manifest.graphs]
+    action = manifest.action
+    if action.kind not in ACTION_KINDS:
+        raise BundleError(f"{MANIFEST_NAME}: action.kind must be one of {ACTION_KINDS}, got {action.kind!r}")
+    unknown = [role for role in manifest.graphs if role not in GRAPH_ROLES]
+    if unknown:
+        raise BundleError(f"{MANIFEST_NAME}: unknown graph role(s) {unknown}; a bundle's graphs are {GRAPH_ROLES}")
+    missing = [role for role in (*manifest.required_roles, *_version_2_roles(manifest)) if role not in manifest.graphs]
     if missing:
         raise BundleError(f"{MANIFEST_NAME}: no entry for the {', '.join(missing)} graph(s)")
+    if action.kind == "buttons":
+        if "actions" in manifest.graphs:
+            raise BundleError(f"{MANIFEST_NAME}: a bundle of action.kind 'buttons' has no actions graph")
+        if len(action.names) != action.codebook_size:
+            raise BundleError(f"{MANIFEST_NAME}: action.names must name each of the {action.codebook_size} buttons")
+        if action.encoding not in BUTTON_ENCODINGS:
+            raise BundleError(f"{MANIFEST_NAME}: action.encoding must be one of {BUTTON_ENCODINGS}")
     if manifest.frame.resize not in RESIZE_MODES:
         raise BundleError(f"{MANIFEST_NAME}: frame.resize must be one of {RESIZE_MODES}, got {manifest.frame.resize!r}")
     if manifest.family not in MODEL_FAMILIES:
@@ -334,9 +392,9 @@ def _check_manifest(manifest: Manifest) -> None:
         raise BundleError(f"{MANIFEST_NAME}: sizes must be positive integers, got {sizes}")
     if sizes["L"] < 2:
         raise BundleError(f"{MANIFEST_NAME}: action.window must be at least 2 (frames t and t+1), got {sizes['L']}")
-    for role in GRAPH_ROLES:
+    for role in manifest.roles:
         spec = manifest.graphs[role]
-        inputs, outputs = contract_tensors(role, sizes)
+        inputs, outputs = contract_tensors(role, sizes, action.kind)
         _check_tensors(role, spec.file, "input", spec.inputs, inputs, in_manifest=True)
         _check_tensors(role, spec.file, "output", spec.outputs, outputs, in_manifest=True)
 
@@ -371,15 +429,25 @@ def _concrete(symbolic: tuple, sizes: dict[str, int]) -> list[int | str]:
     return [sizes.get(d, d) if isinstance(d, str) else d for d in symbolic]
 
 
+def _version_2_roles(manifest: Manifest) -> tuple[str, ...]:
+    """A version-2 bundle has all four graphs."""
+    return GRAPH_ROLES if manifest.version == 2 else ()
+
+
 def _graph_path(root: Path, role: str, spec: GraphSpec) -> Path:
-    relative = Path(spec.file)
+    return _inside(root, spec.file, f"{role} graph")
+
+
+def _inside(root: Path, file: str, what: str) -> Path:
+    """A bundle file's path, refused unless it is a plain file name inside the bundle folder and exists."""
+    relative = Path(file)
     if relative.is_absolute() or ".." in relative.parts:
-        raise BundleError(f"{spec.file}: the {role} graph's path must be a plain file name inside the bundle folder")
+        raise BundleError(f"{file}: the {what}'s path must be a plain file name inside the bundle folder")
     path = (root / relative).resolve()
     if not path.is_relative_to(root):
-        raise BundleError(f"{spec.file}: the {role} graph points outside the bundle folder")
+        raise BundleError(f"{file}: the {what} points outside the bundle folder")
     if not path.is_file():
-        raise BundleError(f"{spec.file}: the {role} graph file is missing")
+        raise BundleError(f"{file}: the {what} file is missing")
     return path
 
 
@@ -398,7 +466,7 @@ def open_graph(bundle: Bundle, role: str, *, options: Any = None, providers: lis
         )
     except Exception as err:  # onnxruntime raises several unrelated types for unusable graphs
         raise BundleError(f"{spec.file}: onnxruntime cannot open the {role} graph ({first_line(err)})") from None
-    inputs, outputs = contract_tensors(role, manifest.sizes())
+    inputs, outputs = contract_tensors(role, manifest.sizes(), manifest.action.kind)
     _check_tensors(role, spec.file, "input", _graph_tensors(session.get_inputs()), inputs, in_manifest=False)
     _check_tensors(role, spec.file, "output", _graph_tensors(session.get_outputs()), outputs, in_manifest=False)
     return session

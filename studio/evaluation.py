@@ -42,6 +42,7 @@ from studio.metrics import (
 )
 from studio.perturb import TOLERANCE_FORMS
 from studio.probe import ProbeConfig, probe_all
+from studio.reference import reference_of
 from studio.rollout import DELTA_T_HORIZON
 from studio.runtime import WorldModel
 from studio.video import read_clip, resize_frames
@@ -100,8 +101,11 @@ def evaluate(
 ) -> FigureSet:
     """All the figures a bundle is judged by, over the episodes; each a mean over frames or start points, the
     short-horizon ones at steps 1..`horizon`. For a game the studio knows, also code consistency and its frame
-    check, on real frames and over `stability_steps`-step rollouts."""
+    check, on real frames and over `stability_steps`-step rollouts. A bundle that draws no pixels is judged in
+    latents only (no figure measured on frames is recorded for it)."""
+    pixels = model.has_decoder
     rng = np.random.default_rng(seed)
+    judges_familiarity = reference_of(model) is not None  # long rollouts judged by familiarity, game or none
     background = median_background([e.frames for e in episodes], BACKGROUND_SAMPLES)  # [3, H, W]
     recon, recon_sprite, codes, truths, motions = [], [], [], [], []
     short = ShortRollouts(horizon)
@@ -112,10 +116,11 @@ def evaluate(
         x = model.as_model_frames(episode.frames)  # [T, 3, H, W]
         z = model.encode(x)  # [T, N, D]
         latents.append(z)
-        decoded = model.decode(z)  # [T, 3, H, W]
+        decoded = model.decode(z) if pixels else None  # [T, 3, H, W]
         mask = sprite_mask(x, background)  # [T, H, W]
-        recon.append(psnr(decoded, x))
-        recon_sprite.append(masked_psnr(decoded, x, mask))
+        if pixels:
+            recon.append(psnr(decoded, x))
+            recon_sprite.append(masked_psnr(decoded, x, mask))
         inferred = model.infer_actions(z)
         codes.append(inferred.codes)
         if episode.actions is not None:
@@ -128,35 +133,39 @@ def evaluate(
         starts = np.sort(rng.choice(starts, size=min(starts_per_episode, len(starts)), replace=False))
         short.measure(model, z, x, decoded, mask, inferred.codes, starts, rng)
         long_starts = starts[starts < len(x) - max(LONG_HORIZONS)][: max(1, LONG_STARTS // len(episodes))]
-        if len(long_starts):
+        if pixels and len(long_starts):
             _long_rollout_figures(model, z, x, decoded, inferred.codes, long_starts, long)
-        if game is not None:
+        if pixels and game is not None:
             real_checks.append(game.frame_check(episode.frames))
+        if pixels and (game is not None or judges_familiarity):
             contexts.append(np.stack([z[s - model.context + 1 : s + 1] for s in starts]))  # [S, C, N, D]
             context_frames.append(decoded[starts])  # [S, 3, H, W]
     codes_all = np.concatenate(codes)
     out = FigureSet()
-    out.set(F.RECONSTRUCTION_PSNR, _mean(recon))
-    out.set(F.RECONSTRUCTION_SPRITE_PSNR, _mean(recon_sprite))
+    if pixels:
+        out.set(F.RECONSTRUCTION_PSNR, _mean(recon))
+        out.set(F.RECONSTRUCTION_SPRITE_PSNR, _mean(recon_sprite))
+        for t in LONG_HORIZONS:
+            out.set(F.TEACHER_FORCED_PSNR.at(t), _mean(long[f"model_{t}"]))
+            out.set(F.TEACHER_FORCED_COPY_PSNR.at(t), _mean(long[f"copy_{t}"]))
     short.write(out)
     out.set(F.CODEBOOK_PERPLEXITY, code_perplexity(codes_all, model.codebook_size))
     out.set(F.CODES_USED, int(len(np.unique(codes_all))))
-    for t in LONG_HORIZONS:
-        out.set(F.TEACHER_FORCED_PSNR.at(t), _mean(long[f"model_{t}"]))
-        out.set(F.TEACHER_FORCED_COPY_PSNR.at(t), _mean(long[f"copy_{t}"]))
     out = out | latent_figures(latents, [e.probed for e in episodes])
-    if contexts:
+    if contexts and game is not None:
         usage = np.bincount(codes_all, minlength=model.codebook_size) / len(codes_all)  # [K]
         all_contexts, all_frames = np.concatenate(contexts), np.concatenate(context_frames)
         pick = rng.choice(len(all_contexts), size=min(CONSISTENCY_STARTS, len(all_contexts)), replace=False)
         consistency = code_consistency(model, game, all_contexts[pick], all_frames[pick], usage)
+        out.set(F.FRAME_CHECK_REAL, float(np.concatenate(real_checks).mean()))
+        out = out | FigureSet.from_manifest({F.CONSISTENCY: consistency})
+    if contexts:
         middles = [c[len(c) // 2] for c in contexts]  # one start from each episode, spread over the episodes
         spread = middles[:: max(1, len(middles) // STABILITY_STARTS)][:STABILITY_STARTS]
-        out.set(F.FRAME_CHECK_REAL, float(np.concatenate(real_checks).mean()))
         checks = rollout_frame_check(model, game, np.stack(spread), stability_steps, STABILITY_HOLD, rng)
-        out = out | FigureSet.from_manifest({F.CONSISTENCY: consistency, F.ROLLOUT_CHECKS: checks})
+        out = out | FigureSet.from_manifest({F.ROLLOUT_CHECKS: checks})
     natives = [e.native for e in episodes if e.native is not None]
-    if natives:
+    if pixels and natives:
         out = out | tolerance(model, np.concatenate(natives)[:TOLERANCE_FRAMES])
     if truths:
         truth = np.concatenate(truths)
@@ -227,6 +236,8 @@ class ShortRollouts:
             copying = ((z[starts] - truth) ** 2).mean(axis=(1, 2))  # [S]
             self._add(f"latent_error_{step}", error)
             self._add(f"latent_copy_{step}", copying)
+        if decoded is None:  # a bundle that draws no pixels: judged in latents only
+            return
         for step in self.steps:
             target, target_mask = x[starts + step], mask[starts + step]  # [S, 3, H, W], [S, H, W]
             predicted = model.decode(both[:, step - 1])  # [2S, 3, H, W]
@@ -241,6 +252,11 @@ class ShortRollouts:
 
     def write(self, out: FigureSet) -> None:
         h, mean = self.horizon, self._mean
+        for step in range(1, h + 1):  # a ratio of means: frames where copying is exact weigh nothing
+            copying = mean(f"latent_copy_{step}")
+            out.set(F.LATENT_ERROR_VS_COPY.at(step), mean(f"latent_error_{step}") / copying if copying > 0 else None)
+        if f"model_{h}" not in self.parts:
+            return
         for step in self.steps:
             out.set(F.NEXT_FRAME_PSNR.at(step), mean(f"model_{step}"))
             out.set(F.NEXT_FRAME_SPRITE_PSNR.at(step), mean(f"model_{step}_sprite"))
@@ -248,9 +264,6 @@ class ShortRollouts:
             out.set(F.COPY_BASELINE_SPRITE_PSNR.at(step), mean(f"copy_{step}_sprite"))
         out.set(F.RANDOM_CODES_PSNR.at(h), mean(f"random_{h}"))
         out.set(F.DELTA_T_PSNR.at(h), mean(f"model_{h}") - mean(f"random_{h}"))
-        for step in range(1, h + 1):  # a ratio of means: frames where copying is exact weigh nothing
-            copying = mean(f"latent_copy_{step}")
-            out.set(F.LATENT_ERROR_VS_COPY.at(step), mean(f"latent_error_{step}") / copying if copying > 0 else None)
 
     def _add(self, name: str, values: np.ndarray) -> None:
         self.parts.setdefault(name, []).append(values)

@@ -45,7 +45,7 @@ class Trajectory:
 
 
 def load_plotly() -> None:
-    """plotly builds its figure classes on first use (~0.15 s of Python holding the GIL): do it once, early."""
+    """plotly builds its figure classes on first use (Python holding the GIL): do it once, early."""
     go.Figure(go.Scatter(x=[0], y=[0]))
 
 
@@ -193,8 +193,11 @@ def _layout(figure: go.Figure, title: str, dims: int) -> None:
         figure.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis))
 
 
-def codebook_figure(codebook_coords: np.ndarray, action_coords: np.ndarray, codes: np.ndarray) -> go.Figure:
-    """The K codebook vectors (large, numbered) and the clip's inferred action vectors, coloured by code."""
+def codebook_figure(
+    codebook_coords: np.ndarray, action_coords: np.ndarray, codes: np.ndarray, names: list[str]
+) -> go.Figure:
+    """The K codebook vectors (large, numbered) and the clip's inferred action vectors, coloured by code;
+    `names` [K] what each code is called (`WorldModel.code_names`)."""
     figure = go.Figure()
     for code in np.unique(codes):
         mask = codes == code
@@ -202,9 +205,9 @@ def codebook_figure(codebook_coords: np.ndarray, action_coords: np.ndarray, code
             _scatter(
                 action_coords[mask],
                 mode="markers",
-                name=f"code {code} ({mask.sum()})",
+                name=f"{names[code]} ({mask.sum()})",
                 marker=dict(size=5, color=code_color(int(code)), opacity=0.55),
-                text=[f"transition {t} → {t + 1}<br>code {code}" for t in np.flatnonzero(mask)],
+                text=[f"transition {t} → {t + 1}<br>{names[code]}" for t in np.flatnonzero(mask)],
                 hoverinfo="text",
             )
         )
@@ -219,9 +222,9 @@ def codebook_figure(codebook_coords: np.ndarray, action_coords: np.ndarray, code
                 symbol="diamond",
                 line=dict(color="black", width=1.5),
             ),
-            text=[str(k) for k in range(len(codebook_coords))],
+            text=names[: len(codebook_coords)],
             textposition="top center",
-            hovertext=[f"codebook vector {k}" for k in range(len(codebook_coords))],
+            hovertext=[f"{names[k]}: its vector" for k in range(len(codebook_coords))],
             hoverinfo="text",
         )
     )
@@ -229,14 +232,15 @@ def codebook_figure(codebook_coords: np.ndarray, action_coords: np.ndarray, code
     return figure
 
 
-def code_usage_figure(codes: np.ndarray, codebook_size: int, perplexity: float) -> go.Figure:
+def code_usage_figure(codes: np.ndarray, names: list[str], perplexity: float) -> go.Figure:
+    codebook_size = len(names)
     counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=codebook_size)
     figure = go.Figure(
         go.Bar(
-            x=[str(k) for k in range(codebook_size)],
+            x=names,
             y=counts,
             marker_color=[code_color(k) for k in range(codebook_size)],
-            hovertemplate="code %{x}: %{y} transitions<extra></extra>",
+            hovertemplate="%{x}: %{y} transitions<extra></extra>",
         )
     )
     figure.update_layout(
@@ -250,9 +254,10 @@ def code_usage_figure(codes: np.ndarray, codebook_size: int, perplexity: float) 
     return figure
 
 
-def code_timeline_figure(codes: np.ndarray, times: np.ndarray, codebook_size: int) -> go.Figure:
-    """One coloured tick per transition along the clip's time axis, in one lane per code."""
+def code_timeline_figure(codes: np.ndarray, times: np.ndarray, names: list[str]) -> go.Figure:
+    """One coloured tick per transition along the clip's time axis, in one lane per code (named by `names`)."""
     codes = np.asarray(codes, dtype=np.int64)
+    codebook_size = len(names)
     figure = go.Figure(
         go.Scatter(
             x=times[: len(codes)],
@@ -261,7 +266,8 @@ def code_timeline_figure(codes: np.ndarray, times: np.ndarray, codebook_size: in
             marker=dict(
                 symbol="line-ns-open", size=TIMELINE_LANE * 0.8, color=[code_color(int(c)) for c in codes], line_width=3
             ),
-            hovertemplate="t=%{x:.2f} s<br>code %{y}<extra></extra>",
+            customdata=[names[c] for c in codes],
+            hovertemplate="t=%{x:.2f} s<br>%{customdata}<extra></extra>",
         )
     )
     figure.update_layout(
@@ -273,16 +279,16 @@ def code_timeline_figure(codes: np.ndarray, times: np.ndarray, codebook_size: in
         yaxis=dict(
             tickmode="array",
             tickvals=list(range(codebook_size)),
-            ticktext=[f"code {k}" for k in range(codebook_size)],
+            ticktext=names,
             range=[codebook_size - 0.5, -0.5],
         ),
     )
     return figure
 
 
-def confusion_figure(matrix: np.ndarray, action_names: list[str], title: str) -> go.Figure:
-    """Counts [K, L] of code (rows) × true action (columns)."""
-    figure = _counts_heatmap(matrix, action_names, [f"code {k}" for k in range(matrix.shape[0])], "%{y} · %{x}")
+def confusion_figure(matrix: np.ndarray, action_names: list[str], title: str, code_names: list[str]) -> go.Figure:
+    """Counts [K, L] of code (rows, named by `code_names`) × true action (columns)."""
+    figure = _counts_heatmap(matrix, action_names, code_names[: matrix.shape[0]], "%{y} · %{x}")
     figure.update_layout(title=title, xaxis_title="true action")
     return figure
 

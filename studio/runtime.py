@@ -1,9 +1,13 @@
-"""The world model at run time: the four ONNX graphs of a bundle behind one numpy API.
+"""The world model at run time: the ONNX graphs of a bundle behind one numpy API.
 
 Every method takes and returns numpy arrays. Frames go in either as uint8 [T, H, W, 3] (what clips and
 images are) or float32 [T, 3, H, W] in [0, 1] (what the graphs take); `decode` returns the graph's float
 frames, and `to_uint8_frames` turns them back into pictures. Work is cut into batches of `batch_size` so a
-long clip never builds one giant tensor. onnxruntime's memory arena grows to the largest batch it has run
+long clip never builds one giant tensor. A bundle of any action kind (`studio.bundle.ACTION_KINDS`) gives a code
+per transition: latent codes from its actions graph; buttons read off by the predictor (the button whose
+prediction lands nearest the next frame's latents); continuous vectors by their nearest display cluster. A bundle
+with no decoder "decodes" to the nearest real frame of its frame bank (by latent distance), and says so
+(`has_decoder`). onnxruntime's memory arena grows to the largest batch it has run
 and keeps it: encoding and decoding 2,048 frames left the process 470 MB larger at batch 64, 190 MB at
 batch 16, in the same time.
 """
@@ -11,15 +15,18 @@ batch 16, in the same time.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
+import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from studio.bundle import GRAPH_ROLES, Bundle, load_bundle, open_graph
+from studio.bundle import Bundle, load_bundle, open_graph
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -44,6 +51,7 @@ class WorldModel:
         self.sessions = sessions
         self.batch_size = batch_size
         self.codebook = np.asarray(self.manifest.action.codebook, dtype=np.float32)  # [K, Da]
+        self.frame_bank = FrameBank.load(bundle) if "decoder" not in sessions else None
 
     @classmethod
     def load(
@@ -62,7 +70,9 @@ class WorldModel:
             bundle = load_bundle(bundle, check_graphs=False)  # the sessions below check the graphs
         providers = _providers_for(device)
         options = session_options(threads)
-        sessions = {role: open_graph(bundle, role, options=options, providers=providers) for role in GRAPH_ROLES}
+        sessions = {
+            role: open_graph(bundle, role, options=options, providers=providers) for role in bundle.manifest.roles
+        }
         model = cls(bundle, sessions, batch_size)
         if warm_up:
             model.warm_up()
@@ -94,6 +104,23 @@ class WorldModel:
     def action_window(self) -> int:
         return self.manifest.action.window
 
+    @property
+    def action_kind(self) -> str:
+        return self.manifest.action.kind
+
+    @property
+    def has_decoder(self) -> bool:
+        """False for a model that draws no pixels: `decode` then gives the nearest real frames of its frame bank."""
+        return "decoder" in self.sessions
+
+    def code_names(self) -> list[str]:
+        """What each code is called: a button's name, else 'code k' (a continuous model's 'cluster k')."""
+        action = self.manifest.action
+        if action.kind == "buttons":
+            return list(action.names)
+        word = "cluster" if action.kind == "continuous" else "code"
+        return [f"{word} {k}" for k in range(self.codebook_size)]
+
     def warm_up(self) -> None:
         """Run every graph once so the first real call does not pay for allocation and kernel choice."""
         h, w = self.frame_size
@@ -102,6 +129,8 @@ class WorldModel:
         self.infer_actions(latents)
         self.decode(latents)
         self.predict(np.repeat(latents[:1, None], self.context, axis=1), self.codebook[:1])
+        if self.action_kind == "buttons":  # reading buttons off runs the predictor K times a transition
+            self.infer_actions(np.repeat(latents, 2, axis=0))
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """[T, H, W, 3] uint8 or [T, 3, H, W] float -> latents [T, N, D]."""
@@ -118,6 +147,8 @@ class WorldModel:
         latents = np.ascontiguousarray(latents, dtype=np.float32)
         if len(latents) < 2:
             raise ValueError("inferring actions needs at least 2 frames")
+        if self.action_kind == "buttons":
+            return self._buttons_read_off(latents, before)
         extra = self.action_window - 2  # frames before t
         before = latents[:0] if before is None else np.asarray(before, dtype=np.float32)
         before = before[max(0, len(before) - extra) :]  # [<= extra, N, D]
@@ -126,7 +157,30 @@ class WorldModel:
         )  # [T+extra, N, D]
         windows = np.lib.stride_tricks.sliding_window_view(padded, self.action_window, axis=0)  # view [T-1, N, D, L]
         out = self._batched("actions", {"latents": windows.transpose(0, 3, 1, 2)})  # [T-1, L, N, D], copied per batch
+        if self.action_kind == "continuous":  # the nearest display cluster stands for the code
+            vectors = out["action"]  # [T-1, Da]
+            distances = np.sqrt(((vectors[:, None] - self.codebook[None]) ** 2).sum(-1))  # [T-1, K]
+            return ActionInference(distances.argmin(axis=1).astype(np.int64), vectors, distances.astype(np.float32))
         return ActionInference(codes=out["code"].astype(np.int64), vectors=out["action"], distances=out["distances"])
+
+    def _buttons_read_off(self, latents: np.ndarray, before: np.ndarray | None) -> ActionInference:
+        """A button model has no actions graph: each transition t -> t+1 is read off by predicting it under every
+        button from frames t-C+1 .. t, and taking the button whose prediction lands nearest frame t+1 (the
+        mean squared latent error is each button's distance)."""
+        keep = self.context - 1  # frames before t the context reads
+        before = latents[:0] if before is None or keep == 0 else np.asarray(before, dtype=np.float32)[-keep:]
+        padded = np.concatenate([before, latents])  # [P+T, N, D]
+        first = len(before)
+        contexts = np.stack(
+            [self.start_context(padded[: first + t + 1]) for t in range(len(latents) - 1)]
+        )  # [T-1, C, N, D]
+        k = self.codebook_size
+        predicted = self.predict(np.repeat(contexts, k, axis=0), np.tile(self.codebook, (len(contexts), 1))).reshape(
+            len(contexts), k, *latents.shape[1:]
+        )  # [T-1, K, N, D]
+        distances = ((predicted - latents[1:, None]) ** 2).mean(axis=(2, 3)).astype(np.float32)  # [T-1, K]
+        codes = distances.argmin(axis=1).astype(np.int64)
+        return ActionInference(codes=codes, vectors=self.codebook[codes], distances=distances)
 
     def predict(self, context: np.ndarray, action: np.ndarray) -> np.ndarray:
         """One step: context [B, C, N, D] latents and action [B, Da] vectors -> next latents [B, N, D]."""
@@ -143,8 +197,13 @@ class WorldModel:
         return latents_next
 
     def decode(self, latents: np.ndarray) -> np.ndarray:
-        """Latents [T, N, D] -> frames [T, 3, H, W] float32 in [0, 1] (clipped)."""
+        """Latents [T, N, D] -> frames [T, 3, H, W] float32 in [0, 1] (clipped); with no decoder, the nearest real
+        frames of the bundle's frame bank."""
         latents = np.ascontiguousarray(latents, dtype=np.float32)
+        if not self.has_decoder:
+            if self.frame_bank is None:
+                raise NoDecoderError(f"{self.manifest.name} has no decoder and no frame bank: it draws no frames")
+            return self.as_model_frames(self.frame_bank.nearest(latents))
         frames = self._batched("decoder", {"latents": latents})["frames"]
         return np.clip(frames, 0.0, 1.0)
 
@@ -207,6 +266,32 @@ class WorldModel:
         return {name: np.concatenate([c[i] for c in chunks]) for i, name in enumerate(names)}
 
 
+class NoDecoderError(ValueError):
+    """A bundle that draws no frames was asked for some."""
+
+
+@dataclass(frozen=True)
+class FrameBank:
+    """Real frames and their latents, standing in for a decoder: a latent is drawn as the nearest real frame."""
+
+    frames: np.ndarray  # [M, H, W, 3] uint8
+    latents: np.ndarray  # [M, N*D] float32, flattened
+
+    @classmethod
+    def load(cls, bundle: Bundle) -> FrameBank | None:
+        spec = bundle.manifest.frame_bank
+        if spec is None:
+            return None
+        with np.load(bundle.root / spec.file) as bank:
+            return cls(bank["frames"], bank["latents"].reshape(len(bank["latents"]), -1).astype(np.float32))
+
+    def nearest(self, latents: np.ndarray) -> np.ndarray:
+        """Latents [T, N, D] -> the nearest bank frames [T, H, W, 3] uint8, by squared distance."""
+        flat = latents.reshape(len(latents), -1)  # [T, N*D]
+        distances = (flat**2).sum(1)[:, None] - 2 * flat @ self.latents.T + (self.latents**2).sum(1)[None]  # [T, M]
+        return self.frames[distances.argmin(axis=1)]
+
+
 def to_uint8_frames(frames: np.ndarray) -> np.ndarray:
     """Model frames [T, 3, H, W] float in [0, 1] -> pictures [T, H, W, 3] uint8."""
     return (np.clip(frames, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8).transpose(0, 2, 3, 1)
@@ -217,6 +302,7 @@ def _providers_for(device: str) -> list[str]:
         return [CPU]
     if device == "cuda" and CUDA not in ort.get_available_providers():
         raise ValueError("device 'cuda' asked for, but this onnxruntime has no CUDA provider")
+    cuda_libraries_missing()  # once per process, before the first session on CUDA
     # "cuda" keeps CUDA first even when it cannot start, so `providers` shows the fallback honestly;
     # "auto" asks once whether CUDA really starts, so a GPU-less machine does not retry it for every graph.
     if device == "cuda" or cuda_works():
@@ -225,11 +311,25 @@ def _providers_for(device: str) -> list[str]:
 
 
 @functools.cache
+def cuda_libraries_missing() -> tuple[str, ...]:
+    """Load the CUDA and cuDNN libraries onnxruntime's CUDA provider needs, from their pip packages (the `cuda`
+    and `cudnn` extras of onnxruntime-gpu) or the system's, before any graph asks for them -> the names of
+    those not found. onnxruntime prints a line for each; they are kept for the caller to word."""
+    if CUDA not in ort.get_available_providers():
+        return ()
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        ort.preload_dlls()
+    return tuple(re.findall(r"Failed to load (\S+?):", printed.getvalue()))
+
+
+@functools.cache
 def cuda_works() -> bool:
     """Whether onnxruntime's CUDA provider actually starts here (an onnxruntime-gpu wheel lists it
     as available even on a machine without a GPU, then falls back to CPU)."""
     if CUDA not in ort.get_available_providers():
         return False
+    cuda_libraries_missing()
     probe = base64.b64decode(_IDENTITY_ONNX)
     ort.set_default_logger_severity(4)  # the failed CUDA start logs errors that are expected here
     try:
@@ -255,8 +355,8 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     # The graphs are small: a few intra-op threads help big batches, and more than the cores only contend.
     options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
     options.inter_op_num_threads = 1
-    # Each session has its own thread pool; spinning threads of one graph's pool starve the next graph's
-    # (a predictor + decoder step took 8 ms spinning, 3 ms without): threads sleep when their work is done.
+    # Each session has its own thread pool; spinning threads of one graph's pool starve the next graph's (a
+    # predictor + decoder step, one graph after the other): threads sleep when their work is done.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return options

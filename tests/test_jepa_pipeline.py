@@ -12,6 +12,7 @@ import pytest
 from studio.bundle import load_bundle
 from studio.cli import main as studio
 from studio.runtime import WorldModel
+from studio.train.config import load_config
 from studio.ui.model_tab import bundle_card
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,3 +83,14 @@ def test_a_config_of_an_unknown_family_or_a_jepa_model_without_decoder_steps_is_
     path.write_text(json.dumps(config))
     assert studio(["train", str(path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_jepa_config_that_gave_its_first_stage_autoencoder_steps_still_reads(tmp_path):
+    """Before the JEPA stage had `optim.jepa_steps`, it ran `optim.autoencoder_steps`: such configs and
+    checkpoints keep their step count."""
+    config = json.loads((REPO / "configs" / "breakout-jepa.json").read_text())
+    config["optim"]["autoencoder_steps"] = config["optim"].pop("jepa_steps")
+    path = tmp_path / "older.json"
+    path.write_text(json.dumps(config))
+    assert load_config(path).optim.jepa_steps == 1600
+    assert load_config(REPO / "configs" / "breakout-jepa.json").optim.jepa_steps == 1600

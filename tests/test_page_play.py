@@ -8,7 +8,7 @@ import base64
 import numpy as np
 import pytest
 
-from studio.play import Game
+from studio.play import ImaginedGame
 from studio.runtime import WorldModel
 from studio.ui.page_play import HandoverError, PageFiles, game_from_page, page_start
 
@@ -19,9 +19,9 @@ def model(tiny_bundle) -> WorldModel:
 
 
 @pytest.fixture
-def game(model) -> Game:
+def game(model) -> ImaginedGame:
     latents = model.encode(np.random.default_rng(0).integers(0, 255, (6, *model.frame_size, 3), dtype=np.uint8))
-    game = Game.start(model, latents, 5)
+    game = ImaginedGame.start(model, latents, 5)
     for code in (1, 0, 1):
         game.step(model, code)
     return game

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ from studio.cli import main as studio
 from studio.evaluation import evaluate_bundle
 from studio.figures import FigureSet
 from studio.runtime import WorldModel
-from studio.train.config import load_config
+from studio.train.config import TrainConfig, from_record, load_config
 from studio.train.world_model import TrainableWorldModel
 
 REPO = Path(__file__).resolve().parent.parent
@@ -97,10 +98,46 @@ def test_training_resumes_from_its_checkpoint(trained, tiny_config):
         assert torch.equal(tensor, after["model"][name]), name
 
 
+def test_the_same_config_trains_to_identical_weights(trained, tiny_config, tmp_path):
+    """Every stage's batches, losses, codebook upkeep and quick evaluations run in one loop, the same way twice."""
+    config = json.loads(tiny_config.read_text())
+    config["run_dir"] = str(tmp_path / "again")
+    path = tmp_path / "again.json"
+    path.write_text(json.dumps(config))
+    assert studio(["train", str(path)]) == 0
+    first, second = (torch.load(p, weights_only=False)["model"] for p in (trained, path.parent / "again/checkpoint.pt"))
+    assert first.keys() == second.keys()
+    for name, tensor in first.items():
+        assert torch.equal(tensor, second[name]), name
+
+    def logged(run: Path) -> list[list[str]]:  # every row but its wall time
+        return [row[:2] + row[3:] for row in csv.reader((run / "log.csv").open())]
+
+    assert logged(trained.parent) == logged(tmp_path / "again")
+
+
+def test_a_checkpoint_config_with_the_frame_size_of_older_runs_is_read(trained):
+    recorded = torch.load(trained, weights_only=False)["config"]
+    older = {**recorded, "model": {**recorded["model"], "frame_size": 64}}  # every checkpoint wrote it once
+    assert from_record(older) == from_record(recorded) == TrainConfig.from_json(recorded)
+
+
+def test_a_run_folder_of_another_family_is_refused_in_one_line(trained, tiny_config, tmp_path, capsys):
+    config = json.loads(tiny_config.read_text())
+    config["model"]["family"] = "jepa"
+    config["optim"]["decoder_steps"] = 1
+    path = tmp_path / "other-family.json"
+    path.write_text(json.dumps(config))
+    assert studio(["train", str(path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "is a run of model.family 'reconstruction', not 'jepa'" in error and "\n" not in error
+
+
 @pytest.mark.parametrize(
     ("section", "key", "value", "named"),
     [
         ("optim", "learning_rate", 0.01, ["'optim.learning_rate'", "lr", "lr_floor", "batch_size"]),
+        ("model", "frame_size", 128, ["'model.frame_size' is not a setting", "64×64"]),
         ("optim", "batch_size", "64", ["'optim.batch_size'", "int"]),
         (None, "run_directory", "runs/x", ["'run_directory'", "run_dir", "data_dir"]),
     ],
@@ -129,7 +166,7 @@ def test_two_processes_train_one_model(tiny_config, trained, tmp_path):
     script.write_text(
         textwrap.dedent(f"""
         import torch
-        from studio.train.config import load_config
+        from studio.train.config import TrainConfig, from_record, load_config
         from studio.train.train import Trainer
         trainer = Trainer(load_config({str(path)!r}))
         trainer.run()

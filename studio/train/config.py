@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import get_type_hints
 
-from studio.bundle import MODEL_FAMILIES
 from studio.games import find_game
-from studio.train.data import DataConfig
+from studio.train.data import FRAME_SIZE, DataConfig
+from studio.train.recipes import RECIPES, find_recipe
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    # the recipe that learns the latents: "reconstruction" (an autoencoder on pixels, as Genie) or "jepa"
-    # (the encoder learns only by predicting an EMA target encoder's latents of masked and future frames, as
-    # V-JEPA; the decoder is trained afterwards, on the frozen latents, only to look). Stage 2 is the same.
+    # the recipe that trains the model (`studio.train.recipes`): "reconstruction" (an autoencoder on pixels, as
+    # Genie) or "jepa" (the encoder learns only by predicting an EMA target encoder's latents of masked and
+    # future frames, as V-JEPA; the decoder is trained afterwards, on the frozen latents, only to look)
     family: str = "reconstruction"
-    frame_size: int = 64
+    # the training data's frame size; not a key of a config file (the data is always FRAME_SIZE): only code that
+    # builds an untrained model, such as the tests' tiny bundle, sets another
+    frame_size: int = FRAME_SIZE[0]
     channels: tuple[int, ...] = (32, 64, 128)  # encoder widths; each stage halves the frame
     latent_dim: int = 32  # D
     # 0: continuous latents; an odd number >= 3: every latent channel takes one of this many values in [-1, 1]
@@ -49,8 +51,8 @@ class ModelConfig:
             raise ValueError("codebook_size >= 2, context >= 1 and action_window >= 2 are needed")
         if self.latent_levels and (self.latent_levels < 3 or self.latent_levels % 2 == 0):
             raise ValueError("latent_levels must be 0 (continuous) or an odd number >= 3")
-        if self.family not in MODEL_FAMILIES:
-            raise ValueError(f"model.family must be one of {', '.join(MODEL_FAMILIES)}, not {self.family!r}")
+        if self.family not in RECIPES:
+            raise ValueError(f"model.family must be one of {', '.join(RECIPES)}, not {self.family!r}")
 
     @property
     def grid(self) -> int:
@@ -67,7 +69,9 @@ LABEL_TARGETS = ("action", "movement")
 
 @dataclass(frozen=True)
 class OptimConfig:
-    autoencoder_steps: int = 3000  # stage 1: the autoencoder, or with model.family "jepa" the JEPA encoder
+    # steps of each stage (`studio.train.stage`: a stage named X runs `X_steps`); the recipe says which it runs
+    autoencoder_steps: int = 3000  # "reconstruction": the autoencoder
+    jepa_steps: int = 3000  # "jepa": the encoder by latent prediction
     dynamics_steps: int = 4000
     batch_size: int = 64
     # learning rate: AdamW, a linear warm-up over the first `warmup_share` of each stage's steps, then a half
@@ -78,31 +82,31 @@ class OptimConfig:
     lr_floor: float = 0.1
     # losses
     sprite_weight: float = 20.0  # extra loss weight on pixels that differ from the median background
-    pixel_loss_weight: float = 100.0  # stage 2: the decoded prediction's pixel loss, beside the latent loss (1)
+    pixel_loss_weight: float = 100.0  # dynamics: the decoded prediction's pixel loss, beside the latent loss (1)
     commitment: float = 0.25
-    context_dropout: float = 0.0  # share of stage-2 samples whose context is frame t alone
-    context_noise: float = 0.0  # Gaussian noise on stage 2's true context, up to this many latent stds
-    # tolerance (stage 1): the encoder reads perturbed views of frames (`data.view_window`) as their clean frames
-    # share of each stage-1 batch that is a perturbed view of a frame also in it clean (for "jepa": the share of
+    context_dropout: float = 0.0  # share of dynamics samples whose context is frame t alone
+    context_noise: float = 0.0  # Gaussian noise on the dynamics' true context, up to this many latent stds
+    # tolerance (the encoder's stage): the encoder reads perturbed views of frames (`data.view_window`) as clean ones
+    # share of each autoencoder batch that is a perturbed view of a frame also in it clean (for "jepa": the share of
     # masked frames the encoder reads as perturbed views, their targets the clean frame's latents)
     view_share: float = 0.0
     view_latent_weight: float = 0.1  # pulls a view's latent onto its clean frame's (variance-normalised MSE)
-    # stability (stage 2): the predictor learns on its own rollouts
+    # stability (dynamics): the predictor learns on its own rollouts
     unroll: int = 1  # steps predicted on the predictor's own predictions; the loss sums over every step
-    unroll_ramp: int = 0  # stage-2 steps over which the unrolled length grows from 1 to `unroll`
-    # stage 3 (off at 0 steps): the decoder learns to draw the true frames from the predictor's rollouts too
+    unroll_ramp: int = 0  # dynamics steps over which the unrolled length grows from 1 to `unroll`
+    # decoder (off at 0 steps in "reconstruction"): the decoder learns to draw the true frames from rollouts too
     decoder_steps: int = 0
     decoder_unroll: int = 8  # rollouts of 1 .. this many steps
     decoder_real_share: float = 0.5  # share of each batch drawn from the encoder's latents instead
     # weak supervision (off at 0): the true action of a fixed share of transitions picks their code
     labelled_share: float = 0.0  # at most 0.025
-    labelled_per_batch: int = 8  # labelled transitions drawn into every stage-2 batch
+    labelled_per_batch: int = 8  # labelled transitions drawn into every dynamics batch
     label_temperature: float = 0.1  # of the softmax over negative code distances the labels are matched by
     # what picks a labelled transition's code: the pressed "action", or the "movement" class it asks for
     # (`studio.games`), for a game with more actions than codes (CoinRun's 15)
     label_target: str = "action"
     # the codebook
-    vq_warmup: int = 0  # stage-2 steps with the action vector passed on unquantised; then k-means codebook
+    vq_warmup: int = 0  # dynamics steps with the action vector passed on unquantised; then k-means codebook
     kmeans_iterations: int = 20  # of the k-means that starts the codebook after the warm-up
     recent_batches: int = 32  # batches of action vectors kept for the k-means and for dead-code resets
     usage_decay: float = 0.99  # of the running share of each code's use
@@ -111,17 +115,18 @@ class OptimConfig:
     dead_code_noise: float = 0.05  # the spread of a reset code around the action vector it is moved onto
     # bookkeeping
     log_every: int = 50  # steps between rows of log.csv
-    eval_every: int = 500  # stage-2 steps between exports judged on held-out episodes
+    eval_every: int = 500  # dynamics and decoder steps between exports judged on held-out episodes
     eval_episodes: int = 4  # held-out episodes each of those judges
     eval_starts: int = 400  # rollout start frames each of those judges
     checkpoint_every: int = 500
     background_frames: int = 2000  # training frames the median background is taken over
-    encode_batch: int = 256  # frames per batch when stage 2 encodes the whole training set once
+    encode_batch: int = 256  # frames per batch when the dynamics and decoder encode the whole training set once
     threads: int = 2
 
     def __post_init__(self):
-        if self.batch_size < 2 or self.autoencoder_steps < 1 or self.dynamics_steps < 1:
-            raise ValueError("batch_size >= 2 and at least one step per stage are needed")
+        steps = ("autoencoder_steps", "jepa_steps", "dynamics_steps", "decoder_steps")
+        if self.batch_size < 2 or any(getattr(self, name) < 0 for name in steps):
+            raise ValueError(f"batch_size >= 2 is needed, and {', '.join(steps)} of 0 or more")
         if not 0.0 <= self.warmup_share <= 1.0 or not 0.0 <= self.lr_floor <= 1.0:
             raise ValueError("warmup_share and lr_floor must lie in [0, 1]")
         if not 0.0 <= self.view_share <= 0.5 or not 0.0 <= self.labelled_share <= MAX_LABELLED_SHARE:
@@ -145,7 +150,7 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class JepaConfig:
-    """Stage 1 of the "jepa" family (read only then): what the encoder predicts and how collapse is kept off."""
+    """The "jepa" family's first stage (read only then): what the encoder predicts and how collapse is kept off."""
 
     mask_share: float = 0.5  # tokens of a frame hidden from the encoder; their target latents are predicted
     mask_block: int = 2  # hidden tokens come in square blocks of this many tokens a side (V-JEPA's tubes)
@@ -154,7 +159,7 @@ class JepaConfig:
     predictor_width: int = 64
     predictor_blocks: int = 2
     # the target encoder is an exponential moving average of the encoder; its momentum grows linearly from
-    # `ema_start` to `ema_end` over stage 1, so the target moves less and less
+    # `ema_start` to `ema_end` over that stage, so the target moves less and less
     ema_start: float = 0.99
     ema_end: float = 0.999
     # VICReg-style guard (0: off, only the EMA and predictor asymmetry): every channel's standard deviation
@@ -190,8 +195,7 @@ class TrainConfig:
 
     def __post_init__(self):
         o = self.optim
-        if self.model.family == "jepa" and o.decoder_steps < 1:
-            raise ValueError("model.family 'jepa' trains its decoder after the dynamics: set optim.decoder_steps")
+        find_recipe(self.model.family).check(self)
         if o.labelled_share <= 0 or self.data.videos:
             return
         game = find_game(self.data.game)
@@ -208,16 +212,44 @@ class TrainConfig:
             )
 
     def to_json(self) -> dict:
-        return asdict(self)
+        raw = asdict(self)
+        if self.model.frame_size == FRAME_SIZE[0]:  # the data's, not a setting; another is a model built in code
+            del raw["model"]["frame_size"]
+        return raw
 
     @classmethod
     def from_json(cls, raw: dict) -> TrainConfig:
         """The config a JSON object describes; unknown keys and values of the wrong type are refused by name."""
-        raw = dict(_checked(cls, raw, ""))
+        raw = _with_jepa_steps(dict(_checked(cls, raw, "")))
+        if isinstance(raw.get("model"), dict) and "frame_size" in raw["model"]:
+            raise ConfigError(
+                f"'model.frame_size' is not a setting: training frames are always {FRAME_SIZE[0]}×{FRAME_SIZE[1]}; "
+                "remove the key"
+            )
         sections = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "jepa": JepaConfig}
         for name, section in sections.items():
             raw[name] = section(**_checked(section, raw.get(name, {}), f"{name}."))
         return cls(**raw)
+
+
+def from_record(raw: dict) -> TrainConfig:
+    """The config a checkpoint recorded, with its frame size where it recorded one: every checkpoint once did,
+    and a model built in code at another size does (see `TrainConfig.to_json`)."""
+    model = dict(raw.get("model", {}))
+    size = model.pop("frame_size", FRAME_SIZE[0])
+    config = TrainConfig.from_json({**raw, "model": model})
+    return replace(config, model=replace(config.model, frame_size=size))
+
+
+def _with_jepa_steps(raw: dict) -> dict:
+    """A "jepa" config written when its first stage ran `optim.autoencoder_steps`, with them as `jepa_steps`."""
+    model, optim = raw.get("model"), raw.get("optim")
+    if not (isinstance(model, dict) and isinstance(optim, dict) and model.get("family") == "jepa"):
+        return raw
+    if "autoencoder_steps" not in optim or "jepa_steps" in optim:
+        return raw
+    optim = {("jepa_steps" if key == "autoencoder_steps" else key): value for key, value in optim.items()}
+    return {**raw, "optim": optim}
 
 
 def load_config(path: str | Path) -> TrainConfig:

@@ -19,6 +19,7 @@ import onnxruntime as ort
 import torch
 
 from studio.bundle import (
+    CONTINUOUS_ACTIONS,
     GRAPH_SIGNATURES,
     VERSION,
     ActionSpec,
@@ -30,12 +31,12 @@ from studio.bundle import (
     write_manifest,
 )
 from studio.examples import EXAMPLES_DIR
-from studio.games import find_game
 from studio.latent_map import write_shipped_maps
 from studio.runtime import WorldModel
-from studio.train.config import TrainConfig
-from studio.train.data import describe_data, load_episodes
+from studio.train.config import TrainConfig, from_record
+from studio.train.data import describe_data, game_of, load_episodes
 from studio.train.export_rewrites import for_export
+from studio.train.recipes import find_recipe
 from studio.train.web_operators import operators_the_page_cannot_run
 from studio.train.world_model import TrainableWorldModel
 from studio.train.write_examples import write_examples
@@ -51,7 +52,7 @@ class ExportError(Exception):
 
 def load_checkpoint(path: str | Path) -> tuple[TrainableWorldModel, TrainConfig, dict]:
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    config = TrainConfig.from_json(checkpoint["config"])
+    config = from_record(checkpoint["config"])
     model = TrainableWorldModel(config.model)
     model.load_state_dict(checkpoint["model"])
     return model.eval(), config, checkpoint
@@ -71,7 +72,7 @@ def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path) -> Path:
         trained_on=trained_on,
         training=training_record(config, state.get("stage"), state.get("seconds", 0.0), state.get("processes", 1)),
     )
-    write_examples(heldout, out_dir / EXAMPLES_DIR, trained_on["action_names"], find_game(config.data.game))
+    write_examples(heldout, out_dir / EXAMPLES_DIR, trained_on["action_names"], game_of(config.data))
     write_shipped_maps(WorldModel.load(out_dir, device="cpu", warm_up=False))
     return out_dir
 
@@ -80,9 +81,7 @@ def training_record(config: TrainConfig, stage: str | None, seconds: float, proc
     """How the model was trained, for the manifest: the run's length, the stage it had reached, and where."""
     o = config.optim
     return {
-        "autoencoder_steps": o.autoencoder_steps,
-        "dynamics_steps": o.dynamics_steps,
-        "decoder_steps": o.decoder_steps,
+        **{f"{stage.name}_steps": stage.steps(config) for stage in find_recipe(config.model.family).stages},
         "batch_size": o.batch_size,
         "stage": stage,
         "wall_time_s": round(seconds, 1),
@@ -130,8 +129,8 @@ def export_bundle(
         path = out_dir / f"{role}.onnx"
         export_graph(module, inputs[role], path, role, config.name)
         if check:
-            _check_graph(module, inputs[role], path, role)
-            _check_runs_in_the_page(path)
+            check_graph(module, inputs[role], path)
+            check_runs_in_the_page(path)
         paths[role] = path
     m = config.model
     manifest = Manifest(
@@ -148,7 +147,7 @@ def export_bundle(
             window=m.action_window,
         ),
         predictor=PredictorSpec(context=m.context, reanchor=m.reanchor),
-        family=m.family,
+        family=find_recipe(m.family).bundle_family,
         training={
             **(training or {}),
             "exported": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -180,10 +179,13 @@ def example_inputs(model: TrainableWorldModel, frames: np.ndarray) -> dict[str, 
     }
 
 
-def export_graph(module: torch.nn.Module, inputs: tuple, path: Path, role: str, name: str) -> None:
-    """One module as the ONNX graph of `role`: the contract's names, a dynamic batch axis, checked.
-    What is exported is `for_export(module)`: the same function in the ops onnxruntime runs fastest."""
-    input_names, output_names = (list(names) for names in GRAPH_SIGNATURES[role])
+def export_graph(
+    module: torch.nn.Module, inputs: tuple, path: Path, role: str, name: str, kind: str = "latent_codes"
+) -> None:
+    """One module as the ONNX graph of `role` (for an action `kind`): the contract's names, a dynamic batch axis,
+    checked. What is exported is `for_export(module)`: the same function in the ops onnxruntime runs fastest."""
+    signature = CONTINUOUS_ACTIONS if (role, kind) == ("actions", "continuous") else GRAPH_SIGNATURES[role]
+    input_names, output_names = (list(names) for names in signature)
     torch.onnx.export(
         for_export(module),
         inputs,
@@ -200,7 +202,8 @@ def export_graph(module: torch.nn.Module, inputs: tuple, path: Path, role: str, 
     onnx.checker.check_model(str(path), full_check=True)
 
 
-def _check_runs_in_the_page(path: Path) -> None:
+def check_runs_in_the_page(path: Path) -> None:
+    """The graph uses only operators onnxruntime-web's WebAssembly backend runs (Play runs in the browser)."""
     refused = operators_the_page_cannot_run(onnx.load(str(path)))
     if refused:
         raise ExportError(
@@ -209,7 +212,8 @@ def _check_runs_in_the_page(path: Path) -> None:
         )
 
 
-def _check_graph(module: torch.nn.Module, inputs: tuple, path: Path, role: str) -> None:
+def check_graph(module: torch.nn.Module, inputs: tuple, path: Path) -> None:
+    """The exported graph matches its module within PARITY_TOLERANCE, every input is live, the batch dynamic."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
 

@@ -21,7 +21,7 @@ from studio.ui.clip_tab import PREVIEW_HEIGHT
 from studio.ui.labels_upload import offer_columns
 from studio.ui.picture_html import PICTURE_CSS, Picture, picture_grid, picture_rows
 from studio.ui.state import ClipState
-from studio.ui.tab import ClipEvents, Tab, Updates, unless_discarded
+from studio.ui.tab import Moment, PageEvents, Tab, Updates, unless_discarded
 
 ACTION_COLUMNS = ("action_name", "action")  # the label columns offered first for the ground truth
 ATLAS_HEIGHT = 192  # pixels: each outcome large enough to see the paddle move a pixel
@@ -31,7 +31,7 @@ EXEMPLAR_HEIGHT = 128  # pixels: four before/after pairs of every code in one ro
 class ActionsTab(Tab):
     title, id, css = "Actions", "actions", PICTURE_CSS
 
-    def build(self) -> None:
+    def build(self, events: PageEvents) -> None:
         clip = self.page.clip
         gr.Markdown("Analyze a clip on the **Clip** tab; this tab shows which action codes the model reads off it.")
         with gr.Row():
@@ -91,6 +91,7 @@ class ActionsTab(Tab):
             outputs=[self.agreement_text, self.confusion_plot, clip],
             api_name="ground_truth",
         )
+        self.follow_clip(events)
 
     @property
     def shown(self) -> list:
@@ -108,11 +109,13 @@ class ActionsTab(Tab):
             self.confusion_plot,
         ]
 
-    def follow(self, events: ClipEvents) -> None:
+    def follow_clip(self, events: PageEvents) -> None:
         # the overview costs work: it follows the preview
-        events.previewed.then(self.show, inputs=self.page.clip, outputs=self.shown, api_name="actions")
-        for gone in events.gone:
-            gone.then(self.show, inputs=self.page.clip, outputs=self.shown, api_name=False)
+        clip = self.page.clip
+        events.follow(
+            Moment.PREVIEWED, lambda e: e.then(self.show, inputs=clip, outputs=self.shown, api_name="actions")
+        )
+        events.follow_gone(lambda e: e.then(self.show, inputs=clip, outputs=self.shown, api_name=False))
 
     def show(self, state: ClipState | None) -> Updates:
         """After a new analysis: the overview, the atlas from frame 0, and the ground truth when labels came along."""
@@ -131,17 +134,18 @@ class ActionsTab(Tab):
         progress(0.2, desc="projecting the codebook")
         projection = Projection.fit(np.concatenate([model.codebook, actions.vectors]), ProjectionConfig("pca", 2))
         perplexity = code_perplexity(actions.codes, model.codebook_size)
+        names = model.code_names()
         rows = [
-            (f"code {code}", [transition_picture(analysis.frames, t) for t in transitions])
+            (names[code], [transition_picture(analysis.frames, t) for t in transitions])
             for code, transitions in exemplars(actions).items()
         ]
         columns = ordered_columns(state.labels.columns, ACTION_COLUMNS) if state.labels else []
         return {
             self.codebook_plot: codebook_figure(
-                projection.transform(model.codebook), projection.transform(actions.vectors), actions.codes
+                projection.transform(model.codebook), projection.transform(actions.vectors), actions.codes, names
             ),
-            self.usage_plot: code_usage_figure(actions.codes, model.codebook_size, perplexity),
-            self.timeline_plot: code_timeline_figure(actions.codes, frame_times(analysis), model.codebook_size),
+            self.usage_plot: code_usage_figure(actions.codes, names, perplexity),
+            self.timeline_plot: code_timeline_figure(actions.codes, frame_times(analysis), names),
             self.exemplar_pictures: picture_rows(rows, EXEMPLAR_HEIGHT),
             self.atlas_slider: gr.Slider(
                 0, len(analysis.frames) - 1, value=0, step=1, label="From frame", visible=True
@@ -154,8 +158,9 @@ class ActionsTab(Tab):
             return {self.atlas_current: None, self.atlas_pictures: ""}
         t = int(np.clip(t, 0, len(state.analysis.frames) - 1))
         effects = action_effect_atlas(state.model, state.analysis.latents, t)
+        names = state.model.code_names()
         pictures = [
-            Picture(image, f"code {k} · {100 * effects.change[k]:.1f}% change")
+            Picture(image, f"{names[k]} · {100 * effects.change[k]:.1f}% change")
             for k, image in enumerate(effects.highlighted)
         ]
         return {
@@ -187,7 +192,9 @@ class ActionsTab(Tab):
         )
         return {
             self.agreement_text: text,
-            self.confusion_plot: confusion_figure(result.matrix, result.actions, f"Codes × {name}"),
+            self.confusion_plot: confusion_figure(
+                result.matrix, result.actions, f"Codes × {name}", state.model.code_names()
+            ),
             self.page.clip: state,
         }
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from studio.play import RUN_STEPS_PER_S, Game
+from studio.play import RUN_STEPS_PER_S, ImaginedGame
 from studio.reference import reference_of
 from studio.runtime import WorldModel, to_uint8_frames
 
@@ -99,7 +99,7 @@ class PageFiles:
             return self.references[name]
 
 
-def page_start(files: PageFiles, model: WorldModel, game: Game, description: str) -> dict:
+def page_start(files: PageFiles, model: WorldModel, game: ImaginedGame, description: str) -> dict:
     """What the page needs to carry on `game` itself: its present context, the bundle's codebook and frame rate,
     and where the graphs and reference latents are."""
     if model.manifest.predictor.reanchor:
@@ -125,7 +125,7 @@ def page_start(files: PageFiles, model: WorldModel, game: Game, description: str
     }
 
 
-def game_from_page(model: WorldModel, handover: dict | None) -> Game:
+def game_from_page(model: WorldModel, handover: dict | None) -> ImaginedGame:
     """The game the page was playing, carried on by the server: its present context, its step count and where
     it left familiar ground. Its earlier steps stay in the page: undo on the server reaches back to the switch."""
     if not isinstance(handover, dict) or "context" not in handover:
@@ -135,7 +135,7 @@ def game_from_page(model: WorldModel, handover: dict | None) -> Game:
     frame = to_uint8_frames(model.decode(context[-1:]))[0]  # [H, W, 3]
     steps = int(handover.get("steps") or 0)
     left = handover.get("left_familiar_at")
-    return Game(
+    return ImaginedGame(
         contexts=[context],
         frames=[frame],
         dropped=max(0, steps),

@@ -12,7 +12,7 @@ from benchmarks.page_model import PAGE_STEPS_JS, PageFilesServer, server_steps
 from studio.analysis import analyze_clip
 from studio.examples import example_clips
 from studio.familiarity import nearest_distances
-from studio.play import Game
+from studio.play import ImaginedGame
 from studio.reference import reference_of
 from studio.runtime import WorldModel
 
@@ -44,7 +44,7 @@ def served(tmp_path_factory, models):
 def test_the_page_steps_the_shipped_bundles_as_the_server_does(page, models, served, name):
     model = models[name]
     latents = analyze_clip(model, example_clips(model)[0], max_frames=8).latents  # [8, N, D]
-    game = Game.start(model, latents, len(latents) - 1)
+    game = ImaginedGame.start(model, latents, len(latents) - 1)
     start = served.start(model, game)
     codes = [int(c) for c in np.random.default_rng(0).integers(0, model.codebook_size, STEPS)]
     contexts, want_latents, want_frames = server_steps(model, game, codes)  # [S, N, D], [S, H, W, 3]
