@@ -1,6 +1,7 @@
 """Play in the visitor's browser, measured: Run mode's pace in headless Chromium, the studio server's CPU while
-players run in their pages (and, for comparison, while one runs on the server), and what judging familiarity
-costs in the page against sending the latents back to the server.
+players run in their pages (and, for comparison, while one runs on the server), what judging familiarity
+costs in the page against sending the latents back to the server, and a step in the page against the same step
+in onnxruntime on one thread, timed in alternating blocks.
 
     python -m benchmarks.play_in_browser [--bundle breakout] [--hold 60] [--players 5] [--seconds 20]
 
@@ -19,8 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.page_model import PAGE_STEP_TIMES_JS, PageFilesServer
 from benchmarks.server import process_cpu_s, start_studio, stop, wait_for_warm_up
+from studio.analysis import analyze_clip
+from studio.examples import example_clips
 from studio.familiarity import nearest_distances
+from studio.play import ImaginedGame
 from studio.reference import reference_of
 from studio.runtime import WorldModel
 
@@ -34,6 +39,7 @@ STEPS_PLAYED = (
 )
 FAMILIARITY_CALLS = 200  # nearest-distance calls timed in the page
 BATCH = 60  # latents a page would send back at once: one second of Run mode
+STEP_BLOCKS, STEP_BLOCK = 4, 40  # a step in the page and in onnxruntime, timed in alternating blocks of 40
 
 
 def open_game(browser, url: str, where: str = "In this browser"):
@@ -97,6 +103,31 @@ def familiarity_costs(page, bundle: str) -> tuple[float, float]:
     for _ in range(20):
         nearest_distances(latents, reference)
     return in_page, (time.process_time() - cpu) / 20 / BATCH * 1000
+
+
+def page_against_onnxruntime(browser, bundle: str, work: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One step (predictor + decoder, batch 1) in the page and in onnxruntime on one thread, from the same context,
+    timed in alternating blocks so that the machine's load weighs on both alike -> ms of each, [blocks * block]."""
+    model = WorldModel.load(EXPORTED / bundle, device="cpu", threads=1)
+    served = PageFilesServer(work / "page", [model])
+    latents = analyze_clip(model, example_clips(model)[0], max_frames=8).latents  # [8, N, D]
+    game = ImaginedGame.start(model, latents, len(latents) - 1)
+    context, action = game.contexts[-1], model.codebook[1:2]  # [C, N, D], [1, Da]
+    args = {"src": served.script, "start": served.start(model, game), "context": context.ravel().tolist(), "code": 1}
+    page = browser.new_page()
+    page.set_default_timeout(300_000)
+    page.goto(served.url)
+    page.evaluate(PAGE_STEP_TIMES_JS, {**args, "repeats": 5})  # opens the model, and warms it up
+    in_page, native = [], []
+    for _ in range(STEP_BLOCKS):
+        in_page += page.evaluate(PAGE_STEP_TIMES_JS, {**args, "repeats": STEP_BLOCK})
+        for _ in range(STEP_BLOCK):
+            began = time.perf_counter()
+            model.decode(model.predict(context[None], action))
+            native.append(1000 * (time.perf_counter() - began))
+    page.close()
+    served.close()
+    return np.asarray(in_page), np.asarray(native)
 
 
 def main() -> None:
@@ -164,6 +195,13 @@ def main() -> None:
             )
             for context, _ in games:
                 context.close()
+
+            in_page, native = page_against_onnxruntime(browser, args.bundle, work)
+            lines.append(
+                f"| one step (predictor + decoder, batch 1): in the page / onnxruntime on one thread, median (p95) | "
+                f"{np.median(in_page):.1f} ({np.percentile(in_page, 95):.1f}) ms / {np.median(native):.1f} "
+                f"({np.percentile(native, 95):.1f}) ms: {np.median(in_page) / np.median(native):.1f}x |"
+            )
             browser.close()
         load_after = os.getloadavg()
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from page_model import PAGE_STEPS_JS, PageFilesServer, server_steps
+from benchmarks.page_model import PAGE_STEPS_JS, PageFilesServer, server_steps
 from studio.analysis import analyze_clip
 from studio.examples import example_clips
 from studio.familiarity import nearest_distances

@@ -1,5 +1,6 @@
 """The page's model outside the studio: play.js, onnxruntime-web and a bundle's graphs served by a plain HTTP server
-to headless Chromium, to compare its steps with onnxruntime's on the server."""
+to headless Chromium, to compare its steps with onnxruntime's on the server (tests/e2e/test_page_model.py, and
+benchmarks/play_in_browser.py for their time)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,23 @@ async ({src, start, contexts, codes}) => {
   const distance = (latents) => play.nearestDistance(new Float32Array(latents), model.reference);
   const distances = model.reference ? free.latents.map(distance) : null;
   return {forced, free, distances};
+}
+"""
+
+
+# Runs in the page: `repeats` steps (predictor + decoder) from one context -> each one's milliseconds.
+PAGE_STEP_TIMES_JS = """
+async ({src, start, context, code, repeats}) => {
+  const play = await import(src);
+  window.pageModel = window.pageModel || await play.openModel(start);
+  const before = new Float32Array(context);
+  const ms = [];
+  for (let i = 0; i < repeats; i++) {
+    const began = performance.now();
+    await play.decode(window.pageModel, await play.predict(window.pageModel, before, code));
+    ms.push(performance.now() - began);
+  }
+  return ms;
 }
 """
 
