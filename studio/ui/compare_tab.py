@@ -55,6 +55,14 @@ COMPARE_CSS = (
 
 
 @dataclass(frozen=True)
+class ComparisonMade:
+    """The comparison on a user's page: the folder of its files, and whether it read the Clip tab's clip."""
+
+    folder: str
+    read_clip_tab: bool
+
+
+@dataclass(frozen=True)
 class ChosenClip:
     """A clip picked for one side: its file, its labels, and the Clip tab's analysis of it when there is one."""
 
@@ -116,7 +124,9 @@ class CompareTab(Tab):
         with gr.Accordion("Uploads: a clip or a labels CSV for A or B", open=False), gr.Row():
             self.file_a = gr.File(label="A: clip", file_types=list(CLIP_SUFFIXES), type="filepath", height=110)
             self.labels_a = gr.File(label="A: labels CSV", file_types=[".csv"], type="filepath", height=110)
-            self.file_b = gr.File(label="B: clip", file_types=list(CLIP_SUFFIXES), type="filepath", height=110)
+            self.file_b = gr.File(
+                label="B: clip", file_types=list(CLIP_SUFFIXES), type="filepath", height=110, elem_id="compare-file-b"
+            )
             self.labels_b = gr.File(label="B: labels CSV", file_types=[".csv"], type="filepath", height=110)
         self.status = gr.Markdown(FIRST_STEP, elem_id="compare-status")
         self.banner = gr.Markdown(elem_id="compare-banner")  # styled only when it says something (CSS)
@@ -145,23 +155,24 @@ class CompareTab(Tab):
             file_count="multiple",
             elem_id="compare-downloads",
         )
-        self.folder = gr.State(None, delete_callback=_delete_folder)  # this user's comparison files
+        self.made = gr.State(None, delete_callback=_delete_files)  # this user's ComparisonMade
 
         chosen = [self.bundle_a, self.clip_a, self.bundle_b, self.clip_b, self.start, self.steps]
         chosen += [self.file_a, self.labels_a, self.file_b, self.labels_b]
         run.click(None, js=DISMISS_TOASTS, api_name=False)  # a previous refusal's toast goes with it
         started = run.click(
-            self.clear, inputs=self.folder, outputs=[*self.shown, self.folder, self.refusals], api_name=False
+            self.clear, inputs=self.made, outputs=[*self.shown, self.made, self.refusals], api_name=False
         )
         compared = started.then(
             self.compare,
             inputs=[self.page.clip, *chosen, self.refusals],
-            outputs=[*self.shown, self.folder],
+            outputs=[*self.shown, self.made],
             api_name="compare",
             concurrency_id="model",
             show_progress_on=[self.summary],
         )
         compared.failure(self.refused, inputs=self.refusals, outputs=[self.status, self.summary], api_name=False)
+        self.follow_clip(events)
 
     @property
     def shown(self) -> list:
@@ -179,11 +190,26 @@ class CompareTab(Tab):
             self.downloads,
         ]
 
-    def clear(self, folder: str | None) -> Updates:
+    def follow_clip(self, events: PageEvents) -> None:
+        # a comparison that read the Clip tab's clip goes when that clip does
+        outputs = [*self.shown, self.made]
+        events.follow_gone(lambda e: e.then(self.forget_clip_tab, inputs=self.made, outputs=outputs, api_name=False))
+
+    def forget_clip_tab(self, made: ComparisonMade | None) -> Updates:
+        if made is None or not made.read_clip_tab:
+            return dict.fromkeys([*self.shown, self.made], gr.skip())
+        _delete_files(made)
+        return {
+            **dict.fromkeys(self.shown),
+            self.status: "The Clip tab's clip this comparison read has gone: press **Compare** to compare again.",
+            self.made: None,
+        }
+
+    def clear(self, made: ComparisonMade | None) -> Updates:
         """A new comparison begins: nothing of the previous one stays on the page, its files go."""
-        _delete_folder(folder)
+        _delete_files(made)
         texts = {self.status: "Comparing…", self.banner: "", self.summary: "", self.probe_text: ""}
-        return {**{component: None for component in self.shown}, **texts, self.folder: None, self.refusals: Refusals()}
+        return {**dict.fromkeys(self.shown), **texts, self.made: None, self.refusals: Refusals()}
 
     def refused(self, refusals: Refusals | None) -> Updates:
         reason = Refusals.read(refusals, "the comparison could not be made")
@@ -245,7 +271,7 @@ class CompareTab(Tab):
             self.probe_text: probe_markdown(comparison),
             self.probes: probe_rows(comparison),
             self.downloads: _downloads(comparison, folder, maps, usage, picture),
-            self.folder: str(folder),
+            self.made: ComparisonMade(str(folder), any(side.clip_tab is not None for side in (chosen_a, chosen_b))),
         }
 
 
@@ -438,6 +464,6 @@ def _downloads(comparison: Comparison, folder: Path, maps, usage, picture: np.nd
     return [str(path) for path in files]
 
 
-def _delete_folder(folder: str | None) -> None:
-    if folder:
-        shutil.rmtree(folder, ignore_errors=True)
+def _delete_files(made: ComparisonMade | None) -> None:
+    if made is not None:
+        shutil.rmtree(made.folder, ignore_errors=True)
