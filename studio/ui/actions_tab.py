@@ -23,6 +23,7 @@ from studio.ui.clip_tab import PREVIEW_HEIGHT
 from studio.ui.code_meanings import code_words, meanings_on_clip
 from studio.ui.labels_upload import offer_columns
 from studio.ui.picture_html import PICTURE_CSS, Picture, picture_grid, picture_rows
+from studio.ui.refusal import refusal
 from studio.ui.state import ClipState, Refusals
 from studio.ui.tab import Moment, PageEvents, Tab, Updates, unless_discarded
 
@@ -202,7 +203,7 @@ class ActionsTab(Tab):
 
     def _compare_codes(self, state: ClipState | None, path: str | None, name: str | None) -> Updates:
         if state is None:
-            raise gr.Error("Analyze a clip on the Clip tab first.")
+            raise refusal("Analyze a clip on the Clip tab first.")
         try:
             if path:
                 state.labels = read_labels(path)
@@ -216,7 +217,7 @@ class ActionsTab(Tab):
             transitions = np.asarray(state.analysis.clip.indices)[:-1]  # the frame each transition leaves
             truth = state.labels.at(name, transitions, state.analysis.clip.source_frames)
         except LabelsError as err:
-            raise gr.Error(str(err)) from None
+            raise refusal(str(err)) from None
         result = agreement(state.analysis.actions.codes, truth, state.model.codebook_size)
         text = (
             f"On **{result.transitions} transitions**: NMI between codes and `{name}` **{result.nmi:.3f}**, "

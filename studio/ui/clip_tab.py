@@ -26,6 +26,7 @@ from studio.examples import distinct_files, example_clips
 from studio.montage import captioned, enlarged, side_by_side
 from studio.runtime import WorldModel
 from studio.screen import ScreenError, draw_box, parse_box
+from studio.ui.refusal import refusal
 from studio.ui.state import ClipState, Refusals, discard_clip
 from studio.ui.tab import Moment, PageEvents, Tab, Updates, unless_discarded
 from studio.video import CLIP_SUFFIXES, ClipError, write_mp4
@@ -322,7 +323,7 @@ class ClipTab(Tab):
             if refusals is not None:  # the page's (an API call has nothing to show it on)
                 refusals.leave(Refusal(str(err), file_at_fault=not box_at_fault))
             # Gradio 6 titles every error toast "Error": what failed opens the message instead
-            raise gr.Error(f"Clip not analyzed: {err}", duration=30) from None
+            raise refusal(f"Clip not analyzed: {err}", duration=30) from None
         discard_clip(previous)  # through the API, the new analysis replaces the old one here
         progress(0.8, desc=f"projecting ({method_label})")
         state = ClipState.open(self.page.shelf, bundle, path, analysis)
@@ -356,7 +357,7 @@ class ClipTab(Tab):
     ) -> Updates:
         """After an analysis: decode the frames the preview shows, write it and the downloads."""
         if state is None:
-            raise gr.Error("Analyze a clip first.")
+            raise refusal("Analyze a clip first.")
         analysis = state.analysis
         shown = preview_indices(len(analysis.frames))
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
@@ -415,14 +416,14 @@ class ClipTab(Tab):
         progress=gr.Progress(),
     ) -> Updates:
         if state is None:
-            raise gr.Error("Analyze a clip first, then overlay a second one on its map.")
+            raise refusal("Analyze a clip first, then overlay a second one on its map.")
         if not path:
-            raise gr.Error("Upload the second clip first.")
+            raise refusal("Upload the second clip first.")
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
         try:
             state.set_overlay(Path(path).name, _analyze(state.model, path, stride_value, cap_value, report))
         except (ClipError, BundleError) as err:
-            raise gr.Error(f"Second clip not overlaid: {err}", duration=30) from None
+            raise refusal(f"Second clip not overlaid: {err}", duration=30) from None
         figure = _figure(state, method_label, dims_label, color, t)
         return {self.trajectory: figure, self.downloads: _downloads(state, figure), self.page.clip: state}
 

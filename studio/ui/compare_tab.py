@@ -31,6 +31,7 @@ from studio.labels import Labels, LabelsError, read_labels
 from studio.plots import clip_trajectory, code_usage_comparison_figure, trajectory_figure
 from studio.ui.clip_tab import DISMISS_TOASTS
 from studio.ui.model_tab import linear_probe_figure
+from studio.ui.refusal import refusal
 from studio.ui.state import BundleShelf, ClipState, Refusals
 from studio.ui.tab import PageEvents, Tab, Updates
 from studio.video import CLIP_SUFFIXES, ClipError
@@ -251,7 +252,7 @@ class CompareTab(Tab):
         except CompareError as err:
             if refusals is not None:  # the page's (an API call has nothing to show it on)
                 refusals.leave(str(err))
-            raise gr.Error(f"Not compared: {err}", duration=30) from None
+            raise refusal(f"Not compared: {err}", duration=30) from None
         progress(0.9, desc="drawing and writing the downloads")
         folder = Path(tempfile.mkdtemp(prefix="studio-compare-"))
         maps = [_map_figure(figures, name) for figures, name in zip(comparison.sides, "AB")]

@@ -15,6 +15,7 @@ from studio.play import RUN_FRAMES_PER_S, RUN_STEPS_PER_S, ImaginedGame
 from studio.runtime import WorldModel
 from studio.ui.code_meanings import code_words, meanings_on_clip
 from studio.ui.picture_html import png_data_url
+from studio.ui.refusal import refusal
 from studio.ui.state import ClipState
 from studio.ui.tab import PageEvents, Tab, Updates
 
@@ -281,7 +282,7 @@ class PlayTab(Tab):
         if name not in self.examples:
             self.examples[name] = _example_start(self.page.shelf.get(name))
         if self.examples[name] is None:
-            raise gr.Error("Analyze a clip on the Clip tab first: this bundle ships no example to start from.")
+            raise refusal("Analyze a clip on the Clip tab first: this bundle ships no example to start from.")
         return self.examples[name]
 
     def begin(self, state: ClipState | None, name: str, t, player: Player | None) -> Updates:
@@ -310,7 +311,7 @@ class PlayTab(Tab):
         try:
             game.step(model, int(code))
         except (ValueError, TypeError):
-            raise gr.Error(f"this model has action codes 0 to {model.codebook_size - 1}") from None
+            raise refusal(f"this model has action codes 0 to {model.codebook_size - 1}") from None
         return game
 
     def run_step(self, player: Player | None, name: str, on: bool) -> Updates:
@@ -359,7 +360,7 @@ def _game(player: Player | None) -> ImaginedGame | None:
 def _started(player: Player | None) -> ImaginedGame:
     """The player's game, which a press needs."""
     if _game(player) is None:
-        raise gr.Error("Press Start first.")
+        raise refusal("Press Start first.")
     return player.game
 
 

@@ -9,6 +9,7 @@ from studio.labels import Labels, LabelsError, ordered_columns
 from studio.plots import probe_figure
 from studio.probe import KINDS, ProbeConfig, ProbeError, ProbeResult, Progress, probe, probe_all
 from studio.ui.labels_upload import offer_columns, read_uploaded_labels
+from studio.ui.refusal import refusal
 from studio.ui.state import ClipState, Refusals
 from studio.ui.tab import Moment, PageEvents, Tab, Updates
 
@@ -128,7 +129,7 @@ class ProbeTab(Tab):
                 _reporting_to(progress),
             )
         except ProbeError as err:
-            raise gr.Error(str(err), title="The probe was not run") from None
+            raise refusal(str(err), title="The probe was not run") from None
         text = (
             f"**{name}** probed as a {result.kind} over {len(values)} frames, {int(k)} contiguous folds: "
             f"held-out {result.metric} **{result.score:.3f}** against **{result.baseline:.3f}** for the "
@@ -151,7 +152,7 @@ class ProbeTab(Tab):
         try:
             result = probe_all(state.analysis.latents, columns, ProbeConfig(folds=int(k)), _reporting_to(progress))
         except ProbeError as err:
-            raise gr.Error(str(err), title="The probes were not run") from None
+            raise refusal(str(err), title="The probes were not run") from None
         rows = [
             [r.column, r.kind, r.metric, round(r.score, 3), round(r.baseline, 3), round(r.errors_removed, 3)]
             for r in result.results
@@ -169,22 +170,22 @@ class ProbeTab(Tab):
 
 def _labels(state: ClipState | None, path: str | None) -> Labels:
     if state is None:
-        raise gr.Error("Analyze a clip on the Clip tab first.")
+        raise refusal("Analyze a clip on the Clip tab first.")
     if path:
         state.labels = read_uploaded_labels(path)
     if state.labels is None:
-        raise gr.Error("Upload a labels CSV first (the shipped example clips bring their own).")
+        raise refusal("Upload a labels CSV first (the shipped example clips bring their own).")
     return state.labels
 
 
 def _values(state: ClipState, labels: Labels, name: str) -> np.ndarray:
     if name not in labels.columns:
-        raise gr.Error(f"the labels have no column '{name[:40]}'")
+        raise refusal(f"the labels have no column '{name[:40]}'")
     try:
         clip = state.analysis.clip
         return labels.at(name, np.asarray(clip.indices), clip.source_frames)  # [T], one per analyzed frame
     except LabelsError as err:
-        raise gr.Error(str(err)) from None
+        raise refusal(str(err)) from None
 
 
 def _reporting_to(progress: gr.Progress) -> Progress:
