@@ -26,6 +26,7 @@ from studio.examples import distinct_files, example_clips
 from studio.montage import captioned, enlarged, side_by_side
 from studio.runtime import WorldModel
 from studio.screen import ScreenError, draw_box, parse_box
+from studio.ui.picture_html import LABEL_ABOVE_PICTURE
 from studio.ui.refusal import refusal
 from studio.ui.state import ClipState, Refusals, discard_clip
 from studio.ui.tab import Moment, PageEvents, Tab, Updates, unless_discarded
@@ -38,7 +39,8 @@ CLIP_CSS = (
     "#clip-preview video, #frame-image img, #frame-reconstruction img { image-rendering: pixelated; }\n"
     # compact, so that the map under it still fits a 720-pixel-high window when a clip is unfamiliar
     "#clip-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 4px 10px; }\n"
-    "#clip-banner p { font-size: 0.9em; line-height: 1.35; margin: 0; }"
+    "#clip-banner p { font-size: 0.9em; line-height: 1.35; margin: 0; }\n"
+    "#frame-image, #frame-reconstruction, #clip-screen" + LABEL_ABOVE_PICTURE
 )
 # a new analysis takes the previous clip's toasts off the page too (a refusal stays told under Analyze)
 DISMISS_TOASTS = "() => document.querySelectorAll('.toast-close').forEach((button) => button.click())"

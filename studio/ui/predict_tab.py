@@ -92,7 +92,7 @@ class PredictTab(Tab):
                 mix = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Share of the way between the two codes")
                 branches = gr.Textbox("", label="Branches", lines=3, info=BRANCHES_HELP, elem_id="predict-branches")
                 run = gr.Button("Roll out", variant="primary", elem_id="predict-run")
-            with gr.Column(scale=2):
+            with gr.Column(scale=3):  # the rollout's panels side by side, each as wide as the page allows
                 # the picture names its panels: the label would cover the first one's name
                 self.video = gr.Video(
                     label="Clip | predicted branches",
