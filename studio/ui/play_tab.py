@@ -223,7 +223,10 @@ class PlayTab(Tab):
             outputs=[self.run_frame, self.status, self.run],
             api_name="run_step",
             show_progress="hidden",
-            **ONE_STEP_AT_A_TIME,
+            # beside the presses' queue, not in it: a key pressed never waits behind a turn of Run mode queued
+            # before it, only behind the one stepping its game (the game's lock)
+            concurrency_id="run",
+            concurrency_limit=None,
         ).then(None, inputs=self.run_frame, js="(frame) => { window.studioRun.drawn(frame); }", api_name=False)
         shown = [self.screen, self.status, self.run]
         events.follow_gone(lambda e: e.then(self.clear, inputs=player, outputs=shown, api_name=False))
