@@ -23,7 +23,7 @@ IDLE_S = 2.0  # a pause this long ends a run of steps: the pace is not measured 
 # (a busy machine, a hidden browser tab) slows its game down instead of piling frames up, and a closed page stops it.
 RUN_FRAMES_PER_S = 20
 RUN_STEPS_PER_S = 40
-RUN_STEPS_PER_FRAME = 2
+RUN_STEPS_PER_FRAME = 4
 
 
 @dataclass

@@ -24,6 +24,9 @@ from studio.ui.tab import Moment, Page, PageEvents, Tab
 
 TABS: list[type[Tab]] = [ClipTab, ActionsTab, PredictTab, PlayTab, ProbeTab, CompareTab, ModelTab]  # page order
 TITLE = "World-model studio"
+# a figure drawn while its tab was hidden took Plotly's default 700 px: once a tab is shown, the window's resize
+# event makes Plotly fit every figure in it to its box again
+FIT_FIGURES = "() => requestAnimationFrame(() => requestAnimationFrame(() => dispatchEvent(new Event('resize'))))"
 MAX_UPLOAD_MB = int(os.environ.get("STUDIO_MAX_UPLOAD_MB", "500"))  # larger uploads are refused before they land
 BUNDLES_VARIABLE = "STUDIO_BUNDLES"  # more folders of bundles for app.py to serve, separated by os.pathsep
 CACHE_DIR = Path(os.environ.get("STUDIO_CACHE_DIR", Path.home() / ".cache" / "world-model-studio"))
@@ -65,6 +68,7 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
                 with gr.Tab(tab.title, id=tab.id) as opened:
                     tab.build(events)
                 tab.opened(opened.select)
+                opened.select(None, js=FIT_FIGURES, api_name=False)
         events.connect()
     return studio
 

@@ -26,6 +26,8 @@ from studio.examples import distinct_files, example_clips
 from studio.montage import captioned, enlarged, side_by_side
 from studio.runtime import WorldModel
 from studio.screen import ScreenError, draw_box, parse_box
+from studio.ui.picture_html import LABEL_ABOVE_PICTURE
+from studio.ui.refusal import refusal
 from studio.ui.state import ClipState, Refusals, discard_clip
 from studio.ui.tab import Moment, PageEvents, Tab, Updates, unless_discarded
 from studio.video import CLIP_SUFFIXES, ClipError, write_mp4
@@ -37,7 +39,8 @@ CLIP_CSS = (
     "#clip-preview video, #frame-image img, #frame-reconstruction img { image-rendering: pixelated; }\n"
     # compact, so that the map under it still fits a 720-pixel-high window when a clip is unfamiliar
     "#clip-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 4px 10px; }\n"
-    "#clip-banner p { font-size: 0.9em; line-height: 1.35; margin: 0; }"
+    "#clip-banner p { font-size: 0.9em; line-height: 1.35; margin: 0; }\n"
+    "#frame-image, #frame-reconstruction, #clip-screen" + LABEL_ABOVE_PICTURE
 )
 # a new analysis takes the previous clip's toasts off the page too (a refusal stays told under Analyze)
 DISMISS_TOASTS = "() => document.querySelectorAll('.toast-close').forEach((button) => button.click())"
@@ -328,7 +331,7 @@ class ClipTab(Tab):
             if refusals is not None:  # the page's (an API call has nothing to show it on)
                 refusals.leave(Refusal(str(err), file_at_fault=not box_at_fault))
             # Gradio 6 titles every error toast "Error": what failed opens the message instead
-            raise gr.Error(f"Clip not analyzed: {err}", duration=30) from None
+            raise refusal(f"Clip not analyzed: {err}", duration=30) from None
         discard_clip(previous)  # through the API, the new analysis replaces the old one here
         progress(0.8, desc=f"projecting ({method_label})")
         state = ClipState.open(self.page.shelf, bundle, path, analysis)
@@ -362,7 +365,7 @@ class ClipTab(Tab):
     ) -> Updates:
         """After an analysis: decode the frames the preview shows, write it and the downloads."""
         if state is None:
-            raise gr.Error("Analyze a clip first.")
+            raise refusal("Analyze a clip first.")
         analysis = state.analysis
         shown = preview_indices(len(analysis.frames))
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
@@ -421,14 +424,14 @@ class ClipTab(Tab):
         progress=gr.Progress(),
     ) -> Updates:
         if state is None:
-            raise gr.Error("Analyze a clip first, then overlay a second one on its map.")
+            raise refusal("Analyze a clip first, then overlay a second one on its map.")
         if not path:
-            raise gr.Error("Upload the second clip first.")
+            raise refusal("Upload the second clip first.")
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
         try:
             state.set_overlay(Path(path).name, _analyze(state.model, path, stride_value, cap_value, report))
         except (ClipError, BundleError) as err:
-            raise gr.Error(f"Second clip not overlaid: {err}", duration=30) from None
+            raise refusal(f"Second clip not overlaid: {err}", duration=30) from None
         figure = _figure(state, method_label, dims_label, color, t)
         return {self.trajectory: figure, self.downloads: _downloads(state, figure), self.page.clip: state}
 

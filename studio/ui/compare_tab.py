@@ -31,6 +31,7 @@ from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError, read_labels
 from studio.plots import clip_trajectory, code_usage_comparison_figure, trajectory_figure
 from studio.ui.clip_tab import DISMISS_TOASTS
+from studio.ui.refusal import refusal
 from studio.ui.state import BundleShelf, ClipState, Refusals
 from studio.ui.tab import PageEvents, Tab, Updates
 from studio.video import CLIP_SUFFIXES, ClipError
@@ -52,6 +53,14 @@ COMPARE_CSS = (
     "#compare-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 4px 10px; }\n"
     "#compare-banner p { font-size: 0.9em; line-height: 1.35; margin: 0 0 4px 0; }"
 )
+
+
+@dataclass(frozen=True)
+class ComparisonMade:
+    """The comparison on a user's page: the folder of its files, and whether it read the Clip tab's clip."""
+
+    folder: str
+    read_clip_tab: bool
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,9 @@ class CompareTab(Tab):
         with gr.Accordion("Uploads: a clip or a labels CSV for A or B", open=False), gr.Row():
             self.file_a = gr.File(label="A: clip", file_types=list(CLIP_SUFFIXES), type="filepath", height=110)
             self.labels_a = gr.File(label="A: labels CSV", file_types=[".csv"], type="filepath", height=110)
-            self.file_b = gr.File(label="B: clip", file_types=list(CLIP_SUFFIXES), type="filepath", height=110)
+            self.file_b = gr.File(
+                label="B: clip", file_types=list(CLIP_SUFFIXES), type="filepath", height=110, elem_id="compare-file-b"
+            )
             self.labels_b = gr.File(label="B: labels CSV", file_types=[".csv"], type="filepath", height=110)
         self.status = gr.Markdown(FIRST_STEP, elem_id="compare-status")
         self.banner = gr.Markdown(elem_id="compare-banner")  # styled only when it says something (CSS)
@@ -145,23 +156,24 @@ class CompareTab(Tab):
             file_count="multiple",
             elem_id="compare-downloads",
         )
-        self.folder = gr.State(None, delete_callback=_delete_folder)  # this user's comparison files
+        self.made = gr.State(None, delete_callback=_delete_files)  # this user's ComparisonMade
 
         chosen = [self.bundle_a, self.clip_a, self.bundle_b, self.clip_b, self.start, self.steps]
         chosen += [self.file_a, self.labels_a, self.file_b, self.labels_b]
         run.click(None, js=DISMISS_TOASTS, api_name=False)  # a previous refusal's toast goes with it
         started = run.click(
-            self.clear, inputs=self.folder, outputs=[*self.shown, self.folder, self.refusals], api_name=False
+            self.clear, inputs=self.made, outputs=[*self.shown, self.made, self.refusals], api_name=False
         )
         compared = started.then(
             self.compare,
             inputs=[self.page.clip, *chosen, self.refusals],
-            outputs=[*self.shown, self.folder],
+            outputs=[*self.shown, self.made],
             api_name="compare",
             concurrency_id="model",
             show_progress_on=[self.summary],
         )
         compared.failure(self.refused, inputs=self.refusals, outputs=[self.status, self.summary], api_name=False)
+        self.follow_clip(events)
 
     @property
     def shown(self) -> list:
@@ -179,11 +191,26 @@ class CompareTab(Tab):
             self.downloads,
         ]
 
-    def clear(self, folder: str | None) -> Updates:
+    def follow_clip(self, events: PageEvents) -> None:
+        # a comparison that read the Clip tab's clip goes when that clip does
+        outputs = [*self.shown, self.made]
+        events.follow_gone(lambda e: e.then(self.forget_clip_tab, inputs=self.made, outputs=outputs, api_name=False))
+
+    def forget_clip_tab(self, made: ComparisonMade | None) -> Updates:
+        if made is None or not made.read_clip_tab:
+            return dict.fromkeys([*self.shown, self.made], gr.skip())
+        _delete_files(made)
+        return {
+            **dict.fromkeys(self.shown),
+            self.status: "The Clip tab's clip this comparison read has gone: press **Compare** to compare again.",
+            self.made: None,
+        }
+
+    def clear(self, made: ComparisonMade | None) -> Updates:
         """A new comparison begins: nothing of the previous one stays on the page, its files go."""
-        _delete_folder(folder)
+        _delete_files(made)
         texts = {self.status: "Comparing…", self.banner: "", self.summary: "", self.probe_text: ""}
-        return {**{component: None for component in self.shown}, **texts, self.folder: None, self.refusals: Refusals()}
+        return {**dict.fromkeys(self.shown), **texts, self.made: None, self.refusals: Refusals()}
 
     def refused(self, refusals: Refusals | None) -> Updates:
         reason = Refusals.read(refusals, "the comparison could not be made")
@@ -225,7 +252,7 @@ class CompareTab(Tab):
         except CompareError as err:
             if refusals is not None:  # the page's (an API call has nothing to show it on)
                 refusals.leave(str(err))
-            raise gr.Error(f"Not compared: {err}", duration=30) from None
+            raise refusal(f"Not compared: {err}", duration=30) from None
         progress(0.9, desc="drawing and writing the downloads")
         folder = Path(tempfile.mkdtemp(prefix="studio-compare-"))
         maps = [_map_figure(figures, name) for figures, name in zip(comparison.sides, "AB")]
@@ -245,7 +272,7 @@ class CompareTab(Tab):
             self.probe_text: probe_markdown(comparison),
             self.probes: probe_rows(comparison),
             self.downloads: _downloads(comparison, folder, maps, usage, picture),
-            self.folder: str(folder),
+            self.made: ComparisonMade(str(folder), any(side.clip_tab is not None for side in (chosen_a, chosen_b))),
         }
 
 
@@ -448,6 +475,6 @@ def _downloads(comparison: Comparison, folder: Path, maps, usage, picture: np.nd
     return [str(path) for path in files]
 
 
-def _delete_folder(folder: str | None) -> None:
-    if folder:
-        shutil.rmtree(folder, ignore_errors=True)
+def _delete_files(made: ComparisonMade | None) -> None:
+    if made is not None:
+        shutil.rmtree(made.folder, ignore_errors=True)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 
-from studio.action_codes import CodeMeanings, agreement, code_meanings, shipped_code_meanings
+from studio.action_codes import CodeMeanings, shipped_code_meanings
 from studio.analysis import MAX_FRAME_CAP, analyze_clip
 from studio.examples import example_clips, example_labels
-from studio.labels import Labels, LabelsError
 from studio.play import RUN_FRAMES_PER_S, RUN_STEPS_PER_S, ImaginedGame
 from studio.runtime import WorldModel
+from studio.ui.code_meanings import code_words, meanings_on_clip
 from studio.ui.page_play import (
     BEGIN_JS,
     END_JS,
@@ -30,6 +30,7 @@ from studio.ui.page_play import (
     page_start,
 )
 from studio.ui.picture_html import png_data_url
+from studio.ui.refusal import refusal
 from studio.ui.state import ClipState
 from studio.ui.tab import PageEvents, Tab, Updates
 
@@ -41,9 +42,6 @@ SCREEN_CSS = (
 )
 KEYS = 9  # keys 1..9 press codes 0..8
 RUN_STATUS_PERIOD_S = 0.25  # Run mode refreshes the status line at most this often
-# the labels column naming each frame's true action, whose words the buttons borrow (studio.games' ACTION_COLUMN
-# holds the action's number)
-ACTION_NAME_COLUMN = "action_name"
 # Steps run one at a time, in the order pressed, so that a player's presses never race on their game;
 # a step takes a few milliseconds, so one queue serves many players.
 ONE_STEP_AT_A_TIME = dict(concurrency_id="play", concurrency_limit=1)
@@ -276,7 +274,10 @@ class PlayTab(Tab):
             outputs=[self.run_frame, self.status, self.run],
             api_name="run_step",
             show_progress="hidden",
-            **ONE_STEP_AT_A_TIME,
+            # beside the presses' queue, not in it: a key pressed never waits behind a turn of Run mode queued
+            # before it, only behind the one stepping its game (the game's lock)
+            concurrency_id="run",
+            concurrency_limit=None,
         ).then(None, inputs=self.run_frame, js="(frame) => { window.studioRun.drawn(frame); }", api_name=False)
         shown = [self.screen, self.status, self.run]
         events.follow_gone(
@@ -333,11 +334,13 @@ class PlayTab(Tab):
 
     def start_clip(self, state: ClipState | None, name: str) -> StartClip:
         if state is not None and state.bundle == name:
-            return StartClip(state.name, state.analysis.latents, _meanings(state.model, state.analysis, state.labels))
+            return StartClip(
+                state.name, state.analysis.latents, meanings_on_clip(state.model, state.analysis, state.labels)
+            )
         if name not in self.examples:
             self.examples[name] = _example_start(self.page.shelf.get(name))
         if self.examples[name] is None:
-            raise gr.Error("Analyze a clip on the Clip tab first: this bundle ships no example to start from.")
+            raise refusal("Analyze a clip on the Clip tab first: this bundle ships no example to start from.")
         return self.examples[name]
 
     def begin(self, state: ClipState | None, name: str, t, player: Player | None) -> Updates:
@@ -366,7 +369,7 @@ class PlayTab(Tab):
         try:
             game.step(model, int(code))
         except (ValueError, TypeError):
-            raise gr.Error(f"this model has action codes 0 to {model.codebook_size - 1}") from None
+            raise refusal(f"this model has action codes 0 to {model.codebook_size - 1}") from None
         return game
 
     def run_step(self, player: Player | None, name: str, on: bool) -> Updates:
@@ -455,23 +458,8 @@ def _game(player: Player | None) -> ImaginedGame | None:
 def _started(player: Player | None) -> ImaginedGame:
     """The player's game, which a press needs."""
     if _game(player) is None:
-        raise gr.Error("Press Start first.")
+        raise refusal("Press Start first.")
     return player.game
-
-
-def _meanings(model: WorldModel, analysis, labels: Labels | None) -> CodeMeanings | None:
-    """What the bundle measured each code to do, else what each most often meant on the clip's labels."""
-    shipped = shipped_code_meanings(model)
-    if shipped is not None or labels is None or ACTION_NAME_COLUMN not in labels.columns:
-        return shipped
-    try:
-        truth = labels.at(ACTION_NAME_COLUMN, np.asarray(analysis.clip.indices)[:-1], analysis.clip.source_frames)
-    except LabelsError:
-        return None
-    meanings = code_meanings(agreement(analysis.actions.codes, truth, model.codebook_size))
-    return CodeMeanings(
-        {code: (f"mostly {action}", share) for code, (action, share) in meanings.items()}, "this clip's labels"
-    )
 
 
 def _example_start(model: WorldModel) -> StartClip | None:
@@ -479,17 +467,15 @@ def _example_start(model: WorldModel) -> StartClip | None:
     if not clips:
         return None
     analysis = analyze_clip(model, clips[0])
-    return StartClip(clips[0].name, analysis.latents, _meanings(model, analysis, example_labels(model, clips[0].name)))
+    return StartClip(
+        clips[0].name, analysis.latents, meanings_on_clip(model, analysis, example_labels(model, clips[0].name))
+    )
 
 
 def _button_label(code: int, names: list[str], meanings: CodeMeanings | None) -> str:
     """'3 · code 2: moves the paddle left, 93%' (or a button model's 'RIGHT'); `names` by code (`code_names`)."""
     key = f"{code + 1} · " if code < KEYS else ""
-    name = names[code] if code < len(names) else f"code {code}"
-    if meanings is not None and code in meanings.meanings:
-        words, share = meanings.meanings[code]
-        return f"{key}{name}: {words}, {100 * share:.0f}%"
-    return f"{key}{name}"
+    return key + code_words(code, names[code] if code < len(names) else f"code {code}", meanings)
 
 
 def _meanings_note(meanings: CodeMeanings | None) -> str:
@@ -522,4 +508,5 @@ def _status(game: ImaginedGame) -> str:
         if left is None
         else f" · **left familiar ground at step {left}**: the frames since look unlike any the model knows"
     )
-    return f"**{game.steps} steps played** **on the server** · last codes: {recent or '—'}{ground}{timing}{pace}"
+    played = f"{game.steps} step{'' if game.steps == 1 else 's'} played"
+    return f"**{played}** **on the server** · last codes: {recent or '—'}{ground}{timing}{pace}"

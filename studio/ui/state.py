@@ -16,9 +16,12 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 
 from studio.analysis import ClipAnalysis, Reconstruction, analyze_clip, reconstruct
@@ -224,6 +227,17 @@ class Refusals:
 
     def leave(self, reason: object) -> None:
         self.reason = reason
+
+    @staticmethod
+    @contextmanager
+    def noting(refusals: Refusals | None) -> Iterator[None]:
+        """Leave the message of a `gr.Error` raised inside in `refusals` (when the page made one), and raise it on."""
+        try:
+            yield
+        except gr.Error as err:
+            if refusals is not None:
+                refusals.leave(err.message)
+            raise
 
     @staticmethod
     def read(refusals: Refusals | None, otherwise: object) -> object:

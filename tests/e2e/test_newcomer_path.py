@@ -97,7 +97,7 @@ def test_a_newcomer_analyzes_an_example_and_reads_every_view(browser, shipped_st
     page.locator("#play-start").click()
     page.locator("#play-status").get_by_text("Started from frame", exact=False).wait_for()
     page.locator("body").press("4")
-    page.locator("#play-status").get_by_text("1 steps played", exact=False).wait_for()
+    page.locator("#play-status").get_by_text("1 step played", exact=False).wait_for()
 
     # Probe: the example's own labels are offered; one probe gives a held-out score beside its baseline
     page.get_by_role("tab", name="Probe").click()

@@ -100,8 +100,9 @@ def run_for(page, seconds: float) -> dict:
     page.locator("#play-run input").uncheck()
     late = page.evaluate("window.runProbe.late")
     page.evaluate("clearInterval(window.runProbe.timer)")
+    page.wait_for_timeout(2000)  # the answer to a request already asked for may still land
     left = page.evaluate(STEPS)
-    page.wait_for_timeout(1000)
+    page.wait_for_timeout(2000)
     return {
         "steps": steps,
         "steps_per_s": steps / elapsed,
@@ -130,6 +131,7 @@ def test_run_mode_keeps_the_page_answering_with_one_core_busy(browser, run_studi
             page.locator("#model-picker input").press("Enter")
             page.locator("#model-card").get_by_text(bundle, exact=False).first.wait_for()
         page.get_by_role("tab", name="Play").click()
+        page.locator("#play-status").get_by_text("press Start", exact=False).wait_for()  # the start frame, shown
         page.locator("#play-where").get_by_label("On the server").check()  # the server's Run mode is measured here
         page.locator("#play-start").click()
         page.locator("#play-status").get_by_text("Started from frame", exact=False).wait_for()
