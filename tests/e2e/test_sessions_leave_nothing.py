@@ -29,7 +29,7 @@ def studio(tmp_path, tiny_bundle, monkeypatch):
     monkeypatch.setenv("GRADIO_IS_E2E_TEST", "1")
     exported = tmp_path / "exported"
     shutil.copytree(tiny_bundle, exported / "tiny")
-    shelf = BundleShelf(exported, device="cpu").load_all()
+    shelf = BundleShelf((exported,), device="cpu").load_all()
     app = build_studio(shelf)
     app.queue(default_concurrency_limit=2, max_size=32)
     app.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
