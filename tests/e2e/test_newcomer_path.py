@@ -95,7 +95,7 @@ def test_a_newcomer_analyzes_an_example_and_reads_every_view(browser, shipped_st
     assert "moves the paddle" in page.locator("#play-code-0").inner_text()
     page.locator("#play-status").get_by_text("press Start", exact=False).wait_for()
     page.locator("#play-start").click()
-    page.locator("#play-status").get_by_text("Started from frame", exact=False).wait_for()
+    page.locator("#play-status").get_by_text("Started from frame", exact=False).first.wait_for()
     page.locator("body").press("4")
     page.locator("#play-status").get_by_text("1 step played", exact=False).wait_for()
 

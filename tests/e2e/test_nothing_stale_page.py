@@ -126,6 +126,7 @@ def test_moving_the_start_slider_during_a_game_leaves_it_be(page, studio_url, cl
     open_studio(page, studio_url)
     analyze(page, clips[0])
     page.get_by_role("tab", name="Play").click()
+    page.locator("#play-where").get_by_label("On the server").check()  # the server's game and its start preview
     page.locator("#play-start").click()
     status = page.locator("#play-status")
     status.get_by_text("Started from frame", exact=False).wait_for()

@@ -46,7 +46,8 @@ def test_play_runs_in_the_page_and_switches_to_the_server(page, studio_url, clip
             page.locator(f"#play-code-{press % 4}").click()
         else:
             page.locator("body").press(str(press % 4 + 1))
-        status.get_by_text(f"{press} steps played in this browser", exact=False).wait_for()
+        played = f"{press} step{'s' if press > 1 else ''} played in this browser"
+        status.get_by_text(played, exact=False).wait_for()
         frames.add(page.evaluate(CANVAS))
     assert len(frames) > 1  # the canvas changed
     assert "step time" in status.inner_text()
@@ -86,5 +87,5 @@ def test_a_browser_without_webassembly_plays_on_the_server_and_says_why(page, st
     assert "0 steps played on the server" in status.inner_text()
     assert page.locator("#play-where").get_by_label("On the server").is_checked()
     page.locator("#play-code-1").click()
-    status.get_by_text("1 steps played on the server", exact=False).wait_for()
+    status.get_by_text("1 step played on the server", exact=False).wait_for()
     assert page.locator("#play-screen img").is_visible()

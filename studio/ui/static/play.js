@@ -363,7 +363,7 @@ function statusLine() {
   const ground = left === null
     ? " · on familiar ground"
     : ` · <strong>left familiar ground at step ${left}</strong>: the frames since look unlike any the model knows`;
-  return `<p><strong>${game.steps} steps played</strong> <strong>in this browser</strong> (WebAssembly) · `
+  return `<p><strong>${game.steps} step${game.steps === 1 ? "" : "s"} played</strong> <strong>in this browser</strong> (WebAssembly) · `
     + `last codes: ${recent}${ground}${timing}${pace}</p>`;
 }
 
