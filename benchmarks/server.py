@@ -75,16 +75,18 @@ def process_memory_mb(pid: int, field: str = "VmRSS") -> float:
 WARM_UP_TIMEOUT_S = 900
 
 
-def wait_for_warm_up(log: Path, timeout_s: float = WARM_UP_TIMEOUT_S) -> None:
+def wait_for_warm_up(process: subprocess.Popen, log: Path, timeout_s: float = WARM_UP_TIMEOUT_S) -> None:
     """Wait until a started studio says its background warm-up (numba compiling UMAP, the bundles' maps)
-    has finished: until then the first requests share the interpreter with the compiler."""
+    has finished: until then the first requests share the interpreter with the compiler. A studio that exits
+    meanwhile fails at once; one that does not finish in time is stopped, so that no failed start leaves it."""
     from studio.ui.state import WARM_UP_DONE
 
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         if WARM_UP_DONE in log.read_text(errors="replace"):
             return
         time.sleep(0.5)
+    stop(process)
     raise RuntimeError(f"the studio did not finish warming up within {timeout_s:.0f} s:\n{log.read_text()}")
 
 

@@ -78,7 +78,7 @@ def main() -> None:
         log = Path(work) / "studio.log"
         process, url = start_studio(EXPORTED, log, env={"STUDIO_CACHE_DIR": str(Path(work) / "cache")})
         try:
-            wait_for_warm_up(log)
+            wait_for_warm_up(process, log)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport=VIEWPORT, device_scale_factor=SCALE)

@@ -16,7 +16,7 @@ def studio_url(tmp_path_factory, tiny_bundle) -> Iterator[str]:
     exported = tmp_path_factory.mktemp("exported")
     shutil.copytree(tiny_bundle, exported / "tiny")
     process, url = start_studio(exported, exported.parent / "studio.log")
-    wait_for_warm_up(exported.parent / "studio.log")  # the tests are about the studio, not its first minute
+    wait_for_warm_up(process, exported.parent / "studio.log")  # the tests are about the studio, not its first minute
     yield url
     stop(process)
 

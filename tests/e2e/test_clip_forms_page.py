@@ -24,7 +24,7 @@ def shipped_url(tmp_path_factory) -> Iterator[str]:
     exported = tmp_path_factory.mktemp("shipped")
     shutil.copytree(clip_forms.REPO / "exported" / "breakout", exported / "breakout")
     process, url = start_studio(exported, exported.parent / "shipped_studio.log")
-    wait_for_warm_up(exported.parent / "shipped_studio.log")
+    wait_for_warm_up(process, exported.parent / "shipped_studio.log")
     yield url
     stop(process)
 

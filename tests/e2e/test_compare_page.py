@@ -27,7 +27,7 @@ def two_games(tmp_path_factory, tiny_bundle) -> Iterator[str]:
     shutil.copytree(tiny_bundle, exported / "tiny")
     log = exported.parent / "compare_studio.log"
     process, url = start_studio(exported, log)
-    wait_for_warm_up(log)
+    wait_for_warm_up(process, log)
     yield url
     stop(process)
 

@@ -40,7 +40,7 @@ def studio(tmp_path_factory, tiny_bundle):
         "STUDIO_MAX_UPLOAD_MB": "2",
     }
     process, url = start_studio(exported, work / "studio.log", env=env)
-    wait_for_warm_up(work / "studio.log")
+    wait_for_warm_up(process, work / "studio.log")
     yield url, process, tmp
     stop(process)
 

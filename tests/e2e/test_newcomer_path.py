@@ -24,7 +24,7 @@ def shipped_studio(tmp_path_factory) -> Iterator[str]:
     """The shipped bundle: its examples, their labels and its measured code meanings are what a newcomer meets."""
     log = tmp_path_factory.mktemp("shipped") / "studio.log"
     process, url = start_studio(EXPORTED, log)
-    wait_for_warm_up(log)
+    wait_for_warm_up(process, log)
     yield url
     stop(process)
 
