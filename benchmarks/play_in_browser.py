@@ -147,7 +147,7 @@ def main() -> None:
     process, url = start_studio(exported, work / "studio.log")
     lines = []
     try:
-        wait_for_warm_up(work / "studio.log")
+        wait_for_warm_up(process, work / "studio.log")
         load_before = os.getloadavg()
         cpu = process_cpu_s(process.pid)
         time.sleep(args.seconds)

@@ -98,7 +98,7 @@ def kinds_studio(tmp_path_factory) -> Iterator[str]:
         )
     log = exported.parent / "kinds_studio.log"
     process, url = start_studio(exported, log)
-    wait_for_warm_up(log)
+    wait_for_warm_up(process, log)
     yield url
     stop(process)
 

@@ -75,7 +75,7 @@ def run_studio(request, tmp_path_factory) -> tuple[str, list[str | None]]:
         return
     log = tmp_path_factory.mktemp("run") / "studio.log"
     process, url = start_studio(Path(exported), log)
-    wait_for_warm_up(log)
+    wait_for_warm_up(process, log)
     yield url, os.environ.get("STUDIO_RUN_BUNDLES", "breakout").split(",")
     stop(process)
 
