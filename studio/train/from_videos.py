@@ -83,7 +83,8 @@ def train_from_videos(folder: Path, out_dir: Path, minutes: float, recipe: Path 
             trainer.export(out_dir)
         elif work == "examples":
             heldout = load_episodes(data_dir / "heldout")
-            write_examples(heldout, out_dir / EXAMPLES_DIR, [], None, fps=native_spec(data_dir).transitions_per_second)
+            fps = native_spec(data_dir).transitions_per_second
+            write_examples(heldout, out_dir / EXAMPLES_DIR, [], None, fps=fps, stem=config.name)
         elif work == "reference":
             model = WorldModel.load(out_dir, device="cpu", warm_up=False)
             reference, measured_on = build_reference(model, heldout_native_frames(data_dir), native_spec(data_dir))
