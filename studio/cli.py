@@ -274,19 +274,28 @@ def _add_bench(commands) -> None:
         "--suite",
         action="append",
         metavar="SUITE",
-        help="run this suite only (repeatable: graphs, probes, …); the last results of the others stay",
+        help="run this suite only (repeatable: graphs, probes, …, and gpu, which only runs when asked for: every "
+        "shipped bundle on CUDA beside the CPU); the last results of the others stay",
     )
     bench.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "benchmarks")
     bench.set_defaults(run=_bench)
 
 
 def _bench(args) -> None:
+    from benchmarks.gpu import GpuDisagreement, why_no_gpu
     from benchmarks.harness import Report
-    from benchmarks.suites import SUITES, BenchConfig, run_all
+    from benchmarks.suites import GPU_SUITE, SUITES, BenchConfig, run_all
 
-    unknown = sorted(set(args.suite or ()) - set(SUITES))
+    known = (*SUITES, GPU_SUITE)
+    unknown = sorted(set(args.suite or ()) - set(known))
     if unknown:
-        sys.exit(f"studio bench: no suite {', '.join(unknown)}; the suites are {', '.join(SUITES)}")
+        sys.exit(f"studio bench: no suite {', '.join(unknown)}; the suites are {', '.join(known)}")
+    suites = tuple(dict.fromkeys(args.suite or SUITES))
+    if GPU_SUITE in suites and (reason := why_no_gpu()):
+        print(f"studio bench --suite gpu: nothing measured, {reason}.")
+        suites = tuple(s for s in suites if s != GPU_SUITE)
+        if not suites:
+            return
     shown = (os.path.relpath(path) for path in (args.bundle, args.checkpoint))
     command = (
         "studio bench"
@@ -295,14 +304,15 @@ def _bench(args) -> None:
         + " --bundle {} --checkpoint {}".format(*shown)
     )
     report = Report(command=command)
-    run_all(
-        BenchConfig(
-            bundle=args.bundle, checkpoint=args.checkpoint, quick=args.quick, suites=tuple(args.suite or SUITES)
-        ),
-        report,
-    )
+    disagreement = None
+    try:
+        run_all(BenchConfig(bundle=args.bundle, checkpoint=args.checkpoint, quick=args.quick, suites=suites), report)
+    except GpuDisagreement as err:  # its figures are written all the same: they say where the two differ
+        disagreement = err
     for path in report.write(args.out, keep_others=bool(args.suite)):
         print(f"wrote {path}")
+    if disagreement:
+        sys.exit(f"studio bench: {disagreement}")
 
 
 if __name__ == "__main__":

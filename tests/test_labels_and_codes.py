@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
+from sklearn.metrics.cluster import contingency_matrix
 
 from studio import figures as F
 from studio.action_codes import action_effect_atlas, agreement, exemplars, marked_change, shipped_code_meanings
 from studio.figures import FigureSet
 from studio.labels import LabelsError, parse_labels, read_labels
-from studio.metrics import best_one_to_one_accuracy, code_perplexity, normalized_mutual_information
+from studio.metrics import best_one_to_one_accuracy, code_perplexity, confusion_matrix, normalized_mutual_information
 from studio.runtime import ActionInference, WorldModel
 
 
@@ -74,6 +75,9 @@ def test_agreement_metrics_match_references():
     assert best_one_to_one_accuracy(np.array([5, 5, 7, 7]), np.array(["a", "a", "b", "b"])) == 1.0
     assert code_perplexity(np.array([0, 1, 2, 3]), 8) == pytest.approx(4.0)
     assert code_perplexity(np.array([2, 2, 2]), 8) == pytest.approx(1.0)
+    counts, code_values, truth_values = confusion_matrix(codes, truth.astype(str))
+    assert (counts == contingency_matrix(codes, truth.astype(str))).all() and truth_values.tolist() == list("0123")
+    assert code_values.tolist() == list(range(8))
 
 
 def test_agreement_has_a_row_for_every_code():

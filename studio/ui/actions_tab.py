@@ -21,7 +21,7 @@ from studio.ui.clip_tab import PREVIEW_HEIGHT
 from studio.ui.labels_upload import offer_columns
 from studio.ui.picture_html import PICTURE_CSS, Picture, picture_grid, picture_rows
 from studio.ui.state import ClipState
-from studio.ui.tab import ClipEvents, Tab, Updates, unless_discarded
+from studio.ui.tab import Moment, PageEvents, Tab, Updates, unless_discarded
 
 ACTION_COLUMNS = ("action_name", "action")  # the label columns offered first for the ground truth
 ATLAS_HEIGHT = 192  # pixels: each outcome large enough to see the paddle move a pixel
@@ -31,7 +31,7 @@ EXEMPLAR_HEIGHT = 128  # pixels: four before/after pairs of every code in one ro
 class ActionsTab(Tab):
     title, id, css = "Actions", "actions", PICTURE_CSS
 
-    def build(self) -> None:
+    def build(self, events: PageEvents) -> None:
         clip = self.page.clip
         gr.Markdown("Analyze a clip on the **Clip** tab; this tab shows which action codes the model reads off it.")
         with gr.Row():
@@ -91,6 +91,7 @@ class ActionsTab(Tab):
             outputs=[self.agreement_text, self.confusion_plot, clip],
             api_name="ground_truth",
         )
+        self.follow_clip(events)
 
     @property
     def shown(self) -> list:
@@ -108,11 +109,13 @@ class ActionsTab(Tab):
             self.confusion_plot,
         ]
 
-    def follow(self, events: ClipEvents) -> None:
+    def follow_clip(self, events: PageEvents) -> None:
         # the overview costs work: it follows the preview
-        events.previewed.then(self.show, inputs=self.page.clip, outputs=self.shown, api_name="actions")
-        for gone in events.gone:
-            gone.then(self.show, inputs=self.page.clip, outputs=self.shown, api_name=False)
+        clip = self.page.clip
+        events.follow(
+            Moment.PREVIEWED, lambda e: e.then(self.show, inputs=clip, outputs=self.shown, api_name="actions")
+        )
+        events.follow_gone(lambda e: e.then(self.show, inputs=clip, outputs=self.shown, api_name=False))
 
     def show(self, state: ClipState | None) -> Updates:
         """After a new analysis: the overview, the atlas from frame 0, and the ground truth when labels came along."""

@@ -19,8 +19,8 @@ from studio.ui.model_tab import ModelTab, load_errors_markdown
 from studio.ui.play_tab import PlayTab
 from studio.ui.predict_tab import PredictTab
 from studio.ui.probe_tab import ProbeTab
-from studio.ui.state import BundleShelf, ClipState, discard_clip
-from studio.ui.tab import ClipEvents, Page, Tab
+from studio.ui.state import BundleShelf, discard_clip
+from studio.ui.tab import Moment, Page, PageEvents, Tab
 
 TABS: list[type[Tab]] = [ClipTab, ActionsTab, PredictTab, PlayTab, ProbeTab, CompareTab, ModelTab]  # page order
 TITLE = "World-model studio"
@@ -50,22 +50,22 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
             gr.Markdown(NO_BUNDLE_HELP.format(folders=shelf.folder_names))
             gr.Markdown(load_errors_markdown(shelf))
             return studio
-        page = Page(
-            shelf, bundle=gr.State(shelf.default_name), clip=gr.State(None, delete_callback=discard_clip)
-        )  # its files go when the browser tab closes
-        tabs = [tab(page) for tab in TABS]
+        # the clip's files go when the browser tab closes
+        page = Page(shelf, bundle=gr.State(shelf.default_name), clip=gr.State(None, delete_callback=discard_clip))
+        events = PageEvents()
         notes = gr.Markdown(kind_markdown(shelf.get(shelf.default_name)), elem_id="model-kind")
+        events.follow(  # what kind of model the picked bundle is, above every tab
+            Moment.CLEARED,
+            lambda picked: picked.then(
+                lambda name: kind_markdown(shelf.get(name)), inputs=page.bundle, outputs=notes, api_name=False
+            ),
+        )
         with gr.Tabs():
-            for tab in tabs:
+            for tab in (tab(page) for tab in TABS):
                 with gr.Tab(tab.title, id=tab.id) as opened:
-                    tab.build()
+                    tab.build(events)
                 tab.opened(opened.select)
-        # switching bundles drops the clip state, and every tab its results, which belonged to the previous model
-        cleared = page.picked.then(_drop_clip, inputs=page.clip, outputs=page.clip, api_name=False)
-        page.picked.then(lambda name: kind_markdown(shelf.get(name)), inputs=page.bundle, outputs=notes, api_name=False)
-        events = ClipEvents(analyzed=page.analyzed, previewed=page.previewed, cleared=cleared, started=page.started)
-        for tab in tabs:
-            tab.follow(events)
+        events.connect()
     return studio
 
 
@@ -98,7 +98,3 @@ def launch_studio(bundle_dirs: Sequence[str | Path], device: str = "auto", **lau
 def bundle_dirs_from_environment() -> list[Path]:
     """The folders STUDIO_BUNDLES names (bundle folders, or folders of bundles), in order."""
     return [Path(part) for part in os.environ.get(BUNDLES_VARIABLE, "").split(os.pathsep) if part.strip()]
-
-
-def _drop_clip(state: ClipState | None) -> None:
-    discard_clip(state)

@@ -31,8 +31,8 @@ from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError, read_labels
 from studio.plots import clip_trajectory, code_usage_comparison_figure, trajectory_figure
 from studio.ui.clip_tab import DISMISS_TOASTS
-from studio.ui.state import BundleShelf, ClipState
-from studio.ui.tab import Tab, Updates
+from studio.ui.state import BundleShelf, ClipState, Refusals
+from studio.ui.tab import PageEvents, Tab, Updates
 from studio.video import CLIP_SUFFIXES, ClipError
 
 CLIP_TAB, UPLOAD, SAME = "clip tab", "upload", "same as A"  # the clip choices besides the shipped examples
@@ -92,9 +92,9 @@ def default_sides(shelf: BundleShelf) -> tuple[str, str, str, str]:
 class CompareTab(Tab):
     title, id, css = "Compare", "compare", COMPARE_CSS
 
-    def build(self) -> None:
+    def build(self, events: PageEvents) -> None:
         shelf = self.page.shelf
-        self.refusals: dict[str, str] = {}  # browser session -> why its last comparison was refused, until shown
+        self.refusals = gr.State(None)  # this user's Refusals: why their last comparison was refused, until shown
         bundle_a, clip_a, bundle_b, clip_b = default_sides(shelf)
         with gr.Row():
             with gr.Column(scale=2, min_width=260):
@@ -150,16 +150,18 @@ class CompareTab(Tab):
         chosen = [self.bundle_a, self.clip_a, self.bundle_b, self.clip_b, self.start, self.steps]
         chosen += [self.file_a, self.labels_a, self.file_b, self.labels_b]
         run.click(None, js=DISMISS_TOASTS, api_name=False)  # a previous refusal's toast goes with it
-        started = run.click(self.clear, inputs=self.folder, outputs=[*self.shown, self.folder], api_name=False)
+        started = run.click(
+            self.clear, inputs=self.folder, outputs=[*self.shown, self.folder, self.refusals], api_name=False
+        )
         compared = started.then(
             self.compare,
-            inputs=[self.page.clip, *chosen],
+            inputs=[self.page.clip, *chosen, self.refusals],
             outputs=[*self.shown, self.folder],
             api_name="compare",
             concurrency_id="model",
             show_progress_on=[self.summary],
         )
-        compared.failure(self.refused, outputs=[self.status, self.summary], api_name=False)
+        compared.failure(self.refused, inputs=self.refusals, outputs=[self.status, self.summary], api_name=False)
 
     @property
     def shown(self) -> list:
@@ -181,10 +183,10 @@ class CompareTab(Tab):
         """A new comparison begins: nothing of the previous one stays on the page, its files go."""
         _delete_folder(folder)
         texts = {self.status: "Comparing…", self.banner: "", self.summary: "", self.probe_text: ""}
-        return {**{component: None for component in self.shown}, **texts, self.folder: None}
+        return {**{component: None for component in self.shown}, **texts, self.folder: None, self.refusals: Refusals()}
 
-    def refused(self, request: gr.Request) -> Updates:
-        reason = self.refusals.pop(request.session_hash, "the comparison could not be made")
+    def refused(self, refusals: Refusals | None) -> Updates:
+        reason = Refusals.read(refusals, "the comparison could not be made")
         # the summary's error badge goes too: the reason is told in words
         return {self.status: f"⚠ **Not compared:** {reason}\n\n{FIRST_STEP}", self.summary: ""}
 
@@ -202,7 +204,7 @@ class CompareTab(Tab):
         labels_file_a: str | None,
         clip_file_b: str | None,
         labels_file_b: str | None,
-        request: gr.Request,
+        refusals: Refusals | None,
         progress=gr.Progress(),
     ) -> Updates:
         shelf = self.page.shelf
@@ -221,7 +223,8 @@ class CompareTab(Tab):
             progress(0.5, desc="rolling out, decoding and probing both sides")
             comparison = compare(side_a, side_b, shelf.maps, int(start or 0), int(steps or DEFAULT_STEPS))
         except CompareError as err:
-            self.refusals[request.session_hash] = str(err)
+            if refusals is not None:  # the page's (an API call has nothing to show it on)
+                refusals.leave(str(err))
             raise gr.Error(f"Not compared: {err}", duration=30) from None
         progress(0.9, desc="drawing and writing the downloads")
         folder = Path(tempfile.mkdtemp(prefix="studio-compare-"))

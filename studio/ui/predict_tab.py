@@ -27,7 +27,7 @@ from studio.rollout import (
 )
 from studio.ui.clip_tab import PREVIEW_HEIGHT
 from studio.ui.state import ClipState
-from studio.ui.tab import ClipEvents, Tab, Updates
+from studio.ui.tab import Moment, PageEvents, Tab, Updates
 from studio.video import write_gif, write_mp4
 
 SOURCE_LABELS = (  # the choices of the Actions radio, in the order /rollout's README documents them
@@ -62,7 +62,7 @@ def chosen_source(label: str, held, seed, typed, first, second, mix) -> ActionSo
 class PredictTab(Tab):
     title, id = "Predict", "predict"
 
-    def build(self) -> None:
+    def build(self, events: PageEvents) -> None:
         gr.Markdown(
             "Roll the predictor forward from a frame of the analyzed clip and decode what it imagines. "
             "The clip's own next frames are shown on the left for comparison."
@@ -110,12 +110,12 @@ class PredictTab(Tab):
             concurrency_id="model",
             show_progress_on=[self.video],
         )
+        self.follow_clip(events)
 
-    def follow(self, events: ClipEvents) -> None:
-        shown = [self.start, self.video, self.summary, self.psnr_plot, self.downloads]
-        events.analyzed.success(self.show, inputs=self.page.clip, outputs=shown, api_name=False)
-        for gone in events.gone:
-            gone.then(self.show, inputs=self.page.clip, outputs=shown, api_name=False)
+    def follow_clip(self, events: PageEvents) -> None:
+        shown, clip = [self.start, self.video, self.summary, self.psnr_plot, self.downloads], self.page.clip
+        events.follow(Moment.ANALYZED, lambda e: e.success(self.show, inputs=clip, outputs=shown, api_name=False))
+        events.follow_gone(lambda e: e.then(self.show, inputs=clip, outputs=shown, api_name=False))
 
     def show(self, state: ClipState | None) -> Updates:
         """A new analysis (or bundle): the start slider spans the new clip, old results go."""

@@ -10,7 +10,7 @@ from studio.plots import probe_figure
 from studio.probe import KINDS, ProbeConfig, ProbeError, ProbeResult, Progress, probe, probe_all
 from studio.ui.labels_upload import offer_columns, read_uploaded_labels
 from studio.ui.state import ClipState
-from studio.ui.tab import ClipEvents, Tab, Updates
+from studio.ui.tab import Moment, PageEvents, Tab, Updates
 
 RANKING_HEADERS = ["column", "kind", "metric", "held-out score", "baseline's score", "baseline's errors removed"]
 LABELS_HELP = (
@@ -24,7 +24,7 @@ LABELS_HELP = (
 class ProbeTab(Tab):
     title, id = "Probe", "probe"
 
-    def build(self) -> None:
+    def build(self, events: PageEvents) -> None:
         clip = self.page.clip
         gr.Markdown(
             "What do the latents encode? A linear probe (ridge regression for numbers, a ridge classifier "
@@ -73,12 +73,12 @@ class ProbeTab(Tab):
             concurrency_id="model",
             show_progress_on=[self.ranking],
         )
+        self.follow_clip(events)
 
-    def follow(self, events: ClipEvents) -> None:
-        shown = [self.column, self.result_text, self.figure, self.ranking]
-        events.analyzed.success(self.show, inputs=self.page.clip, outputs=shown, api_name=False)
-        for gone in events.gone:
-            gone.then(self.show, inputs=self.page.clip, outputs=shown, api_name=False)
+    def follow_clip(self, events: PageEvents) -> None:
+        shown, clip = [self.column, self.result_text, self.figure, self.ranking], self.page.clip
+        events.follow(Moment.ANALYZED, lambda e: e.success(self.show, inputs=clip, outputs=shown, api_name=False))
+        events.follow_gone(lambda e: e.then(self.show, inputs=clip, outputs=shown, api_name=False))
 
     def show(self, state: ClipState | None) -> Updates:
         """A new analysis: offer the columns of the labels it came with, clear old results."""

@@ -4,6 +4,10 @@ process, and one user's clip.
 Models are read-only after loading and onnxruntime may run a graph from several threads at once, so one
 WorldModel per bundle serves every user; a user's own results live in a `ClipState`, held per browser tab in a
 `gr.State` that every tab reads.
+
+Per-user state lives in `gr.State` alone, never in a dict keyed by session on a shared object. Gradio deletes a
+closed tab's states (after its delete callbacks) only if a handler has set them as an output: a state that a
+handler changes in place starts as None, and the first handler that needs it makes it and returns it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from studio.bundle import MANIFEST_NAME, BundleError, find_bundles
 from studio.examples import example_clips, example_labels
 from studio.labels import Labels
 from studio.latent_map import SHIPPED_MAPS, LatentMaps
-from studio.plots import clip_trajectory, trajectory_figure
+from studio.plots import clip_trajectory, probe_figure, trajectory_figure
+from studio.probe import warm_up_probes
 from studio.projection import ProjectionCache, ProjectionConfig, warm_up_umap
 from studio.reference import reference_of
 from studio.runtime import WorldModel
@@ -68,9 +73,9 @@ class BundleShelf:
         """Do once, in the background, what a user's first analysis would otherwise pay for: read each
         bundle's maps (shipped, or fitted now), run the start of its first example through the pipeline
         (decord's first open, onnxruntime's first full batches, plotly's first figure, x264's first video),
-        and compile UMAP for bundles without examples (their map is fitted on the first clip they are
-        shown). scikit-learn is left to the first PCA map or probe (~1.5 s once): imported here, it held
-        the GIL against a first analysis arriving with the page."""
+        probe its latents as the Probe tab does, and compile UMAP for bundles without examples (their map is
+        fitted on the first clip they are shown). scikit-learn is left to the first PCA map: imported here, it
+        held the GIL against a first analysis arriving with the page."""
 
         def warm_up() -> None:
             began = time.perf_counter()
@@ -88,6 +93,8 @@ class BundleShelf:
                 reconstruction = reconstruct(model, analysis)
                 with tempfile.TemporaryDirectory() as folder:
                     write_mp4(reconstruction.frames[:8], Path(folder) / "warm-up.mp4", fps=8, preset="ultrafast")
+                for result in warm_up_probes(analysis.latents):
+                    probe_figure(result, "warm-up").to_json()
             if without_examples:
                 warm_up_umap()
             print(f"{WARM_UP_DONE} in {time.perf_counter() - began:.1f} s", flush=True)
@@ -204,6 +211,25 @@ class ClipState:
         title = f"{method.upper()} of the frame latents · {self.bundle}"
         cloud = self.coordinates(method, dims, which="reference")
         return trajectory_figure(trajectories, color_by=color_by, highlight=highlight, title=title, cloud=cloud)
+
+
+@dataclass
+class Refusals:
+    """Why one user's last request was refused, kept in their own `gr.State` until the page says so: a handler that
+    refuses raises `gr.Error`, which sets none of its outputs, so it leaves the reason here, in place, for the
+    handler that shows it. The page's first step of the request puts a fresh one in the state (see the module's
+    note on per-user state)."""
+
+    reason: object = None
+
+    def leave(self, reason: object) -> None:
+        self.reason = reason
+
+    @staticmethod
+    def read(refusals: Refusals | None, otherwise: object) -> object:
+        """The reason left in `refusals` since the request began, or `otherwise`."""
+        reason = None if refusals is None else refusals.reason
+        return otherwise if reason is None else reason
 
 
 def discard_clip(state: ClipState | None) -> None:

@@ -66,6 +66,7 @@ def test_browser_rolls_out_plays_and_probes(page, studio_url, clip, labels):
     assert "steps from frame" in summary.inner_text()
 
     page.get_by_role("tab", name="Play").click()
+    page.locator("#play-where").get_by_label("On the server").check()  # tests/e2e/test_play_in_browser.py: the page
     page.locator("#play-start").click()
     status = page.locator("#play-status")
     status.get_by_text("Started from frame", exact=False).wait_for()
