@@ -26,7 +26,7 @@ from studio.latent_map import write_shipped_maps
 from studio.reference import build_reference, write_reference
 from studio.runtime import WorldModel
 from studio.train.budget import sized_optim
-from studio.train.config import TrainConfig, load_config
+from studio.train.config import TrainConfig, from_record, load_config
 from studio.train.data import load_episodes
 from studio.train.train import Trainer
 from studio.train.videos import heldout_native_frames, native_spec
@@ -151,7 +151,7 @@ def _run_config(config: TrainConfig, out_dir: Path) -> TrainConfig:
     model it set out to), else `config`, recorded."""
     path = out_dir / TRAINING_DIR / RUN_CONFIG
     if path.is_file():
-        started = TrainConfig.from_json(json.loads(path.read_text()))
+        started = from_record(json.loads(path.read_text()))  # as a checkpoint's config is read back
         if started != config:
             print(f"resuming the run in {out_dir} with the settings it started with ({path})", flush=True)
         return started
