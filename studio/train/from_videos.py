@@ -28,7 +28,7 @@ from studio.runtime import WorldModel
 from studio.train.budget import sized_optim
 from studio.train.config import TrainConfig, from_record, load_config
 from studio.train.data import load_episodes
-from studio.train.train import Trainer
+from studio.train.train import DONE, Trainer
 from studio.train.videos import heldout_native_frames, native_spec
 from studio.train.write_examples import write_examples
 
@@ -70,7 +70,9 @@ def train_from_videos(folder: Path, out_dir: Path, minutes: float, recipe: Path 
     began = time.perf_counter()
     trainer = Trainer(config)
     seconds = {"reading the clips": time.perf_counter() - began}
-    if trainer.position.step or trainer.position.stage != trainer.stages[0].name:
+    if trainer.position.stage == DONE:
+        print("trained already: finishing the bundle", flush=True)
+    elif trainer.position.step or trainer.position.stage != trainer.stages[0].name:
         print(f"resuming at {trainer.position.stage} step {trainer.position.step}", flush=True)
     trainer.run()
     seconds.update(_stage_seconds(Path(config.run_dir) / "log.csv"))
