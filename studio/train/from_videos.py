@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -86,6 +87,7 @@ def train_from_videos(folder: Path, out_dir: Path, minutes: float, recipe: Path 
         elif work == "examples":
             heldout = load_episodes(data_dir / "heldout")
             fps = native_spec(data_dir).transitions_per_second
+            shutil.rmtree(out_dir / EXAMPLES_DIR, ignore_errors=True)  # a run finished again writes them anew
             write_examples(heldout, out_dir / EXAMPLES_DIR, [], None, fps=fps, stem=config.name)
         elif work == "reference":
             model = WorldModel.load(out_dir, device="cpu", warm_up=False)
