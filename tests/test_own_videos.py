@@ -145,7 +145,8 @@ def test_the_bundle_knows_its_scene_and_says_where_it_came_from(trained, folder)
         assert figures.get(figure) is not None, figure.key
     assert figures.get(FRAME_CHECK_REAL) is None  # a game's frame check: no game here
     assert manifest["reference"]["native"]["fps"] == FPS and manifest["reference"]["native"]["frame_skip"] == 2
-    assert sorted(p.suffix for p in (out / "examples").iterdir()) == [".mp4"] * 2  # no labels: none are known
+    examples = sorted(p.name for p in (out / "examples").iterdir())
+    assert examples == ["sprites_1.mp4", "sprites_2.mp4"]  # named after the bundle; no labels: none are known
 
 
 def test_an_unseen_clip_of_the_scene_is_familiar_and_better_reconstructed_than_by_a_shipped_bundle(trained, tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -26,9 +27,9 @@ from studio.latent_map import write_shipped_maps
 from studio.reference import build_reference, write_reference
 from studio.runtime import WorldModel
 from studio.train.budget import sized_optim
-from studio.train.config import TrainConfig, load_config
+from studio.train.config import TrainConfig, from_record, load_config
 from studio.train.data import load_episodes
-from studio.train.train import Trainer
+from studio.train.train import DONE, Trainer
 from studio.train.videos import heldout_native_frames, native_spec
 from studio.train.write_examples import write_examples
 
@@ -70,7 +71,9 @@ def train_from_videos(folder: Path, out_dir: Path, minutes: float, recipe: Path 
     began = time.perf_counter()
     trainer = Trainer(config)
     seconds = {"reading the clips": time.perf_counter() - began}
-    if trainer.position.step or trainer.position.stage != trainer.stages[0].name:
+    if trainer.position.stage == DONE:
+        print("trained already: finishing the bundle", flush=True)
+    elif trainer.position.step or trainer.position.stage != trainer.stages[0].name:
         print(f"resuming at {trainer.position.stage} step {trainer.position.step}", flush=True)
     trainer.run()
     seconds.update(_stage_seconds(Path(config.run_dir) / "log.csv"))
@@ -83,7 +86,9 @@ def train_from_videos(folder: Path, out_dir: Path, minutes: float, recipe: Path 
             trainer.export(out_dir)
         elif work == "examples":
             heldout = load_episodes(data_dir / "heldout")
-            write_examples(heldout, out_dir / EXAMPLES_DIR, [], None, fps=native_spec(data_dir).transitions_per_second)
+            fps = native_spec(data_dir).transitions_per_second
+            shutil.rmtree(out_dir / EXAMPLES_DIR, ignore_errors=True)  # a run finished again writes them anew
+            write_examples(heldout, out_dir / EXAMPLES_DIR, [], None, fps=fps, stem=config.name)
         elif work == "reference":
             model = WorldModel.load(out_dir, device="cpu", warm_up=False)
             reference, measured_on = build_reference(model, heldout_native_frames(data_dir), native_spec(data_dir))
@@ -150,7 +155,7 @@ def _run_config(config: TrainConfig, out_dir: Path) -> TrainConfig:
     model it set out to), else `config`, recorded."""
     path = out_dir / TRAINING_DIR / RUN_CONFIG
     if path.is_file():
-        started = TrainConfig.from_json(json.loads(path.read_text()))
+        started = from_record(json.loads(path.read_text()))  # as a checkpoint's config is read back
         if started != config:
             print(f"resuming the run in {out_dir} with the settings it started with ({path})", flush=True)
         return started

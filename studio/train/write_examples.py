@@ -26,14 +26,16 @@ def write_examples(
     game: Game | None,
     count: int = 3,
     fps: float | None = None,
+    stem: str | None = None,
 ) -> list[Path]:
     """Write `count` clips of about 10 s from different held-out episodes, and their labels where any is known.
-    `fps`: the transitions a second the episodes were read at (default: the game's, or Atari's)."""
+    `fps`: the transitions a second the episodes were read at (default: the game's, or Atari's); `stem`: the
+    clips' name before their number (default: the game's)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if fps is None:
         fps = game.NATIVE_FPS / game.FRAME_SKIP if game else NATIVE_FPS / FRAME_SKIP
     clip_frames = int(CLIP_SECONDS * fps)
-    stem = game.TITLE.lower() if game else "clip"
+    stem = stem or (game.TITLE.lower() if game else "clip")
     longest = sorted(episodes, key=lambda e: len(e.frames), reverse=True)[:count]
     paths = []
     for index, episode in enumerate(longest):
