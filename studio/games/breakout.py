@@ -156,6 +156,84 @@ MIN_PADDLE_COLUMNS = 2
 STILL = 0.3  # paddle moves smaller than this (model pixels) count as not moving
 
 
+# The moving sprites, judged in frames (real or decoded) against the clip's median background
+# (`studio.games.sprites.median_background`). Calibrated on emulator frames box-filtered to 64×64: the ball shows
+# as 1-3 pixels of the open field that differ from the background by more than BALL_CONTRAST (summed over RGB),
+# and moves 0.5-8 pixels between frames; the paddle is one red run of 2-9 pixels in its rows.
+OPEN_FIELD_ROWS = (slice(9, 17), slice(29, 57))  # between the top bar and the bricks, between bricks and paddle
+BALL_CONTRAST = 60.0  # summed over RGB, 0-255 each
+BALL_PIXELS = (1, 3)  # a ball lights this many open-field pixels (from, to inclusive)
+BALL_STEP = (0.5, 8.0)  # a live ball moves this far between frames (pixels, from, to inclusive)
+PADDLE_RUN = (2, 9)  # the paddle's red run is this many columns long (from, to inclusive)
+SMEARED_PIXELS = 6  # an open field with more pixels off the background than this is smeared
+BALL_KEPT_DISTANCE = 4.0  # a predicted ball within this many pixels of the true one is the ball kept
+
+
+def open_field_mask(size: int = 64) -> np.ndarray:
+    """bool [size, size]: the open field, where nothing but the ball is drawn on a real frame."""
+    mask = np.zeros((size, size), bool)
+    for rows in OPEN_FIELD_ROWS:
+        mask[rows, PLAYFIELD_COLUMNS] = True
+    return mask
+
+
+def open_field_off_background(frames: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """uint8 [T, 64, 64, 3] frames, the [3, 64, 64] background in [0, 1] -> bool [T, 64, 64]: the open-field
+    pixels that differ from the background by more than BALL_CONTRAST, summed over RGB."""
+    reference = background.transpose(1, 2, 0)[None] * 255.0  # [1, H, W, 3]
+    contrast = np.abs(frames.astype(np.float32) - reference).sum(axis=-1)  # [T, H, W]
+    return (contrast > BALL_CONTRAST) & open_field_mask(frames.shape[1])
+
+
+def ball_positions(frames: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """uint8 [T, 64, 64, 3], background [3, 64, 64] -> float [T, 2]: the ball's centre (row, column) where the
+    open field shows 1-3 pixels off the background, NaN where it shows none or more (no ball, or a smear)."""
+    off = open_field_off_background(frames, background)  # [T, H, W]
+    counts = off.sum(axis=(1, 2))  # [T]
+    rows, columns = np.indices(off.shape[1:], dtype=np.float32)  # [H, W] each
+    centre = np.stack([(off * rows).sum(axis=(1, 2)), (off * columns).sum(axis=(1, 2))], axis=1)  # [T, 2]
+    is_ball = (counts >= BALL_PIXELS[0]) & (counts <= BALL_PIXELS[1])
+    return np.where(is_ball[:, None], centre / np.maximum(counts, 1)[:, None], np.nan)
+
+
+def live_ball(frames: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """uint8 [T, 64, 64, 3], background [3, 64, 64] -> bool [T-1]: transitions with a ball in both frames that
+    moved as a ball does (0.5-8 pixels)."""
+    centres = ball_positions(frames, background)  # [T, 2]
+    step = np.linalg.norm(centres[1:] - centres[:-1], axis=1)  # [T-1], NaN where either frame lacks a ball
+    with np.errstate(invalid="ignore"):
+        return (step >= BALL_STEP[0]) & (step <= BALL_STEP[1])
+
+
+def paddle_drawn(frames: np.ndarray) -> np.ndarray:
+    """uint8 [T, 64, 64, 3] -> bool [T]: the paddle rows show exactly one red run of 2-9 columns (a lone red
+    column beside it is the ball passing through the paddle rows, and is let be)."""
+    red = _redness(frames.astype(np.float32)) > REDNESS  # [T, W']
+    edges = np.diff(np.pad(red.astype(np.int8), ((0, 0), (1, 1))), axis=1)  # [T, W'+1]: +1 a run starts, -1 ends
+    drawn = np.zeros(len(frames), bool)
+    for i, row in enumerate(edges):
+        lengths = np.flatnonzero(row == -1) - np.flatnonzero(row == 1)  # [runs]
+        runs = lengths[lengths >= 2]
+        drawn[i] = len(runs) == 1 and PADDLE_RUN[0] <= runs[0] <= PADDLE_RUN[1]
+    return drawn
+
+
+def field_smeared(frames: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """uint8 [T, 64, 64, 3], background [3, 64, 64] -> bool [T]: more than SMEARED_PIXELS open-field pixels
+    off the background (a ball lights at most 3)."""
+    return open_field_off_background(frames, background).sum(axis=(1, 2)) > SMEARED_PIXELS
+
+
+def ball_kept(predicted: np.ndarray, truth: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Predicted and true frames, uint8 [T, 64, 64, 3] each, background [3, 64, 64] -> float [T]: 1 where the
+    predicted frame shows a ball within BALL_KEPT_DISTANCE pixels of the true frame's ball, 0 where it does not,
+    NaN where the true frame shows no ball."""
+    want, have = ball_positions(truth, background), ball_positions(predicted, background)  # [T, 2] each
+    distance = np.linalg.norm(have - want, axis=1)  # [T], NaN where either lacks a ball
+    kept = np.where(np.isnan(distance), 0.0, (distance <= BALL_KEPT_DISTANCE).astype(float))
+    return np.where(np.isnan(want[:, 0]), np.nan, kept)
+
+
 def frame_check(frames: np.ndarray) -> np.ndarray:
     """uint8 [T, 64, 64, 3] -> bool [T]: grey walls and top bar where they belong, the empty playfield
     under the bricks dark, a red paddle in the paddle rows."""
