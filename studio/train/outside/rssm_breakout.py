@@ -48,7 +48,7 @@ class RSSMConfig:
     num_classes: int = 16
     hidden_dim: int = 200
     context: int = 4  # frames the predictor filters
-    steps: int = 1000
+    steps: int = 300
     batch_size: int = 16
     seq_len: int = 16
     button_dropout: float = 0.3
