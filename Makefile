@@ -10,6 +10,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROCGEN := procgen-mirror==0.10.7 gym3==0.3.3 gym==0.26.2
+# improving-transformers-world-model's metadata asks for pufferlib and an RL library its world model never
+# imports: it goes without them into a folder of its own (.venv/outside); what it does import is the outside extra
+OUTSIDE := improving-transformers-world-model==0.0.59
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export GRADIO_ANALYTICS_ENABLED := False
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
@@ -21,7 +24,7 @@ export OMP_WAIT_POLICY := PASSIVE
 run: $(VENV)/.installed-run
 	$(PY) app.py
 
-test: $(VENV)/.installed-dev $(VENV)/.installed-procgen chromium
+test: $(VENV)/.installed-dev $(VENV)/.installed-procgen $(VENV)/.installed-outside chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
@@ -42,8 +45,12 @@ $(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[train,test]"
+	$(PY) -m pip install --quiet -e ".[train,test,outside]"
 	touch $@ $(VENV)/.installed-run
+
+$(VENV)/.installed-outside: | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --no-deps --upgrade --target $(VENV)/outside $(OUTSIDE)
+	touch $@
 
 $(VENV)/.installed-procgen: | $(VENV)/bin/python
 	$(PY) -m pip install --quiet --no-deps --upgrade --target $(VENV)/procgen $(PROCGEN)

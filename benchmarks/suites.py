@@ -13,10 +13,11 @@ import onnxruntime
 
 from benchmarks.floors import kernel_floor, normalized_and_activated
 from benchmarks.flops import matmul_gflops, multiply_adds
+from benchmarks.gpu import gpu
 from benchmarks.harness import Report, Row, measure, measure_alternating, row, versus
 from benchmarks.targets import API_STEP, probe_row
 from studio.examples import example_clips
-from studio.play import RUN_FRAMES_PER_S, RUN_STEPS_PER_S, Game
+from studio.play import RUN_FRAMES_PER_S, ImaginedGame
 from studio.projection import Projection, ProjectionConfig
 from studio.runtime import CPU, WorldModel, session_options
 from studio.video import read_clip, write_mp4
@@ -25,6 +26,7 @@ from studio.video import read_clip, write_mp4
 # medians come from ~10 s of alternating blocks, long enough for a slow spell to stay a minority.
 BATCH_ONE_REPEATS = 30
 SUITES = ("graphs", "play", "projection", "decoding", "analysis", "app", "probes")  # in the order a full run takes them
+GPU_SUITE = "gpu"  # run only when asked for (`--suite gpu`): every shipped bundle on CUDA beside the CPU
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def graphs(report: Report, model: WorldModel, trained, config: BenchConfig, work
     work_per_sample = {role: multiply_adds(path) for role, path in model.bundle.graph_paths.items()}
     rates: dict[str, list[str]] = {role: [] for role in work_per_sample}
     for batch in (1, 64):
-        for role, feeds in _feeds(model, batch).items():
+        for role, feeds in graph_feeds(model, batch).items():
             session = model.sessions[role]
             label = f"{role} batch {batch}"
             if eager is None:
@@ -190,7 +192,8 @@ def _trained_model(config: BenchConfig):
     return load_eager(config.checkpoint, threads=2)
 
 
-def _feeds(model: WorldModel, batch: int) -> dict[str, dict[str, np.ndarray]]:
+def graph_feeds(model: WorldModel, batch: int) -> dict[str, dict[str, np.ndarray]]:
+    """Inputs of `batch` samples for each graph, by role: random frames, and the latents the encoder makes of them."""
     rng = np.random.default_rng(0)
     h, w = model.frame_size
     m = model.manifest
@@ -297,7 +300,7 @@ def play_and_rollout(report: Report, model: WorldModel, config: BenchConfig) -> 
     rng = np.random.default_rng(0)
     h, w = model.frame_size
     latents = model.encode(rng.integers(0, 255, (model.context, h, w, 3), dtype=np.uint8))
-    game = Game.start(model, latents, model.context - 1)
+    game = ImaginedGame.start(model, latents, model.context - 1)
     codes = rng.integers(0, model.codebook_size, config.play_steps)
     steps = iter(np.tile(codes, 2))
     report.add(
@@ -504,7 +507,8 @@ def through_the_app(report: Report, clips: dict[int, Path], config: BenchConfig,
         report.add(versus(page_like, python_client), python_client)
         (streamed,), cores = _running(process.pid, [raw], 1.0 if config.quick else 10.0)
         report.facts[
-            f"Run mode: frames streamed per second to one player (/run, HTTP + SSE, at most {RUN_FRAMES_PER_S}); "
+            f"Run mode: frames per second one player asks for and gets (/run_step, HTTP + SSE, one at a time, "
+            f"at most {RUN_FRAMES_PER_S} on the page); "
             "the app's CPU"
         ] = f"{streamed:.1f}; {cores:.2f} cores"
         raw.close()
@@ -563,7 +567,7 @@ def under_load(report: Report, url: str, clip: Path, config: BenchConfig) -> Non
 
 
 def players_running(report: Report, url: str, clip: Path, pid: int, config: BenchConfig) -> None:
-    """Several players in Run mode at once: the frames each is streamed, and the app's CPU while they run."""
+    """Several players in Run mode at once: the frames each gets, and the app's CPU while they run."""
     from gradio_client import Client, handle_file
 
     from benchmarks.server import RawClient
@@ -578,24 +582,30 @@ def players_running(report: Report, url: str, clip: Path, pid: int, config: Benc
     rates, cores = _running(pid, raws, seconds)
     for raw in raws:
         raw.close()
-    report.facts[f"Run mode, {players} players at once: frames streamed per second to each; the app's CPU"] = (
-        f"{', '.join(f'{r:.1f}' for r in rates)} (together at most {RUN_STEPS_PER_S}); {cores:.2f} cores"
+    report.facts[f"Run mode, {players} players at once: frames per second each gets; the app's CPU"] = (
+        f"{', '.join(f'{r:.1f}' for r in rates)}; {cores:.2f} cores"
     )
 
 
 def _running(pid: int, raws: list, seconds: float) -> tuple[list[float], float]:
-    """Every player of `raws` in Run mode at once for `seconds`, then stopped -> the frames per second each was
-    streamed, and the cores the app used meanwhile."""
+    """Every player of `raws` in Run mode at once for `seconds`, asking for each frame as soon as it has the last
+    (as a page does, without its cap on frames a second) -> the frames per second each got, and the cores the app
+    used meanwhile."""
     import concurrent.futures
 
     from benchmarks.server import process_cpu_s
 
+    def frames_per_second(raw) -> float:
+        frames, began = 0, time.perf_counter()
+        while time.perf_counter() - began < seconds:
+            raw.call("run_step", True)
+            frames += 1
+        return frames / (time.perf_counter() - began)
+
     cpu, began = process_cpu_s(pid), time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(len(raws)) as pool:
-        rates = list(pool.map(lambda raw: raw.updates_per_second("run", seconds, True), raws))
+        rates = list(pool.map(frames_per_second, raws))
     cores = (process_cpu_s(pid) - cpu) / (time.perf_counter() - began)
-    for raw in raws:
-        raw.call("run", False)
     return rates, cores
 
 
@@ -622,5 +632,9 @@ def run_all(config: BenchConfig, report: Report) -> None:
             through_the_app(report, clips, config, work)
         if "probes" in chosen:
             probes(report, model, config)
+        if GPU_SUITE in chosen:
+            length = 120 if config.quick else 1800  # frames: a 1-minute clip at 30 fps
+            clip = synthetic_clips(model, (length,), work / GPU_SUITE)[length]
+            gpu(report, config.bundle.parent, config.bundle, clip, length, config.quick)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,9 +1,10 @@
 """Analyzing a clip: read it, encode every frame, infer every transition's action; reconstruct on request.
 
 This is what the Clip tab, the `/analyze` endpoint and `studio analyze` all run; it knows nothing of the UI.
-Reconstruction is a step of its own: decoding costs more than encoding (1,800 frames: 3.4 s against 1.8 s
-on 2 cores), and the map, the codes and the frame views need only the latents, so the studio answers with
-them first and decodes the frames its preview shows while the user looks at the map.
+Reconstruction is a step of its own: decoding costs more than encoding (1,800 frames: 2.80 s against 1.71 s
+on 2 cores, benchmarks/RESULTS.md's analyze rows), and the map, the codes and the frame views need only the
+latents, so the studio answers with them first and decodes the frames its preview shows while the user looks
+at the map.
 """
 
 from __future__ import annotations
@@ -130,8 +131,8 @@ def analyze_clip(
     judged for familiarity (`ClipAnalysis.vouching`).
 
     The clip is read on a second thread and each chunk is encoded as soon as its frames are decoded: the
-    two share 2 cores better than either uses them alone (1,800 frames: read 0.5 s + encode 1.8 s in turn,
-    2.0 s together)."""
+    two share 2 cores better than either uses them alone (1,800 frames in benchmarks/RESULTS.md: read 0.58 s
+    and encode 1.71 s, 1.91 s from start to end)."""
     report = progress or (lambda fraction, stage: None)
     timings = {"read": 0.0, "encode": 0.0, "actions": 0.0}  # seconds; reading overlaps the other two
     reference = reference_of(model)
@@ -229,7 +230,7 @@ def _judge(model: WorldModel, analysis: ClipAnalysis, reference: Reference, vouc
     """Every frame's familiarity, and the clip's verdict with the reconstruction PSNR of a few frames."""
     scores = familiarity(nearest_distances(analysis.latents, reference.latents), reference.calibration)  # [T]
     sampled = reconstruct(model, analysis, preview_indices(len(analysis.frames), VERDICT_FRAMES))
-    judged = verdict(scores, sampled.psnr)
+    judged = verdict(scores, sampled.psnr, reference.calibration)
     warning = judged.message(game_name(model.manifest), reference.calibration)
     return dataclasses.replace(vouching, familiarity=scores, verdict=judged, warning=warning)
 
@@ -371,8 +372,8 @@ def reconstruct(
 
 def save_analysis(analysis: ClipAnalysis, path: str | Path, reconstruction: Reconstruction | None = None) -> Path:
     """Write latents, codes, action vectors, distances and per-frame PSNR (NaN where a frame was not
-    reconstructed) to one `.npz`, uncompressed: float latents shrink by 9% compressed, at 18x the time
-    (1,800 frames: 0.54 s against 0.03 s)."""
+    reconstructed) to one `.npz`, uncompressed: float latents shrink little when compressed, and compressing
+    takes many times longer than writing."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(

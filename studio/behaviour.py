@@ -72,10 +72,11 @@ def consistency_summary(per_code: dict, names: tuple[str, str, str]) -> dict:
 
 
 def rollout_frame_check(
-    model: WorldModel, game: Game, contexts: np.ndarray, steps: int, hold: int, rng: np.random.Generator
+    model: WorldModel, game: Game | None, contexts: np.ndarray, steps: int, hold: int, rng: np.random.Generator
 ) -> dict:
     """Roll contexts [S, C, N, D] forward `steps` steps under random codes, each held `hold` steps, and run
-    the frame check on every decoded frame (and the familiarity check, when the bundle has a reference)."""
+    the game's frame check on every decoded frame (with a game) and the familiarity check (when the bundle has
+    a reference)."""
     codes = np.repeat(rng.integers(0, model.codebook_size, size=(len(contexts), -(-steps // hold))), hold, axis=1)
     reference = reference_of(model)
     passes = np.zeros((len(contexts), steps), bool)
@@ -83,18 +84,16 @@ def rollout_frame_check(
     context = np.asarray(contexts, np.float32)
     for step in range(steps):
         latents = model.next_latents(context, model.action_vectors(codes[:, step]))  # [S, N, D]
-        passes[:, step] = game.frame_check(to_uint8_frames(model.decode(latents)))
+        if game is not None:
+            passes[:, step] = game.frame_check(to_uint8_frames(model.decode(latents)))
         if reference is not None:
             scores = familiarity(nearest_distances(latents, reference.latents), reference.calibration)  # [S]
             familiar[:, step] = scores >= 0
         context = np.concatenate([context[:, 1:], latents[:, None]], axis=1)
-    figures = {
-        "pass_rate": float(passes.mean()),
-        "first_failing_step": _first_false(passes),
-        "starts": len(contexts),
-        "steps": steps,
-        "codes_held": hold,
-    }
+    figures = {"starts": len(contexts), "steps": steps, "codes_held": hold}
+    if game is not None:
+        figures["pass_rate"] = float(passes.mean())
+        figures["first_failing_step"] = _first_false(passes)
     if reference is not None:
         figures["familiar_rate"] = float(familiar.mean())
         figures["first_unfamiliar_step"] = _first_false(familiar)

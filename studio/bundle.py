@@ -38,6 +38,7 @@ FRAME_BANK_NAME = "frame_bank.npz"  # real frames [M, H, W, 3] uint8 and their l
 # the recipes a bundle's latents can come from: an autoencoder on pixels (Genie-like), or latent prediction
 # against a moving-average target encoder with the decoder trained afterwards (V-JEPA-like)
 MODEL_FAMILIES = ("reconstruction", "jepa")
+VIDEOS_SOURCE = "videos"  # `trained_on.source` of a bundle learnt from a folder of clips (`studio train --videos`)
 # Fields version-2 manifests were once written with and nothing read; reading a manifest skips them.
 RETIRED_FIELDS = {"frame": ("range", "layout", "color"), "action": ("convention",)}
 

@@ -15,6 +15,7 @@ from studio.bundle import BundleError
 from studio.video import DEFAULT_MAX_FRAMES, ClipError
 
 DEFAULT_EXPORTED = Path(__file__).resolve().parent.parent / "exported"
+DEFAULT_MINUTES = 10.0  # `studio train --videos`'s time budget when none is given
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_maps(commands)
     _add_reference(commands)
     _add_training(commands)
+    _add_space(commands)
     _add_bench(commands)
     args = parser.parse_args(argv)
     try:
@@ -37,6 +39,14 @@ def main(argv: list[str] | None = None) -> int:
 def _add_serve(commands) -> None:
     serve = commands.add_parser("serve", help="start the web studio")
     serve.add_argument("--exported", type=Path, default=DEFAULT_EXPORTED, help="folder of bundles")
+    serve.add_argument(
+        "--bundles",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="more bundles to serve beside those of --exported: bundle folders, or folders of bundles",
+    )
     serve.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     serve.set_defaults(run=_serve)
 
@@ -44,7 +54,10 @@ def _add_serve(commands) -> None:
 def _serve(args) -> None:
     from studio.ui.app import launch_studio
 
-    launch_studio(exported_dir=args.exported, device=args.device)
+    missing = [str(folder) for folder in args.bundles if not folder.is_dir()]
+    if missing:
+        raise ValueError(f"no such folder: {', '.join(missing)}")
+    launch_studio([args.exported, *args.bundles], device=args.device)
 
 
 def _add_analyze(commands) -> None:
@@ -136,9 +149,26 @@ def _reference(args) -> None:
 
 
 def _add_training(commands) -> None:
-    train = commands.add_parser("train", help="train a world model (needs the [train] extras)")
-    train.add_argument("config", type=Path, help="a JSON config, e.g. configs/breakout.json")
+    train = commands.add_parser(
+        "train",
+        help="train a world model (needs the [train] extras): from a config, or from a folder of your own clips",
+        description="studio train CONFIG [--export DIR], or studio train --videos FOLDER --out DIR [--minutes N] "
+        "[--config FILE]",
+    )
+    train.add_argument("config_file", nargs="?", type=Path, help="a JSON config, e.g. configs/breakout.json")
     train.add_argument("--export", type=Path, help="export the trained model as a bundle into this folder")
+    train.add_argument("--videos", type=Path, metavar="FOLDER", help="a folder of your clips to learn from")
+    train.add_argument("--out", type=Path, metavar="DIR", help="with --videos: the folder the bundle is written to")
+    train.add_argument(
+        "--minutes", type=float, default=None, help=f"with --videos: the time budget (default {DEFAULT_MINUTES:g})"
+    )
+    train.add_argument(
+        "--config",
+        type=Path,
+        dest="recipe",
+        metavar="FILE",
+        help="with --videos: a recipe other than configs/videos.json",
+    )
     train.set_defaults(run=_train)
 
     data = commands.add_parser("train-data", help="generate (or collect) a config's training data")
@@ -159,16 +189,40 @@ def _add_training(commands) -> None:
     evaluate.set_defaults(run=_evaluate)
 
 
-def _train(args) -> None:
+def _train(args) -> int | None:
+    if args.videos is not None:
+        return _train_videos(args)
+    if args.config_file is None or args.out or args.minutes is not None or args.recipe:
+        raise ValueError("give a config file (studio train CONFIG), or --videos FOLDER --out DIR")
     from studio.train.config import load_config
     from studio.train.export import export_checkpoint
     from studio.train.train import Trainer
 
-    trainer = Trainer(load_config(args.config))
+    trainer = Trainer(load_config(args.config_file))
     checkpoint = trainer.run()
     print(f"trained: {checkpoint}")
     if args.export and trainer.rank == 0:
         print(f"exported: {export_checkpoint(checkpoint, args.export)}")
+
+
+def _train_videos(args) -> int | None:
+    if args.out is None or args.config_file is not None or args.export is not None:
+        raise ValueError("with --videos FOLDER give --out DIR (and optionally --minutes N, --config FILE) only")
+    from studio.train.export import ExportError
+    from studio.train.from_videos import train_from_videos
+
+    minutes = DEFAULT_MINUTES if args.minutes is None else args.minutes
+    try:
+        out = train_from_videos(args.videos, args.out, minutes, args.recipe)
+    except ExportError as err:
+        raise ValueError(f"the trained model failed a check of its export ({err}); its checkpoint is kept") from None
+    except KeyboardInterrupt:
+        print("\nstopped: the last checkpoint is kept; the same command resumes from it", file=sys.stderr, flush=True)
+        return 130
+    print(
+        f"bundle: {out}\n  look at it:  studio serve --bundles {out.parent}\n  publish it:  studio space {out} OUT_DIR"
+    )
+    return None
 
 
 def _train_data(args) -> None:
@@ -192,6 +246,20 @@ def _evaluate(args) -> None:
     print(format_table(figures))
 
 
+def _add_space(commands) -> None:
+    space = commands.add_parser("space", help="write a folder ready to push as a Hugging Face Space showing a bundle")
+    space.add_argument("bundle", type=Path, help="bundle folder, e.g. exported/breakout")
+    space.add_argument("out_dir", type=Path, help="a new folder for the Space")
+    space.set_defaults(run=_space)
+
+
+def _space(args) -> None:
+    from studio.space import write_space
+
+    out = write_space(args.bundle, args.out_dir)
+    print(f"wrote {out}\n  try it:   cd {out} && python app.py\n  push it:  see {out / 'README.md'}")
+
+
 def _add_bench(commands) -> None:
     bench = commands.add_parser("bench", help="measure the studio's speed and write benchmarks/RESULTS.md")
     bench.add_argument("--bundle", type=Path, default=DEFAULT_EXPORTED / "breakout")
@@ -206,19 +274,28 @@ def _add_bench(commands) -> None:
         "--suite",
         action="append",
         metavar="SUITE",
-        help="run this suite only (repeatable: graphs, probes, …); the last results of the others stay",
+        help="run this suite only (repeatable: graphs, probes, …, and gpu, which only runs when asked for: every "
+        "shipped bundle on CUDA beside the CPU); the last results of the others stay",
     )
     bench.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "benchmarks")
     bench.set_defaults(run=_bench)
 
 
 def _bench(args) -> None:
+    from benchmarks.gpu import GpuDisagreement, why_no_gpu
     from benchmarks.harness import Report
-    from benchmarks.suites import SUITES, BenchConfig, run_all
+    from benchmarks.suites import GPU_SUITE, SUITES, BenchConfig, run_all
 
-    unknown = sorted(set(args.suite or ()) - set(SUITES))
+    known = (*SUITES, GPU_SUITE)
+    unknown = sorted(set(args.suite or ()) - set(known))
     if unknown:
-        sys.exit(f"studio bench: no suite {', '.join(unknown)}; the suites are {', '.join(SUITES)}")
+        sys.exit(f"studio bench: no suite {', '.join(unknown)}; the suites are {', '.join(known)}")
+    suites = tuple(dict.fromkeys(args.suite or SUITES))
+    if GPU_SUITE in suites and (reason := why_no_gpu()):
+        print(f"studio bench --suite gpu: nothing measured, {reason}.")
+        suites = tuple(s for s in suites if s != GPU_SUITE)
+        if not suites:
+            return
     shown = (os.path.relpath(path) for path in (args.bundle, args.checkpoint))
     command = (
         "studio bench"
@@ -227,14 +304,15 @@ def _bench(args) -> None:
         + " --bundle {} --checkpoint {}".format(*shown)
     )
     report = Report(command=command)
-    run_all(
-        BenchConfig(
-            bundle=args.bundle, checkpoint=args.checkpoint, quick=args.quick, suites=tuple(args.suite or SUITES)
-        ),
-        report,
-    )
+    disagreement = None
+    try:
+        run_all(BenchConfig(bundle=args.bundle, checkpoint=args.checkpoint, quick=args.quick, suites=suites), report)
+    except GpuDisagreement as err:  # its figures are written all the same: they say where the two differ
+        disagreement = err
     for path in report.write(args.out, keep_others=bool(args.suite)):
         print(f"wrote {path}")
+    if disagreement:
+        sys.exit(f"studio bench: {disagreement}")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from studio.metrics import (
 )
 from studio.perturb import TOLERANCE_FORMS
 from studio.probe import ProbeConfig, probe_all
+from studio.reference import reference_of
 from studio.rollout import DELTA_T_HORIZON
 from studio.runtime import WorldModel
 from studio.video import read_clip, resize_frames
@@ -104,6 +105,7 @@ def evaluate(
     latents only (no figure measured on frames is recorded for it)."""
     pixels = model.has_decoder
     rng = np.random.default_rng(seed)
+    judges_familiarity = reference_of(model) is not None  # long rollouts judged by familiarity, game or none
     background = median_background([e.frames for e in episodes], BACKGROUND_SAMPLES)  # [3, H, W]
     recon, recon_sprite, codes, truths, motions = [], [], [], [], []
     short = ShortRollouts(horizon)
@@ -135,6 +137,7 @@ def evaluate(
             _long_rollout_figures(model, z, x, decoded, inferred.codes, long_starts, long)
         if pixels and game is not None:
             real_checks.append(game.frame_check(episode.frames))
+        if pixels and (game is not None or judges_familiarity):
             contexts.append(np.stack([z[s - model.context + 1 : s + 1] for s in starts]))  # [S, C, N, D]
             context_frames.append(decoded[starts])  # [S, 3, H, W]
     codes_all = np.concatenate(codes)
@@ -149,16 +152,18 @@ def evaluate(
     out.set(F.CODEBOOK_PERPLEXITY, code_perplexity(codes_all, model.codebook_size))
     out.set(F.CODES_USED, int(len(np.unique(codes_all))))
     out = out | latent_figures(latents, [e.probed for e in episodes])
-    if contexts:
+    if contexts and game is not None:
         usage = np.bincount(codes_all, minlength=model.codebook_size) / len(codes_all)  # [K]
         all_contexts, all_frames = np.concatenate(contexts), np.concatenate(context_frames)
         pick = rng.choice(len(all_contexts), size=min(CONSISTENCY_STARTS, len(all_contexts)), replace=False)
         consistency = code_consistency(model, game, all_contexts[pick], all_frames[pick], usage)
+        out.set(F.FRAME_CHECK_REAL, float(np.concatenate(real_checks).mean()))
+        out = out | FigureSet.from_manifest({F.CONSISTENCY: consistency})
+    if contexts:
         middles = [c[len(c) // 2] for c in contexts]  # one start from each episode, spread over the episodes
         spread = middles[:: max(1, len(middles) // STABILITY_STARTS)][:STABILITY_STARTS]
-        out.set(F.FRAME_CHECK_REAL, float(np.concatenate(real_checks).mean()))
         checks = rollout_frame_check(model, game, np.stack(spread), stability_steps, STABILITY_HOLD, rng)
-        out = out | FigureSet.from_manifest({F.CONSISTENCY: consistency, F.ROLLOUT_CHECKS: checks})
+        out = out | FigureSet.from_manifest({F.ROLLOUT_CHECKS: checks})
     natives = [e.native for e in episodes if e.native is not None]
     if pixels and natives:
         out = out | tolerance(model, np.concatenate(natives)[:TOLERANCE_FRAMES])

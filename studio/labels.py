@@ -37,7 +37,8 @@ class Labels:
         last = int(self.frames.max())
         if last >= clip_frames:
             raise LabelsError(
-                f"the labels run to frame {last}, and the clip has {clip_frames} frames: are they for this clip?"
+                f"the labels run to frame {last}, past the clip's last frame, {clip_frames - 1} (frames count from 0): "
+                "are they for this clip?"
             )
         lookup = {int(f): i for i, f in enumerate(self.frames)}
         missing = [int(f) for f in source_frames if int(f) not in lookup]

@@ -24,11 +24,13 @@ def code_perplexity(codes: np.ndarray, codebook_size: int) -> float:
 def confusion_matrix(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Counts [A, B] of each value of `first` (rows) against each value of `second` (columns), with the
     sorted distinct values of each ([A] and [B]); values may be any ints or strings. This is scikit-learn's
-    contingency matrix: its `confusion_matrix` would put the values of both on each axis."""
-    from sklearn.metrics.cluster import contingency_matrix  # deferred, as every scikit-learn import: ~1 s
-
-    first, second = np.asarray(first), np.asarray(second)
-    return contingency_matrix(first, second), np.unique(first), np.unique(second)
+    contingency matrix (its `confusion_matrix` would put the values of both on each axis), in numpy: importing
+    scikit-learn made a user's first category probe wait for its figure."""
+    first_values, first_index = np.unique(np.asarray(first), return_inverse=True)  # [A], [T]
+    second_values, second_index = np.unique(np.asarray(second), return_inverse=True)  # [B], [T]
+    counts = np.zeros((len(first_values), len(second_values)), np.int64)  # [A, B]
+    np.add.at(counts, (first_index, second_index), 1)
+    return counts, first_values, second_values
 
 
 def normalized_mutual_information(codes: np.ndarray, labels: np.ndarray) -> float:

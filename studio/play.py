@@ -17,27 +17,19 @@ MAX_HISTORY = 2000  # steps kept for undo; older ones are dropped
 PACE_WINDOW = 20  # steps over which the pace of play is measured
 LATENCY_WINDOW = 50  # steps over which the step latency is summarised
 IDLE_S = 2.0  # a pause this long ends a run of steps: the pace is not measured across it
-# Games that run on their own (Run mode) step at most at a screen's refresh rate, all of them together: a step
-# costs ~10 ms of CPU (the predictor and decoder on two threads, the frame's PNG and the page's update; 0.64 cores
-# measured at 60 steps a second), so however many players run, analyses and pressed steps keep about two thirds
-# of a two-core machine. One player alone gets all 60, two get 30 each.
-RUN_STEPS_PER_S = 60
-# ... and show a player at most this many of their frames a second. Every update costs the page's main thread
-# 5-20 ms in Gradio's own handling (Chromium's profiler, on a loaded two-core machine): at 60 updates a second a
-# slow machine's browser fell behind the stream (its timers ran 79 times in 8 s instead of 400, up to 7.6 s
-# late), queued frames, and a key pressed waited behind them; at 15 they ran 198 times, 95% within 0.1 s. The
-# frames between two shown are stepped all the same.
+# Run mode (a game pressing its last code on its own) is paced by the page that shows it: the page asks for the next
+# frame once it has drawn the last, at most RUN_FRAMES_PER_S times a second, and each answer advances the game by
+# the steps due since the previous one at RUN_STEPS_PER_S, at most RUN_STEPS_PER_FRAME. A page that falls behind
+# (a busy machine, a hidden browser tab) slows its game down instead of piling frames up, and a closed page stops it.
 RUN_FRAMES_PER_S = 20
-
-
-def run_period_s(running: int) -> float:
-    """Seconds from one step of a running game to its next while `running` games run at once."""
-    return max(1, running) / RUN_STEPS_PER_S
+RUN_STEPS_PER_S = 40
+RUN_STEPS_PER_FRAME = 4
 
 
 @dataclass
-class Game:
-    """One player's game: the latent context after every step so far, so that undo is a pop."""
+class ImaginedGame:
+    """One player's game, imagined by the world model: the latent context after every step so far, so that undo
+    is a pop."""
 
     contexts: list[np.ndarray]  # each [C, N, D]; contexts[0] is the start, contexts[-1] the present
     frames: list[np.ndarray]  # each [H, W, 3] uint8, the decoded present frame after each step
@@ -48,11 +40,11 @@ class Game:
     # predictor + decoder time of each of the last steps, and the monotonic time of each, for the pace of play
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     pressed_at: deque[float] = field(default_factory=lambda: deque(maxlen=PACE_WINDOW))
-    # a game running on its own (the Play tab's Run mode) is pressed from two threads at once
+    # a game in Run mode is pressed by the player while it steps on its own: two requests at once
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
-    def start(cls, model: WorldModel, latents: np.ndarray, t: int) -> Game:
+    def start(cls, model: WorldModel, latents: np.ndarray, t: int) -> ImaginedGame:
         """Start from frame t of a clip's latents [T, N, D], with its C-frame history as the context."""
         t = int(np.clip(t, 0, len(latents) - 1))
         context = model.start_context(latents[: t + 1])  # [C, N, D]
@@ -77,6 +69,20 @@ class Game:
         read under the same lock as the step, so a press from another thread is never overtaken by a stale one."""
         with self.lock:
             return self._advance(model, self.codes[-1] if self.codes else 0)
+
+    def run(self, model: WorldModel) -> np.ndarray:
+        """What Run mode does each time its page asks for a frame: press the last code again for every step due
+        since the last step (at least one), and return the frame [H, W, 3] uint8 it ends on."""
+        for _ in range(self.run_steps_due()):
+            frame = self.repeat(model)
+        return frame
+
+    def run_steps_due(self) -> int:
+        """Steps owed at RUN_STEPS_PER_S since the last step: 1 to RUN_STEPS_PER_FRAME."""
+        with self.lock:
+            last = self.pressed_at[-1] if self.pressed_at else None
+        owed = 1 if last is None else int((time.monotonic() - last) * RUN_STEPS_PER_S)
+        return int(np.clip(owed, 1, RUN_STEPS_PER_FRAME))
 
     def _advance(self, model: WorldModel, code: int) -> np.ndarray:
         action = model.action_vectors(np.asarray([code]))  # [1, Da]

@@ -45,7 +45,7 @@ class Trajectory:
 
 
 def load_plotly() -> None:
-    """plotly builds its figure classes on first use (~0.15 s of Python holding the GIL): do it once, early."""
+    """plotly builds its figure classes on first use (Python holding the GIL): do it once, early."""
     go.Figure(go.Scatter(x=[0], y=[0]))
 
 
@@ -222,7 +222,7 @@ def codebook_figure(
                 symbol="diamond",
                 line=dict(color="black", width=1.5),
             ),
-            text=[str(k) for k in range(len(codebook_coords))],
+            text=names[: len(codebook_coords)],
             textposition="top center",
             hovertext=[f"{names[k]}: its vector" for k in range(len(codebook_coords))],
             hoverinfo="text",
@@ -237,11 +237,10 @@ def code_usage_figure(codes: np.ndarray, names: list[str], perplexity: float) ->
     counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=codebook_size)
     figure = go.Figure(
         go.Bar(
-            x=[str(k) for k in range(codebook_size)],
-            customdata=names,
+            x=names,
             y=counts,
             marker_color=[code_color(k) for k in range(codebook_size)],
-            hovertemplate="%{customdata}: %{y} transitions<extra></extra>",
+            hovertemplate="%{x}: %{y} transitions<extra></extra>",
         )
     )
     figure.update_layout(

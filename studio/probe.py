@@ -121,6 +121,15 @@ def probe_all(
     return ColumnRanking(sorted(results, key=lambda r: -r.errors_removed), skipped)
 
 
+def warm_up_probes(latents: np.ndarray) -> list[ProbeResult]:
+    """Probe a number and a category on latents [T, N, D] (T ≥ 5) once, so that a user's first probe does not
+    pay for first calls (threadpoolctl's look at the loaded libraries, numpy's first decompositions) -> the
+    two results, for drawing a first figure of each kind."""
+    steps = np.arange(len(latents), dtype=np.float64)  # [T]
+    halves = np.where(steps < len(latents) / 2, "first half", "second half")  # [T]
+    return [probe(latents, steps, "frame", ProbeConfig(kind="number")), probe(latents, halves, "half")]
+
+
 def contiguous_folds(frames: int, folds: int) -> list[np.ndarray]:
     """The held-out frames of each fold: contiguous blocks in time, the first ones a frame longer when the
     frames do not divide evenly (the blocks of scikit-learn's unshuffled KFold)."""
@@ -182,9 +191,9 @@ def _probe_on_folds(
 
 class _OneBlasThread:
     """BLAS (numpy's matrix products and eigendecompositions) on one thread while any probe runs. On 2 cores
-    shared with other work, BLAS threads waiting on each other made probes 10-20x slower than one thread did
-    (benchmarks/RESULTS.md). The setting belongs to the process, so the first probe to start sets it and the
-    last to end gives it back."""
+    shared with other work, BLAS threads wait on each other: one fold's decomposition took 103 ms on every
+    core against 71 ms on one thread (benchmarks/RESULTS.md's probe rows). The setting belongs to the process,
+    so the first probe to start sets it and the last to end gives it back."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -45,8 +45,8 @@ class Projection:
     and their map coordinates [M, dims]. New points are placed the way UMAP starts its own transform: at the
     mean of their k nearest reference points' coordinates, weighted by UMAP's fuzzy membership. UMAP then
     refines that start with a few layout steps; those need numba's compiled code and cost seconds per clip
-    (1,800 points: 1.6 s with 30 steps), so the studio places points without them: no compilation, and
-    the placement of a point never depends on the other points of its clip.
+    (umap-learn's own transform of 1,800 points: 4.4 s in benchmarks/RESULTS.md), so the studio places points
+    without them: no compilation, and the placement of a point never depends on the other points of its clip.
     """
 
     def __init__(
@@ -68,7 +68,7 @@ class Projection:
             raise ValueError("a projection needs at least 3 points")
         keep = config.dims if config.method == "pca" else config.pca_components
         keep = max(1, min(keep, *points.shape))
-        from sklearn.decomposition import PCA  # deferred: importing scikit-learn costs ~1 s of the studio's start
+        from sklearn.decomposition import PCA  # deferred: importing scikit-learn would lengthen the studio's start
 
         pca = PCA(n_components=keep, random_state=config.seed).fit(points)
         mean, components = pca.mean_.astype(np.float32), pca.components_.astype(np.float32)

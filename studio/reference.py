@@ -19,7 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.bundle import BundleError, Manifest, NativeSpec, ReferenceSpec, read_manifest, sha256_file, write_manifest
+from studio.bundle import (
+    VIDEOS_SOURCE,
+    BundleError,
+    Manifest,
+    NativeSpec,
+    ReferenceSpec,
+    read_manifest,
+    sha256_file,
+    write_manifest,
+)
 from studio.familiarity import Calibration, calibrate, nearest_distances
 from studio.games import find_game
 from studio.games.atari import NATIVE_FPS as ATARI_FPS
@@ -107,8 +116,11 @@ def reference_of(model: WorldModel) -> Reference | None:
 
 
 def game_name(manifest: Manifest) -> str:
-    """The game a bundle learnt, as a person names it: 'procgen:coinrun' -> 'CoinRun', 'ALE/Pong-v5' -> 'Pong'."""
+    """The game a bundle learnt, as a person names it: 'procgen:coinrun' -> 'CoinRun', 'ALE/Pong-v5' -> 'Pong';
+    a bundle learnt from a folder of clips by its own name."""
     source = str(manifest.trained_on.get("source", "")) or manifest.name
+    if source == VIDEOS_SOURCE:
+        return manifest.name
     known = find_game(source)
     return known.TITLE if known else source.split("/")[-1].split("-")[0] or manifest.name
 

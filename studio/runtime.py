@@ -15,8 +15,11 @@ batch 16, in the same time.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
+import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -299,6 +302,7 @@ def _providers_for(device: str) -> list[str]:
         return [CPU]
     if device == "cuda" and CUDA not in ort.get_available_providers():
         raise ValueError("device 'cuda' asked for, but this onnxruntime has no CUDA provider")
+    cuda_libraries_missing()  # once per process, before the first session on CUDA
     # "cuda" keeps CUDA first even when it cannot start, so `providers` shows the fallback honestly;
     # "auto" asks once whether CUDA really starts, so a GPU-less machine does not retry it for every graph.
     if device == "cuda" or cuda_works():
@@ -307,11 +311,25 @@ def _providers_for(device: str) -> list[str]:
 
 
 @functools.cache
+def cuda_libraries_missing() -> tuple[str, ...]:
+    """Load the CUDA and cuDNN libraries onnxruntime's CUDA provider needs, from their pip packages (the `cuda`
+    and `cudnn` extras of onnxruntime-gpu) or the system's, before any graph asks for them -> the names of
+    those not found. onnxruntime prints a line for each; they are kept for the caller to word."""
+    if CUDA not in ort.get_available_providers():
+        return ()
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        ort.preload_dlls()
+    return tuple(re.findall(r"Failed to load (\S+?):", printed.getvalue()))
+
+
+@functools.cache
 def cuda_works() -> bool:
     """Whether onnxruntime's CUDA provider actually starts here (an onnxruntime-gpu wheel lists it
     as available even on a machine without a GPU, then falls back to CPU)."""
     if CUDA not in ort.get_available_providers():
         return False
+    cuda_libraries_missing()
     probe = base64.b64decode(_IDENTITY_ONNX)
     ort.set_default_logger_severity(4)  # the failed CUDA start logs errors that are expected here
     try:
@@ -337,8 +355,8 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     # The graphs are small: a few intra-op threads help big batches, and more than the cores only contend.
     options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
     options.inter_op_num_threads = 1
-    # Each session has its own thread pool; spinning threads of one graph's pool starve the next graph's
-    # (a predictor + decoder step took 8 ms spinning, 3 ms without): threads sleep when their work is done.
+    # Each session has its own thread pool; spinning threads of one graph's pool starve the next graph's (a
+    # predictor + decoder step, one graph after the other): threads sleep when their work is done.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return options

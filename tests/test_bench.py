@@ -49,11 +49,13 @@ def test_quick_benchmark_runs_every_suite_and_writes_its_files(tiny_bundle, tiny
     assert any(row["name"].startswith("play step through the API") for row in results["rows"])
     assert "cold start: launch → page served" in results["facts"]
     facts = results["facts"]
-    one = facts["Run mode: frames streamed per second to one player (/run, HTTP + SSE, at most 20); the app's CPU"]
+    one = facts[
+        "Run mode: frames per second one player asks for and gets (/run_step, HTTP + SSE, one at a time, at most 20 "
+        "on the page); the app's CPU"
+    ]
     assert float(one.split(";")[0]) > 0
-    assert (
-        "together at most 60" in facts["Run mode, 2 players at once: frames streamed per second to each; the app's CPU"]
-    )
+    each = facts["Run mode, 2 players at once: frames per second each gets; the app's CPU"].split(";")[0]
+    assert all(float(rate) > 0 for rate in each.split(","))
     page = tmp_path / "out" / "RESULTS.md"
     assert "| measurement |" in page.read_text()
     by_hand = "\n## Measured apart\n\nA figure written by hand.\n"

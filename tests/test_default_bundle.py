@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from recorded_figures import RECORDED, assert_recorded_figures_hold, probes_of
+from studio import figures as F
 from studio.bundle import load_bundle
 from studio.evaluation import evaluate_bundle
+from studio.figures import FigureSet
 
 BUNDLE = Path(__file__).resolve().parent.parent / "exported" / "breakout"
 
@@ -26,47 +29,34 @@ def test_default_bundle_loads_and_ships_three_small_examples():
 
 
 @pytest.fixture(scope="module")
-def measured() -> dict:
+def measured() -> FigureSet:
     """The bundle's figures, measured now through its graphs on its example clips (~10 s on 2 cores)."""
     return evaluate_bundle(BUNDLE)
 
 
 def test_recorded_figures_hold_on_the_example_clips(measured):
-    recorded = load_bundle(BUNDLE).manifest.metrics["examples"]
-    for key in ("reconstruction_psnr_db", "reconstruction_sprite_psnr_db"):
-        assert measured[key] == pytest.approx(recorded[key], abs=0.05), key
-    for key in ("next_frame_psnr_db", "decoded_copy_baseline_psnr_db", "delta_t_psnr_db"):
-        for horizon, value in recorded[key].items():
-            assert measured[key][horizon] == pytest.approx(value, abs=0.05), f"{key}.{horizon}"
-    for key in ("code_action_nmi", "code_action_accuracy", "codebook_perplexity"):
-        assert measured[key] == pytest.approx(recorded[key], abs=1e-3), key
-    assert measured["codes_used"] == recorded["codes_used"]
-    rollouts, kept = measured["frame_check"]["rollouts"], recorded["frame_check"]["rollouts"]
-    for key in ("pass_rate", "familiar_rate"):
-        assert rollouts[key] == pytest.approx(kept[key], abs=1e-6), key
-    assert measured["latent_effective_rank"] == pytest.approx(recorded["latent_effective_rank"], rel=1e-3)
-    assert measured["linear_probe_r2"] == pytest.approx(recorded["linear_probe_r2"], abs=1e-3)
+    recorded = FigureSet.from_manifest(load_bundle(BUNDLE).manifest.metrics["examples"])
+    figures = [*RECORDED, F.CODE_ACTION_ACCURACY, F.CODES_USED, F.EFFECTIVE_RANK, *probes_of(recorded)]
+    assert_recorded_figures_hold(measured, recorded, figures)
+    assert_recorded_figures_hold(measured, recorded, [F.LATENT_ERROR_VS_COPY.at(t) for t in range(1, 5)])
 
 
 def test_the_model_beats_its_baselines_on_the_examples(measured):
-    assert measured["codes_used"] >= 3
+    assert measured.get(F.CODES_USED) >= 3
     # predicting beats copying the start frame where the game moves (the paddle, the ball, the bricks) by a
     # margin; on the whole frame the quantised predictor stays within about a dB of the copy (see the README)
-    for horizon in ("t1", "t4"):
-        sprite_gain = (
-            measured["next_frame_sprite_psnr_db"][horizon] - measured["decoded_copy_baseline_sprite_psnr_db"][horizon]
-        )
-        assert sprite_gain > 2.0, horizon
-        whole_gap = measured["decoded_copy_baseline_psnr_db"][horizon] - measured["next_frame_psnr_db"][horizon]
-        assert whole_gap < 1.5, horizon
-    assert measured["delta_t_psnr_db"]["t4"] > 1.0  # the inferred codes beat random codes by a margin
+    for t in F.PREDICTION_STEPS:
+        sprite_gain = measured.get(F.NEXT_FRAME_SPRITE_PSNR.at(t)) - measured.get(F.COPY_BASELINE_SPRITE_PSNR.at(t))
+        assert sprite_gain > 2.0, t
+        whole_gap = measured.get(F.COPY_BASELINE_PSNR.at(t)) - measured.get(F.NEXT_FRAME_PSNR.at(t))
+        assert whole_gap < 1.5, t
+    assert measured.get(F.DELTA_T_PSNR.at(4)) > 1.0  # the inferred codes beat random codes by a margin
     # the codes say something of the true actions: codes independent of them score about 0.02 on 447 transitions
-    assert measured["code_action_nmi"] > 0.1
+    assert measured.get(F.CODE_ACTION_NMI) > 0.1
 
 
 def test_long_rollouts_still_look_like_breakout(measured):
     """1,000 steps of random codes, each held 10 steps, from each example: the frame check (walls, top bar, a
     dark playfield under the bricks, a red paddle) passes on at least 99% of the frames."""
-    rollouts = measured["frame_check"]["rollouts"]
-    assert rollouts["steps"] == 1000 and rollouts["starts"] == 3
-    assert rollouts["pass_rate"] >= 0.99
+    assert measured.detail(f"{F.ROLLOUT_CHECKS}.steps") == 1000 and measured.detail(f"{F.ROLLOUT_CHECKS}.starts") == 3
+    assert measured.get(F.FRAME_CHECK_ROLLOUTS) >= 0.99

@@ -39,6 +39,15 @@ def test_the_verdict_follows_most_frames_and_says_what_is_wrong():
     assert "unlike the Breakout frames" in message and "7.8 dB" in message and "44–51 dB" in message
 
 
+def test_a_clip_the_model_cannot_draw_is_unfamiliar_however_near_its_latents():
+    calibration = Calibration(1.0, 2.0, [19.7, 20.7, 21.3], frames=40)
+    near = np.array([0.9, 0.8, 0.7])
+    undrawn = verdict(near, np.array([8.6]), calibration)
+    assert not undrawn.familiar and "cannot draw it" in undrawn.message("sprites", calibration)
+    assert verdict(near, np.array([12.0]), calibration).familiar  # drawn less well than held out, still drawn
+    assert verdict(near, np.array([8.6])).familiar  # without a calibration, the latents alone judge
+
+
 def test_a_rollout_says_where_it_left_familiar_ground():
     assert first_unfamiliar_step(np.array([0.9, 0.5, 0.1, -0.2, 0.3])) == 3
     assert first_unfamiliar_step(np.array([0.9, 0.5])) is None

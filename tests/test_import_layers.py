@@ -16,7 +16,8 @@ from studio import figures as F
 
 REPO = Path(__file__).resolve().parent.parent
 STUDIO = REPO / "studio"
-TRAINING_COMMANDS = {"_train", "_train_data", "_export"}  # the functions of studio/cli.py that may import it
+# the functions of studio/cli.py that may import it
+TRAINING_COMMANDS = {"_train", "_train_videos", "_train_data", "_export"}
 TRAINING_ONLY = ("studio.train", "torch")
 
 

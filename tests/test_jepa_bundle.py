@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recorded_figures import assert_recorded_figures_hold, probes_of
+from studio import figures as F
 from studio.bundle import load_bundle
 from studio.cli import main
 from studio.evaluation import episodes_from_examples, latent_figures
+from studio.figures import FigureSet
 from studio.games import find_game
 from studio.runtime import WorldModel
 
@@ -31,9 +34,9 @@ def test_the_bundle_is_of_the_jepa_family_and_ships_labelled_examples():
 
 def test_its_latents_did_not_collapse():
     """Collapse would put every frame on one latent: effective rank near 1 and every probe at its baseline."""
-    heldout = load_bundle(BUNDLE).manifest.metrics["heldout"]
-    assert heldout["latent_effective_rank"] > 20
-    assert heldout["linear_probe_r2"]["paddle_x"] > 0.5
+    heldout = FigureSet.from_manifest(load_bundle(BUNDLE).manifest.metrics["heldout"])
+    assert heldout.get(F.EFFECTIVE_RANK) > 20
+    assert heldout.get(F.LINEAR_PROBE.of("paddle_x")) > 0.5
 
 
 def test_its_latent_figures_hold_on_the_example_clips():
@@ -41,9 +44,8 @@ def test_its_latent_figures_hold_on_the_example_clips():
     episodes = episodes_from_examples(model, find_game(model.manifest.trained_on["source"]))
     latents = [model.encode(model.as_model_frames(e.frames)) for e in episodes]  # [T, N, D] each
     measured = latent_figures(latents, [e.probed for e in episodes])
-    recorded = model.manifest.metrics["examples"]
-    assert measured["latent_effective_rank"] == pytest.approx(recorded["latent_effective_rank"], rel=1e-3)
-    assert measured["linear_probe_r2"] == pytest.approx(recorded["linear_probe_r2"], abs=1e-3)
+    recorded = FigureSet.from_manifest(model.manifest.metrics["examples"])
+    assert_recorded_figures_hold(measured, recorded, [F.EFFECTIVE_RANK, *probes_of(recorded)])
 
 
 def test_its_own_example_is_familiar_and_reconstructs_as_recorded(tmp_path):
@@ -53,5 +55,5 @@ def test_its_own_example_is_familiar_and_reconstructs_as_recorded(tmp_path):
     with np.load(out) as result:
         assert bool(result["familiar"])
         psnr = float(result["psnr"].mean())
-    recorded = load_bundle(BUNDLE).manifest.metrics["examples"]["reconstruction_psnr_db"]
+    recorded = FigureSet.from_manifest(load_bundle(BUNDLE).manifest.metrics["examples"]).get(F.RECONSTRUCTION_PSNR)
     assert psnr == pytest.approx(recorded, abs=0.5)  # one of the three clips against the three's mean

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
+from sklearn.metrics.cluster import contingency_matrix
 
 from studio import figures as F
 from studio.action_codes import action_effect_atlas, agreement, exemplars, marked_change, shipped_code_meanings
 from studio.figures import FigureSet
 from studio.labels import LabelsError, parse_labels, read_labels
-from studio.metrics import best_one_to_one_accuracy, code_perplexity, normalized_mutual_information
+from studio.metrics import best_one_to_one_accuracy, code_perplexity, confusion_matrix, normalized_mutual_information
 from studio.runtime import ActionInference, WorldModel
 
 
@@ -49,7 +50,7 @@ def test_labels_running_past_the_clip_are_refused_though_they_cover_its_frames()
     """Labels made for a longer clip cover a short clip's frames; every tab reads them through `Labels.at`."""
     labels = parse_labels("frame,action\n" + "".join(f"{t},1\n" for t in range(10)))
     assert labels.at("action", np.array([0, 4]), clip_frames=10).tolist() == [1, 1]
-    with pytest.raises(LabelsError, match="the labels run to frame 9, and the clip has 5 frames"):
+    with pytest.raises(LabelsError, match=r"run to frame 9, past the clip.s last frame, 4 \(frames count from 0\)"):
         labels.at("action", np.array([0, 4]), clip_frames=5)
 
 
@@ -74,6 +75,9 @@ def test_agreement_metrics_match_references():
     assert best_one_to_one_accuracy(np.array([5, 5, 7, 7]), np.array(["a", "a", "b", "b"])) == 1.0
     assert code_perplexity(np.array([0, 1, 2, 3]), 8) == pytest.approx(4.0)
     assert code_perplexity(np.array([2, 2, 2]), 8) == pytest.approx(1.0)
+    counts, code_values, truth_values = confusion_matrix(codes, truth.astype(str))
+    assert (counts == contingency_matrix(codes, truth.astype(str))).all() and truth_values.tolist() == list("0123")
+    assert code_values.tolist() == list(range(8))
 
 
 def test_agreement_has_a_row_for_every_code():

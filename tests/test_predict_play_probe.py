@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from studio.montage import CAPTION_HEIGHT
-from studio.play import RUN_STEPS_PER_S, Game, run_period_s
-from studio.probe import ProbeConfig, ProbeError, contiguous_folds, label_kind, probe, probe_all
+from studio.play import RUN_STEPS_PER_FRAME, RUN_STEPS_PER_S, ImaginedGame
+from studio.probe import ProbeConfig, ProbeError, contiguous_folds, label_kind, probe, probe_all, warm_up_probes
 from studio.rollout import (
     MAX_BRANCHES,
     ActionSequenceError,
@@ -159,7 +159,7 @@ def test_delta_t_psnr_needs_a_clip_longer_than_its_horizon(model, clip):
 
 def test_play_steps_undo_and_latency(model, clip):
     _, latents, _ = clip
-    game = Game.start(model, latents, 5)
+    game = ImaginedGame.start(model, latents, 5)
     np.testing.assert_array_equal(game.frame, to_uint8_frames(model.decode(latents[5:6]))[0])
     first = game.step(model, 1).copy()
     second = game.step(model, 2)
@@ -169,7 +169,7 @@ def test_play_steps_undo_and_latency(model, clip):
     assert game.steps_per_second() is None  # two presses are not yet a pace
     game.step(model, 0)
     game.step(model, 1)
-    assert game.steps_per_second() > 1
+    assert game.steps_per_second() > 0
     median_ms, fps = game.latency_summary()
     assert median_ms > 0 and fps == pytest.approx(1000 / median_ms)
     with pytest.raises(ValueError, match="action codes must lie in"):
@@ -181,7 +181,7 @@ def test_a_game_running_on_its_own_takes_presses_from_another_thread(model, clip
     import time
 
     _, latents, _ = clip
-    game = Game.start(model, latents, 5)
+    game = ImaginedGame.start(model, latents, 5)
     game.step(model, 1)
     stop, repeats = threading.Event(), [0]
 
@@ -214,7 +214,7 @@ def test_a_long_game_counts_every_step_and_remembers_where_it_left_familiar_grou
     monkeypatch.setattr(studio.play, "MAX_HISTORY", 5)  # the undo history a game keeps, made short
     judged = iter([True, True, False] + [True] * 20)  # the third step's frame is unfamiliar, the rest familiar
     monkeypatch.setattr(studio.play, "_familiar", lambda model, latents: next(judged))
-    game = Game.start(model, latents, 5)
+    game = ImaginedGame.start(model, latents, 5)
     for _ in range(12):
         game.repeat(model)
     assert game.steps == 12 and len(game.frames) == 6  # the count goes on past the history kept
@@ -223,6 +223,13 @@ def test_a_long_game_counts_every_step_and_remembers_where_it_left_familiar_grou
 
 def smooth_walk(rng, steps: int, dims: int) -> np.ndarray:
     return np.cumsum(rng.normal(size=(steps, dims)), axis=0)
+
+
+def test_the_warm_up_probes_a_number_and_a_category_as_the_probe_tab_does():
+    latents = np.random.default_rng(0).normal(size=(16, 4, 8)).astype(np.float32)  # [T, N, D]: the warm-up's 16
+    number, category = warm_up_probes(latents)
+    assert (number.kind, category.kind) == ("number", "category")
+    assert len(number.predicted) == len(category.predicted) == 16
 
 
 def test_probe_finds_what_the_latents_encode_and_not_what_they_do_not():
@@ -320,14 +327,23 @@ def test_probe_progress_moves_fold_by_fold():
     assert any("fold 3 of 3" in stage for _, stage in seen) and "2 column(s) probed" in seen[-1][1]
 
 
-def test_running_games_share_a_step_budget_and_none_exceeds_a_screen_refresh():
-    assert run_period_s(1) == pytest.approx(1 / RUN_STEPS_PER_S)
-    for players in range(1, 17):
-        per_player = 1 / run_period_s(players)
-        assert per_player <= RUN_STEPS_PER_S + 1e-9
-        assert players * per_player <= RUN_STEPS_PER_S + 1e-9
-        # the budget is used up, not left idle: as fast as the shared rate allows
-        assert per_player == pytest.approx(RUN_STEPS_PER_S / players)
+def test_run_mode_advances_by_the_steps_due_since_the_page_last_asked(model, clip, monkeypatch):
+    import studio.play
+
+    _, latents, _ = clip
+    game = ImaginedGame.start(model, latents, 5)
+    now = [100.0]
+    monkeypatch.setattr(studio.play.time, "monotonic", lambda: now[0])
+    assert game.run_steps_due() == 1  # before any step: one
+    game.run(model)
+    assert game.steps == 1 and game.codes == [0]  # code 0 before any press
+    game.step(model, 2)
+    now[0] += 1.5 / RUN_STEPS_PER_S  # asked again soon: one step, never none
+    assert game.run_steps_due() == 1
+    now[0] += 10.0  # a page that fell behind, or a hidden tab: the game does not jump ahead
+    assert game.run_steps_due() == RUN_STEPS_PER_FRAME
+    game.run(model)
+    assert game.steps == 2 + RUN_STEPS_PER_FRAME and game.codes[-RUN_STEPS_PER_FRAME:] == [2] * RUN_STEPS_PER_FRAME
 
 
 def test_the_evaluation_probes_the_labels_a_game_names_and_measures_the_latents_rank():

@@ -82,31 +82,31 @@ class OptimConfig:
     lr_floor: float = 0.1
     # losses
     sprite_weight: float = 20.0  # extra loss weight on pixels that differ from the median background
-    pixel_loss_weight: float = 100.0  # stage 2: the decoded prediction's pixel loss, beside the latent loss (1)
+    pixel_loss_weight: float = 100.0  # dynamics: the decoded prediction's pixel loss, beside the latent loss (1)
     commitment: float = 0.25
-    context_dropout: float = 0.0  # share of stage-2 samples whose context is frame t alone
-    context_noise: float = 0.0  # Gaussian noise on stage 2's true context, up to this many latent stds
-    # tolerance (stage 1): the encoder reads perturbed views of frames (`data.view_window`) as their clean frames
-    # share of each stage-1 batch that is a perturbed view of a frame also in it clean (for "jepa": the share of
+    context_dropout: float = 0.0  # share of dynamics samples whose context is frame t alone
+    context_noise: float = 0.0  # Gaussian noise on the dynamics' true context, up to this many latent stds
+    # tolerance (the encoder's stage): the encoder reads perturbed views of frames (`data.view_window`) as clean ones
+    # share of each autoencoder batch that is a perturbed view of a frame also in it clean (for "jepa": the share of
     # masked frames the encoder reads as perturbed views, their targets the clean frame's latents)
     view_share: float = 0.0
     view_latent_weight: float = 0.1  # pulls a view's latent onto its clean frame's (variance-normalised MSE)
-    # stability (stage 2): the predictor learns on its own rollouts
+    # stability (dynamics): the predictor learns on its own rollouts
     unroll: int = 1  # steps predicted on the predictor's own predictions; the loss sums over every step
-    unroll_ramp: int = 0  # stage-2 steps over which the unrolled length grows from 1 to `unroll`
-    # stage 3 (off at 0 steps): the decoder learns to draw the true frames from the predictor's rollouts too
+    unroll_ramp: int = 0  # dynamics steps over which the unrolled length grows from 1 to `unroll`
+    # decoder (off at 0 steps in "reconstruction"): the decoder learns to draw the true frames from rollouts too
     decoder_steps: int = 0
     decoder_unroll: int = 8  # rollouts of 1 .. this many steps
     decoder_real_share: float = 0.5  # share of each batch drawn from the encoder's latents instead
     # weak supervision (off at 0): the true action of a fixed share of transitions picks their code
     labelled_share: float = 0.0  # at most 0.025
-    labelled_per_batch: int = 8  # labelled transitions drawn into every stage-2 batch
+    labelled_per_batch: int = 8  # labelled transitions drawn into every dynamics batch
     label_temperature: float = 0.1  # of the softmax over negative code distances the labels are matched by
     # what picks a labelled transition's code: the pressed "action", or the "movement" class it asks for
     # (`studio.games`), for a game with more actions than codes (CoinRun's 15)
     label_target: str = "action"
     # the codebook
-    vq_warmup: int = 0  # stage-2 steps with the action vector passed on unquantised; then k-means codebook
+    vq_warmup: int = 0  # dynamics steps with the action vector passed on unquantised; then k-means codebook
     kmeans_iterations: int = 20  # of the k-means that starts the codebook after the warm-up
     recent_batches: int = 32  # batches of action vectors kept for the k-means and for dead-code resets
     usage_decay: float = 0.99  # of the running share of each code's use
@@ -115,12 +115,12 @@ class OptimConfig:
     dead_code_noise: float = 0.05  # the spread of a reset code around the action vector it is moved onto
     # bookkeeping
     log_every: int = 50  # steps between rows of log.csv
-    eval_every: int = 500  # stage-2 steps between exports judged on held-out episodes
+    eval_every: int = 500  # dynamics and decoder steps between exports judged on held-out episodes
     eval_episodes: int = 4  # held-out episodes each of those judges
     eval_starts: int = 400  # rollout start frames each of those judges
     checkpoint_every: int = 500
     background_frames: int = 2000  # training frames the median background is taken over
-    encode_batch: int = 256  # frames per batch when stage 2 encodes the whole training set once
+    encode_batch: int = 256  # frames per batch when the dynamics and decoder encode the whole training set once
     threads: int = 2
 
     def __post_init__(self):
@@ -150,7 +150,7 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class JepaConfig:
-    """Stage 1 of the "jepa" family (read only then): what the encoder predicts and how collapse is kept off."""
+    """The "jepa" family's first stage (read only then): what the encoder predicts and how collapse is kept off."""
 
     mask_share: float = 0.5  # tokens of a frame hidden from the encoder; their target latents are predicted
     mask_block: int = 2  # hidden tokens come in square blocks of this many tokens a side (V-JEPA's tubes)
@@ -159,7 +159,7 @@ class JepaConfig:
     predictor_width: int = 64
     predictor_blocks: int = 2
     # the target encoder is an exponential moving average of the encoder; its momentum grows linearly from
-    # `ema_start` to `ema_end` over stage 1, so the target moves less and less
+    # `ema_start` to `ema_end` over that stage, so the target moves less and less
     ema_start: float = 0.99
     ema_end: float = 0.999
     # VICReg-style guard (0: off, only the EMA and predictor asymmetry): every channel's standard deviation

@@ -28,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.games import atari, find_game
+from studio.bundle import VIDEOS_SOURCE
+from studio.games import Game, atari, find_game
 from studio.games.episodes import play_episode
 from studio.perturb import perturbed_views
-from studio.video import CLIP_SUFFIXES, read_clip, resize_frames
+from studio.video import resize_frames
 
 FRAME_SIZE = (64, 64)
 HELDOUT_OFFSET = 10_000  # held-out episodes start this far from the training ones (seeds, or levels)
@@ -100,7 +101,7 @@ class Frames:
 
 def generate_episodes(config: DataConfig, out_dir: Path) -> None:
     """Play `train_episodes + heldout_episodes` episodes and write them as shards under out_dir/{train,heldout}."""
-    game = find_game(config.game)
+    game = game_of(config)
     rng = np.random.default_rng(config.seed)
     view_rng = np.random.default_rng(config.seed + 1)  # apart, so the perturbations leave the gameplay as it was
     splits = (("train", config.train_episodes, 0), ("heldout", config.heldout_episodes, HELDOUT_OFFSET))
@@ -128,21 +129,6 @@ def generate_episodes(config: DataConfig, out_dir: Path) -> None:
     (out_dir / "data.json").write_text(json.dumps({**asdict(config), "action_names": action_names}, indent=2))
 
 
-def collect_videos(config: DataConfig, out_dir: Path) -> None:
-    """A folder of the user's clips as unlabelled episodes; every fifth clip, counted from the last, is held out."""
-    clips = sorted(p for p in Path(config.videos).iterdir() if p.suffix.lower() in CLIP_SUFFIXES)
-    if len(clips) < 2:
-        raise ValueError(f"{config.videos}: at least two clips are needed (one is held out)")
-    for index, path in enumerate(clips):
-        clip = read_clip(path, max_frames=100_000, size=FRAME_SIZE, resize="stretch", spread=False)
-        split = "heldout" if (len(clips) - 1 - index) % 5 == 0 else "train"  # the last clip, and every fifth before it
-        t = len(clip.frames)
-        episode = Episode(clip.frames, np.full(t, -1, np.int64), np.zeros((t, 0), np.uint8), path.stem)
-        (out_dir / split).mkdir(parents=True, exist_ok=True)
-        save_episode(episode, out_dir / split / f"{path.stem}.npz")
-    (out_dir / "data.json").write_text(json.dumps({**asdict(config), "action_names": []}, indent=2))
-
-
 def ensure_data(config: DataConfig, out_dir: Path) -> Path:
     """Generate the data set once; later runs with the same config reuse it."""
     marker = out_dir / "data.json"
@@ -153,6 +139,8 @@ def ensure_data(config: DataConfig, out_dir: Path) -> Path:
             return out_dir
         raise ValueError(f"{out_dir} holds data made with other settings; delete it or choose another data_dir")
     if config.videos:
+        from studio.train.videos import collect_videos  # it builds on this module's episodes
+
         collect_videos(config, out_dir)
     else:
         generate_episodes(config, out_dir)
@@ -174,16 +162,28 @@ def load_episodes(folder: Path) -> list[Episode]:
     return episodes
 
 
+def game_of(config: DataConfig) -> Game | None:
+    """The game the studio knows the data to be of; None for a folder of videos, whatever `game` says."""
+    return None if config.videos else find_game(config.game)
+
+
 def describe_data(config: DataConfig, data_dir: Path, train_lengths: list[int], heldout_lengths: list[int]) -> dict:
     """What a model was trained on (episodes of these many frames), for its bundle's card."""
     names = json.loads((Path(data_dir) / "data.json").read_text()).get("action_names", [])
-    game = None if config.videos else find_game(config.game)
-    return {
-        "source": "the user's own videos" if config.videos else config.game,
+    sizes = {
         "frames": int(sum(train_lengths)),
         "episodes": len(train_lengths),
         "heldout_episodes": len(heldout_lengths),
         "heldout_frames": int(sum(heldout_lengths)),
+    }
+    if config.videos:
+        from studio.train.videos import describe_folder  # it builds on this module's episodes
+
+        return {"source": VIDEOS_SOURCE, **sizes, **describe_folder(Path(data_dir)), "action_names": names}
+    game = find_game(config.game)
+    return {
+        "source": config.game,
+        **sizes,
         "policy": _policy_description(config),
         "frame_skip": game.FRAME_SKIP if game else atari.FRAME_SKIP,
         "sticky_actions": atari.STICKY_ACTIONS,  # Atari games are played without them; CoinRun has none
@@ -192,8 +192,6 @@ def describe_data(config: DataConfig, data_dir: Path, train_lengths: list[int], 
 
 
 def _policy_description(config: DataConfig) -> str:
-    if config.videos:
-        return "none: unlabelled videos"
     game = find_game(config.game)
     if game is None:
         return "uniformly random actions"

@@ -20,9 +20,8 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from studio.games import find_game
 from studio.train.config import ModelConfig, OptimConfig
-from studio.train.data import Frames
+from studio.train.data import Frames, game_of
 from studio.train.stage import Stage, pixels
 from studio.train.world_model import TrainableWorldModel, weighted_mse
 
@@ -126,7 +125,7 @@ class DynamicsStage(Stage):
         """[F] the class a labelled transition's code is picked by: its true action, or the movement class
         that action asks for (`optim.label_target`)."""
         if self.run.config.optim.label_target == "movement":
-            return find_game(self.run.config.data.game).movement_class(self.run.train.actions)
+            return game_of(self.run.config.data).movement_class(self.run.train.actions)
         return self.run.train.actions
 
     def _init_codebook(self, recent_actions) -> None:  # [M, Da]

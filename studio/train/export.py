@@ -1,7 +1,8 @@
 """Export a trained world model as a bundle: four ONNX graphs, checked, and the manifest of docs/architecture.md.
 
 Every graph gets a dynamic batch axis, passes `onnx.checker`'s full check, matches torch within
-`PARITY_TOLERANCE` on real frames, and is shown to be alive: its outputs change when its inputs do.
+`PARITY_TOLERANCE` on real frames, is shown to be alive (its outputs change when its inputs do), and uses only
+operators onnxruntime-web runs, so that the Play tab can run it in the visitor's browser.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ from studio.bundle import (
     write_manifest,
 )
 from studio.examples import EXAMPLES_DIR
-from studio.games import find_game
 from studio.latent_map import write_shipped_maps
 from studio.runtime import WorldModel
 from studio.train.config import TrainConfig, from_record
-from studio.train.data import describe_data, load_episodes
+from studio.train.data import describe_data, game_of, load_episodes
 from studio.train.export_rewrites import for_export
 from studio.train.recipes import find_recipe
+from studio.train.web_operators import operators_the_page_cannot_run
 from studio.train.world_model import TrainableWorldModel
 from studio.train.write_examples import write_examples
 
@@ -71,7 +72,7 @@ def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path) -> Path:
         trained_on=trained_on,
         training=training_record(config, state.get("stage"), state.get("seconds", 0.0), state.get("processes", 1)),
     )
-    write_examples(heldout, out_dir / EXAMPLES_DIR, trained_on["action_names"], find_game(config.data.game))
+    write_examples(heldout, out_dir / EXAMPLES_DIR, trained_on["action_names"], game_of(config.data))
     write_shipped_maps(WorldModel.load(out_dir, device="cpu", warm_up=False))
     return out_dir
 
@@ -129,6 +130,7 @@ def export_bundle(
         export_graph(module, inputs[role], path, role, config.name)
         if check:
             check_graph(module, inputs[role], path)
+            check_runs_in_the_page(path)
         paths[role] = path
     m = config.model
     manifest = Manifest(
@@ -198,6 +200,16 @@ def export_graph(
     onnx.helper.set_model_props(graph, {"bundle": name, "contract": f"world-model-bundle/{VERSION}", "role": role})
     onnx.save(graph, str(path))
     onnx.checker.check_model(str(path), full_check=True)
+
+
+def check_runs_in_the_page(path: Path) -> None:
+    """The graph uses only operators onnxruntime-web's WebAssembly backend runs (Play runs in the browser)."""
+    refused = operators_the_page_cannot_run(onnx.load(str(path)))
+    if refused:
+        raise ExportError(
+            f"{path.name}: onnxruntime-web, which plays the model in the visitor's browser, cannot run "
+            f"{', '.join(refused)}"
+        )
 
 
 def check_graph(module: torch.nn.Module, inputs: tuple, path: Path) -> None:

@@ -50,7 +50,7 @@ from studio.games import ACTION_COLUMN, ACTION_NAME_COLUMN
 from studio.labels import FRAME_COLUMN
 from studio.latent_map import write_shipped_maps
 from studio.runtime import WorldModel
-from studio.train.export import ExportError, check_graph, export_graph
+from studio.train.export import ExportError, check_graph, check_runs_in_the_page, export_graph
 from studio.train.write_examples import csv_cell
 from studio.video import write_mp4
 
@@ -123,6 +123,7 @@ def export_world_model(
         path = out_dir / f"{role}.onnx"
         export_graph(module, inputs[role], path, role, name, kind)
         check_graph(module, inputs[role], path)
+        check_runs_in_the_page(path)
         paths[role] = path
     n, d = latents[0].shape[1:]
     side = math.isqrt(n)

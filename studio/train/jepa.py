@@ -1,4 +1,5 @@
-"""Stage 1 of the "jepa" family: the encoder learns only by predicting latents, never pixels (as V-JEPA).
+"""The "jepa" family's first stage (`encoder_stages.JepaStage`): the encoder learns only by predicting latents,
+never pixels (as V-JEPA).
 
 A target encoder, the exponential moving average of the encoder, gives the latents to predict. Two tasks:
 - masked tokens: the encoder reads a frame whose pixels under square blocks of tokens are blanked; a small
@@ -43,7 +44,7 @@ class GridPredictor(nn.Module):
 
 
 class JepaObjective(nn.Module):
-    """The target encoder and the two latent predictors of stage 1 (kept in the checkpoint, never exported)."""
+    """The target encoder and the two latent predictors of the JEPA stage (kept in the checkpoint, never exported)."""
 
     FUTURE_CONTEXT = 2  # frames t-1 and t: enough to see which way things move
 

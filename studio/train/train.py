@@ -29,12 +29,11 @@ from tqdm import tqdm
 
 import studio.figures as judged
 from studio.evaluation import episodes_from_shards, evaluate
-from studio.games import find_game
 from studio.games.sprites import median_background
 from studio.rollout import DELTA_T_HORIZON
 from studio.runtime import WorldModel
 from studio.train.config import OptimConfig, TrainConfig
-from studio.train.data import Frames, describe_data, ensure_data, load_episodes
+from studio.train.data import Frames, describe_data, ensure_data, game_of, load_episodes
 from studio.train.export import CHECK_FRAMES, export_bundle, training_record
 from studio.train.recipes import find_recipe
 from studio.train.stage import Stage
@@ -90,7 +89,7 @@ class Trainer:
             ensure_data(config.data, self.data_dir)
         _barrier()
         self.train_episodes = load_episodes(self.data_dir / "train")
-        self.heldout_episodes = episodes_from_shards(self.data_dir / "heldout", find_game(config.data.game))
+        self.heldout_episodes = episodes_from_shards(self.data_dir / "heldout", game_of(config.data))
         self.train = Frames.of(self.train_episodes)
         self.model = TrainableWorldModel(config.model).to(self.device)
         self.stages: list[Stage] = [kind(self) for kind in find_recipe(config.model.family).stages]
@@ -159,7 +158,7 @@ class Trainer:
             model,
             self.heldout_episodes[: o.eval_episodes],
             max_starts=o.eval_starts,
-            game=find_game(self.config.data.game),
+            game=game_of(self.config.data),
             stability_steps=QUICK_STABILITY_STEPS,
         )
         return {figure.key: figures.get(figure) for figure in QUICK_FIGURES if figures.get(figure) is not None}

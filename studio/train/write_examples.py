@@ -20,11 +20,18 @@ CLIP_SECONDS = 10
 
 
 def write_examples(
-    episodes: list[Episode], out_dir: Path, action_names: list[str], game: Game | None, count: int = 3
+    episodes: list[Episode],
+    out_dir: Path,
+    action_names: list[str],
+    game: Game | None,
+    count: int = 3,
+    fps: float | None = None,
 ) -> list[Path]:
-    """Write `count` clips of about 10 s from different held-out episodes, and their labels."""
+    """Write `count` clips of about 10 s from different held-out episodes, and their labels where any is known.
+    `fps`: the transitions a second the episodes were read at (default: the game's, or Atari's)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    fps = game.NATIVE_FPS / game.FRAME_SKIP if game else NATIVE_FPS / FRAME_SKIP
+    if fps is None:
+        fps = game.NATIVE_FPS / game.FRAME_SKIP if game else NATIVE_FPS / FRAME_SKIP
     clip_frames = int(CLIP_SECONDS * fps)
     stem = game.TITLE.lower() if game else "clip"
     longest = sorted(episodes, key=lambda e: len(e.frames), reverse=True)[:count]
@@ -34,7 +41,8 @@ def write_examples(
         window = slice(start, start + clip_frames)
         frames = episode.frames[window].repeat(SCALE, axis=1).repeat(SCALE, axis=2)  # [T, 4H, 4W, 3]
         clip = write_mp4(frames, out_dir / f"{stem}_{index + 1}.mp4", fps=fps, crf=12)
-        write_labels(episode, window, clip.with_suffix(".csv"), action_names, game)
+        if game is not None or (episode.actions >= 0).any():  # a folder of videos has no labels at all
+            write_labels(episode, window, clip.with_suffix(".csv"), action_names, game)
         paths.append(clip)
     return paths
 

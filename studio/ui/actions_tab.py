@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 import numpy as np
 
@@ -18,10 +20,12 @@ from studio.plots import (
 )
 from studio.projection import Projection, ProjectionConfig
 from studio.ui.clip_tab import PREVIEW_HEIGHT
+from studio.ui.code_meanings import code_words, meanings_on_clip
 from studio.ui.labels_upload import offer_columns
-from studio.ui.picture_html import PICTURE_CSS, Picture, picture_grid, picture_rows
-from studio.ui.state import ClipState
-from studio.ui.tab import ClipEvents, Tab, Updates, unless_discarded
+from studio.ui.picture_html import LABEL_ABOVE_PICTURE, PICTURE_CSS, Picture, picture_grid, picture_rows
+from studio.ui.refusal import refusal
+from studio.ui.state import ClipState, Refusals
+from studio.ui.tab import Moment, PageEvents, Tab, Updates, unless_discarded
 
 ACTION_COLUMNS = ("action_name", "action")  # the label columns offered first for the ground truth
 ATLAS_HEIGHT = 192  # pixels: each outcome large enough to see the paddle move a pixel
@@ -29,9 +33,9 @@ EXEMPLAR_HEIGHT = 128  # pixels: four before/after pairs of every code in one ro
 
 
 class ActionsTab(Tab):
-    title, id, css = "Actions", "actions", PICTURE_CSS
+    title, id, css = "Actions", "actions", PICTURE_CSS + "\n#atlas-current" + LABEL_ABOVE_PICTURE
 
-    def build(self) -> None:
+    def build(self, events: PageEvents) -> None:
         clip = self.page.clip
         gr.Markdown("Analyze a clip on the **Clip** tab; this tab shows which action codes the model reads off it.")
         with gr.Row():
@@ -65,12 +69,16 @@ class ActionsTab(Tab):
             "each frame, e.g. `frame,action,action_name`. The shipped examples bring their own."
         )
         with gr.Row():
-            labels_file = gr.File(label="Labels CSV", file_types=[".csv"], type="filepath", scale=2)
+            self.labels_file = gr.File(
+                label="Labels CSV", file_types=[".csv"], type="filepath", scale=2, elem_id="actions-labels"
+            )
             self.column = gr.Dropdown([], label="True-action column", scale=1, allow_custom_value=True)
             compare = gr.Button("Compare codes with true actions", scale=1)
         self.agreement_text = gr.Markdown(elem_id="agreement")
         self.confusion_plot = gr.Plot(label="Code × true action", elem_id="confusion")
 
+        labels_file = self.labels_file
+        self.refusals = gr.State(None)  # this user's Refusals: why their last comparison of codes was refused
         labels_file.upload(
             lambda path: offer_columns(path, "True-action column", ACTION_COLUMNS),
             inputs=labels_file,
@@ -85,12 +93,23 @@ class ActionsTab(Tab):
             trigger_mode="always_last",
             show_progress="hidden",
         )
-        compare.click(
+        compared = compare.click(Refusals, outputs=self.refusals, api_name=False, show_progress="hidden").then(
             self.compare_codes,
-            inputs=[clip, labels_file, self.column],
+            inputs=[clip, labels_file, self.column, self.refusals],
             outputs=[self.agreement_text, self.confusion_plot, clip],
             api_name="ground_truth",
         )
+        # the reason in words, where the results would be: no bare error badges on them
+        compared.failure(
+            lambda refusals: {
+                self.agreement_text: f"⚠ **Not compared:** {Refusals.read(refusals, 'the labels could not be used')}",
+                self.confusion_plot: None,
+            },
+            inputs=self.refusals,
+            outputs=[self.agreement_text, self.confusion_plot],
+            api_name=False,
+        )
+        self.follow_clip(events)
 
     @property
     def shown(self) -> list:
@@ -108,11 +127,18 @@ class ActionsTab(Tab):
             self.confusion_plot,
         ]
 
-    def follow(self, events: ClipEvents) -> None:
+    def follow_clip(self, events: PageEvents) -> None:
         # the overview costs work: it follows the preview
-        events.previewed.then(self.show, inputs=self.page.clip, outputs=self.shown, api_name="actions")
-        for gone in events.gone:
-            gone.then(self.show, inputs=self.page.clip, outputs=self.shown, api_name=False)
+        clip = self.page.clip
+        events.follow(
+            Moment.PREVIEWED, lambda e: e.then(self.show, inputs=clip, outputs=self.shown, api_name="actions")
+        )
+        gone = [*self.shown, self.labels_file]
+        events.follow_gone(lambda e: e.then(self.forget, outputs=gone, api_name=False))
+
+    def forget(self) -> Updates:
+        """The clip's results go, and the labels file dropped for it."""
+        return {**self.show(None), self.column: gr.Dropdown([], value=None), self.labels_file: None}
 
     def show(self, state: ClipState | None) -> Updates:
         """After a new analysis: the overview, the atlas from frame 0, and the ground truth when labels came along."""
@@ -155,19 +181,30 @@ class ActionsTab(Tab):
             return {self.atlas_current: None, self.atlas_pictures: ""}
         t = int(np.clip(t, 0, len(state.analysis.frames) - 1))
         effects = action_effect_atlas(state.model, state.analysis.latents, t)
-        names = state.model.code_names()
+        meanings, names = meanings_on_clip(state.model, state.analysis, state.labels), state.model.code_names()
         pictures = [
-            Picture(image, f"{names[k]} · {100 * effects.change[k]:.1f}% change")
+            Picture(image, f"{code_words(k, names[k], meanings)} · {100 * effects.change[k]:.1f}% change from frame t")
             for k, image in enumerate(effects.highlighted)
         ]
+        said = (
+            "What each code does is not known for this bundle: drop labels with an action_name column below."
+            if meanings is None
+            else f"Under each outcome, what its code most often did, and how often, on {meanings.measured_on}."
+        )
         return {
             self.atlas_current: enlarged(effects.current, PREVIEW_HEIGHT),
-            self.atlas_pictures: picture_grid(pictures, ATLAS_HEIGHT),
+            self.atlas_pictures: f"<p>{html.escape(said)}</p>" + picture_grid(pictures, ATLAS_HEIGHT),
         }
 
-    def compare_codes(self, state: ClipState | None, path: str | None, name: str | None) -> Updates:
+    def compare_codes(
+        self, state: ClipState | None, path: str | None, name: str | None, refusals: Refusals | None = None
+    ) -> Updates:
+        with Refusals.noting(refusals):
+            return self._compare_codes(state, path, name)
+
+    def _compare_codes(self, state: ClipState | None, path: str | None, name: str | None) -> Updates:
         if state is None:
-            raise gr.Error("Analyze a clip on the Clip tab first.")
+            raise refusal("Analyze a clip on the Clip tab first.")
         try:
             if path:
                 state.labels = read_labels(path)
@@ -181,7 +218,7 @@ class ActionsTab(Tab):
             transitions = np.asarray(state.analysis.clip.indices)[:-1]  # the frame each transition leaves
             truth = state.labels.at(name, transitions, state.analysis.clip.source_frames)
         except LabelsError as err:
-            raise gr.Error(str(err)) from None
+            raise refusal(str(err)) from None
         result = agreement(state.analysis.actions.codes, truth, state.model.codebook_size)
         text = (
             f"On **{result.transitions} transitions**: NMI between codes and `{name}` **{result.nmi:.3f}**, "

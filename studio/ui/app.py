@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import gradio as gr
@@ -18,17 +19,21 @@ from studio.ui.model_tab import ModelTab, load_errors_markdown
 from studio.ui.play_tab import PlayTab
 from studio.ui.predict_tab import PredictTab
 from studio.ui.probe_tab import ProbeTab
-from studio.ui.state import BundleShelf, ClipState, discard_clip
-from studio.ui.tab import ClipEvents, Page, Tab
+from studio.ui.state import BundleShelf, discard_clip
+from studio.ui.tab import Moment, Page, PageEvents, Tab
 
 TABS: list[type[Tab]] = [ClipTab, ActionsTab, PredictTab, PlayTab, ProbeTab, CompareTab, ModelTab]  # page order
 TITLE = "World-model studio"
+# a figure drawn while its tab was hidden took Plotly's default 700 px: once a tab is shown, the window's resize
+# event makes Plotly fit every figure in it to its box again
+FIT_FIGURES = "() => requestAnimationFrame(() => requestAnimationFrame(() => dispatchEvent(new Event('resize'))))"
 MAX_UPLOAD_MB = int(os.environ.get("STUDIO_MAX_UPLOAD_MB", "500"))  # larger uploads are refused before they land
+BUNDLES_VARIABLE = "STUDIO_BUNDLES"  # more folders of bundles for app.py to serve, separated by os.pathsep
 CACHE_DIR = Path(os.environ.get("STUDIO_CACHE_DIR", Path.home() / ".cache" / "world-model-studio"))
 NO_BUNDLE_HELP = """
 ## No world model to open yet
 
-The studio opens the bundles in `{folder}/`, and there is none that loads. Train and export one:
+The studio opens the bundles in `{folders}`, and there is none that loads. Train and export one:
 
 ```
 make train            # or: studio train configs/breakout.json
@@ -45,37 +50,40 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as studio:
         gr.Markdown(f"# {TITLE}\nLook inside a world model learnt from gameplay video.")
         if not shelf.names:
-            gr.Markdown(NO_BUNDLE_HELP.format(folder=shelf.exported_dir.name))
+            gr.Markdown(NO_BUNDLE_HELP.format(folders=shelf.folder_names))
             gr.Markdown(load_errors_markdown(shelf))
             return studio
-        page = Page(
-            shelf, bundle=gr.State(shelf.default_name), clip=gr.State(None, delete_callback=discard_clip)
-        )  # its files go when the browser tab closes
-        tabs = [tab(page) for tab in TABS]
+        # the clip's files go when the browser tab closes
+        page = Page(shelf, bundle=gr.State(shelf.default_name), clip=gr.State(None, delete_callback=discard_clip))
+        events = PageEvents()
         notes = gr.Markdown(kind_markdown(shelf.get(shelf.default_name)), elem_id="model-kind")
+        events.follow(  # what kind of model the picked bundle is, above every tab
+            Moment.CLEARED,
+            lambda picked: picked.then(
+                lambda name: kind_markdown(shelf.get(name)), inputs=page.bundle, outputs=notes, api_name=False
+            ),
+        )
         with gr.Tabs():
-            for tab in tabs:
+            for tab in (tab(page) for tab in TABS):
                 with gr.Tab(tab.title, id=tab.id) as opened:
-                    tab.build()
+                    tab.build(events)
                 tab.opened(opened.select)
-        # switching bundles drops the clip state, and every tab its results, which belonged to the previous model
-        cleared = page.picked.then(_drop_clip, inputs=page.clip, outputs=page.clip, api_name=False)
-        page.picked.then(lambda name: kind_markdown(shelf.get(name)), inputs=page.bundle, outputs=notes, api_name=False)
-        events = ClipEvents(analyzed=page.analyzed, previewed=page.previewed, cleared=cleared, started=page.started)
-        for tab in tabs:
-            tab.follow(events)
+                opened.select(None, js=FIT_FIGURES, api_name=False)
+        events.connect()
     return studio
 
 
-def launch_studio(exported_dir: str | Path, device: str = "auto", **launch_options) -> None:
-    """Load the bundles and serve; host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT."""
+def launch_studio(bundle_dirs: Sequence[str | Path], device: str = "auto", **launch_options) -> None:
+    """Load the bundles of the folders (the first name wins where two hold a bundle of one name) and serve; host
+    and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     # numba (under UMAP) compiles on first use: cache the machine code, and use the threading layer
     # under which scikit-learn's PCA keeps its speed after a UMAP fit
     os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHE_DIR / "numba"))
     os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
     map_large_buffers()  # a long clip's buffers go back to the system as soon as they are freed
-    shelf = BundleShelf(Path(exported_dir), device=device, cache_dir=CACHE_DIR / "maps").load_all()
+    folders = tuple(Path(folder) for folder in bundle_dirs)
+    shelf = BundleShelf(folders, device=device, cache_dir=CACHE_DIR / "maps").load_all()
     studio = build_studio(shelf)
     load_plotly()  # before the page is served, where it costs nothing measurable; after, it slowed a first analyze
     studio.queue(default_concurrency_limit=2, max_size=32)
@@ -91,5 +99,6 @@ def launch_studio(exported_dir: str | Path, device: str = "auto", **launch_optio
     studio.block_thread()
 
 
-def _drop_clip(state: ClipState | None) -> None:
-    discard_clip(state)
+def bundle_dirs_from_environment() -> list[Path]:
+    """The folders STUDIO_BUNDLES names (bundle folders, or folders of bundles), in order."""
+    return [Path(part) for part in os.environ.get(BUNDLES_VARIABLE, "").split(os.pathsep) if part.strip()]

@@ -26,8 +26,10 @@ from studio.examples import distinct_files, example_clips
 from studio.montage import captioned, enlarged, side_by_side
 from studio.runtime import WorldModel
 from studio.screen import ScreenError, draw_box, parse_box
-from studio.ui.state import ClipState, discard_clip
-from studio.ui.tab import ClipEvents, Tab, Updates, unless_discarded
+from studio.ui.picture_html import LABEL_ABOVE_PICTURE
+from studio.ui.refusal import refusal
+from studio.ui.state import ClipState, Refusals, discard_clip
+from studio.ui.tab import Moment, PageEvents, Tab, Updates, unless_discarded
 from studio.video import CLIP_SUFFIXES, ClipError, write_mp4
 
 CLIP_TYPES = list(CLIP_SUFFIXES)
@@ -37,7 +39,8 @@ CLIP_CSS = (
     "#clip-preview video, #frame-image img, #frame-reconstruction img { image-rendering: pixelated; }\n"
     # compact, so that the map under it still fits a 720-pixel-high window when a clip is unfamiliar
     "#clip-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 4px 10px; }\n"
-    "#clip-banner p { font-size: 0.9em; line-height: 1.35; margin: 0; }"
+    "#clip-banner p { font-size: 0.9em; line-height: 1.35; margin: 0; }\n"
+    "#frame-image, #frame-reconstruction, #clip-screen" + LABEL_ABOVE_PICTURE
 )
 # a new analysis takes the previous clip's toasts off the page too (a refusal stays told under Analyze)
 DISMISS_TOASTS = "() => document.querySelectorAll('.toast-close').forEach((button) => button.click())"
@@ -82,10 +85,15 @@ class Refusal:
     file_at_fault: bool = True
 
 
-def stats_markdown(analysis: ClipAnalysis, bundle: str, reconstruction: Reconstruction | None = None) -> str:
+def stats_markdown(
+    analysis: ClipAnalysis, bundle: str, reconstruction: Reconstruction | None = None, drawn: bool = True
+) -> str:
+    """The analysis in a paragraph; `drawn` False for a model that draws no pixels (no reconstruction to judge)."""
     s = analysis.summary()
     timings = dict(analysis.timings)
-    if reconstruction is None:
+    if not drawn:
+        quality = "the nearest real frames of its frame bank stand in for a reconstruction (it draws no pixels)"
+    elif reconstruction is None:
         quality = "reconstructing the preview…"
     else:
         shown = len(reconstruction.indices)
@@ -124,16 +132,17 @@ def stats_markdown(analysis: ClipAnalysis, bundle: str, reconstruction: Reconstr
 def frame_caption(state: ClipState, t: int, frame_psnr: float) -> str:
     analysis = state.analysis
     code = int(analysis.actions.codes[t]) if t < len(analysis.actions.codes) else None
-    leaving = f"code **{code}** to the next frame" if code is not None else "last frame"
-    return f"Frame **{t}** · {frame_times(analysis)[t]:.2f} s · {leaving} · PSNR {frame_psnr:.1f} dB"
+    leaving = f"**{state.model.code_names()[code]}** to the next frame" if code is not None else "last frame"
+    quality = f" · PSNR {frame_psnr:.1f} dB" if state.model.has_decoder else " · beside it: the nearest real frame"
+    return f"Frame **{t}** · {frame_times(analysis)[t]:.2f} s · {leaving}{quality}"
 
 
 class ClipTab(Tab):
     title, id, css, head = "Clip", "clip", CLIP_CSS, MAP_CLICK_SCRIPT
 
-    def build(self) -> None:
+    def build(self, events: PageEvents) -> None:
         shelf, clip = self.page.shelf, self.page.clip
-        self.refusals: dict[str, Refusal] = {}  # browser session -> why its last clip was refused, until shown
+        self.refusals = gr.State(None)  # this user's Refusals: why their last clip was refused, until shown
         # the map first: at 1280×720 it is in view after Analyze, beside the frame it highlights
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
@@ -217,21 +226,37 @@ class ClipTab(Tab):
         # a new analysis first takes the previous clip off the page (every tab follows `started`), so that two
         # clips never show at once: not while the new one is read, nor after it is refused
         analyze.click(None, js=DISMISS_TOASTS, api_name=False)
-        self.page.started = analyze.click(
-            self.forget, inputs=clip, outputs=[*self.shown, clip], api_name=False, show_progress="hidden"
+        started = analyze.click(
+            self.forget,
+            inputs=clip,
+            outputs=[*self.shown, clip, self.refusals],
+            api_name=False,
+            show_progress="hidden",
         )
-        self.page.analyzed = self.page.started.then(
+        analyzed = started.then(
             self.analyze,
-            inputs=[clip, self.upload, self.stride, self.max_frames, self.page.bundle, *map_controls, self.crop],
+            inputs=[
+                clip,
+                self.upload,
+                self.stride,
+                self.max_frames,
+                self.page.bundle,
+                *map_controls,
+                self.crop,
+                self.refusals,
+            ],
             outputs=[*self.shown, clip],
             api_name="analyze",
             concurrency_id="model",
             show_progress_on=[self.preview, self.trajectory],
         )
-        self.page.analyzed.failure(
-            self.refused, inputs=self.upload, outputs=[self.upload, self.stats, self.trajectory], api_name=False
+        analyzed.failure(
+            self.refused,
+            inputs=[self.upload, self.refusals],
+            outputs=[self.upload, self.stats, self.trajectory],
+            api_name=False,
         )
-        self.page.previewed = self.page.analyzed.success(
+        previewed = analyzed.success(
             self.reconstruct_preview,
             inputs=[clip, *map_controls, self.frame_slider],
             outputs=[self.preview, self.stats, self.downloads, clip],
@@ -239,6 +264,10 @@ class ClipTab(Tab):
             concurrency_id="model",
             show_progress_on=self.preview,
         )
+        events.publish(Moment.STARTED, started)
+        events.publish(Moment.ANALYZED, analyzed)
+        events.publish(Moment.PREVIEWED, previewed)
+        events.follow(Moment.CLEARED, lambda e: e.then(self.clear, outputs=self.shown, api_name=False))
         for control in map_controls:
             control.change(
                 self.redraw, inputs=[clip, *map_controls, self.frame_slider], outputs=self.trajectory, api_name=False
@@ -276,9 +305,6 @@ class ClipTab(Tab):
             self.downloads,
         ]
 
-    def follow(self, events: ClipEvents) -> None:
-        events.cleared.then(self.clear, outputs=self.shown, api_name=False)
-
     def analyze(
         self,
         previous: ClipState | None,
@@ -290,7 +316,7 @@ class ClipTab(Tab):
         dims_label,
         color,
         crop_text,
-        request: gr.Request,
+        refusals: Refusals | None,
         progress=gr.Progress(),
     ) -> Updates:
         try:
@@ -302,15 +328,16 @@ class ClipTab(Tab):
         except (ClipError, BundleError, ScreenError) as err:
             # a box that does not fit the frame is the box's fault, not the file's: the file stays in the box
             box_at_fault = isinstance(err, ScreenError) or isinstance(err.__cause__, ScreenError)
-            self.refusals[request.session_hash] = Refusal(str(err), file_at_fault=not box_at_fault)
+            if refusals is not None:  # the page's (an API call has nothing to show it on)
+                refusals.leave(Refusal(str(err), file_at_fault=not box_at_fault))
             # Gradio 6 titles every error toast "Error": what failed opens the message instead
-            raise gr.Error(f"Clip not analyzed: {err}", duration=30) from None
+            raise refusal(f"Clip not analyzed: {err}", duration=30) from None
         discard_clip(previous)  # through the API, the new analysis replaces the old one here
         progress(0.8, desc=f"projecting ({method_label})")
         state = ClipState.open(self.page.shelf, bundle, path, analysis)
         return {
             self.preview: None,
-            self.stats: stats_markdown(analysis, bundle),
+            self.stats: stats_markdown(analysis, bundle, drawn=state.model.has_decoder),
             **_vouching_views(self, analysis),
             self.trajectory: _figure(state, method_label, dims_label, color, 0),
             self.frame_slider: gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame", visible=True),
@@ -322,11 +349,11 @@ class ClipTab(Tab):
     def forget(self, previous: ClipState | None) -> Updates:
         """A new analysis begins: the previous clip's results and files go."""
         discard_clip(previous)
-        return {**self.clear(), self.stats: "Reading the clip…", self.page.clip: None}
+        return {**self.clear(), self.stats: "Reading the clip…", self.page.clip: None, self.refusals: Refusals()}
 
-    def refused(self, path, request: gr.Request) -> Updates:
+    def refused(self, path, refusals: Refusals | None) -> Updates:
         """The clip was refused: the page says why, and the box no longer offers a file it could not read."""
-        refusal = self.refusals.pop(request.session_hash, Refusal(f"'{Path(path or '').name}' could not be read"))
+        refusal = Refusals.read(refusals, Refusal(f"'{Path(path or '').name}' could not be read"))
         return {
             self.upload: None if refusal.file_at_fault else gr.skip(),
             self.stats: f"⚠ **Not analyzed:** {refusal.reason}.\n\n{FIRST_STEP}",
@@ -338,7 +365,7 @@ class ClipTab(Tab):
     ) -> Updates:
         """After an analysis: decode the frames the preview shows, write it and the downloads."""
         if state is None:
-            raise gr.Error("Analyze a clip first.")
+            raise refusal("Analyze a clip first.")
         analysis = state.analysis
         shown = preview_indices(len(analysis.frames))
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
@@ -366,7 +393,7 @@ class ClipTab(Tab):
             state,
             {
                 self.preview: str(video),
-                self.stats: stats_markdown(analysis, state.bundle, state.reconstruction),
+                self.stats: stats_markdown(analysis, state.bundle, state.reconstruction, drawn=state.model.has_decoder),
                 self.downloads: _downloads(state, _figure(state, method_label, dims_label, color, t)),
                 self.page.clip: state,
             },
@@ -397,14 +424,14 @@ class ClipTab(Tab):
         progress=gr.Progress(),
     ) -> Updates:
         if state is None:
-            raise gr.Error("Analyze a clip first, then overlay a second one on its map.")
+            raise refusal("Analyze a clip first, then overlay a second one on its map.")
         if not path:
-            raise gr.Error("Upload the second clip first.")
+            raise refusal("Upload the second clip first.")
         report = lambda fraction, stage: progress(fraction * 0.8, desc=stage)  # noqa: E731
         try:
             state.set_overlay(Path(path).name, _analyze(state.model, path, stride_value, cap_value, report))
         except (ClipError, BundleError) as err:
-            raise gr.Error(f"Second clip not overlaid: {err}", duration=30) from None
+            raise refusal(f"Second clip not overlaid: {err}", duration=30) from None
         figure = _figure(state, method_label, dims_label, color, t)
         return {self.trajectory: figure, self.downloads: _downloads(state, figure), self.page.clip: state}
 

@@ -31,8 +31,9 @@ from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError, read_labels
 from studio.plots import clip_trajectory, code_usage_comparison_figure, trajectory_figure
 from studio.ui.clip_tab import DISMISS_TOASTS
-from studio.ui.state import BundleShelf, ClipState
-from studio.ui.tab import Tab, Updates
+from studio.ui.refusal import refusal
+from studio.ui.state import BundleShelf, ClipState, Refusals
+from studio.ui.tab import PageEvents, Tab, Updates
 from studio.video import CLIP_SUFFIXES, ClipError
 
 CLIP_TAB, UPLOAD, SAME = "clip tab", "upload", "same as A"  # the clip choices besides the shipped examples
@@ -52,6 +53,14 @@ COMPARE_CSS = (
     "#compare-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 4px 10px; }\n"
     "#compare-banner p { font-size: 0.9em; line-height: 1.35; margin: 0 0 4px 0; }"
 )
+
+
+@dataclass(frozen=True)
+class ComparisonMade:
+    """The comparison on a user's page: the folder of its files, and whether it read the Clip tab's clip."""
+
+    folder: str
+    read_clip_tab: bool
 
 
 @dataclass(frozen=True)
@@ -92,9 +101,9 @@ def default_sides(shelf: BundleShelf) -> tuple[str, str, str, str]:
 class CompareTab(Tab):
     title, id, css = "Compare", "compare", COMPARE_CSS
 
-    def build(self) -> None:
+    def build(self, events: PageEvents) -> None:
         shelf = self.page.shelf
-        self.refusals: dict[str, str] = {}  # browser session -> why its last comparison was refused, until shown
+        self.refusals = gr.State(None)  # this user's Refusals: why their last comparison was refused, until shown
         bundle_a, clip_a, bundle_b, clip_b = default_sides(shelf)
         with gr.Row():
             with gr.Column(scale=2, min_width=260):
@@ -116,7 +125,9 @@ class CompareTab(Tab):
         with gr.Accordion("Uploads: a clip or a labels CSV for A or B", open=False), gr.Row():
             self.file_a = gr.File(label="A: clip", file_types=list(CLIP_SUFFIXES), type="filepath", height=110)
             self.labels_a = gr.File(label="A: labels CSV", file_types=[".csv"], type="filepath", height=110)
-            self.file_b = gr.File(label="B: clip", file_types=list(CLIP_SUFFIXES), type="filepath", height=110)
+            self.file_b = gr.File(
+                label="B: clip", file_types=list(CLIP_SUFFIXES), type="filepath", height=110, elem_id="compare-file-b"
+            )
             self.labels_b = gr.File(label="B: labels CSV", file_types=[".csv"], type="filepath", height=110)
         self.status = gr.Markdown(FIRST_STEP, elem_id="compare-status")
         self.banner = gr.Markdown(elem_id="compare-banner")  # styled only when it says something (CSS)
@@ -145,21 +156,24 @@ class CompareTab(Tab):
             file_count="multiple",
             elem_id="compare-downloads",
         )
-        self.folder = gr.State(None, delete_callback=_delete_folder)  # this user's comparison files
+        self.made = gr.State(None, delete_callback=_delete_files)  # this user's ComparisonMade
 
         chosen = [self.bundle_a, self.clip_a, self.bundle_b, self.clip_b, self.start, self.steps]
         chosen += [self.file_a, self.labels_a, self.file_b, self.labels_b]
         run.click(None, js=DISMISS_TOASTS, api_name=False)  # a previous refusal's toast goes with it
-        started = run.click(self.clear, inputs=self.folder, outputs=[*self.shown, self.folder], api_name=False)
+        started = run.click(
+            self.clear, inputs=self.made, outputs=[*self.shown, self.made, self.refusals], api_name=False
+        )
         compared = started.then(
             self.compare,
-            inputs=[self.page.clip, *chosen],
-            outputs=[*self.shown, self.folder],
+            inputs=[self.page.clip, *chosen, self.refusals],
+            outputs=[*self.shown, self.made],
             api_name="compare",
             concurrency_id="model",
             show_progress_on=[self.summary],
         )
-        compared.failure(self.refused, outputs=[self.status, self.summary], api_name=False)
+        compared.failure(self.refused, inputs=self.refusals, outputs=[self.status, self.summary], api_name=False)
+        self.follow_clip(events)
 
     @property
     def shown(self) -> list:
@@ -177,14 +191,29 @@ class CompareTab(Tab):
             self.downloads,
         ]
 
-    def clear(self, folder: str | None) -> Updates:
-        """A new comparison begins: nothing of the previous one stays on the page, its files go."""
-        _delete_folder(folder)
-        texts = {self.status: "Comparing…", self.banner: "", self.summary: "", self.probe_text: ""}
-        return {**{component: None for component in self.shown}, **texts, self.folder: None}
+    def follow_clip(self, events: PageEvents) -> None:
+        # a comparison that read the Clip tab's clip goes when that clip does
+        outputs = [*self.shown, self.made]
+        events.follow_gone(lambda e: e.then(self.forget_clip_tab, inputs=self.made, outputs=outputs, api_name=False))
 
-    def refused(self, request: gr.Request) -> Updates:
-        reason = self.refusals.pop(request.session_hash, "the comparison could not be made")
+    def forget_clip_tab(self, made: ComparisonMade | None) -> Updates:
+        if made is None or not made.read_clip_tab:
+            return dict.fromkeys([*self.shown, self.made], gr.skip())
+        _delete_files(made)
+        return {
+            **dict.fromkeys(self.shown),
+            self.status: "The Clip tab's clip this comparison read has gone: press **Compare** to compare again.",
+            self.made: None,
+        }
+
+    def clear(self, made: ComparisonMade | None) -> Updates:
+        """A new comparison begins: nothing of the previous one stays on the page, its files go."""
+        _delete_files(made)
+        texts = {self.status: "Comparing…", self.banner: "", self.summary: "", self.probe_text: ""}
+        return {**dict.fromkeys(self.shown), **texts, self.made: None, self.refusals: Refusals()}
+
+    def refused(self, refusals: Refusals | None) -> Updates:
+        reason = Refusals.read(refusals, "the comparison could not be made")
         # the summary's error badge goes too: the reason is told in words
         return {self.status: f"⚠ **Not compared:** {reason}\n\n{FIRST_STEP}", self.summary: ""}
 
@@ -202,7 +231,7 @@ class CompareTab(Tab):
         labels_file_a: str | None,
         clip_file_b: str | None,
         labels_file_b: str | None,
-        request: gr.Request,
+        refusals: Refusals | None,
         progress=gr.Progress(),
     ) -> Updates:
         shelf = self.page.shelf
@@ -221,8 +250,9 @@ class CompareTab(Tab):
             progress(0.5, desc="rolling out, decoding and probing both sides")
             comparison = compare(side_a, side_b, shelf.maps, int(start or 0), int(steps or DEFAULT_STEPS))
         except CompareError as err:
-            self.refusals[request.session_hash] = str(err)
-            raise gr.Error(f"Not compared: {err}", duration=30) from None
+            if refusals is not None:  # the page's (an API call has nothing to show it on)
+                refusals.leave(str(err))
+            raise refusal(f"Not compared: {err}", duration=30) from None
         progress(0.9, desc="drawing and writing the downloads")
         folder = Path(tempfile.mkdtemp(prefix="studio-compare-"))
         maps = [_map_figure(figures, name) for figures, name in zip(comparison.sides, "AB")]
@@ -242,7 +272,7 @@ class CompareTab(Tab):
             self.probe_text: probe_markdown(comparison),
             self.probes: probe_rows(comparison),
             self.downloads: _downloads(comparison, folder, maps, usage, picture),
-            self.folder: str(folder),
+            self.made: ComparisonMade(str(folder), any(side.clip_tab is not None for side in (chosen_a, chosen_b))),
         }
 
 
@@ -445,6 +475,6 @@ def _downloads(comparison: Comparison, folder: Path, maps, usage, picture: np.nd
     return [str(path) for path in files]
 
 
-def _delete_folder(folder: str | None) -> None:
-    if folder:
-        shutil.rmtree(folder, ignore_errors=True)
+def _delete_files(made: ComparisonMade | None) -> None:
+    if made is not None:
+        shutil.rmtree(made.folder, ignore_errors=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.labels import Labels, LabelsError, ordered_columns, read_labels
+from studio.ui.refusal import refusal
 
 
 def read_uploaded_labels(path: str) -> Labels:
     try:
         return read_labels(path)
     except LabelsError as err:
-        raise gr.Error(str(err)) from None
+        raise refusal(str(err)) from None
 
 
 def offer_columns(path: str | None, label: str, first: tuple[str, ...] = ()) -> gr.Dropdown:

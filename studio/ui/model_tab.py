@@ -13,8 +13,8 @@ from studio.labels import LabelsError
 from studio.metrics import code_perplexity
 from studio.rollout import DELTA_T_HORIZON
 from studio.runtime import WorldModel
-from studio.ui.state import BundleShelf, ClipState
-from studio.ui.tab import Tab, Updates
+from studio.ui.state import BundleShelf, ClipState, discard_clip
+from studio.ui.tab import Moment, PageEvents, Tab, Updates
 
 REANCHORED = ", each prediction re-anchored through decoder and encoder"
 QUANTISED = ", each channel one of {} levels"
@@ -128,21 +128,24 @@ class ModelTab(Tab):
     title, id = "Model", "model"
     css = "#model-card td:nth-child(2) { overflow-wrap: normal; word-break: keep-all; }"  # a unit is never cut
 
-    def build(self) -> None:
-        """The picker sets the user's bundle, which every other tab reads; the page's `picked` is its event."""
+    def build(self, events: PageEvents) -> None:
+        """The picker sets the user's bundle, which every other tab reads; picking drops the clip state, and every
+        tab its results, which belonged to the previous model (the page's CLEARED moment)."""
         shelf = self.page.shelf
         picker = gr.Dropdown(
             choices=shelf.names,
             value=shelf.default_name,
             label="Bundle",
-            info=f"bundles in {shelf.exported_dir.name}/",
+            info=f"bundles in {shelf.folder_names}",
             elem_id="model-picker",
         )
         self.card = gr.Markdown(bundle_card(shelf.get(shelf.default_name)), elem_id="model-card")
         gr.Markdown(load_errors_markdown(shelf))
-        self.page.picked = picker.change(
+        picked = picker.change(
             self.pick, inputs=picker, outputs=[self.page.bundle, self.card], api_name="select_bundle"
         )
+        clip = self.page.clip
+        events.publish(Moment.CLEARED, picked.then(_drop_clip, inputs=clip, outputs=clip, api_name=False))
 
     def opened(self, select) -> None:
         # the analyzed clip's own figures join the card whenever the tab is opened
@@ -160,3 +163,7 @@ class ModelTab(Tab):
     def show_card(self, state: ClipState | None, name: str) -> str:
         model = self.page.shelf.get(name)
         return bundle_card(model, clip_figures(state) if state is not None and state.bundle == name else None)
+
+
+def _drop_clip(state: ClipState | None) -> None:
+    discard_clip(state)

@@ -22,6 +22,8 @@ PICTURE_CSS = """
 .pictures figcaption { font-size: 0.85rem; margin-top: 4px; line-height: 1.3; max-width: var(--caption-width); }
 .picture-rows h4 { margin: 14px 0 6px 0; font-size: 0.95rem; }
 """
+# a labelled gr.Image floats its label over the picture's top, where a game keeps its score: the picture goes below
+LABEL_ABOVE_PICTURE = " { padding-top: 34px !important; }"
 
 
 @dataclass(frozen=True)

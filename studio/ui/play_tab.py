@@ -8,26 +8,40 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 
-from studio.action_codes import CodeMeanings, agreement, code_meanings, shipped_code_meanings
+from studio.action_codes import CodeMeanings, shipped_code_meanings
 from studio.analysis import MAX_FRAME_CAP, analyze_clip
 from studio.examples import example_clips, example_labels
-from studio.labels import Labels, LabelsError
-from studio.play import RUN_FRAMES_PER_S, RUN_STEPS_PER_S, Game, run_period_s
+from studio.play import RUN_FRAMES_PER_S, RUN_STEPS_PER_S, ImaginedGame
 from studio.runtime import WorldModel
+from studio.ui.code_meanings import code_words, meanings_on_clip
+from studio.ui.page_play import (
+    BEGIN_JS,
+    END_JS,
+    HAND_OVER_JS,
+    IN_THE_PAGE,
+    ON_THE_SERVER,
+    PAGE_SCREEN,
+    PAGE_SCREEN_CSS,
+    PAGE_SCRIPT,
+    WHERE_CHOICES,
+    HandoverError,
+    PageFiles,
+    game_from_page,
+    page_start,
+)
 from studio.ui.picture_html import png_data_url
+from studio.ui.refusal import refusal
 from studio.ui.state import ClipState
-from studio.ui.tab import ClipEvents, Tab, Updates
+from studio.ui.tab import PageEvents, Tab, Updates
 
-SCREEN_HEIGHT = 384  # pixels: the decoded frame is shown large
+SCREEN_HEIGHT = 320  # pixels: the decoded frame is shown large, and whole below the Run box and status at 720 px
 SCREEN_CSS = (
     f"#play-screen img {{ image-rendering: pixelated; height: {SCREEN_HEIGHT}px; max-width: 100%; "
-    "object-fit: contain; display: block; margin: 0 auto; }"
+    "object-fit: contain; display: block; margin: 0 auto; }\n"
+    "#play-next { display: none !important; }"  # the Run loop's trigger: clicked by the page's script alone
 )
 KEYS = 9  # keys 1..9 press codes 0..8
 RUN_STATUS_PERIOD_S = 0.25  # Run mode refreshes the status line at most this often
-# Run mode steps the game on the server and streams each frame to the page as it is made: no request per step,
-# so the pace does not depend on the player's network round trip (`studio.play.run_period_s` sets the pace).
-ACTION_COLUMN = "action_name"
 # Steps run one at a time, in the order pressed, so that a player's presses never race on their game;
 # a step takes a few milliseconds, so one queue serves many players.
 ONE_STEP_AT_A_TIME = dict(concurrency_id="play", concurrency_limit=1)
@@ -50,6 +64,47 @@ document.addEventListener("keydown", (event) => {
 });
 </script>
 """
+# Run mode on the server: the page asks for the next frame only once it has drawn the last one, so one request is in
+# flight at a time and a page that falls behind slows its game rather than queueing frames; the frame is drawn into
+# the screen's picture here, without Gradio re-rendering anything, and nothing is sent when nothing changed.
+RUN_SCRIPT = """
+<script>
+window.studioRun = (() => {
+  const PERIOD_MS = 1000 / RUN_FRAMES_PER_S;  // studio.play caps the frames a second at this
+  let running = false;
+  let askedAt = 0;  // performance.now() of the request in flight
+  const ask = () => {
+    const next = document.getElementById("play-next");
+    if (!running || !next) { running = false; return; }
+    askedAt = performance.now();
+    next.click();
+  };
+  return {
+    toggle(on) {  // the Run box was ticked or unticked
+      if (on && !running) { running = true; ask(); } else if (!on) running = false;
+    },
+    drawn(frame) {  // the answer to a request: {running, src?, alt?}; src is absent when the frame did not change
+      if (!frame || !frame.running) { running = false; return; }
+      const picture = document.querySelector("#play-screen img");
+      if (frame.src && picture) { picture.src = frame.src; picture.alt = frame.alt; }
+      // the next request once the browser has painted this frame, and no sooner than the period allows
+      requestAnimationFrame(() => setTimeout(ask, Math.max(0, PERIOD_MS - (performance.now() - askedAt))));
+    },
+  };
+})();
+</script>
+""".replace("RUN_FRAMES_PER_S", str(RUN_FRAMES_PER_S))
+
+
+@dataclass
+class Player:
+    """One user's side of the Play tab, in their own `gr.State`: made by the first handler that needs it (opening
+    the tab, or Start), which hands it to Gradio as an output, then changed in place, so that a handler still
+    drawing a preview sees a game that Start began meanwhile."""
+
+    game: ImaginedGame | None = None
+    run_src: str = ""  # the frame Run mode last sent the page (a PNG data URL)
+    run_told_at: float = 0.0  # when Run mode last sent the status line
 
 
 @dataclass(frozen=True)
@@ -63,21 +118,22 @@ class StartClip:
 
 
 class PlayTab(Tab):
-    title, id, css, head = "Play", "play", SCREEN_CSS, KEYBOARD_SCRIPT
+    title, id, css = "Play", "play", SCREEN_CSS + PAGE_SCREEN_CSS
+    head = KEYBOARD_SCRIPT + RUN_SCRIPT + PAGE_SCRIPT
 
-    def build(self) -> None:
+    def build(self, events: PageEvents) -> None:
         shelf, clip, bundle = self.page.shelf, self.page.clip, self.page.bundle
         self.buttons_needed = max(shelf.get(name).codebook_size for name in shelf.names)
         self.examples: dict[str, StartClip | None] = {}  # bundle -> its first example clip, analyzed once
-        self.running: dict[str, object] = {}  # browser session -> the token of its Run-mode loop; popping it stops it
-        self.playing: set[str] = set()  # browser sessions with a game started: no start frame preview covers it
+        self.page_files = PageFiles()  # what a page that plays by itself fetches
+        self.page_files.serve(list(shelf.models.values()))
 
         gr.Markdown(
             "Play the world model: pick a start frame, then press an action code (buttons, or keys **1–9**; "
             "**Backspace** undoes). Every press predicts one step and decodes it. Without an analyzed clip, "
             "the game starts from the bundle's first example clip."
         )
-        self.game = gr.State(None)
+        self.player = gr.State(None)  # this user's Player
         with gr.Row(elem_id="play-pad"):
             with gr.Column(scale=1, min_width=300):
                 # opening the tab gives it the start clip's range; API calls meet this one
@@ -88,11 +144,12 @@ class PlayTab(Tab):
                 with gr.Row():
                     undo = gr.Button("Undo", elem_id="play-undo")
                     reset = gr.Button("Reset", elem_id="play-reset")
+                    next_frame = gr.Button("Next frame", elem_id="play-next")  # hidden (SCREEN_CSS)
                 # labelled from the start with what the default bundle ships about its codes
                 default = shelf.get(shelf.default_name)
                 shipped, names = shipped_code_meanings(default), default.code_names()
                 self.code_buttons = []
-                for first in range(0, self.buttons_needed, 2):  # two a row: the status stays in view at 720 px
+                for first in range(0, self.buttons_needed, 2):  # two a row
                     with gr.Row():
                         self.code_buttons += [
                             gr.Button(
@@ -105,16 +162,16 @@ class PlayTab(Tab):
                             for k in range(first, min(first + 2, self.buttons_needed))
                         ]
                 self.meanings_note = gr.Markdown(_meanings_note(shipped), elem_id="play-meanings")
+            with gr.Column(scale=2):
+                # above the screen: at 1280x720 the game, the Run box and the status line are seen together
                 self.run = gr.Checkbox(
                     False,
-                    label="Run: keep pressing the last code, as fast as the machine goes "
-                    f"(up to {RUN_STEPS_PER_S} steps/s, shared by all players running at once)",
+                    label="Run: keep pressing the last code (in this browser at the pace chosen under the frame; on "
+                    f"the server up to {RUN_STEPS_PER_S} steps/s, slower when the machine or the page cannot keep up)",
                     elem_id="play-run",
                 )
                 self.status = gr.Markdown(elem_id="play-status")
-            with gr.Column(scale=2):
-                # the frame travels inside the page's update (a data URL), not as a file the page fetches after it:
-                # a stream of frames would otherwise wait one network round trip per frame, and a far player see none
+                # the frame travels inside the page's update (a data URL), not as a file the page fetches after it
                 self.screen = gr.HTML(
                     label="The world model's frame",
                     show_label=True,
@@ -123,43 +180,69 @@ class PlayTab(Tab):
                     min_height=SCREEN_HEIGHT,
                     elem_id="play-screen",
                 )
+                # where the page draws its frames while it plays (the server's picture above is hidden meanwhile)
+                self.page_screen = gr.HTML(
+                    PAGE_SCREEN,
+                    label="The world model's frame, drawn in this browser",
+                    show_label=True,
+                    container=True,
+                    min_height=SCREEN_HEIGHT,
+                    elem_id="play-page-block",
+                )
+                self.where = gr.Radio(
+                    WHERE_CHOICES,
+                    value=IN_THE_PAGE,
+                    label="Where the game runs",
+                    info="In this browser, every step is computed on your machine; on the server, by the studio's.",
+                    elem_id="play-where",
+                )
         # what scripts exchange with /step and /undo: the code as a number, the frame as a PNG file
         code_box = gr.Number(0, precision=0, visible=False)
         self.frame_file = gr.Image(visible=False, format="png")
+        self.run_frame = gr.JSON(visible=False)  # Run mode's answer to the page's script (RUN_SCRIPT)
+        self.handoff = gr.JSON(visible=False)  # a game handed between the page and the server (page_play.py)
 
-        started = [
-            self.game,
-            self.screen,
-            self.status,
-            self.run,
-            self.start_frame,
-            self.meanings_note,
-            *self.code_buttons,
-        ]
+        player = self.player
+        started = [player, self.screen, self.status, self.run, self.start_frame, self.meanings_note, *self.code_buttons]
         # before Start: the frame a game would start from, as the start frame slider moves
         self.start_frame.release(
             self.show_start,
-            inputs=[clip, bundle, self.start_frame, self.game],
+            inputs=[clip, bundle, self.start_frame, player],
             outputs=[self.screen, self.status],
             api_name=False,
             show_progress="hidden",
         )
-        start.click(self.begin, inputs=[clip, bundle, self.start_frame], outputs=started, api_name="play_start")
-        reset.click(self.begin, inputs=[clip, bundle, self.start_frame], outputs=started, api_name=False)
+        for began in (
+            start.click(
+                self.begin, inputs=[clip, bundle, self.start_frame, player], outputs=started, api_name="play_start"
+            ),
+            reset.click(self.begin, inputs=[clip, bundle, self.start_frame, player], outputs=started, api_name=False),
+        ):
+            inputs = [self.where, player, bundle, self.start_frame]
+            self._to_the_page(began.then(self.hand_to_page, inputs=inputs, **self._handing))
+        # the switch: the page hands its game to the server (handOver), or the server its game to the page
+        self._to_the_page(
+            self.where.change(
+                self.switch,
+                inputs=[self.where, self.handoff, player, bundle],
+                js=HAND_OVER_JS,
+                **self._handing,
+            )
+        )
         for k, button in enumerate(self.code_buttons):
             button.click(
-                lambda game, name, k=k: self._shown(self.press(game, name, k)),
-                inputs=[self.game, bundle],
-                outputs=[self.game, self.screen, self.status],
+                lambda player, name, k=k: self._view(self.press(player, name, k)),
+                inputs=[player, bundle],
+                outputs=[self.screen, self.status],
                 api_name=False,
                 show_progress="hidden",
                 trigger_mode="always_last",
                 **ONE_STEP_AT_A_TIME,
             )
         undo.click(
-            lambda game: self._shown(take_back(game)),
-            inputs=self.game,
-            outputs=[self.game, self.screen, self.status],
+            lambda player: self._view(take_back(player)),
+            inputs=player,
+            outputs=[self.screen, self.status],
             api_name=False,
             show_progress="hidden",
             **ONE_STEP_AT_A_TIME,
@@ -167,56 +250,63 @@ class PlayTab(Tab):
         # endpoints for scripts alone: no trigger on the page
         gr.on(
             [],
-            lambda game, name, code: self._as_file(self.press(game, name, code)),
-            inputs=[self.game, bundle, code_box],
-            outputs=[self.game, self.frame_file, self.status],
+            lambda player, name, code: self._as_file(self.press(player, name, code)),
+            inputs=[player, bundle, code_box],
+            outputs=[self.frame_file, self.status],
             api_name="step",
             show_progress="hidden",
             **ONE_STEP_AT_A_TIME,
         )
         gr.on(
             [],
-            lambda game: self._as_file(take_back(game)),
-            inputs=self.game,
-            outputs=[self.game, self.frame_file, self.status],
+            lambda player: self._as_file(take_back(player)),
+            inputs=player,
+            outputs=[self.frame_file, self.status],
             api_name="undo",
             show_progress="hidden",
             **ONE_STEP_AT_A_TIME,
         )
-        # not one step at a time with the other players: the loop lasts as long as the box stays ticked. Scripts
-        # start it with /run true and stop it with /run false (same session)
-        self.run.change(
-            self.run_game,
-            inputs=[self.run, self.game, bundle],
-            outputs=[self.screen, self.status],
-            api_name="run",
+        # Run mode: ticking the box starts the page's loop, each turn of which asks /run_step for the next frame
+        self.run.change(None, inputs=self.run, js="(on) => { window.studioRun.toggle(on); }", api_name=False)
+        next_frame.click(
+            self.run_step,
+            inputs=[player, bundle, self.run],
+            outputs=[self.run_frame, self.status, self.run],
+            api_name="run_step",
             show_progress="hidden",
-            trigger_mode="multiple",
+            # beside the presses' queue, not in it: a key pressed never waits behind a turn of Run mode queued
+            # before it, only behind the one stepping its game (the game's lock)
+            concurrency_id="run",
             concurrency_limit=None,
+        ).then(None, inputs=self.run_frame, js="(frame) => { window.studioRun.drawn(frame); }", api_name=False)
+        shown = [self.screen, self.status, self.run]
+        events.follow_gone(
+            lambda e: e.then(self.clear, inputs=player, outputs=shown, api_name=False).then(
+                None, js=END_JS, api_name=False
+            )
         )
-
-    def follow(self, events: ClipEvents) -> None:
-        for gone in events.gone:
-            gone.then(self.clear, outputs=[self.game, self.screen, self.status, self.run], api_name=False)
 
     def opened(self, select) -> None:
         # opening the tab shows where a game would start, and the start clip's range and code meanings
         select(
             self.show_start_clip,
-            inputs=[self.page.clip, self.page.bundle, self.start_frame, self.game],
-            outputs=[self.screen, self.status, self.start_frame, self.meanings_note, *self.code_buttons],
+            inputs=[self.page.clip, self.page.bundle, self.start_frame, self.player],
+            outputs=[self.player, self.screen, self.status, self.start_frame, self.meanings_note, *self.code_buttons],
             api_name=False,
             show_progress="hidden",
         )
 
-    def show_start_clip(self, state: ClipState | None, name: str, t, game: Game | None, request: gr.Request) -> Updates:
+    def show_start_clip(self, state: ClipState | None, name: str, t, player: Player | None) -> Updates:
         """Before Start: the start clip's frame `t`, its range on the slider, the buttons' meanings."""
+        player = player or Player()
         model, clip = self.page.shelf.get(name), self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
-        preview = self.show_start(state, name, t, game, request)
-        if not preview:
-            return {}  # a game is on screen: leave it be
+        preview = self.show_start(state, name, t, player)
+        if player.game is not None:  # a game is on screen: leave it be
+            untouched = [self.start_frame, self.meanings_note, *self.code_buttons]
+            return {self.player: player, **preview, **dict.fromkeys(untouched, gr.skip())}
         return {
+            self.player: player,
             **preview,
             self.meanings_note: _meanings_note(clip.meanings),
             self.start_frame: gr.Slider(0, len(clip.latents) - 1, value=t, step=1),
@@ -226,14 +316,17 @@ class PlayTab(Tab):
             },
         }
 
-    def show_start(self, state: ClipState | None, name: str, t, game: Game | None, request: gr.Request) -> Updates:
-        if game is not None or request.session_hash in self.playing:
-            return {}
+    def show_start(self, state: ClipState | None, name: str, t, player: Player | None) -> Updates:
+        """The frame a game from `t` would show first; nothing while a game is on screen (also one that Start
+        began while this frame was being decoded)."""
+        untouched = {self.screen: gr.skip(), self.status: gr.skip()}
+        if _game(player) is not None:
+            return untouched
         clip = self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
-        frame = Game.start(self.page.shelf.get(name), clip.latents, t).frame  # what a game from t shows first
-        if request.session_hash in self.playing:  # Start was pressed meanwhile: its game is on screen
-            return {}
+        frame = ImaginedGame.start(self.page.shelf.get(name), clip.latents, t).frame
+        if _game(player) is not None:
+            return untouched
         return {
             self.screen: _picture(frame, f"frame {t} of {clip.name}, where a game would start"),
             self.status: f"Frame **{t}** of **{clip.name}**, decoded: press **Start** to play from it.",
@@ -241,26 +334,27 @@ class PlayTab(Tab):
 
     def start_clip(self, state: ClipState | None, name: str) -> StartClip:
         if state is not None and state.bundle == name:
-            return StartClip(state.name, state.analysis.latents, _meanings(state.model, state.analysis, state.labels))
+            return StartClip(
+                state.name, state.analysis.latents, meanings_on_clip(state.model, state.analysis, state.labels)
+            )
         if name not in self.examples:
             self.examples[name] = _example_start(self.page.shelf.get(name))
         if self.examples[name] is None:
-            raise gr.Error("Analyze a clip on the Clip tab first: this bundle ships no example to start from.")
+            raise refusal("Analyze a clip on the Clip tab first: this bundle ships no example to start from.")
         return self.examples[name]
 
-    def begin(self, state: ClipState | None, name: str, t, request: gr.Request) -> Updates:
-        self.running.pop(request.session_hash, None)
-        self.playing.add(request.session_hash)
+    def begin(self, state: ClipState | None, name: str, t, player: Player | None) -> Updates:
+        player = player or Player()
         model = self.page.shelf.get(name)
         clip = self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
-        game = Game.start(model, clip.latents, t)
+        player.game = game = ImaginedGame.start(model, clip.latents, t)
         buttons = {
             button: gr.Button(_button_label(k, model.code_names(), clip.meanings), visible=k < model.codebook_size)
             for k, button in enumerate(self.code_buttons)
         }
         return {
-            self.game: game,
+            self.player: player,
             self.screen: _screen(game),
             self.status: f"Started from frame **{t}** of **{clip.name}**. Press a code.",
             self.run: False,
@@ -269,87 +363,103 @@ class PlayTab(Tab):
             **buttons,
         }
 
-    def press(self, game: Game | None, name: str, code) -> Game:
-        if game is None:
-            raise gr.Error("Press Start first.")
+    def press(self, player: Player | None, name: str, code) -> ImaginedGame:
+        game = _started(player)
         model = self.page.shelf.get(name)
         try:
             game.step(model, int(code))
         except (ValueError, TypeError):
-            raise gr.Error(f"this model has action codes 0 to {model.codebook_size - 1}") from None
+            raise refusal(f"this model has action codes 0 to {model.codebook_size - 1}") from None
         return game
 
-    # Run mode: a loop on the server presses the last code again and again, streaming every frame, until the box is
-    # unticked, a new game starts or the bundle changes. The code buttons and keys still work while it runs (they
-    # change the code it presses); the game's own lock keeps the two from stepping at once.
-    def run_game(self, on: bool, game: Game | None, name: str, request: gr.Request):
-        key = request.session_hash
-        self.running.pop(key, None)  # a loop already running stops at its next step
-        if not on:
-            yield {self.screen: gr.skip(), self.status: gr.skip()}
-            return
-        if game is None:
-            yield {self.screen: gr.skip(), self.status: "Press Start first, then Run."}
-            return
-        token = self.running[key] = object()
-        model = self.page.shelf.get(name)
-        shown = told = 0.0  # when a frame and the status were last sent
+    def run_step(self, player: Player | None, name: str, on: bool) -> Updates:
+        """One turn of Run mode, asked for by the page once it has drawn the last frame: the game advances by the
+        steps due, and the page gets the frame only if it changed, the status a few times a second."""
+        game = _game(player)
+        if not on or game is None:
+            told = "Press **Start** first, then Run." if on else gr.skip()
+            return {self.run_frame: {"running": False}, self.status: told, self.run: False}
+        game.run(self.page.shelf.get(name))
+        src = png_data_url(game.frame)
+        answer = {"running": True}
+        if src != player.run_src:
+            player.run_src = src
+            answer |= {"src": src, "alt": f"the world model's frame after step {game.steps}"}
+        status, now = gr.skip(), time.monotonic()
+        if now - player.run_told_at >= RUN_STATUS_PERIOD_S:
+            player.run_told_at, status = now, _status(game)
+        return {self.run_frame: answer, self.status: status, self.run: gr.skip()}
+
+    @property
+    def _handing(self) -> dict:
+        outputs = [self.handoff, self.player, self.screen, self.status, self.where, self.run]
+        return dict(outputs=outputs, api_name=False, show_progress="hidden")
+
+    def _to_the_page(self, handed) -> None:
+        """After `handed`, the page begins the game the server handed it, if any."""
+        handed.then(None, inputs=self.handoff, js=BEGIN_JS, api_name=False)
+
+    def hand_to_page(self, where: str, player: Player | None, name: str, t) -> Updates:
+        """After Start or Reset: the page plays the game when the switch says so."""
+        if where != IN_THE_PAGE or _game(player) is None:
+            return {self.handoff: None}
+        return self._handed_to_page(player, name, f"frame {int(t or 0)}")
+
+    def switch(self, where: str, handoff: dict | None, player: Player | None, name: str) -> Updates:
+        """The switch moved: the game, if any, goes on where it now says."""
+        model, player = self.page.shelf.get(name), player or Player()
+        if where == ON_THE_SERVER:
+            if handoff is None:  # the page held no game: the server's, if any, is where it was
+                return {self.handoff: None}
+            try:
+                game = game_from_page(model, handoff)
+            except HandoverError as err:
+                raise gr.Error(f"The game could not move to the server: {err}.") from None
+            reason = str(handoff.get("reason") or "")[:300].replace("*", "").replace("<", "")
+            fallen = f" · this browser cannot play it ({reason}), so the server does" if reason else ""
+            player.game = game
+            return {self.handoff: None, self.player: player, **self._view(game), self.status: _status(game) + fallen}
+        if _game(player) is None:
+            return {self.handoff: None}
+        return self._handed_to_page(player, name, f"step {player.game.steps}")
+
+    def _handed_to_page(self, player: Player, name: str, description: str) -> Updates:
         try:
-            while self.running.get(key) is token:
-                began = time.perf_counter()
-                game.repeat(model)
-                if self.running.get(key) is not token:
-                    break  # stopped during the step: its frame must not cover a new game's
-                if began - shown >= 1 / RUN_FRAMES_PER_S:  # studio.play says why not every frame
-                    shown = began
-                    status = gr.skip()  # the status a few times a second: nobody reads it faster
-                    if began - told >= RUN_STATUS_PERIOD_S:
-                        told, status = began, _status(game)
-                    yield {self.screen: _screen(game), self.status: status}
-                time.sleep(max(0.0, run_period_s(len(self.running)) - (time.perf_counter() - began)))
-        finally:
-            if self.running.get(key) is token:
-                del self.running[key]
+            start = page_start(self.page_files, self.page.shelf.get(name), player.game, description)
+        except HandoverError as err:
+            return {self.handoff: None, self.where: ON_THE_SERVER, self.status: f"Playing on the server: {err}."}
+        return {self.handoff: start, self.run: False}  # the server's Run loop, if any, stops
 
-    def clear(self, request: gr.Request) -> Updates:
+    def clear(self, player: Player | None) -> Updates:
         """Another bundle was picked, or another clip analyzed: the game ends."""
-        self.running.pop(request.session_hash, None)
-        self.playing.discard(request.session_hash)
-        return {self.game: None, self.screen: None, self.status: "", self.run: False}
+        if player is not None:
+            player.game = None
+        return {self.screen: None, self.status: "", self.run: False}
 
-    def _view(self, game: Game) -> Updates:
+    def _view(self, game: ImaginedGame) -> Updates:
         """What the page shows of a game: its frame and its status."""
         return {self.screen: _screen(game), self.status: _status(game)}
 
-    def _shown(self, game: Game) -> Updates:
-        """The game, as the page's step and undo hand it back, and what the page shows of it."""
-        return {self.game: game, **self._view(game)}
-
-    def _as_file(self, game: Game) -> Updates:
+    def _as_file(self, game: ImaginedGame) -> Updates:
         """What a script gets: the frame [H, W, 3] uint8, which Gradio hands over as a PNG file."""
-        return {self.game: game, self.frame_file: game.frame, self.status: _status(game)}
+        return {self.frame_file: game.frame, self.status: _status(game)}
 
 
-def take_back(game: Game | None) -> Game:
-    if game is None:
-        raise gr.Error("Press Start first.")
+def take_back(player: Player | None) -> ImaginedGame:
+    game = _started(player)
     game.undo()
     return game
 
 
-def _meanings(model: WorldModel, analysis, labels: Labels | None) -> CodeMeanings | None:
-    """What the bundle measured each code to do, else what each most often meant on the clip's labels."""
-    shipped = shipped_code_meanings(model)
-    if shipped is not None or labels is None or ACTION_COLUMN not in labels.columns:
-        return shipped
-    try:
-        truth = labels.at(ACTION_COLUMN, np.asarray(analysis.clip.indices)[:-1], analysis.clip.source_frames)
-    except LabelsError:
-        return None
-    meanings = code_meanings(agreement(analysis.actions.codes, truth, model.codebook_size))
-    return CodeMeanings(
-        {code: (f"mostly {action}", share) for code, (action, share) in meanings.items()}, "this clip's labels"
-    )
+def _game(player: Player | None) -> ImaginedGame | None:
+    return None if player is None else player.game
+
+
+def _started(player: Player | None) -> ImaginedGame:
+    """The player's game, which a press needs."""
+    if _game(player) is None:
+        raise refusal("Press Start first.")
+    return player.game
 
 
 def _example_start(model: WorldModel) -> StartClip | None:
@@ -357,17 +467,15 @@ def _example_start(model: WorldModel) -> StartClip | None:
     if not clips:
         return None
     analysis = analyze_clip(model, clips[0])
-    return StartClip(clips[0].name, analysis.latents, _meanings(model, analysis, example_labels(model, clips[0].name)))
+    return StartClip(
+        clips[0].name, analysis.latents, meanings_on_clip(model, analysis, example_labels(model, clips[0].name))
+    )
 
 
 def _button_label(code: int, names: list[str], meanings: CodeMeanings | None) -> str:
     """'3 · code 2: moves the paddle left, 93%' (or a button model's 'RIGHT'); `names` by code (`code_names`)."""
     key = f"{code + 1} · " if code < KEYS else ""
-    name = names[code] if code < len(names) else f"code {code}"
-    if meanings is not None and code in meanings.meanings:
-        words, share = meanings.meanings[code]
-        return f"{key}{name}: {words}, {100 * share:.0f}%"
-    return f"{key}{name}"
+    return key + code_words(code, names[code] if code < len(names) else f"code {code}", meanings)
 
 
 def _meanings_note(meanings: CodeMeanings | None) -> str:
@@ -376,7 +484,7 @@ def _meanings_note(meanings: CodeMeanings | None) -> str:
     return f"Each button says what its code most often did, and how often, on {meanings.measured_on}."
 
 
-def _screen(game: Game) -> str:
+def _screen(game: ImaginedGame) -> str:
     return _picture(game.frame, f"the world model's frame after step {game.steps}")
 
 
@@ -386,7 +494,7 @@ def _picture(frame: np.ndarray, description: str) -> str:
     return f'<img src="{png_data_url(frame)}" alt="{description}">'
 
 
-def _status(game: Game) -> str:
+def _status(game: ImaginedGame) -> str:
     latency = game.latency_summary()
     timing = (
         f" · step latency **{latency[0]:.1f} ms** (model, median) → up to {latency[1]:.0f} frames/s" if latency else ""
@@ -400,4 +508,5 @@ def _status(game: Game) -> str:
         if left is None
         else f" · **left familiar ground at step {left}**: the frames since look unlike any the model knows"
     )
-    return f"**{game.steps} steps played** · last codes: {recent or '—'}{ground}{timing}{pace}"
+    played = f"{game.steps} step{'' if game.steps == 1 else 's'} played"
+    return f"**{played}** **on the server** · last codes: {recent or '—'}{ground}{timing}{pace}"

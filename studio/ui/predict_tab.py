@@ -26,9 +26,13 @@ from studio.rollout import (
     predict_branches,
 )
 from studio.ui.clip_tab import PREVIEW_HEIGHT
+from studio.ui.refusal import refusal
 from studio.ui.state import ClipState
-from studio.ui.tab import ClipEvents, Tab, Updates
+from studio.ui.tab import Moment, PageEvents, Tab, Updates, unless_discarded
 from studio.video import write_gif, write_mp4
+
+# Roll out sits at the foot of a long column of controls: the page shows the rollout it made, not the button
+SHOW_VIDEO = "() => document.getElementById('predict-video')?.scrollIntoView({ block: 'start', behavior: 'smooth' })"
 
 SOURCE_LABELS = (  # the choices of the Actions radio, in the order /rollout's README documents them
     "codes inferred from the clip",
@@ -62,7 +66,7 @@ def chosen_source(label: str, held, seed, typed, first, second, mix) -> ActionSo
 class PredictTab(Tab):
     title, id = "Predict", "predict"
 
-    def build(self) -> None:
+    def build(self, events: PageEvents) -> None:
         gr.Markdown(
             "Roll the predictor forward from a frame of the analyzed clip and decode what it imagines. "
             "The clip's own next frames are shown on the left for comparison."
@@ -88,7 +92,7 @@ class PredictTab(Tab):
                 mix = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Share of the way between the two codes")
                 branches = gr.Textbox("", label="Branches", lines=3, info=BRANCHES_HELP, elem_id="predict-branches")
                 run = gr.Button("Roll out", variant="primary", elem_id="predict-run")
-            with gr.Column(scale=2):
+            with gr.Column(scale=3):  # the rollout's panels side by side, each as wide as the page allows
                 # the picture names its panels: the label would cover the first one's name
                 self.video = gr.Video(
                     label="Clip | predicted branches",
@@ -105,17 +109,22 @@ class PredictTab(Tab):
         run.click(
             self.roll_out_branches,
             inputs=[self.page.clip, self.start, steps, source, code, seed, sequence, first, second, mix, branches],
-            outputs=[self.video, self.summary, self.psnr_plot, self.downloads, self.page.clip],
+            outputs=self.outputs,
             api_name="rollout",
             concurrency_id="model",
             show_progress_on=[self.video],
-        )
+        ).success(None, js=SHOW_VIDEO, api_name=False)
+        self.follow_clip(events)
 
-    def follow(self, events: ClipEvents) -> None:
-        shown = [self.start, self.video, self.summary, self.psnr_plot, self.downloads]
-        events.analyzed.success(self.show, inputs=self.page.clip, outputs=shown, api_name=False)
-        for gone in events.gone:
-            gone.then(self.show, inputs=self.page.clip, outputs=shown, api_name=False)
+    @property
+    def outputs(self) -> list:
+        """What a rollout updates, in the order of /rollout's return values."""
+        return [self.video, self.summary, self.psnr_plot, self.downloads, self.page.clip]
+
+    def follow_clip(self, events: PageEvents) -> None:
+        shown, clip = [self.start, self.video, self.summary, self.psnr_plot, self.downloads], self.page.clip
+        events.follow(Moment.ANALYZED, lambda e: e.success(self.show, inputs=clip, outputs=shown, api_name=False))
+        events.follow_gone(lambda e: e.then(self.show, inputs=clip, outputs=shown, api_name=False))
 
     def show(self, state: ClipState | None) -> Updates:
         """A new analysis (or bundle): the start slider spans the new clip, old results go."""
@@ -145,7 +154,7 @@ class PredictTab(Tab):
         progress=gr.Progress(),
     ) -> Updates:
         if state is None:
-            raise gr.Error("Analyze a clip on the Clip tab first.")
+            raise refusal("Analyze a clip on the Clip tab first.")
         model, analysis = state.model, state.analysis
         t = int(np.clip(t or 0, 0, len(analysis.frames) - 1))
         n = int(np.clip(n or 1, 1, MAX_STEPS))
@@ -153,7 +162,7 @@ class PredictTab(Tab):
             source = chosen_source(source_label, held, seed_value, typed, a, b, share)
             plan = plan_branches(model, source, extra or "", analysis.actions.codes, t, n)
         except ActionSequenceError as err:
-            raise gr.Error(str(err), title="The rollout was not run") from None
+            raise refusal(str(err), title="The rollout was not run") from None
         progress(0.2, desc=f"rolling {len(plan.labels)} branch(es) {n} steps forward")
         result = predict_branches(model, analysis.latents, analysis.frames, t, plan.vectors, plan.labels)
         if state.delta_t_psnr is None:  # it depends on the clip alone: measured once (a short clip has none)
@@ -163,23 +172,32 @@ class PredictTab(Tab):
         frames = branch_video_frames(result, PREVIEW_HEIGHT)  # [S, caption + s*H, (B+1)*s*W + gaps, 3]
         fps = min(analysis.clip.fps / analysis.clip.stride, 30.0) or 15.0
         stem = f"rollout_from_{t}"
-        mp4 = write_mp4(frames, state.out_dir / f"{stem}.mp4", fps=fps)
-        gif = write_gif(frames, state.out_dir / f"{stem}.gif", fps=fps)
-        npz = state.out_dir / f"{stem}_latents.npz"
-        np.savez_compressed(npz, latents=result.latents, actions=plan.vectors, start=t, labels=np.asarray(plan.labels))
+        try:
+            mp4 = write_mp4(frames, state.out_dir / f"{stem}.mp4", fps=fps)
+            gif = write_gif(frames, state.out_dir / f"{stem}.gif", fps=fps)
+            npz = state.out_dir / f"{stem}_latents.npz"
+            np.savez_compressed(
+                npz, latents=result.latents, actions=plan.vectors, start=t, labels=np.asarray(plan.labels)
+            )
+        except FileNotFoundError:
+            if not state.discarded:
+                raise
+            # a new analysis replaced the clip meanwhile, and its folder with it: this rollout is not shown
+            return unless_discarded(state, dict.fromkeys(self.outputs))
         names = [f"{b + 1}: {label}" for b, label in enumerate(plan.labels)]  # as the video's captions name them
         figure = rollout_psnr_figure(result.psnr, result.copy_psnr, names) if len(result.truth) else None
         reference = reference_of(model)
         departures = (
             None if reference is None else departure_steps(result.latents, reference.latents, reference.calibration)
         )
-        return {
+        shown = {
             self.video: str(mp4),
             self.summary: rollout_summary(result, state.delta_t_psnr, departures),
             self.psnr_plot: figure,
             self.downloads: [str(mp4), str(gif), str(npz)],
             self.page.clip: state,
         }
+        return unless_discarded(state, shown)
 
 
 def rollout_summary(result: Branches, delta: float | None, departures: list[int | None] | None = None) -> str:

@@ -9,8 +9,9 @@ from studio.labels import Labels, LabelsError, ordered_columns
 from studio.plots import probe_figure
 from studio.probe import KINDS, ProbeConfig, ProbeError, ProbeResult, Progress, probe, probe_all
 from studio.ui.labels_upload import offer_columns, read_uploaded_labels
-from studio.ui.state import ClipState
-from studio.ui.tab import ClipEvents, Tab, Updates
+from studio.ui.refusal import refusal
+from studio.ui.state import ClipState, Refusals
+from studio.ui.tab import Moment, PageEvents, Tab, Updates
 
 RANKING_HEADERS = ["column", "kind", "metric", "held-out score", "baseline's score", "baseline's errors removed"]
 LABELS_HELP = (
@@ -24,7 +25,7 @@ LABELS_HELP = (
 class ProbeTab(Tab):
     title, id = "Probe", "probe"
 
-    def build(self) -> None:
+    def build(self, events: PageEvents) -> None:
         clip = self.page.clip
         gr.Markdown(
             "What do the latents encode? A linear probe (ridge regression for numbers, a ridge classifier "
@@ -34,7 +35,9 @@ class ProbeTab(Tab):
         )
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
-                labels_file = gr.File(label="Labels CSV", file_types=[".csv"], type="filepath", elem_id="probe-labels")
+                self.labels_file = gr.File(
+                    label="Labels CSV", file_types=[".csv"], type="filepath", elem_id="probe-labels"
+                )
                 gr.Markdown(LABELS_HELP)
                 self.column = gr.Dropdown([], label="Column", allow_custom_value=True, elem_id="probe-column")
                 with gr.Row():
@@ -54,31 +57,40 @@ class ProbeTab(Tab):
                     elem_id="probe-ranking",
                 )
 
+        labels_file, refusals = self.labels_file, gr.State(None)  # this user's Refusals: why a probe was refused
         labels_file.upload(
             lambda path: offer_columns(path, "Column"), inputs=labels_file, outputs=self.column, api_name=False
         )
-        run.click(
-            self.probe_column,
-            inputs=[clip, labels_file, self.column, kind, folds],
-            outputs=[self.result_text, self.figure, clip],
-            api_name="probe",
-            concurrency_id="model",
-            show_progress_on=[self.figure],
-        )
-        run_all.click(
-            self.probe_every_column,
-            inputs=[clip, labels_file, folds],
-            outputs=[self.result_text, self.ranking, clip],
-            api_name="probe_all",
-            concurrency_id="model",
-            show_progress_on=[self.ranking],
-        )
+        for button, probing, inputs, shown, api_name in (
+            (run, self.probe_column, [clip, labels_file, self.column, kind, folds], self.figure, "probe"),
+            (run_all, self.probe_every_column, [clip, labels_file, folds], self.ranking, "probe_all"),
+        ):
+            probed = button.click(Refusals, outputs=refusals, api_name=False, show_progress="hidden").then(
+                probing,
+                inputs=[*inputs, refusals],
+                outputs=[self.result_text, shown, clip],
+                api_name=api_name,
+                concurrency_id="model",
+                show_progress_on=[shown],
+            )
+            # the reason in words, where the results would be: no bare error badges on them
+            probed.failure(
+                lambda refusals, shown=shown: {
+                    self.result_text: f"⚠ **Not probed:** {Refusals.read(refusals, 'the labels could not be used')}",
+                    shown: None,
+                },
+                inputs=refusals,
+                outputs=[self.result_text, shown],
+                api_name=False,
+            )
+        self.follow_clip(events)
 
-    def follow(self, events: ClipEvents) -> None:
-        shown = [self.column, self.result_text, self.figure, self.ranking]
-        events.analyzed.success(self.show, inputs=self.page.clip, outputs=shown, api_name=False)
-        for gone in events.gone:
-            gone.then(self.show, inputs=self.page.clip, outputs=shown, api_name=False)
+    def follow_clip(self, events: PageEvents) -> None:
+        shown, clip = [self.column, self.result_text, self.figure, self.ranking], self.page.clip
+        events.follow(Moment.ANALYZED, lambda e: e.success(self.show, inputs=clip, outputs=shown, api_name=False))
+        # the clip's results go, and the labels file dropped for it
+        forget = lambda: {**self.show(None), self.labels_file: None}  # noqa: E731
+        events.follow_gone(lambda e: e.then(forget, outputs=[*shown, self.labels_file], api_name=False))
 
     def show(self, state: ClipState | None) -> Updates:
         """A new analysis: offer the columns of the labels it came with, clear old results."""
@@ -92,8 +104,19 @@ class ProbeTab(Tab):
 
     # the parameters' names are the endpoints' (gradio_client takes them as keywords)
     def probe_column(
-        self, state: ClipState | None, path: str | None, name: str | None, kind_value: str, k, progress=gr.Progress()
+        self,
+        state: ClipState | None,
+        path: str | None,
+        name: str | None,
+        kind_value: str,
+        k,
+        refusals: Refusals | None = None,
+        progress=gr.Progress(),
     ) -> Updates:
+        with Refusals.noting(refusals):
+            return self._probe_column(state, path, name, kind_value, k, progress)
+
+    def _probe_column(self, state, path, name, kind_value, k, progress) -> Updates:
         labels = _labels(state, path)
         name = name or ordered_columns(labels.columns)[0]
         values = _values(state, labels, name)
@@ -106,7 +129,7 @@ class ProbeTab(Tab):
                 _reporting_to(progress),
             )
         except ProbeError as err:
-            raise gr.Error(str(err), title="The probe was not run") from None
+            raise refusal(str(err), title="The probe was not run") from None
         text = (
             f"**{name}** probed as a {result.kind} over {len(values)} frames, {int(k)} contiguous folds: "
             f"held-out {result.metric} **{result.score:.3f}** against **{result.baseline:.3f}** for the "
@@ -117,13 +140,19 @@ class ProbeTab(Tab):
         )
         return {self.result_text: text, self.figure: figure, self.page.clip: state}
 
-    def probe_every_column(self, state: ClipState | None, path: str | None, k, progress=gr.Progress()) -> Updates:
+    def probe_every_column(
+        self, state: ClipState | None, path: str | None, k, refusals: Refusals | None = None, progress=gr.Progress()
+    ) -> Updates:
+        with Refusals.noting(refusals):
+            return self._probe_every_column(state, path, k, progress)
+
+    def _probe_every_column(self, state, path, k, progress) -> Updates:
         labels = _labels(state, path)
         columns = {name: _values(state, labels, name) for name in labels.columns}
         try:
             result = probe_all(state.analysis.latents, columns, ProbeConfig(folds=int(k)), _reporting_to(progress))
         except ProbeError as err:
-            raise gr.Error(str(err), title="The probes were not run") from None
+            raise refusal(str(err), title="The probes were not run") from None
         rows = [
             [r.column, r.kind, r.metric, round(r.score, 3), round(r.baseline, 3), round(r.errors_removed, 3)]
             for r in result.results
@@ -141,22 +170,22 @@ class ProbeTab(Tab):
 
 def _labels(state: ClipState | None, path: str | None) -> Labels:
     if state is None:
-        raise gr.Error("Analyze a clip on the Clip tab first.")
+        raise refusal("Analyze a clip on the Clip tab first.")
     if path:
         state.labels = read_uploaded_labels(path)
     if state.labels is None:
-        raise gr.Error("Upload a labels CSV first (the shipped example clips bring their own).")
+        raise refusal("Upload a labels CSV first (the shipped example clips bring their own).")
     return state.labels
 
 
 def _values(state: ClipState, labels: Labels, name: str) -> np.ndarray:
     if name not in labels.columns:
-        raise gr.Error(f"the labels have no column '{name[:40]}'")
+        raise refusal(f"the labels have no column '{name[:40]}'")
     try:
         clip = state.analysis.clip
         return labels.at(name, np.asarray(clip.indices), clip.source_frames)  # [T], one per analyzed frame
     except LabelsError as err:
-        raise gr.Error(str(err)) from None
+        raise refusal(str(err)) from None
 
 
 def _reporting_to(progress: gr.Progress) -> Progress:

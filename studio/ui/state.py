@@ -1,8 +1,13 @@
-"""What the tabs share: the bundles found in `exported/`, each loaded once per process, and one user's clip.
+"""What the tabs share: the bundles found in `exported/` (and any other folders of bundles), each loaded once per
+process, and one user's clip.
 
 Models are read-only after loading and onnxruntime may run a graph from several threads at once, so one
 WorldModel per bundle serves every user; a user's own results live in a `ClipState`, held per browser tab in a
 `gr.State` that every tab reads.
+
+Per-user state lives in `gr.State` alone, never in a dict keyed by session on a shared object. Gradio deletes a
+closed tab's states (after its delete callbacks) only if a handler has set them as an output: a state that a
+handler changes in place starts as None, and the first handler that needs it makes it and returns it.
 """
 
 from __future__ import annotations
@@ -11,17 +16,21 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 
 from studio.analysis import ClipAnalysis, Reconstruction, analyze_clip, reconstruct
-from studio.bundle import BundleError, find_bundles
+from studio.bundle import MANIFEST_NAME, BundleError, find_bundles
 from studio.examples import example_clips, example_labels
 from studio.labels import Labels
 from studio.latent_map import SHIPPED_MAPS, LatentMaps
-from studio.plots import clip_trajectory, trajectory_figure
+from studio.plots import clip_trajectory, probe_figure, trajectory_figure
+from studio.probe import warm_up_probes
 from studio.projection import ProjectionCache, ProjectionConfig, warm_up_umap
 from studio.reference import reference_of
 from studio.runtime import WorldModel
@@ -34,9 +43,11 @@ WARM_UP_FRAMES = 16  # of a bundle's first example: one full batch through every
 
 @dataclass
 class BundleShelf:
-    """The bundles of one `exported/` folder: loaded models, and the error of each that failed to load."""
+    """The bundles of some folders (`exported/` first; each a folder of bundles, or a bundle itself): loaded models,
+    and the error of each that failed to load. A bundle is known by its folder's name; a second bundle of a name
+    already taken is refused."""
 
-    exported_dir: Path
+    folders: tuple[Path, ...]
     device: str = "auto"
     cache_dir: Path | None = None  # where fitted maps are kept between runs
     models: dict[str, WorldModel] = field(default_factory=dict)
@@ -47,7 +58,12 @@ class BundleShelf:
         self.maps = LatentMaps(ProjectionCache(self.cache_dir))
 
     def load_all(self) -> BundleShelf:
-        for folder in find_bundles(self.exported_dir):
+        for folder in (bundle for given in self.folders for bundle in bundles_in(given)):
+            if folder.name in self.models:
+                self.errors[f"{folder.name} in {folder.parent}"] = (
+                    f"a bundle named {folder.name} is already open from {self.models[folder.name].bundle.root.parent}"
+                )
+                continue
             try:
                 model = WorldModel.load(folder, device=self.device)
             except (BundleError, ValueError) as err:
@@ -60,9 +76,9 @@ class BundleShelf:
         """Do once, in the background, what a user's first analysis would otherwise pay for: read each
         bundle's maps (shipped, or fitted now), run the start of its first example through the pipeline
         (decord's first open, onnxruntime's first full batches, plotly's first figure, x264's first video),
-        and compile UMAP for bundles without examples (their map is fitted on the first clip they are
-        shown). scikit-learn is left to the first PCA map or probe (~1.5 s once): imported here, it held
-        the GIL against a first analysis arriving with the page."""
+        probe its latents as the Probe tab does, and compile UMAP for bundles without examples (their map is
+        fitted on the first clip they are shown). scikit-learn is left to the first PCA map: imported here, it
+        held the GIL against a first analysis arriving with the page."""
 
         def warm_up() -> None:
             began = time.perf_counter()
@@ -80,6 +96,8 @@ class BundleShelf:
                 reconstruction = reconstruct(model, analysis)
                 with tempfile.TemporaryDirectory() as folder:
                     write_mp4(reconstruction.frames[:8], Path(folder) / "warm-up.mp4", fps=8, preset="ultrafast")
+                for result in warm_up_probes(analysis.latents):
+                    probe_figure(result, "warm-up").to_json()
             if without_examples:
                 warm_up_umap()
             print(f"{WARM_UP_DONE} in {time.perf_counter() - began:.1f} s", flush=True)
@@ -87,6 +105,11 @@ class BundleShelf:
         thread = threading.Thread(target=warm_up, name="studio-warm-up", daemon=True)
         thread.start()
         return thread
+
+    @property
+    def folder_names(self) -> str:
+        """The folders the bundles are read from, as the page names them: 'exported/, mine/'."""
+        return ", ".join(f"{folder.name}/" for folder in self.folders)
 
     @property
     def names(self) -> list[str]:
@@ -104,6 +127,11 @@ class BundleShelf:
         if name not in self.models:
             raise BundleError("no such bundle: pick one from the Model tab")
         return self.models[name]
+
+
+def bundles_in(folder: Path) -> list[Path]:
+    """The bundle `folder` is, or the bundles directly inside it."""
+    return [folder] if (folder / MANIFEST_NAME).is_file() else find_bundles(folder)
 
 
 @dataclass
@@ -186,6 +214,36 @@ class ClipState:
         title = f"{method.upper()} of the frame latents · {self.bundle}"
         cloud = self.coordinates(method, dims, which="reference")
         return trajectory_figure(trajectories, color_by=color_by, highlight=highlight, title=title, cloud=cloud)
+
+
+@dataclass
+class Refusals:
+    """Why one user's last request was refused, kept in their own `gr.State` until the page says so: a handler that
+    refuses raises `gr.Error`, which sets none of its outputs, so it leaves the reason here, in place, for the
+    handler that shows it. The page's first step of the request puts a fresh one in the state (see the module's
+    note on per-user state)."""
+
+    reason: object = None
+
+    def leave(self, reason: object) -> None:
+        self.reason = reason
+
+    @staticmethod
+    @contextmanager
+    def noting(refusals: Refusals | None) -> Iterator[None]:
+        """Leave the message of a `gr.Error` raised inside in `refusals` (when the page made one), and raise it on."""
+        try:
+            yield
+        except gr.Error as err:
+            if refusals is not None:
+                refusals.leave(err.message)
+            raise
+
+    @staticmethod
+    def read(refusals: Refusals | None, otherwise: object) -> object:
+        """The reason left in `refusals` since the request began, or `otherwise`."""
+        reason = None if refusals is None else refusals.reason
+        return otherwise if reason is None else reason
 
 
 def discard_clip(state: ClipState | None) -> None:

@@ -1,12 +1,16 @@
-"""What every tab of the studio is: a `Tab` built on the `Page` the tabs share, following the clip's events.
+"""What every tab of the studio is: a `Tab` built on the `Page` the tabs share, wired to the others through the
+`PageEvents` given to its `build`.
 
-Adding a tab is a `Tab` subclass in a file of its own and one line in `studio.ui.app.TABS`.
+Adding a tab is a `Tab` subclass in a file of its own and one line in `studio.ui.app.TABS`, whether it publishes
+moments, follows them, or neither.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, ClassVar
 
 import gradio as gr
@@ -18,41 +22,63 @@ from studio.ui.state import BundleShelf, ClipState
 Updates = dict[Component, Any]  # what an event handler returns: the new value (or gr.update) of each component
 
 
-@dataclass
+@dataclass(frozen=True)
 class Page:
-    """What every tab is built on: the bundles, the per-user state the tabs share, and the events that the tabs
-    which cause them publish as they are built (the Clip tab's start of an analysis, the analysis and its
-    preview, the Model tab's pick)."""
+    """What every tab is built on: the bundles, and the per-user state the tabs share."""
 
     shelf: BundleShelf
     bundle: gr.State  # the name of the picked bundle
     clip: gr.State  # the user's ClipState, None until a clip is analyzed (and again after another bundle is picked)
-    started: Dependency | None = None
-    analyzed: Dependency | None = None
-    previewed: Dependency | None = None
-    picked: Dependency | None = None
 
 
-@dataclass(frozen=True)
-class ClipEvents:
-    """The moments a tab may update itself for the user's clip."""
+class Moment(Enum):
+    """The moments of the page that more than one tab cares about, each caused by one tab."""
 
+    # Analyze pressed: the previous clip's state is gone, so that no tab shows it beside the new clip (or beside
+    # a clip that is then refused)
+    STARTED = "started"
     # Analyze itself: tabs whose update costs nothing follow it, before the user can start work in them that a
     # later update would wipe
-    analyzed: Dependency
+    ANALYZED = "analyzed"
     # the preview step that follows Analyze: costlier updates follow it, so that on 2 cores the preview the user
     # is waiting for does not share them with work for a tab not in view
-    previewed: Dependency
+    PREVIEWED = "previewed"
     # another bundle was picked: the clip state is gone, and every result made with the previous model with it
-    cleared: Dependency
-    # a new analysis begins: the clip state is gone too, so that no tab shows the previous clip beside the new one
-    # (or beside a clip that is then refused)
-    started: Dependency
+    CLEARED = "cleared"
 
-    @property
-    def gone(self) -> tuple[Dependency, Dependency]:
-        """Both moments the clip's results stop applying: a tab showing them clears itself after each."""
-        return self.cleared, self.started
+
+GONE = (Moment.CLEARED, Moment.STARTED)  # the moments a clip's results stop applying: a tab showing them clears itself
+Hook = Callable[[Dependency], object]  # attaches a tab's update to an event, e.g. `lambda event: event.then(...)`
+
+
+class PageEvents:
+    """The page's shared events, wired in the open: made before the tabs and given to each tab's `build`. The tab
+    that causes a moment publishes its Gradio event; a tab that updates itself at a moment follows it; `connect`
+    attaches every follower once all the tabs are built, whichever tab comes first on the page."""
+
+    def __init__(self) -> None:
+        self.published: dict[Moment, Dependency] = {}
+        self.followers: list[tuple[Moment, Hook]] = []
+
+    def publish(self, moment: Moment, event: Dependency) -> None:
+        if moment in self.published:
+            raise ValueError(f"two tabs publish the moment '{moment.value}'")
+        self.published[moment] = event
+
+    def follow(self, moment: Moment, hook: Hook) -> None:
+        self.followers.append((moment, hook))
+
+    def follow_gone(self, hook: Hook) -> None:
+        """Follow both moments the clip's results stop applying."""
+        for moment in GONE:
+            self.follow(moment, hook)
+
+    def connect(self) -> None:
+        unpublished = sorted({moment.value for moment, _ in self.followers} - {m.value for m in self.published})
+        if unpublished:
+            raise ValueError(f"tabs follow moments that no tab publishes: {', '.join(unpublished)}")
+        for moment, hook in self.followers:
+            hook(self.published[moment])
 
 
 class Tab(ABC):
@@ -68,11 +94,9 @@ class Tab(ABC):
         self.page = page
 
     @abstractmethod
-    def build(self) -> None:
-        """Lay out the tab's components and declare its events and endpoints."""
-
-    def follow(self, events: ClipEvents) -> None:  # noqa: B027 (optional hook, not abstract)
-        """Hook the tab's updates onto the clip's events; a tab that shows nothing of the clip leaves this be."""
+    def build(self, events: PageEvents) -> None:
+        """Lay out the tab's components and declare its events and endpoints; publish the moments the tab causes
+        and follow those it updates itself at."""
 
     def opened(self, select) -> None:  # noqa: B027 (optional hook, not abstract)
         """Hook work onto `select`, the event of the user opening the tab; most tabs have none."""

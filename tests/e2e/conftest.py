@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from pages import SIGNAL_TIMEOUT_MS
 from studio_server import CHROMIUM, CHROMIUM_ARGS, start_studio, stop, wait_for_warm_up
 
 
@@ -34,6 +35,6 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(SIGNAL_TIMEOUT_MS)
     yield page
     context.close()

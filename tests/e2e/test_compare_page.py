@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from pages import open_studio
+from pages import SIGNAL_TIMEOUT_MS, open_studio
 from studio_server import start_studio, stop, wait_for_warm_up
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,7 @@ def two_games(tmp_path_factory, tiny_bundle) -> Iterator[str]:
 
 def test_a_person_compares_two_bundles_on_one_clip(browser, two_games):
     page = browser.new_context(viewport=WINDOW).new_page()
-    page.set_default_timeout(120_000)
+    page.set_default_timeout(SIGNAL_TIMEOUT_MS)
     open_studio(page, two_games)
     page.get_by_role("tab", name="Compare").click()
     status = page.locator("#compare-status")

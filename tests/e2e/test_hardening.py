@@ -15,7 +15,7 @@ from gradio_client import Client, handle_file
 from benchmarks.server import RawClient, process_memory_mb
 from clips import moving_square_frames
 from file_input import choose_file
-from pages import open_studio
+from pages import SIGNAL_TIMEOUT_MS, open_studio
 from studio.video import write_mp4
 from studio_server import start_studio, stop, wait_for_warm_up
 
@@ -53,7 +53,7 @@ def clip_of(frames: int, folder: Path, name: str) -> Path:
 def test_files_outside_the_app_are_not_served(studio, path):
     url, _, _ = studio
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(f"{url}gradio_api/file={path}", timeout=10)
+        urllib.request.urlopen(f"{url}gradio_api/file={path}", timeout=SIGNAL_TIMEOUT_MS / 1000)
     assert refused.value.code in (403, 404)
 
 
@@ -65,7 +65,8 @@ def test_an_upload_over_the_size_limit_is_refused_with_a_message(studio, tmp_pat
     with pytest.raises(Exception, match="exceeds the maximum file size of 2097152 bytes"):
         Client(url, verbose=False).predict(handle_file(str(big)), 1, 100, "PCA", "2D", "time", api_name="/analyze")
     # and the server refuses a client that sends it anyway, before the file lands
-    sent = httpx.post(f"{url}gradio_api/upload", files={"files": ("huge.mp4", big.read_bytes())}, timeout=60)
+    upload = {"files": ("huge.mp4", big.read_bytes())}
+    sent = httpx.post(f"{url}gradio_api/upload", files=upload, timeout=SIGNAL_TIMEOUT_MS / 1000)
     assert sent.status_code == 413 and "exceeded maximum allowed size of 2097152 bytes" in sent.text
     assert process.poll() is None
 
@@ -89,7 +90,7 @@ def test_two_browser_sessions_never_see_each_others_results(studio, browser, tmp
     for frames, name in ((14, "first.mp4"), (22, "second.mp4")):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(SIGNAL_TIMEOUT_MS)
         open_studio(page, url)
         choose_file(page, "clip-upload", clip_of(frames, tmp_path, name))
         pages.append(page)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from file_input import choose_file
-from pages import open_studio
+from pages import SIGNAL_TIMEOUT_MS, open_studio
 from studio_server import start_studio, stop, wait_for_warm_up
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ def shipped_studio(tmp_path_factory) -> Iterator[str]:
 
 def test_a_newcomer_analyzes_an_example_and_reads_every_view(browser, shipped_studio, tmp_path):
     page = browser.new_context(viewport=WINDOW).new_page()
-    page.set_default_timeout(120_000)
+    page.set_default_timeout(SIGNAL_TIMEOUT_MS)
     open_studio(page, shipped_studio)
     stats, slider = page.locator("#clip-stats"), page.locator("#frame-slider")
     assert "Start here" in stats.inner_text() and not slider.is_visible()  # what to do first; no 0–19999 slider
@@ -97,7 +97,7 @@ def test_a_newcomer_analyzes_an_example_and_reads_every_view(browser, shipped_st
     page.locator("#play-start").click()
     page.locator("#play-status").get_by_text("Started from frame", exact=False).wait_for()
     page.locator("body").press("4")
-    page.locator("#play-status").get_by_text("1 steps played", exact=False).wait_for()
+    page.locator("#play-status").get_by_text("1 step played", exact=False).wait_for()
 
     # Probe: the example's own labels are offered; one probe gives a held-out score beside its baseline
     page.get_by_role("tab", name="Probe").click()

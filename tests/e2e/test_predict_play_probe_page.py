@@ -66,6 +66,7 @@ def test_browser_rolls_out_plays_and_probes(page, studio_url, clip, labels):
     assert "steps from frame" in summary.inner_text()
 
     page.get_by_role("tab", name="Play").click()
+    page.locator("#play-where").get_by_label("On the server").check()  # tests/e2e/test_play_in_browser.py: the page
     page.locator("#play-start").click()
     status = page.locator("#play-status")
     status.get_by_text("Started from frame", exact=False).wait_for()
@@ -74,7 +75,7 @@ def test_browser_rolls_out_plays_and_probes(page, studio_url, clip, labels):
             page.locator(f"#play-code-{press % 4}").click()
         else:
             page.locator("body").press(str(press % 4 + 1))
-        status.get_by_text(f"{press} steps played", exact=False).wait_for()
+        status.get_by_text(f"{press} step{'' if press == 1 else 's'} played", exact=False).wait_for()
     assert "step latency" in status.inner_text()
     page.locator("body").press("Backspace")
     status.get_by_text("9 steps played", exact=False).wait_for()

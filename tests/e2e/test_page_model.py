@@ -1,0 +1,65 @@
+"""The page's model steps as the server's does: the shipped bundles' predictor and decoder run in headless
+Chromium by play.js on onnxruntime-web, compared with onnxruntime on the server, step by step and free-running."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.page_model import PAGE_STEPS_JS, PageFilesServer, server_steps
+from studio.analysis import analyze_clip
+from studio.examples import example_clips
+from studio.familiarity import nearest_distances
+from studio.play import ImaginedGame
+from studio.reference import reference_of
+from studio.runtime import WorldModel
+
+pytestmark = pytest.mark.slow
+EXPORTED = Path(__file__).resolve().parents[2] / "exported"
+BUNDLES = [name for name in ("breakout", "breakout-jepa", "coinrun") if (EXPORTED / name).is_dir()]
+STEPS = 30
+# Measured on the three shipped bundles over 30 steps: the predicted latents are identical (the predictor rounds
+# them to the latent levels), and a decoded pixel differs by at most one level of 255 (float rounding in the
+# decoder); the free-running rollouts stay identical since the latents do.
+LATENT_TOLERANCE = 1e-5
+PIXEL_TOLERANCE = 1  # of 255
+DISTANCE_TOLERANCE = 1e-4  # relative: float32 sums in another order
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, WorldModel]:
+    return {name: WorldModel.load(EXPORTED / name, device="cpu") for name in BUNDLES}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, models):
+    server = PageFilesServer(tmp_path_factory.mktemp("page") / "root", list(models.values()))
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_the_page_steps_the_shipped_bundles_as_the_server_does(page, models, served, name):
+    model = models[name]
+    latents = analyze_clip(model, example_clips(model)[0], max_frames=8).latents  # [8, N, D]
+    game = ImaginedGame.start(model, latents, len(latents) - 1)
+    start = served.start(model, game)
+    codes = [int(c) for c in np.random.default_rng(0).integers(0, model.codebook_size, STEPS)]
+    contexts, want_latents, want_frames = server_steps(model, game, codes)  # [S, N, D], [S, H, W, 3]
+
+    page.goto(served.url)
+    got = page.evaluate(
+        PAGE_STEPS_JS,
+        {"src": served.script, "start": start, "contexts": [c.ravel().tolist() for c in contexts], "codes": codes},
+    )
+    for run in ("forced", "free"):
+        page_latents = np.asarray(got[run]["latents"], np.float32).reshape(want_latents.shape)
+        page_frames = np.asarray(got[run]["frames"], np.int16).reshape(*want_frames.shape[:3], 4)[..., :3]
+        assert np.abs(page_latents - want_latents).max() <= LATENT_TOLERANCE, run
+        assert np.abs(page_frames - want_frames).max() <= PIXEL_TOLERANCE, run
+    reference = reference_of(model)
+    want_distances = nearest_distances(want_latents, reference.latents)  # [S]
+    assert np.allclose(got["distances"], want_distances, rtol=DISTANCE_TOLERANCE)  # familiarity, judged alike
+    assert want_frames.std() > 0  # real pictures (the JEPA bundle's predictor copies its last frame: all alike)
