@@ -71,7 +71,7 @@ class PatchTransformerConfig:
     heads: int = 3
     dim_head: int = 32
     context: int = 4  # frames the predictor sees
-    steps: int = 300
+    steps: int = 1000
     batch_size: int = 8
     lr: float = 3e-4
     button_dropout: float = 0.5
