@@ -76,7 +76,7 @@ class PageFiles:
 
     def serve(self, models: list[WorldModel]) -> None:
         """Let Gradio serve the page's script, onnxruntime-web, the bundles' graphs and the reference latents."""
-        graphs = [model.bundle.graph_paths[role] for model in models for role in PAGE_GRAPHS]
+        graphs = [model.bundle.graph_paths[role] for model in models for role in PAGE_GRAPHS if role in model.sessions]
         gr.set_static_paths([STATIC_DIR, self.folder, *graphs])
 
     def graph(self, model: WorldModel, role: str) -> PageFile:
@@ -104,6 +104,8 @@ def page_start(files: PageFiles, model: WorldModel, game: ImaginedGame, descript
     and where the graphs and reference latents are."""
     if model.manifest.predictor.reanchor:
         raise HandoverError("this bundle re-anchors every step through its encoder, which the page does not run")
+    if not model.has_decoder:
+        raise HandoverError("this model draws no pixels: the server shows the nearest real frame of each step")
     reference, ref = reference_of(model), files.reference(model)
     native = model.manifest.reference.native if model.manifest.reference else None
     return {
