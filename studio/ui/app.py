@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from studio.memory import map_large_buffers
 from studio.model_kind import kind_markdown
@@ -14,6 +15,7 @@ from studio.plots import load_plotly
 from studio.ui import gradio_cache
 from studio.ui.actions_tab import ActionsTab
 from studio.ui.clip_tab import ClipTab
+from studio.ui.isolation import CrossOriginIsolation
 from studio.ui.compare_tab import CompareTab
 from studio.ui.model_tab import ModelTab, load_errors_markdown
 from studio.ui.play_tab import PlayTab
@@ -93,6 +95,7 @@ def launch_studio(bundle_dirs: Sequence[str | Path], device: str = "auto", **lau
         head="".join(tab.head for tab in TABS),
         max_file_size=f"{MAX_UPLOAD_MB}mb",
         prevent_thread_lock=True,
+        app_kwargs={"middleware": [Middleware(CrossOriginIsolation)]},  # threads for the game played in the page
         **launch_options,
     )
     shelf.warm_up_in_background()  # once the page is served: warming up before would hold the GIL against it

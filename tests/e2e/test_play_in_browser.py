@@ -37,6 +37,9 @@ def test_play_runs_in_the_page_and_switches_to_the_server(page, studio_url, clip
     status.get_by_text("in this browser", exact=False).first.wait_for()
     page.locator("#play-canvas").wait_for()
     assert not page.locator("#play-screen").is_visible()  # the server's picture gives way to the page's
+    # the page is cross-origin isolated, so the model steps on as many threads as play.js allows
+    threads = min(4, page.evaluate("navigator.hardwareConcurrency"))
+    assert page.evaluate("crossOriginIsolated")
     frames = {page.evaluate(CANVAS)}
 
     joined = []  # the page's requests to run something on the server
@@ -51,6 +54,7 @@ def test_play_runs_in_the_page_and_switches_to_the_server(page, studio_url, clip
         frames.add(page.evaluate(CANVAS))
     assert len(frames) > 1  # the canvas changed
     assert "step time" in status.inner_text()
+    assert f"(WebAssembly, {threads} thread{'s' if threads > 1 else ''})" in status.inner_text()
     page.locator("body").press("Backspace")
     status.get_by_text("5 steps played", exact=False).wait_for()
 

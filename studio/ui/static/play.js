@@ -19,6 +19,7 @@ const LATENCY_WINDOW = 50; // steps over which the step time is summarised
 const IDLE_MS = 2000; // a pause this long ends a run of steps: the pace is not measured across it
 const STATUS_PERIOD_MS = 250; // Run mode rewrites the status line at most this often
 const RECENT_CODES = 12; // codes the status line lists
+const MAX_THREADS = 4; // a step of a few-MB model gains little from more (benchmarks/RESULTS.md, play in the browser)
 
 let ort = null; // the onnxruntime-web module, imported on the first game
 const sessions = new Map(); // sha256 -> onnxruntime-web InferenceSession
@@ -41,9 +42,9 @@ async function loadRuntime() {
       throw new Unable(`onnxruntime-web did not load in this browser (${error.message})`);
     }
     ort.env.wasm.wasmPaths = ORT_FILES;
-    // threads need a cross-origin-isolated page, which Gradio does not serve; one thread leaves the browser's
-    // other cores to drawing and to the page itself
-    ort.env.wasm.numThreads = 1;
+    // threads share memory, which only a cross-origin-isolated page may (studio/ui/isolation.py sends the
+    // headers; a page framed by another site is not isolated): there the model steps on up to MAX_THREADS
+    ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(MAX_THREADS, navigator.hardwareConcurrency || 1) : 1;
   }
   return ort;
 }
@@ -350,6 +351,11 @@ function showServerStatus(shown) {
   if (line && shown) line.hidden = true;
 }
 
+function threadsWord() {
+  const threads = ort ? ort.env.wasm.numThreads : 1;
+  return threads === 1 ? "1 thread" : `${threads} threads`;
+}
+
 function statusLine() {
   const latency = game.medianLatency();
   const timing = latency
@@ -363,7 +369,7 @@ function statusLine() {
   const ground = left === null
     ? " · on familiar ground"
     : ` · <strong>left familiar ground at step ${left}</strong>: the frames since look unlike any the model knows`;
-  return `<p><strong>${game.steps} step${game.steps === 1 ? "" : "s"} played</strong> <strong>in this browser</strong> (WebAssembly) · `
+  return `<p><strong>${game.steps} step${game.steps === 1 ? "" : "s"} played</strong> <strong>in this browser</strong> (WebAssembly, ${threadsWord()}) · `
     + `last codes: ${recent}${ground}${timing}${pace}</p>`;
 }
 
@@ -415,6 +421,15 @@ async function perform(work) {
   }
 }
 
+// `callback` as a task of its own, at once: after the page has drawn what is due, without a timer's clamp
+const taskChannel = new MessageChannel();
+const dueTasks = [];
+taskChannel.port1.onmessage = () => dueTasks.shift()();
+function nextTask(callback) {
+  dueTasks.push(callback);
+  taskChannel.port2.postMessage(null);
+}
+
 // Run mode: press the last code again at the chosen pace. A step starts once the one before it has landed and its
 // time has come (at once, when steps are slower than the pace); its frame shows at the screen's next refresh. A
 // timer paces it rather than requestAnimationFrame, which would hold every step until a refresh. A hidden tab's
@@ -426,7 +441,11 @@ function runLoop() {
     if (game !== playing || !playing.running || playing.loop !== loop) return;
     const began = performance.now();
     await act((g) => g.step(g.codes.length ? g.codes[g.codes.length - 1] : 0));
-    setTimeout(tick, Math.max(0, began + 1000 / runPace() - performance.now()));
+    const wait = began + 1000 / runPace() - performance.now();
+    // late already, a step follows at once: a chain of zero timers would be held 4 ms each by the browser (a
+    // hidden tab keeps its timers, which the browser slows)
+    if (wait > 0 || document.hidden) setTimeout(tick, Math.max(0, wait));
+    else nextTask(tick);
   };
   tick();
 }
