@@ -15,8 +15,8 @@ from studio.plots import load_plotly
 from studio.ui import gradio_cache
 from studio.ui.actions_tab import ActionsTab
 from studio.ui.clip_tab import ClipTab
-from studio.ui.isolation import CrossOriginIsolation
 from studio.ui.compare_tab import CompareTab
+from studio.ui.isolation import CrossOriginIsolation
 from studio.ui.model_tab import ModelTab, load_errors_markdown
 from studio.ui.play_tab import PlayTab
 from studio.ui.predict_tab import PredictTab
