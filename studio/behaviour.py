@@ -72,20 +72,32 @@ def consistency_summary(per_code: dict, names: tuple[str, str, str]) -> dict:
 
 
 def rollout_frame_check(
-    model: WorldModel, game: Game | None, contexts: np.ndarray, steps: int, hold: int, rng: np.random.Generator
-) -> dict:
+    model: WorldModel,
+    game: Game | None,
+    contexts: np.ndarray,
+    steps: int,
+    hold: int,
+    rng: np.random.Generator,
+    backgrounds: np.ndarray | None = None,
+) -> tuple[dict, dict[str, float]]:
     """Roll contexts [S, C, N, D] forward `steps` steps under random codes, each held `hold` steps, and run
     the game's frame check on every decoded frame (with a game) and the familiarity check (when the bundle has
-    a reference)."""
+    a reference). -> those figures, and the share of each of the game's sprite checks over the rollouts, each
+    run judged against the background of the clip it started from (`backgrounds` [S, 3, H, W]; {} without)."""
     codes = np.repeat(rng.integers(0, model.codebook_size, size=(len(contexts), -(-steps // hold))), hold, axis=1)
     reference = reference_of(model)
     passes = np.zeros((len(contexts), steps), bool)
     familiar = np.zeros((len(contexts), steps), bool)
+    judges_sprites = game is not None and backgrounds is not None
+    drawn = []  # each step's decoded frames [S, H, W, 3], kept while sprites are judged
     context = np.asarray(contexts, np.float32)
     for step in range(steps):
         latents = model.next_latents(context, model.action_vectors(codes[:, step]))  # [S, N, D]
         if game is not None:
-            passes[:, step] = game.frame_check(to_uint8_frames(model.decode(latents)))
+            frames = to_uint8_frames(model.decode(latents))  # [S, H, W, 3]
+            passes[:, step] = game.frame_check(frames)
+            if judges_sprites:
+                drawn.append(frames)
         if reference is not None:
             scores = familiarity(nearest_distances(latents, reference.latents), reference.calibration)  # [S]
             familiar[:, step] = scores >= 0
@@ -97,7 +109,13 @@ def rollout_frame_check(
     if reference is not None:
         figures["familiar_rate"] = float(familiar.mean())
         figures["first_unfamiliar_step"] = _first_false(familiar)
-    return figures
+    sprites: dict[str, list[np.ndarray]] = {}
+    if drawn:
+        runs = np.stack(drawn, axis=1)  # [S, steps, H, W, 3]
+        for run, background in zip(runs, backgrounds):
+            for check, judged in game.sprite_checks(run, background).items():
+                sprites.setdefault(check, []).append(judged)
+    return figures, {check: float(np.concatenate(parts).mean()) for check, parts in sprites.items()}
 
 
 def _first_false(rows: np.ndarray) -> list[int | None]:

@@ -23,6 +23,7 @@ from studio.video import RESIZE_MODES
 
 FORMAT = "world-model-bundle"
 VERSION = 3  # 3: action.kind, an optional actions graph and decoder; 2: the actions graph reads latent frames
+VERSION_3_ACTION_KEYS = ("kind", "names", "encoding")  # action fields version 3 added (with `frame_bank`)
 READABLE_VERSIONS = (2, 3)  # a version-2 manifest is a version-3 one of kind latent_codes with every graph
 MANIFEST_NAME = "manifest.json"
 GRAPH_ROLES = ("encoder", "actions", "predictor", "decoder")  # in this order wherever a bundle lists them
@@ -207,7 +208,14 @@ class Manifest:
         return dataclasses.replace(self, graphs=graphs)
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """As `manifest.json` holds it: a version-2 manifest keeps version 2's keys (its action is latent codes
+        and it has every graph), so a studio that reads only version 2 still reads it once rewritten."""
+        raw = dataclasses.asdict(self)
+        if self.version == 2:
+            for key in VERSION_3_ACTION_KEYS:
+                del raw["action"][key]
+            del raw["frame_bank"]
+        return raw
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ Figures, on held-out episodes or clips:
   between true action and the player's motion;
 - teacher-forced PSNR at t=16 and t=32 (the rollout under the inferred codes) beside the copy baseline;
 - for a game the studio knows (`studio.behaviour`): code consistency per code, and the share of frames of
-  1,000-step rollouts (random codes held 10 steps, 10 starts) that pass the game's frame check;
+  1,000-step rollouts (random codes held 10 steps, 10 starts) that pass the game's frame check; for a game
+  that judges its moving sprites (`Game.sprite_checks`: Breakout's ball and paddle), their share on the real
+  frames and over the same rollouts, and the tracked sprite kept at step `horizon` under the inferred codes;
 - tolerance, where the episodes carry their source frames: reconstruction against the clean frame of the
   source frames cut, upscaled and re-encoded (`studio.perturb.TOLERANCE_FORMS`), with no screen detection.
 """
@@ -44,7 +46,7 @@ from studio.perturb import TOLERANCE_FORMS
 from studio.probe import ProbeConfig, probe_all
 from studio.reference import reference_of
 from studio.rollout import DELTA_T_HORIZON
-from studio.runtime import WorldModel
+from studio.runtime import WorldModel, to_uint8_frames
 from studio.video import read_clip, resize_frames
 
 BACKGROUND_SAMPLES = 200  # frames of each episode the median background is taken over
@@ -110,7 +112,9 @@ def evaluate(
     recon, recon_sprite, codes, truths, motions = [], [], [], [], []
     short = ShortRollouts(horizon)
     long = {f"{kind}_{t}": [] for kind in ("model", "copy") for t in LONG_HORIZONS}
-    real_checks, contexts, context_frames, latents = [], [], [], []
+    real_checks, contexts, context_frames, context_backgrounds, latents = [], [], [], [], []
+    real_sprites: dict[str, list[np.ndarray]] = {}  # the game's sprite checks on the real frames
+    kept = []  # the game's tracked sprite kept `horizon` steps ahead, per start (NaN: the truth shows none)
     starts_per_episode = max(1, max_starts // len(episodes))
     for episode in episodes:
         x = model.as_model_frames(episode.frames)  # [T, 3, H, W]
@@ -135,11 +139,16 @@ def evaluate(
         long_starts = starts[starts < len(x) - max(LONG_HORIZONS)][: max(1, LONG_STARTS // len(episodes))]
         if pixels and len(long_starts):
             _long_rollout_figures(model, z, x, decoded, inferred.codes, long_starts, long)
+        own_background = median_background([episode.frames], BACKGROUND_SAMPLES)  # [3, H, W]: sprites judged on it
         if pixels and game is not None:
             real_checks.append(game.frame_check(episode.frames))
+            for check, judged in game.sprite_checks(episode.frames, own_background).items():
+                real_sprites.setdefault(check, []).append(judged)
+            kept.append(_sprite_kept(model, z, episode.frames, inferred.codes, starts, horizon, game, own_background))
         if pixels and (game is not None or judges_familiarity):
             contexts.append(np.stack([z[s - model.context + 1 : s + 1] for s in starts]))  # [S, C, N, D]
             context_frames.append(decoded[starts])  # [S, 3, H, W]
+            context_backgrounds.append(own_background)
     codes_all = np.concatenate(codes)
     out = FigureSet()
     if pixels:
@@ -159,11 +168,22 @@ def evaluate(
         consistency = code_consistency(model, game, all_contexts[pick], all_frames[pick], usage)
         out.set(F.FRAME_CHECK_REAL, float(np.concatenate(real_checks).mean()))
         out = out | FigureSet.from_manifest({F.CONSISTENCY: consistency})
+        if "live_ball" in real_sprites:
+            out.set(F.LIVE_BALL_REAL, float(np.concatenate(real_sprites["live_ball"]).mean()))
+        kept_all = np.concatenate(kept)
+        if not np.isnan(kept_all).all():
+            out.set(F.BALL_KEPT.at(horizon), float(np.nanmean(kept_all)))
     if contexts:
         middles = [c[len(c) // 2] for c in contexts]  # one start from each episode, spread over the episodes
-        spread = middles[:: max(1, len(middles) // STABILITY_STARTS)][:STABILITY_STARTS]
-        checks = rollout_frame_check(model, game, np.stack(spread), stability_steps, STABILITY_HOLD, rng)
+        every = max(1, len(middles) // STABILITY_STARTS)
+        spread = middles[::every][:STABILITY_STARTS]
+        backgrounds = np.stack(context_backgrounds[::every][:STABILITY_STARTS])  # [S, 3, H, W]
+        checks, sprites = rollout_frame_check(
+            model, game, np.stack(spread), stability_steps, STABILITY_HOLD, rng, backgrounds
+        )
         out = out | FigureSet.from_manifest({F.ROLLOUT_CHECKS: checks})
+        for check, share in sprites.items():
+            out.set(F.SPRITE_ROLLOUTS[check], share)
     natives = [e.native for e in episodes if e.native is not None]
     if pixels and natives:
         out = out | tolerance(model, np.concatenate(natives)[:TOLERANCE_FRAMES])
@@ -281,6 +301,16 @@ def _long_rollout_figures(model, z, x, decoded, codes, starts, out) -> None:
     for t in LONG_HORIZONS:
         out[f"model_{t}"].append(psnr(model.decode(predicted[:, t - 1]), x[starts + t]))
         out[f"copy_{t}"].append(psnr(decoded[starts], x[starts + t]))
+
+
+def _sprite_kept(model, z, frames, codes, starts, horizon, game, background) -> np.ndarray:
+    """From each start [S], `horizon` steps under the clip's inferred codes, decoded, against the true frame: the
+    game's tracked sprite kept, float [S] (NaN where the true frame shows none). z [T, N, D], frames [T, H, W, 3]."""
+    c = model.context
+    context = np.stack([z[s - c + 1 : s + 1] for s in starts])  # [S, C, N, D]
+    steps = np.stack([codes[s : s + horizon] for s in starts])  # [S, horizon]
+    predicted = model.rollout(context, model.action_vectors(steps))[:, -1]  # [S, N, D]
+    return game.sprite_kept(to_uint8_frames(model.decode(predicted)), frames[starts + horizon], background)
 
 
 def tolerance(model: WorldModel, native: np.ndarray) -> FigureSet:

@@ -230,6 +230,45 @@ FAMILIAR_ROLLOUTS = Figure(
     "frames of the same rollouts that the studio's familiarity check calls familiar, as Play judges its frames",
 )
 
+# ---- the game's moving sprites (a game that defines `sprite_checks`; Breakout: studio/games/breakout.py) -------
+SPRITES = "sprites"  # `studio.evaluation` writes under it: the real frames' and the rollouts' checks, the ball kept
+SPRITE_CHECKS = ("live_ball", "paddle_drawn", "field_smeared")  # what `Game.sprite_checks` judges on each frame
+LIVE_BALL_REAL = Figure(
+    f"{SPRITES}.real_frames.live_ball",
+    "Live ball, real frames",
+    "%",
+    "transitions of the real frames whose ball shows in both frames and moves as a ball does: what rollouts aim at",
+)
+LIVE_BALL_ROLLOUTS = Figure(
+    f"{SPRITES}.rollouts.live_ball",
+    "Live ball, 1,000-step rollouts",
+    "%",
+    "steps of the long rollouts whose ball shows in both frames (1–3 px of the open field) and moves 0.5–8 px",
+)
+PADDLE_DRAWN_ROLLOUTS = Figure(
+    f"{SPRITES}.rollouts.paddle_drawn",
+    "Paddle drawn, 1,000-step rollouts",
+    "%",
+    "frames of the same rollouts whose paddle is one red run of 2–9 px, as the game draws it",
+)
+FIELD_SMEARED_ROLLOUTS = Figure(
+    f"{SPRITES}.rollouts.field_smeared",
+    "Field smeared, 1,000-step rollouts",
+    "%",
+    "frames of the same rollouts with more than 6 open-field pixels off the background (a ball lights at most 3)",
+)
+SPRITE_ROLLOUTS = {  # by the check's name in SPRITE_CHECKS
+    "live_ball": LIVE_BALL_ROLLOUTS,
+    "paddle_drawn": PADDLE_DRAWN_ROLLOUTS,
+    "field_smeared": FIELD_SMEARED_ROLLOUTS,
+}
+BALL_KEPT = Series(
+    f"{SPRITES}.ball_kept",
+    "Ball kept",
+    "%",
+    "true-ball frames whose prediction under the clip's inferred codes draws the ball within 4 px of the true one",
+)
+
 # ---- tolerance -------------------------------------------------------------------------------------
 TOLERANCE = {  # by the perturbed form's name in studio.perturb.TOLERANCE_FORMS, "clean" first
     "clean": Figure(
@@ -310,6 +349,9 @@ REGISTRY: tuple[Figure, ...] = (
     FRAME_CHECK_REAL,
     FRAME_CHECK_ROLLOUTS,
     FAMILIAR_ROLLOUTS,
+    LIVE_BALL_REAL,
+    *SPRITE_ROLLOUTS.values(),
+    BALL_KEPT.at(4),
     *TOLERANCE.values(),
     EFFECTIVE_RANK,
     CODEBOOK_PERPLEXITY,
@@ -331,6 +373,7 @@ SERIES = (
     LATENT_ERROR_VS_COPY,
     TEACHER_FORCED_PSNR,
     TEACHER_FORCED_COPY_PSNR,
+    BALL_KEPT,
 )
 LABELLED = (LINEAR_PROBE,)
 _BY_KEY = {figure.key: figure for figure in REGISTRY}

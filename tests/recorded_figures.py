@@ -24,7 +24,10 @@ ROLLOUT_SHARE = 0.05  # shares of 1,000-step rollouts: a code that differs once 
 RANK_RELATIVE = 1e-3  # 400 x 2.5e-6
 PROBE_R2 = 0.02  # five times the newcomer's 0.0038
 LATENT_RATIO = 0.01  # latent error over copying's: a ratio of two means of latents, as stable as the rank
-ROLLOUT_SHARES = (F.FRAME_CHECK_ROLLOUTS, F.FAMILIAR_ROLLOUTS)
+# shares of 1,000-step rollouts, and the sprite shares (a decoded pixel that crosses a check's threshold once
+# changes a frame's verdict; on the examples' 335 true-ball frames that is 0.003)
+SPRITE_SHARES = (F.LIVE_BALL_REAL, *F.SPRITE_ROLLOUTS.values(), F.BALL_KEPT.at(4))
+ROLLOUT_SHARES = (F.FRAME_CHECK_ROLLOUTS, F.FAMILIAR_ROLLOUTS, *SPRITE_SHARES)
 TOLERANCE = {"dB": PSNR_DB, "%": CODE_FIGURE, "0–1": CODE_FIGURE, "codes": CODE_FIGURE, "×": LATENT_RATIO}
 
 

@@ -55,8 +55,16 @@ def test_the_model_beats_its_baselines_on_the_examples(measured):
     assert measured.get(F.CODE_ACTION_NMI) > 0.1
 
 
-def test_long_rollouts_still_look_like_breakout(measured):
-    """1,000 steps of random codes, each held 10 steps, from each example: the frame check (walls, top bar, a
-    dark playfield under the bricks, a red paddle) passes on at least 99% of the frames."""
+def test_long_rollouts_keep_the_games_sprites(measured):
+    """1,000 steps of random codes, each held 10 steps, from each example, judged by Breakout's sprite checks
+    (studio/games/breakout.py) against each example's own background. The bar issue 29 sets (a live ball in
+    0.7x real play's share, the paddle drawn in 99% of frames, at most 2% smeared) is not this bundle's: it
+    draws a live ball in about a fifth of real play's share and the paddle in about a quarter of the frames
+    (README, "The shipped bundle"). These floors keep any bundle shipped as the default from doing worse."""
     assert measured.detail(f"{F.ROLLOUT_CHECKS}.steps") == 1000 and measured.detail(f"{F.ROLLOUT_CHECKS}.starts") == 3
-    assert measured.get(F.FRAME_CHECK_ROLLOUTS) >= 0.99
+    real = measured.get(F.LIVE_BALL_REAL)
+    assert real > 0.5  # the examples themselves show a live ball in most transitions
+    assert measured.get(F.LIVE_BALL_ROLLOUTS) >= 0.15 * real
+    assert measured.get(F.PADDLE_DRAWN_ROLLOUTS) >= 0.2
+    assert measured.get(F.FIELD_SMEARED_ROLLOUTS) <= 0.06
+    assert measured.get(F.FRAME_CHECK_ROLLOUTS) >= 0.99  # walls, top bar, dark playfield, a red paddle

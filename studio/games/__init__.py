@@ -80,6 +80,18 @@ class Game(Protocol):
         from the first frame to the last along each axis, -1 / 0 / +1, NaN where it cannot be told."""
         ...
 
+    def sprite_checks(self, frames: np.ndarray, background: np.ndarray) -> dict[str, np.ndarray]:
+        """A run of frames uint8 [T, 64, 64, 3] and its median background [3, 64, 64] in [0, 1] -> by check (the
+        names of `studio.figures.SPRITE_CHECKS`), bool [T] per frame or [T-1] per transition: whether the game's
+        moving sprites are drawn as the game draws them; {} for a game whose sprites are not judged."""
+        ...
+
+    def sprite_kept(self, predicted: np.ndarray, truth: np.ndarray, background: np.ndarray) -> np.ndarray:
+        """Predicted and true frames uint8 [T, 64, 64, 3] each, the background [3, 64, 64] -> float [T]: 1 where the
+        prediction draws the game's tracked sprite (Breakout's ball) where the true frame has it, 0 where not, NaN
+        where the true frame shows none (all NaN for a game that tracks none)."""
+        ...
+
     def recorded_motion(self, frames: np.ndarray, ram: np.ndarray) -> np.ndarray:
         """An episode's frames [T, 64, 64, 3] and RAM [T, R] (R may be 0) -> float [T-1]: the player's horizontal
         move at each transition, -1 / 0 / +1, NaN where it cannot be told; as exact as the game's record allows."""

@@ -224,6 +224,21 @@ def field_smeared(frames: np.ndarray, background: np.ndarray) -> np.ndarray:
     return open_field_off_background(frames, background).sum(axis=(1, 2)) > SMEARED_PIXELS
 
 
+def sprite_checks(frames: np.ndarray, background: np.ndarray) -> dict[str, np.ndarray]:
+    """uint8 [T, 64, 64, 3], background [3, 64, 64] -> the ball live at each transition [T-1], the paddle drawn
+    and the field smeared in each frame [T] (`studio.games.Game.sprite_checks`)."""
+    return {
+        "live_ball": live_ball(frames, background),
+        "paddle_drawn": paddle_drawn(frames),
+        "field_smeared": field_smeared(frames, background),
+    }
+
+
+def sprite_kept(predicted: np.ndarray, truth: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """The ball is the sprite a prediction must keep (`ball_kept`)."""
+    return ball_kept(predicted, truth, background)
+
+
 def ball_kept(predicted: np.ndarray, truth: np.ndarray, background: np.ndarray) -> np.ndarray:
     """Predicted and true frames, uint8 [T, 64, 64, 3] each, background [3, 64, 64] -> float [T]: 1 where the
     predicted frame shows a ball within BALL_KEPT_DISTANCE pixels of the true frame's ball, 0 where it does not,

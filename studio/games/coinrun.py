@@ -169,6 +169,17 @@ def frame_check(frames: np.ndarray) -> np.ndarray:
     return (in_box >= MIN_PLAYER_PIXELS) & (elsewhere <= MAX_PLAYER_COLOURED)
 
 
+def sprite_checks(frames: np.ndarray, background: np.ndarray) -> dict[str, np.ndarray]:
+    """CoinRun's sprites are not judged against a background: its camera follows the player, so no frame has one
+    (the frame check's player at the centre stands for them)."""
+    return {}
+
+
+def sprite_kept(predicted: np.ndarray, truth: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """No sprite of CoinRun is tracked between frames (see `sprite_checks`): NaN for every frame."""
+    return np.full(len(truth), np.nan)
+
+
 def player_shift(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """uint8 [S, 64, 64, 3] twice -> float [S, 2]: the player's move from each frame to the next, in model
     pixels (x to the right, y up), read off the opposite shift of everything else."""
