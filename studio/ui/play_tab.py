@@ -173,7 +173,7 @@ class PlayTab(Tab):
                             )
                             for k in range(first, min(first + 2, self.buttons_needed))
                         ]
-                self.meanings_note = gr.Markdown(_meanings_note(shipped), elem_id="play-meanings")
+                self.meanings_note = gr.Markdown(_meanings_note(shipped, default), elem_id="play-meanings")
                 with gr.Column(visible=default.action_kind == "continuous", elem_id="play-clip-vectors") as panel:
                     self.clip_panel = panel
                     self.clip_note = gr.Markdown(NO_CLIP_VECTORS, elem_id="play-clip-note")
@@ -397,7 +397,7 @@ class PlayTab(Tab):
         return {
             self.player: player,
             **preview,
-            self.meanings_note: _meanings_note(clip.meanings),
+            self.meanings_note: _meanings_note(clip.meanings, model),
             self.start_frame: gr.Slider(0, len(clip.latents) - 1, value=t, step=1),
             **self.buttons(model, clip),
         }
@@ -445,7 +445,7 @@ class PlayTab(Tab):
             self.screen: _screen(game),
             self.status: f"Started from frame **{t}** of **{clip.name}**. Press a code.",
             self.run: False,
-            self.meanings_note: _meanings_note(clip.meanings),
+            self.meanings_note: _meanings_note(clip.meanings, model),
             self.start_frame: gr.Slider(0, len(clip.latents) - 1, value=t, step=1),
             **self.buttons(model, clip),
         }
@@ -645,7 +645,9 @@ def _actions_word(model: WorldModel) -> str:
     return "the game's own buttons" if model.action_kind == "buttons" else "its latent codes"
 
 
-def _meanings_note(meanings: CodeMeanings | None) -> str:
+def _meanings_note(meanings: CodeMeanings | None, model: WorldModel) -> str:
+    if meanings is None and model.action_kind == "buttons":
+        return "Each button is one of the game's own, as the bundle names it: the model predicts the frame after it."
     if meanings is None:
         return "What each code does is not known for this bundle: try them, or analyze a labelled clip."
     return f"Each button says what its code most often did, and how often, on {meanings.measured_on}."
@@ -654,7 +656,7 @@ def _meanings_note(meanings: CodeMeanings | None) -> str:
 def _screen_label(model: WorldModel) -> str:
     if model.has_decoder:
         return "The world model's frame"
-    return "The world model's state, as the nearest real frame (it draws no pixels)"
+    return "Nearest real frame"  # to the predicted state: the note above the tabs says why
 
 
 def _screen(game: ImaginedGame) -> str:
