@@ -4,7 +4,43 @@ and whether its pictures are decoded or the nearest real frames of its frame ban
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from studio.runtime import WorldModel
+
+
+@dataclass(frozen=True)
+class KindWords:
+    """What the views call a bundle's action codes and its pictures, by its kind."""
+
+    code: str  # one of its K codes: "code", "button" or "cluster"
+    centres: str  # its K action vectors on the Actions tab's map
+    picture: str  # what a picture of a latent state is: "decoded", or the nearest real frame
+    pictures_note: str  # what a row of such pictures is, in a sentence ('' for a model that decodes)
+    outcomes_note: str  # what a prediction "under a code" applies, in a sentence ('' where a code is the action)
+
+
+def kind_words(model: WorldModel) -> KindWords:
+    code, centres = {
+        "buttons": ("button", "buttons (the predictor's input for each)"),
+        "continuous": ("cluster", "cluster centres (k-means, for display)"),
+    }.get(model.action_kind, ("code", "codebook"))
+    outcomes = (
+        "Each outcome is predicted under a display cluster's centre (the mean of the cluster's vectors), not under "
+        "a vector the model read off a transition; Play offers both."
+        if model.action_kind == "continuous"
+        else ""
+    )
+    if model.has_decoder:
+        return KindWords(code, centres, "decoded", "", outcomes)
+    return KindWords(
+        code,
+        centres,
+        "nearest real frame",
+        "This model draws no pixels: each picture is the real frame of its frame bank nearest (by latent distance) "
+        "to the state it predicts, not a decoding.",
+        outcomes,
+    )
 
 
 def kind_notes(model: WorldModel) -> list[str]:

@@ -1,4 +1,5 @@
-"""The world model as a game: each action code pressed advances the predictor one step and decodes it."""
+"""The world model as a game: each action pressed advances the predictor one step and decodes it. A press is a code
+of the model (a continuous model's display cluster centre), or a vector read off the clip the game started from."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from studio.clip_actions import ClipActions
 from studio.familiarity import familiarity, nearest_distances
 from studio.reference import reference_of
 from studio.runtime import WorldModel, to_uint8_frames
@@ -33,7 +35,8 @@ class ImaginedGame:
 
     contexts: list[np.ndarray]  # each [C, N, D]; contexts[0] is the start, contexts[-1] the present
     frames: list[np.ndarray]  # each [H, W, 3] uint8, the decoded present frame after each step
-    codes: list[int] = field(default_factory=list)  # the code pressed at each step
+    codes: list[int] = field(default_factory=list)  # what was pressed at each step: a code, or a press of from_clip's
+    from_clip: ClipActions | None = None  # the vectors read off the start clip that can be pressed, if any
     familiar: list[bool] = field(default_factory=lambda: [True])  # whether each frame is on familiar ground
     dropped: int = 0  # the oldest steps, whose history went to keep MAX_HISTORY (they cannot be undone)
     dropped_unfamiliar_at: int | None = None  # the first step among them whose frame was unfamiliar
@@ -44,12 +47,15 @@ class ImaginedGame:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
-    def start(cls, model: WorldModel, latents: np.ndarray, t: int) -> ImaginedGame:
-        """Start from frame t of a clip's latents [T, N, D], with its C-frame history as the context."""
+    def start(
+        cls, model: WorldModel, latents: np.ndarray, t: int, from_clip: ClipActions | None = None
+    ) -> ImaginedGame:
+        """Start from frame t of a clip's latents [T, N, D], with its C-frame history as the context; `from_clip`:
+        the clip's vectors, pressed beside the model's codes."""
         t = int(np.clip(t, 0, len(latents) - 1))
         context = model.start_context(latents[: t + 1])  # [C, N, D]
         frame = to_uint8_frames(model.decode(context[-1:]))[0]  # [H, W, 3]
-        return cls(contexts=[context], frames=[frame])
+        return cls(contexts=[context], frames=[frame], from_clip=from_clip)
 
     @property
     def steps(self) -> int:
@@ -60,9 +66,22 @@ class ImaginedGame:
         return self.frames[-1]
 
     def step(self, model: WorldModel, code: int) -> np.ndarray:
-        """Press `code`: predict the next latents, decode them, and return the new frame [H, W, 3] uint8."""
+        """Press `code` (a code of the model, or a press of `from_clip`'s): predict the next latents, decode them,
+        and return the new frame [H, W, 3] uint8."""
         with self.lock:
             return self._advance(model, int(code))
+
+    def action(self, model: WorldModel, code: int) -> np.ndarray:
+        """The action vector [1, Da] a press applies; refuses a press that is neither a code nor the clip's."""
+        if self.from_clip is not None and code >= self.from_clip.first_press:
+            return self.from_clip.vector(code)[None]
+        return model.action_vectors(np.asarray([code]))
+
+    def press_name(self, code: int) -> str:
+        """How the status lists a press: a code's number, or the clip's transition it took its vector from."""
+        if self.from_clip is not None and code >= self.from_clip.first_press:
+            return self.from_clip.press_name(code)
+        return str(code)
 
     def repeat(self, model: WorldModel) -> np.ndarray:
         """Press the last code again (code 0 before any press): what a game running on its own does. The code is
@@ -85,7 +104,7 @@ class ImaginedGame:
         return int(np.clip(owed, 1, RUN_STEPS_PER_FRAME))
 
     def _advance(self, model: WorldModel, code: int) -> np.ndarray:
-        action = model.action_vectors(np.asarray([code]))  # [1, Da]
+        action = self.action(model, code)  # [1, Da]
         began = time.perf_counter()
         context = self.contexts[-1]  # [C, N, D]
         latents_next = model.next_latents(context[None], action)  # [1, N, D]

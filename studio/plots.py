@@ -194,10 +194,14 @@ def _layout(figure: go.Figure, title: str, dims: int) -> None:
 
 
 def codebook_figure(
-    codebook_coords: np.ndarray, action_coords: np.ndarray, codes: np.ndarray, names: list[str]
+    codebook_coords: np.ndarray,
+    action_coords: np.ndarray,
+    codes: np.ndarray,
+    names: list[str],
+    centres: str = "codebook",
 ) -> go.Figure:
     """The K codebook vectors (large, numbered) and the clip's inferred action vectors, coloured by code;
-    `names` [K] what each code is called (`WorldModel.code_names`)."""
+    `names` [K] what each code is called (`WorldModel.code_names`), `centres` what the K vectors are."""
     figure = go.Figure()
     for code in np.unique(codes):
         mask = codes == code
@@ -215,7 +219,7 @@ def codebook_figure(
         _scatter(
             codebook_coords,
             mode="markers+text",
-            name="codebook",
+            name=centres,
             marker=dict(
                 size=16,
                 color=[code_color(k) for k in range(len(codebook_coords))],
@@ -232,7 +236,8 @@ def codebook_figure(
     return figure
 
 
-def code_usage_figure(codes: np.ndarray, names: list[str], perplexity: float) -> go.Figure:
+def code_usage_figure(codes: np.ndarray, names: list[str], perplexity: float, word: str = "code") -> go.Figure:
+    """Transitions per code [K]; `word` what one code is ("code", "button", "cluster")."""
     codebook_size = len(names)
     counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=codebook_size)
     figure = go.Figure(
@@ -244,18 +249,19 @@ def code_usage_figure(codes: np.ndarray, names: list[str], perplexity: float) ->
         )
     )
     figure.update_layout(
-        title=f"Code usage · perplexity {perplexity:.2f} of {codebook_size}",
+        title=f"{word.capitalize()} usage · perplexity {perplexity:.2f} of {codebook_size}",
         template="plotly_white",
         height=300,
         margin=dict(l=10, r=10, t=40, b=10),
-        xaxis_title="code",
+        xaxis_title=word,
         yaxis_title="transitions",
     )
     return figure
 
 
-def code_timeline_figure(codes: np.ndarray, times: np.ndarray, names: list[str]) -> go.Figure:
-    """One coloured tick per transition along the clip's time axis, in one lane per code (named by `names`)."""
+def code_timeline_figure(codes: np.ndarray, times: np.ndarray, names: list[str], word: str = "code") -> go.Figure:
+    """One coloured tick per transition along the clip's time axis, in one lane per code (named by `names`; `word`
+    what one code is)."""
     codes = np.asarray(codes, dtype=np.int64)
     codebook_size = len(names)
     figure = go.Figure(
@@ -271,7 +277,7 @@ def code_timeline_figure(codes: np.ndarray, times: np.ndarray, names: list[str])
         )
     )
     figure.update_layout(
-        title="Code timeline",
+        title=f"{word.capitalize()} timeline",
         template="plotly_white",
         height=90 + TIMELINE_LANE * codebook_size,
         margin=dict(l=10, r=10, t=40, b=10),

@@ -12,8 +12,10 @@ import torch
 from studio import figures as F
 from studio.analysis import analyze_clip
 from studio.bundle import BundleError, load_bundle
+from studio.clip_actions import clip_actions
 from studio.evaluation import evaluate_bundle
-from studio.runtime import WorldModel
+from studio.play import ImaginedGame
+from studio.runtime import WorldModel, to_uint8_frames
 from studio.train.export_any import Buttons, Continuous, LatentCodes, export_world_model
 
 SIZE, TOKENS, DIM, CONTEXT = 16, 4, 8, 2
@@ -113,6 +115,8 @@ def test_every_kind_exports_loads_and_analyzes_a_clip(kind, episodes, tmp_path):
     assert "action_name" in clip.with_suffix(".csv").read_text().splitlines()[0] or "buttons" not in kind
     analysis = analyze_clip(model, clip)
     assert analysis.latents.shape[1:] == (TOKENS, DIM)
+    # Play takes vectors from the clip for a model of continuous actions only: the others' codes are their actions
+    assert (clip_actions(model, analysis.actions, clip.name) is None) == (kind != "continuous")
     codes = analysis.actions.codes
     assert codes.min() >= 0 and codes.max() < model.codebook_size
     context = model.start_context(analysis.latents[:5])[None]  # [1, C, N, D]
@@ -146,6 +150,50 @@ def test_buttons_are_read_off_by_the_predictor(episodes, tmp_path):
     latents = np.concatenate([start, model.rollout(start[None], model.action_vectors(pressed[None]))[0]])
     read = model.infer_actions(latents)
     assert np.array_equal(read.codes[CONTEXT - 1 :], pressed)
+
+
+def test_play_offers_a_continuous_models_vectors_taken_from_the_clip(episodes, tmp_path):
+    """For each display cluster the clip uses, the transition of that cluster nearest its centre; pressed, the
+    predictor steps with that transition's own vector, and any other transition of the clip can be pressed too."""
+    torch.manual_seed(3)
+    out = export_world_model(
+        tmp_path / "c",
+        name="c",
+        episodes=[frames for frames, _ in episodes],
+        encoder=Encoder(),
+        predictor=Predictor(2),
+        context=CONTEXT,
+        actions=Continuous(ActionModel(2), clusters=4),
+        decoder=Decoder(),
+    )
+    model = WorldModel.load(out, device="cpu")
+    clip = sorted((out / "examples").glob("*.mp4"))[0]
+    analysis = analyze_clip(model, clip)
+    read = analysis.actions
+    offered = clip_actions(model, read, clip.name)
+    assert offered.clip == clip.name and np.array_equal(offered.vectors, read.vectors)
+    assert [k for k, _ in offered.representatives] == sorted(set(read.codes.tolist()))
+    for k, t in offered.representatives:
+        assert read.codes[t] == k and read.distances[t, k] == read.distances[read.codes == k, k].min()
+
+    start = 5
+    game = ImaginedGame.start(model, analysis.latents, start, offered)
+    context = model.start_context(analysis.latents[: start + 1])  # [C, N, D]
+    for t in (offered.representatives[0][1], offered.transitions - 1):  # a representative, then the last transition
+        frame = game.step(model, offered.press(t))
+        want = model.predict(context[None], read.vectors[t][None])  # [1, N, D]
+        assert np.array_equal(game.contexts[-1][-1], want[0])  # the transition's own vector, not its cluster's centre
+        assert np.array_equal(frame, to_uint8_frames(model.decode(want))[0])
+        assert not np.array_equal(frame, game.frames[-2])  # the step changed the frame
+        assert game.press_name(game.codes[-1]) == f"{t}→{t + 1}"
+        context = game.contexts[-1]
+    cluster = offered.representatives[0][0]
+    centre = model.predict(game.contexts[0][None], model.codebook[cluster][None])  # [1, N, D]
+    assert not np.array_equal(game.contexts[1][-1], centre[0])  # a centre would have moved it elsewhere
+    game.step(model, 1)  # the centres stay pressable beside the clip's vectors
+    assert game.press_name(game.codes[-1]) == "1"
+    with pytest.raises(ValueError, match=f"transitions leave frames 0 to {offered.transitions - 1}"):
+        offered.press(offered.transitions)
 
 
 def test_a_model_that_breaks_the_shapes_is_refused_in_a_sentence(episodes, tmp_path):

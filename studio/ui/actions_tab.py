@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
@@ -11,6 +12,7 @@ from studio.action_codes import action_effect_atlas, agreement, exemplars, marke
 from studio.analysis import MAX_FRAME_CAP, frame_times
 from studio.labels import LabelsError, ordered_columns, read_labels
 from studio.metrics import code_perplexity
+from studio.model_kind import KindWords, kind_words
 from studio.montage import enlarged, side_by_side
 from studio.plots import (
     code_timeline_figure,
@@ -38,17 +40,19 @@ class ActionsTab(Tab):
     def build(self, events: PageEvents) -> None:
         clip = self.page.clip
         gr.Markdown("Analyze a clip on the **Clip** tab; this tab shows which action codes the model reads off it.")
+        # named for the default bundle's kind; a bundle picked later names them for its own (`relabel`)
+        labels = view_labels(kind_words(self.page.shelf.get(self.page.shelf.default_name)))
         with gr.Row():
-            self.codebook_plot = gr.Plot(label="Codebook and the clip's action vectors (PCA)", elem_id="codebook-map")
-            self.usage_plot = gr.Plot(label="Code usage", elem_id="code-usage")
-        self.timeline_plot = gr.Plot(label="Code timeline", elem_id="code-timeline")
+            self.codebook_plot = gr.Plot(label=labels.map, elem_id="codebook-map")
+            self.usage_plot = gr.Plot(label=labels.usage, elem_id="code-usage")
+        self.timeline_plot = gr.Plot(label=labels.timeline, elem_id="code-timeline")
         gr.Markdown(
             "### Exemplars\nFor each code, the clip's transitions t → t+1 it was read off most confidently: "
             "frame t, then frame t+1 with what changed marked in magenta."
         )
         self.exemplar_pictures = gr.HTML(elem_id="exemplars")
         gr.Markdown(
-            "### Action-effect atlas\nFrom the chosen frame, the decoded next frame under each code; "
+            "### Action-effect atlas\nFrom the chosen frame, the predicted next frame under each code; "
             "what sets each code's outcome apart from the others' is marked in magenta."
         )
         with gr.Row():
@@ -62,7 +66,7 @@ class ActionsTab(Tab):
                 elem_id="atlas-slider",
                 scale=3,
             )  # hidden until a clip gives it a range
-            self.atlas_current = gr.Image(label="Frame t (decoded)", height=192, scale=1, elem_id="atlas-current")
+            self.atlas_current = gr.Image(label=labels.frame, height=192, scale=1, elem_id="atlas-current")
         self.atlas_pictures = gr.HTML(elem_id="atlas")
         gr.Markdown(
             "### Ground truth\nA CSV with a `frame` column (source frame index) and the true action of "
@@ -135,6 +139,20 @@ class ActionsTab(Tab):
         )
         gone = [*self.shown, self.labels_file]
         events.follow_gone(lambda e: e.then(self.forget, outputs=gone, api_name=False))
+        named = [self.codebook_plot, self.usage_plot, self.timeline_plot, self.atlas_current]
+        events.follow(
+            Moment.CLEARED, lambda e: e.then(self.relabel, inputs=self.page.bundle, outputs=named, api_name=False)
+        )
+
+    def relabel(self, name: str) -> Updates:
+        """Another bundle was picked: the views are named for its kind."""
+        labels = view_labels(kind_words(self.page.shelf.get(name)))
+        return {
+            self.codebook_plot: gr.update(label=labels.map),
+            self.usage_plot: gr.update(label=labels.usage),
+            self.timeline_plot: gr.update(label=labels.timeline),
+            self.atlas_current: gr.update(label=labels.frame),
+        }
 
     def forget(self) -> Updates:
         """The clip's results go, and the labels file dropped for it."""
@@ -157,7 +175,7 @@ class ActionsTab(Tab):
         progress(0.2, desc="projecting the codebook")
         projection = Projection.fit(np.concatenate([model.codebook, actions.vectors]), ProjectionConfig("pca", 2))
         perplexity = code_perplexity(actions.codes, model.codebook_size)
-        names = model.code_names()
+        names, words = model.code_names(), kind_words(model)
         rows = [
             (names[code], [transition_picture(analysis.frames, t) for t in transitions])
             for code, transitions in exemplars(actions).items()
@@ -165,10 +183,14 @@ class ActionsTab(Tab):
         columns = ordered_columns(state.labels.columns, ACTION_COLUMNS) if state.labels else []
         return {
             self.codebook_plot: codebook_figure(
-                projection.transform(model.codebook), projection.transform(actions.vectors), actions.codes, names
+                projection.transform(model.codebook),
+                projection.transform(actions.vectors),
+                actions.codes,
+                names,
+                words.centres,
             ),
-            self.usage_plot: code_usage_figure(actions.codes, names, perplexity),
-            self.timeline_plot: code_timeline_figure(actions.codes, frame_times(analysis), names),
+            self.usage_plot: code_usage_figure(actions.codes, names, perplexity, words.code),
+            self.timeline_plot: code_timeline_figure(actions.codes, frame_times(analysis), names, words.code),
             self.exemplar_pictures: picture_rows(rows, EXEMPLAR_HEIGHT),
             self.atlas_slider: gr.Slider(
                 0, len(analysis.frames) - 1, value=0, step=1, label="From frame", visible=True
@@ -186,14 +208,17 @@ class ActionsTab(Tab):
             Picture(image, f"{code_words(k, names[k], meanings)} · {100 * effects.change[k]:.1f}% change from frame t")
             for k, image in enumerate(effects.highlighted)
         ]
-        said = (
-            "What each code does is not known for this bundle: drop labels with an action_name column below."
-            if meanings is None
-            else f"Under each outcome, what its code most often did, and how often, on {meanings.measured_on}."
-        )
+        words = kind_words(state.model)
+        if meanings is not None:
+            said = f"Under each outcome, what its code most often did, and how often, on {meanings.measured_on}."
+        elif state.model.action_kind == "buttons":
+            said = ""  # a button's name says what it is
+        else:
+            said = "What each code does is not known for this bundle: drop labels with an action_name column below."
+        said = " ".join(part for part in (words.pictures_note, words.outcomes_note, said) if part)
         return {
             self.atlas_current: enlarged(effects.current, PREVIEW_HEIGHT),
-            self.atlas_pictures: f"<p>{html.escape(said)}</p>" + picture_grid(pictures, ATLAS_HEIGHT),
+            self.atlas_pictures: (f"<p>{html.escape(said)}</p>" if said else "") + picture_grid(pictures, ATLAS_HEIGHT),
         }
 
     def compare_codes(
@@ -231,6 +256,28 @@ class ActionsTab(Tab):
             ),
             self.page.clip: state,
         }
+
+
+@dataclass(frozen=True)
+class ViewLabels:
+    """What the tab's views are called, for a bundle of one kind."""
+
+    map: str
+    usage: str
+    timeline: str
+    frame: str  # the atlas's start frame
+
+
+def view_labels(words: KindWords) -> ViewLabels:
+    centres = words.centres[0].upper() + words.centres[1:]
+    return ViewLabels(
+        map=f"{centres} and the clip's transitions, each on the button read off it (PCA)"
+        if words.code == "button"
+        else f"{centres} and the clip's action vectors (PCA)",
+        usage=f"{words.code.capitalize()} usage",
+        timeline=f"{words.code.capitalize()} timeline",
+        frame=f"Frame t ({words.picture})",
+    )
 
 
 def transition_picture(frames: np.ndarray, t: int) -> Picture:

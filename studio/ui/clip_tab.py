@@ -23,6 +23,7 @@ from studio.analysis import (
 )
 from studio.bundle import BundleError
 from studio.examples import distinct_files, example_clips
+from studio.model_kind import kind_words
 from studio.montage import captioned, enlarged, side_by_side
 from studio.runtime import WorldModel
 from studio.screen import ScreenError, draw_box, parse_box
@@ -86,9 +87,14 @@ class Refusal:
 
 
 def stats_markdown(
-    analysis: ClipAnalysis, bundle: str, reconstruction: Reconstruction | None = None, drawn: bool = True
+    analysis: ClipAnalysis,
+    bundle: str,
+    reconstruction: Reconstruction | None = None,
+    drawn: bool = True,
+    code: str = "code",
 ) -> str:
-    """The analysis in a paragraph; `drawn` False for a model that draws no pixels (no reconstruction to judge)."""
+    """The analysis in a paragraph; `drawn` False for a model that draws no pixels (no reconstruction to judge),
+    `code` what one of its codes is (`KindWords.code`)."""
     s = analysis.summary()
     timings = dict(analysis.timings)
     if not drawn:
@@ -125,8 +131,16 @@ def stats_markdown(
     return (
         f"{truncated}**{s['frames']} frames** analyzed (of {s['source_frames']} in the clip at {s['fps']} fps, "
         f"stride {clip.stride}) with **{bundle}** · {quality} · "
-        f"{s['codes_used']} action codes used{judged}\n\nTime per stage: {per_stage}"
+        f"{_codes_used(s['codes_used'], code)}{judged}\n\nTime per stage: {per_stage}"
     )
+
+
+def _codes_used(count: int, code: str) -> str:
+    """'5 action codes used', '1 button read off', '3 clusters used'."""
+    plural = "" if count == 1 else "s"
+    if code == "button":
+        return f"{count} button{plural} read off"
+    return f"{count} {'action code' if code == 'code' else code}{plural} used"
 
 
 def frame_caption(state: ClipState, t: int, frame_psnr: float) -> str:
@@ -192,7 +206,11 @@ class ClipTab(Tab):
                 )
                 self.caption = gr.Markdown(elem_id="frame-caption")
                 self.frame_image = gr.Image(label="Frame t", height=200, elem_id="frame-image")
-                self.reconstruction_image = gr.Image(label="Reconstruction", height=200, elem_id="frame-reconstruction")
+                self.reconstruction_image = gr.Image(
+                    label=_beside_label(self.page.shelf.get(self.page.shelf.default_name)),
+                    height=200,
+                    elem_id="frame-reconstruction",
+                )
 
         with gr.Row():
             with gr.Column(scale=3):
@@ -268,6 +286,15 @@ class ClipTab(Tab):
         events.publish(Moment.ANALYZED, analyzed)
         events.publish(Moment.PREVIEWED, previewed)
         events.follow(Moment.CLEARED, lambda e: e.then(self.clear, outputs=self.shown, api_name=False))
+        events.follow(  # what stands beside frame t, named for the picked bundle
+            Moment.CLEARED,
+            lambda e: e.then(
+                lambda name: gr.update(label=_beside_label(self.page.shelf.get(name))),
+                inputs=self.page.bundle,
+                outputs=self.reconstruction_image,
+                api_name=False,
+            ),
+        )
         for control in map_controls:
             control.change(
                 self.redraw, inputs=[clip, *map_controls, self.frame_slider], outputs=self.trajectory, api_name=False
@@ -337,7 +364,9 @@ class ClipTab(Tab):
         state = ClipState.open(self.page.shelf, bundle, path, analysis)
         return {
             self.preview: None,
-            self.stats: stats_markdown(analysis, bundle, drawn=state.model.has_decoder),
+            self.stats: stats_markdown(
+                analysis, bundle, drawn=state.model.has_decoder, code=kind_words(state.model).code
+            ),
             **_vouching_views(self, analysis),
             self.trajectory: _figure(state, method_label, dims_label, color, 0),
             self.frame_slider: gr.Slider(0, len(analysis.frames) - 1, value=0, step=1, label="Frame", visible=True),
@@ -372,14 +401,13 @@ class ClipTab(Tab):
         state.reconstruction = reconstruct(state.model, analysis, shown, progress=report)
         progress(0.8, desc="writing the preview and downloads")
         fps = (analysis.clip.fps / analysis.clip.stride) * len(shown) / len(analysis.frames)
+        beside = "its reconstruction" if state.model.has_decoder else "nearest real frame"
         video = write_mp4(
             (
                 side_by_side(
                     [
                         captioned(enlarged(analysis.frames[t : t + 1], VIDEO_HEIGHT), [f"the clip, frame {t}"])[0],
-                        captioned(
-                            enlarged(state.reconstruction.frames[i : i + 1], VIDEO_HEIGHT), ["its reconstruction"]
-                        )[0],
+                        captioned(enlarged(state.reconstruction.frames[i : i + 1], VIDEO_HEIGHT), [beside])[0],
                     ],
                     gap=4,
                 )
@@ -393,7 +421,13 @@ class ClipTab(Tab):
             state,
             {
                 self.preview: str(video),
-                self.stats: stats_markdown(analysis, state.bundle, state.reconstruction, drawn=state.model.has_decoder),
+                self.stats: stats_markdown(
+                    analysis,
+                    state.bundle,
+                    state.reconstruction,
+                    drawn=state.model.has_decoder,
+                    code=kind_words(state.model).code,
+                ),
                 self.downloads: _downloads(state, _figure(state, method_label, dims_label, color, t)),
                 self.page.clip: state,
             },
@@ -457,6 +491,12 @@ class ClipTab(Tab):
             self.frame_image: enlarged(state.analysis.frames[t], PREVIEW_HEIGHT),
             self.reconstruction_image: enlarged(reconstructed, PREVIEW_HEIGHT),
         }
+
+
+def _beside_label(model: WorldModel) -> str:
+    """What stands beside the clip's frame t: its reconstruction, or for a model that draws none the nearest real
+    frame."""
+    return "Reconstruction" if model.has_decoder else "Nearest real frame (no decoder)"
 
 
 def _analyze(model: WorldModel, path: str, stride_value, cap_value, report, crop=AUTO) -> ClipAnalysis:

@@ -2,7 +2,8 @@
 
 The page (`static/play.js`, with onnxruntime-web from `static/ort/`) fetches the bundle's predictor and decoder
 graphs once, keeps them by their sha256, and steps, decodes and draws every frame itself; the server hands it a
-start (`page_start`: the context latents, the codebook, where the graphs and the reference latents are) and takes
+start (`page_start`: the context latents, the codebook and any vectors taken from the clip, where the graphs and the
+reference latents are) and takes
 a game back when the player switches to the server (`game_from_page`). Both go through the Play tab as JSON.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
+from studio.clip_actions import ClipActions
 from studio.play import RUN_STEPS_PER_S, ImaginedGame
 from studio.reference import reference_of
 from studio.runtime import WorldModel, to_uint8_frames
@@ -30,7 +32,9 @@ WHERE_CHOICES = [IN_THE_PAGE, ON_THE_SERVER]
 # the module that plays in the page, loaded with it; it waits for the Play tab's components
 PAGE_SCRIPT = f'<script type="module" src="{FILE_ROUTE}{STATIC_DIR / "play.js"}"></script>'
 # the page's side of the events that hand a game over (window.studioPlay is play.js's)
-HAND_OVER_JS = "(where, handoff, game, bundle) => [where, window.studioPlay?.handOver(where) ?? null, game, bundle]"
+HAND_OVER_JS = (
+    "(where, handoff, game, bundle, clip) => [where, window.studioPlay?.handOver(where) ?? null, game, bundle, clip]"
+)
 BEGIN_JS = "(start) => { window.studioPlay?.begin(start); }"
 END_JS = "() => { window.studioPlay?.end(); }"
 # where the page draws its frames: shown instead of the server's picture while the page plays (play.js gives the
@@ -100,8 +104,9 @@ class PageFiles:
 
 
 def page_start(files: PageFiles, model: WorldModel, game: ImaginedGame, description: str) -> dict:
-    """What the page needs to carry on `game` itself: its present context, the bundle's codebook and frame rate,
-    and where the graphs and reference latents are."""
+    """What the page needs to carry on `game` itself: its present context, the bundle's codebook (a continuous
+    model's display cluster centres) and the vectors taken from the clip, the frame rate, and where the graphs and
+    reference latents are."""
     if model.manifest.predictor.reanchor:
         raise HandoverError("this bundle re-anchors every step through its encoder, which the page does not run")
     if not model.has_decoder:
@@ -114,6 +119,7 @@ def page_start(files: PageFiles, model: WorldModel, game: ImaginedGame, descript
         "graphs": {role: files.graph(model, role).to_json() for role in PAGE_GRAPHS},
         "context": _tensor(game.contexts[-1]),  # [C, N, D]
         "codebook": _tensor(model.codebook),  # [K, Da]
+        "from_clip": None if game.from_clip is None else _clip_vectors(game.from_clip),
         "frame": {"height": model.frame_size[0], "width": model.frame_size[1]},
         # the pace the game was learnt at, and the most Run mode goes to
         "steps_per_second": min(native.transitions_per_second, RUN_STEPS_PER_S) if native else RUN_STEPS_PER_S,
@@ -127,9 +133,10 @@ def page_start(files: PageFiles, model: WorldModel, game: ImaginedGame, descript
     }
 
 
-def game_from_page(model: WorldModel, handover: dict | None) -> ImaginedGame:
+def game_from_page(model: WorldModel, handover: dict | None, from_clip: ClipActions | None = None) -> ImaginedGame:
     """The game the page was playing, carried on by the server: its present context, its step count and where
-    it left familiar ground. Its earlier steps stay in the page: undo on the server reaches back to the switch."""
+    it left familiar ground, with the vectors of the clip it started from. Its earlier steps stay in the page: undo
+    on the server reaches back to the switch."""
     if not isinstance(handover, dict) or "context" not in handover:
         raise HandoverError("the page handed back no game")
     latent = model.manifest.latent
@@ -142,7 +149,18 @@ def game_from_page(model: WorldModel, handover: dict | None) -> ImaginedGame:
         frames=[frame],
         dropped=max(0, steps),
         dropped_unfamiliar_at=None if left is None else int(left),
+        from_clip=from_clip,
     )
+
+
+def _clip_vectors(from_clip: ClipActions) -> dict:
+    """The clip's vectors as the page presses them: transition t is press `first_press` + t."""
+    return {
+        "clip": from_clip.clip,
+        "vectors": _tensor(from_clip.vectors),  # [T-1, Da]
+        "first_press": from_clip.first_press,
+        "representatives": [list(pair) for pair in from_clip.representatives],  # (cluster, transition) per button
+    }
 
 
 def _tensor(array: np.ndarray) -> dict:

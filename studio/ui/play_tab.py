@@ -1,4 +1,5 @@
-"""Play tab: the world model as a game, one button (and one key) per action code."""
+"""Play tab: the world model as a game, one button (and one key) per action code; for a model of continuous actions,
+also the vectors read off the analyzed clip."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import numpy as np
 
 from studio.action_codes import CodeMeanings, shipped_code_meanings
 from studio.analysis import MAX_FRAME_CAP, analyze_clip
+from studio.clip_actions import ClipActions, clip_actions
 from studio.examples import example_clips, example_labels
+from studio.model_kind import kind_words
 from studio.play import RUN_FRAMES_PER_S, RUN_STEPS_PER_S, ImaginedGame
 from studio.runtime import WorldModel
 from studio.ui.code_meanings import code_words, meanings_on_clip
@@ -32,7 +35,7 @@ from studio.ui.page_play import (
 from studio.ui.picture_html import png_data_url
 from studio.ui.refusal import refusal
 from studio.ui.state import ClipState
-from studio.ui.tab import PageEvents, Tab, Updates
+from studio.ui.tab import Moment, PageEvents, Tab, Updates
 
 SCREEN_HEIGHT = 320  # pixels: the decoded frame is shown large, and whole below the Run box and status at 720 px
 SCREEN_CSS = (
@@ -41,6 +44,10 @@ SCREEN_CSS = (
     "#play-next { display: none !important; }"  # the Run loop's trigger: clicked by the page's script alone
 )
 KEYS = 9  # keys 1..9 press codes 0..8
+NO_CLIP_VECTORS = (
+    "**Vectors taken from the clip** appear here once a clip is analyzed on the **Clip** tab: the action vectors the "
+    "model read off the clip's transitions, to press beside the clusters' centres above."
+)
 RUN_STATUS_PERIOD_S = 0.25  # Run mode refreshes the status line at most this often
 # Steps run one at a time, in the order pressed, so that a player's presses never race on their game;
 # a step takes a few milliseconds, so one queue serves many players.
@@ -115,6 +122,7 @@ class StartClip:
     name: str
     latents: np.ndarray  # [T, N, D]
     meanings: CodeMeanings | None  # what each code does: the bundle's own figures, else the clip's labels
+    actions: ClipActions | None = None  # the vectors of an analyzed clip a continuous model can press
 
 
 class PlayTab(Tab):
@@ -124,13 +132,17 @@ class PlayTab(Tab):
     def build(self, events: PageEvents) -> None:
         shelf, clip, bundle = self.page.shelf, self.page.clip, self.page.bundle
         self.buttons_needed = max(shelf.get(name).codebook_size for name in shelf.names)
+        # a button per display cluster of the continuous models, pressing the clip's transition nearest its centre
+        clip_buttons_needed = max(
+            (model.codebook_size for model in shelf.models.values() if model.action_kind == "continuous"), default=0
+        )
         self.examples: dict[str, StartClip | None] = {}  # bundle -> its first example clip, analyzed once
         self.page_files = PageFiles()  # what a page that plays by itself fetches
         self.page_files.serve(list(shelf.models.values()))
 
         gr.Markdown(
             "Play the world model: pick a start frame, then press an action code (buttons, or keys **1–9**; "
-            "**Backspace** undoes). Every press predicts one step and decodes it. Without an analyzed clip, "
+            "**Backspace** undoes). Every press predicts one step and draws it. Without an analyzed clip, "
             "the game starts from the bundle's first example clip."
         )
         self.player = gr.State(None)  # this user's Player
@@ -161,7 +173,29 @@ class PlayTab(Tab):
                             )
                             for k in range(first, min(first + 2, self.buttons_needed))
                         ]
-                self.meanings_note = gr.Markdown(_meanings_note(shipped), elem_id="play-meanings")
+                self.meanings_note = gr.Markdown(_meanings_note(shipped, default), elem_id="play-meanings")
+                with gr.Column(visible=default.action_kind == "continuous", elem_id="play-clip-vectors") as panel:
+                    self.clip_panel = panel
+                    self.clip_note = gr.Markdown(NO_CLIP_VECTORS, elem_id="play-clip-note")
+                    self.clip_buttons = []
+                    for first in range(0, clip_buttons_needed, 2):  # two a row
+                        with gr.Row():
+                            self.clip_buttons += [
+                                gr.Button(elem_id=f"play-clip-vector-{j}", size="sm", min_width=140, visible=False)
+                                for j in range(first, min(first + 2, clip_buttons_needed))
+                            ]
+                    self.clip_transition = gr.Slider(
+                        0,
+                        MAX_FRAME_CAP - 2,
+                        value=0,
+                        step=1,
+                        label="or any transition, from frame",
+                        visible=False,
+                        elem_id="play-clip-transition",
+                    )
+                    self.clip_pick = gr.Button(
+                        "Press this transition's vector", size="sm", visible=False, elem_id="play-clip-vector-picked"
+                    )
             with gr.Column(scale=2):
                 # above the screen: at 1280x720 the game, the Run box and the status line are seen together
                 self.run = gr.Checkbox(
@@ -173,7 +207,7 @@ class PlayTab(Tab):
                 self.status = gr.Markdown(elem_id="play-status")
                 # the frame travels inside the page's update (a data URL), not as a file the page fetches after it
                 self.screen = gr.HTML(
-                    label="The world model's frame",
+                    label=_screen_label(default),  # a bundle picked later names it for its own kind
                     show_label=True,
                     container=True,
                     js_on_load=None,
@@ -198,12 +232,22 @@ class PlayTab(Tab):
                 )
         # what scripts exchange with /step and /undo: the code as a number, the frame as a PNG file
         code_box = gr.Number(0, precision=0, visible=False)
+        transition_box = gr.Number(0, precision=0, visible=False)  # /step_from_clip's: the frame a transition leaves
         self.frame_file = gr.Image(visible=False, format="png")
         self.run_frame = gr.JSON(visible=False)  # Run mode's answer to the page's script (RUN_SCRIPT)
         self.handoff = gr.JSON(visible=False)  # a game handed between the page and the server (page_play.py)
 
         player = self.player
-        started = [player, self.screen, self.status, self.run, self.start_frame, self.meanings_note, *self.code_buttons]
+        started = [
+            player,
+            self.screen,
+            self.status,
+            self.run,
+            self.start_frame,
+            self.meanings_note,
+            *self.code_buttons,
+            *self.clip_shown,
+        ]
         # before Start: the frame a game would start from, as the start frame slider moves
         self.start_frame.release(
             self.show_start,
@@ -224,7 +268,7 @@ class PlayTab(Tab):
         self._to_the_page(
             self.where.change(
                 self.switch,
-                inputs=[self.where, self.handoff, player, bundle],
+                inputs=[self.where, self.handoff, player, bundle, clip],
                 js=HAND_OVER_JS,
                 **self._handing,
             )
@@ -239,6 +283,25 @@ class PlayTab(Tab):
                 trigger_mode="always_last",
                 **ONE_STEP_AT_A_TIME,
             )
+        for j, button in enumerate(self.clip_buttons):
+            button.click(
+                lambda player, name, j=j: self._view(self.press_representative(player, name, j)),
+                inputs=[player, bundle],
+                outputs=[self.screen, self.status],
+                api_name=False,
+                show_progress="hidden",
+                trigger_mode="always_last",
+                **ONE_STEP_AT_A_TIME,
+            )
+        self.clip_pick.click(
+            lambda player, name, t: self._view(self.press_from_clip(player, name, t)),
+            inputs=[player, bundle, self.clip_transition],
+            outputs=[self.screen, self.status],
+            api_name=False,
+            show_progress="hidden",
+            trigger_mode="always_last",
+            **ONE_STEP_AT_A_TIME,
+        )
         undo.click(
             lambda player: self._view(take_back(player)),
             inputs=player,
@@ -254,6 +317,15 @@ class PlayTab(Tab):
             inputs=[player, bundle, code_box],
             outputs=[self.frame_file, self.status],
             api_name="step",
+            show_progress="hidden",
+            **ONE_STEP_AT_A_TIME,
+        )
+        gr.on(
+            [],
+            lambda player, name, t: self._as_file(self.press_from_clip(player, name, t)),
+            inputs=[player, bundle, transition_box],
+            outputs=[self.frame_file, self.status],
+            api_name="step_from_clip",
             show_progress="hidden",
             **ONE_STEP_AT_A_TIME,
         )
@@ -279,7 +351,16 @@ class PlayTab(Tab):
             concurrency_id="run",
             concurrency_limit=None,
         ).then(None, inputs=self.run_frame, js="(frame) => { window.studioRun.drawn(frame); }", api_name=False)
-        shown = [self.screen, self.status, self.run]
+        events.follow(
+            Moment.CLEARED,
+            lambda e: e.then(
+                lambda name: gr.update(label=_screen_label(self.page.shelf.get(name))),
+                inputs=bundle,
+                outputs=self.screen,
+                api_name=False,
+            ),
+        )
+        shown = [self.screen, self.status, self.run, *self.clip_shown]
         events.follow_gone(
             lambda e: e.then(self.clear, inputs=player, outputs=shown, api_name=False).then(
                 None, js=END_JS, api_name=False
@@ -291,7 +372,15 @@ class PlayTab(Tab):
         select(
             self.show_start_clip,
             inputs=[self.page.clip, self.page.bundle, self.start_frame, self.player],
-            outputs=[self.player, self.screen, self.status, self.start_frame, self.meanings_note, *self.code_buttons],
+            outputs=[
+                self.player,
+                self.screen,
+                self.status,
+                self.start_frame,
+                self.meanings_note,
+                *self.code_buttons,
+                *self.clip_shown,
+            ],
             api_name=False,
             show_progress="hidden",
         )
@@ -303,17 +392,14 @@ class PlayTab(Tab):
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
         preview = self.show_start(state, name, t, player)
         if player.game is not None:  # a game is on screen: leave it be
-            untouched = [self.start_frame, self.meanings_note, *self.code_buttons]
+            untouched = [self.start_frame, self.meanings_note, *self.code_buttons, *self.clip_shown]
             return {self.player: player, **preview, **dict.fromkeys(untouched, gr.skip())}
         return {
             self.player: player,
             **preview,
-            self.meanings_note: _meanings_note(clip.meanings),
+            self.meanings_note: _meanings_note(clip.meanings, model),
             self.start_frame: gr.Slider(0, len(clip.latents) - 1, value=t, step=1),
-            **{
-                button: gr.Button(_button_label(k, model.code_names(), clip.meanings), visible=k < model.codebook_size)
-                for k, button in enumerate(self.code_buttons)
-            },
+            **self.buttons(model, clip),
         }
 
     def show_start(self, state: ClipState | None, name: str, t, player: Player | None) -> Updates:
@@ -324,18 +410,23 @@ class PlayTab(Tab):
             return untouched
         clip = self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
-        frame = ImaginedGame.start(self.page.shelf.get(name), clip.latents, t).frame
+        model = self.page.shelf.get(name)
+        frame = ImaginedGame.start(model, clip.latents, t).frame
         if _game(player) is not None:
             return untouched
         return {
             self.screen: _picture(frame, f"frame {t} of {clip.name}, where a game would start"),
-            self.status: f"Frame **{t}** of **{clip.name}**, decoded: press **Start** to play from it.",
+            self.status: f"Frame **{t}** of **{clip.name}** ({kind_words(model).picture}): press **Start** to play "
+            "from it.",
         }
 
     def start_clip(self, state: ClipState | None, name: str) -> StartClip:
         if state is not None and state.bundle == name:
             return StartClip(
-                state.name, state.analysis.latents, meanings_on_clip(state.model, state.analysis, state.labels)
+                state.name,
+                state.analysis.latents,
+                meanings_on_clip(state.model, state.analysis, state.labels),
+                clip_actions(state.model, state.analysis.actions, state.name),
             )
         if name not in self.examples:
             self.examples[name] = _example_start(self.page.shelf.get(name))
@@ -348,19 +439,62 @@ class PlayTab(Tab):
         model = self.page.shelf.get(name)
         clip = self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
-        player.game = game = ImaginedGame.start(model, clip.latents, t)
-        buttons = {
-            button: gr.Button(_button_label(k, model.code_names(), clip.meanings), visible=k < model.codebook_size)
-            for k, button in enumerate(self.code_buttons)
-        }
+        player.game = game = ImaginedGame.start(model, clip.latents, t, clip.actions)
         return {
             self.player: player,
             self.screen: _screen(game),
             self.status: f"Started from frame **{t}** of **{clip.name}**. Press a code.",
             self.run: False,
-            self.meanings_note: _meanings_note(clip.meanings),
+            self.meanings_note: _meanings_note(clip.meanings, model),
             self.start_frame: gr.Slider(0, len(clip.latents) - 1, value=t, step=1),
-            **buttons,
+            **self.buttons(model, clip),
+        }
+
+    def buttons(self, model: WorldModel, clip: StartClip) -> Updates:
+        """A button per code, labelled with what it does; for a continuous model, the panel of the clip's vectors."""
+        codes = {
+            button: gr.Button(_button_label(k, model.code_names(), clip.meanings), visible=k < model.codebook_size)
+            for k, button in enumerate(self.code_buttons)
+        }
+        return {**codes, **self.clip_vectors(model, clip.actions)}
+
+    @property
+    def clip_shown(self) -> list:
+        """The panel of the vectors taken from the clip, and what it holds."""
+        return [self.clip_panel, self.clip_note, *self.clip_buttons, self.clip_transition, self.clip_pick]
+
+    def clip_vectors(self, model: WorldModel | None, actions: ClipActions | None) -> Updates:
+        """The panel for `model` (None: keep it shown or hidden as it is): for each display cluster the clip uses, a
+        button pressing the vector of its transition nearest the cluster's centre, and any transition of the clip to
+        press; with no clip analyzed, the sentence saying they come with one."""
+        panel = gr.skip() if model is None else gr.Column(visible=model.action_kind == "continuous")
+        if actions is None:
+            hidden = dict.fromkeys([*self.clip_buttons, self.clip_transition, self.clip_pick], gr.update(visible=False))
+            return {self.clip_panel: panel, self.clip_note: NO_CLIP_VECTORS, **hidden}
+        offered = dict(enumerate(actions.representatives))
+        return {
+            self.clip_panel: panel,
+            self.clip_note: (
+                f"**Vectors taken from {actions.clip}**, as the model read them off its transitions (frame t → t+1), "
+                "to press beside the clusters' centres above: for each cluster the clip uses, the transition nearest "
+                "its centre,"
+            ),
+            **{
+                button: gr.Button(
+                    f"frame {offered[j][1]} → {offered[j][1] + 1} (cluster {offered[j][0]})" if j in offered else "",
+                    visible=j in offered,
+                )
+                for j, button in enumerate(self.clip_buttons)
+            },
+            self.clip_transition: gr.Slider(
+                0,
+                actions.transitions - 1,
+                value=0,
+                step=1,
+                label="or any transition, from frame",
+                visible=True,
+            ),
+            self.clip_pick: gr.Button(visible=True),
         }
 
     def press(self, player: Player | None, name: str, code) -> ImaginedGame:
@@ -370,6 +504,31 @@ class PlayTab(Tab):
             game.step(model, int(code))
         except (ValueError, TypeError):
             raise refusal(f"this model has action codes 0 to {model.codebook_size - 1}") from None
+        return game
+
+    def press_representative(self, player: Player | None, name: str, j) -> ImaginedGame:
+        """The clip's j-th representative vector (one per cluster the clip uses) pressed."""
+        game = _started(player)
+        representatives = game.from_clip.representatives if game.from_clip is not None else ()
+        if not 0 <= int(j) < len(representatives):
+            raise refusal("this game has no such vector taken from the clip: press Start again")
+        return self.press_from_clip(player, name, representatives[int(j)][1])
+
+    def press_from_clip(self, player: Player | None, name: str, t) -> ImaginedGame:
+        """The vector the model read off transition t -> t+1 of the clip the game started from, pressed."""
+        game, model = _started(player), self.page.shelf.get(name)
+        if game.from_clip is None:
+            if model.action_kind != "continuous":
+                raise refusal(
+                    f"this model acts on {_actions_word(model)}: press those; only continuous actions "
+                    "are taken from a clip"
+                )
+            raise refusal("vectors are taken from an analyzed clip: analyze one on the Clip tab, then press Start")
+        try:
+            press = game.from_clip.press(int(t))
+        except (ValueError, TypeError) as err:
+            raise refusal(str(err) if isinstance(err, ValueError) else "give a transition as a frame number") from None
+        game.step(model, press)
         return game
 
     def run_step(self, player: Player | None, name: str, on: bool) -> Updates:
@@ -405,14 +564,17 @@ class PlayTab(Tab):
             return {self.handoff: None}
         return self._handed_to_page(player, name, f"frame {int(t or 0)}")
 
-    def switch(self, where: str, handoff: dict | None, player: Player | None, name: str) -> Updates:
-        """The switch moved: the game, if any, goes on where it now says."""
+    def switch(
+        self, where: str, handoff: dict | None, player: Player | None, name: str, state: ClipState | None
+    ) -> Updates:
+        """The switch moved: the game, if any, goes on where it now says (with the vectors of the clip it started
+        from: a new clip ends the game, so the clip analyzed now is the one it started from)."""
         model, player = self.page.shelf.get(name), player or Player()
         if where == ON_THE_SERVER:
             if handoff is None:  # the page held no game: the server's, if any, is where it was
                 return {self.handoff: None}
             try:
-                game = game_from_page(model, handoff)
+                game = game_from_page(model, handoff, self.start_clip(state, name).actions)
             except HandoverError as err:
                 raise gr.Error(f"The game could not move to the server: {err}.") from None
             reason = str(handoff.get("reason") or "")[:300].replace("*", "").replace("<", "")
@@ -431,10 +593,11 @@ class PlayTab(Tab):
         return {self.handoff: start, self.run: False}  # the server's Run loop, if any, stops
 
     def clear(self, player: Player | None) -> Updates:
-        """Another bundle was picked, or another clip analyzed: the game ends."""
+        """Another bundle was picked, or another clip analyzed: the game ends, and the vectors taken from the clip
+        go with the clip."""
         if player is not None:
             player.game = None
-        return {self.screen: None, self.status: "", self.run: False}
+        return {self.screen: None, self.status: "", self.run: False, **self.clip_vectors(None, None)}
 
     def _view(self, game: ImaginedGame) -> Updates:
         """What the page shows of a game: its frame and its status."""
@@ -478,10 +641,22 @@ def _button_label(code: int, names: list[str], meanings: CodeMeanings | None) ->
     return key + code_words(code, names[code] if code < len(names) else f"code {code}", meanings)
 
 
-def _meanings_note(meanings: CodeMeanings | None) -> str:
+def _actions_word(model: WorldModel) -> str:
+    return "the game's own buttons" if model.action_kind == "buttons" else "its latent codes"
+
+
+def _meanings_note(meanings: CodeMeanings | None, model: WorldModel) -> str:
+    if meanings is None and model.action_kind == "buttons":
+        return "Each button is one of the game's own, as the bundle names it: the model predicts the frame after it."
     if meanings is None:
         return "What each code does is not known for this bundle: try them, or analyze a labelled clip."
     return f"Each button says what its code most often did, and how often, on {meanings.measured_on}."
+
+
+def _screen_label(model: WorldModel) -> str:
+    if model.has_decoder:
+        return "The world model's frame"
+    return "Nearest real frame"  # to the predicted state: the note above the tabs says why
 
 
 def _screen(game: ImaginedGame) -> str:
@@ -501,7 +676,7 @@ def _status(game: ImaginedGame) -> str:
     )
     rate = game.steps_per_second()
     pace = f" · playing at **{rate:.1f} steps/s**" if rate else ""
-    recent = " ".join(str(c) for c in game.codes[-12:])
+    recent = " ".join(game.press_name(c) for c in game.codes[-12:])
     left = game.left_familiar_at
     ground = (
         " · on familiar ground"

@@ -1,8 +1,8 @@
 // The Play tab's game, run in the visitor's browser: onnxruntime-web steps the bundle's predictor and decoder
 // here, so a step costs the server nothing and Run mode keeps its pace however many people play at once.
 //
-// The server hands the page a start (studio/ui/page_play.py `page_start`: the context latents, the codebook,
-// where the graphs and the reference latents are); the page fetches each file once, keeps it by its sha256,
+// The server hands the page a start (studio/ui/page_play.py `page_start`: the context latents, the codebook and
+// any vectors taken from the clip, where the graphs and the reference latents are); the page fetches each file once, keeps it by its sha256,
 // and from then on steps, decodes, judges familiarity and draws by itself. The Play tab's own buttons, keys,
 // Undo and Run box drive it: while the page plays, their clicks stop here and never reach the server.
 // Switching to "On the server" hands the present context back (`handOver`); a browser that cannot run the
@@ -168,9 +168,21 @@ export async function openModel(start) {
   const reference = start.reference ? await openReference(start.reference) : null;
   const [contextLength, tokens, dim] = start.context.shape;
   const [codes, actionDim] = start.codebook.shape;
+  // what a press applies: code k is row k, and a continuous model's vector taken from the clip's transition t is
+  // row first_press + t (first_press = K), as on the server (studio/clip_actions.py)
+  const fromClip = start.from_clip;
+  const presses = fromClip ? fromClip.first_press + fromClip.vectors.shape[0] : codes;
+  const actions = new Float32Array(presses * actionDim); // [A * Da]
+  actions.set(float32(start.codebook));
+  if (fromClip) actions.set(float32(fromClip.vectors), fromClip.first_press * actionDim);
   return {
-    runtime, predictor, decoder, reference, contextLength, tokens, dim, codes, actionDim,
-    codebook: float32(start.codebook), // [K * Da]
+    runtime, predictor, decoder, reference, contextLength, tokens, dim, codes, actionDim, actions,
+    fromClip: fromClip ? {
+      clip: fromClip.clip,
+      firstPress: fromClip.first_press,
+      transitions: fromClip.vectors.shape[0],
+      representatives: fromClip.representatives, // [cluster, transition] per button of the clip's
+    } : null,
     height: start.frame.height,
     width: start.frame.width,
   };
@@ -183,9 +195,9 @@ export async function decode(model, latents) {
   return frames.data;
 }
 
-// context [C*N*D] and a code -> the next latents [N*D]
+// context [C*N*D] and a press (a code, or a vector taken from the clip) -> the next latents [N*D]
 export async function predict(model, context, code) {
-  const action = model.codebook.slice(code * model.actionDim, (code + 1) * model.actionDim); // [Da]
+  const action = model.actions.slice(code * model.actionDim, (code + 1) * model.actionDim); // [Da]
   const feeds = {
     context: new model.runtime.Tensor("float32", context, [1, model.contextLength, model.tokens, model.dim]),
     action: new model.runtime.Tensor("float32", action, [1, model.actionDim]),
@@ -364,13 +376,20 @@ function statusLine() {
     : "";
   const rate = game.stepsPerSecond();
   const pace = rate ? ` · playing at <strong>${rate.toFixed(1)} steps/s</strong>` : "";
-  const recent = game.codes.slice(-RECENT_CODES).join(" ") || "—";
+  const recent = game.codes.slice(-RECENT_CODES).map((code) => pressName(game.model, code)).join(" ") || "—";
   const left = game.leftFamiliarAt;
   const ground = left === null
     ? " · on familiar ground"
     : ` · <strong>left familiar ground at step ${left}</strong>: the frames since look unlike any the model knows`;
   return `<p><strong>${game.steps} step${game.steps === 1 ? "" : "s"} played</strong> <strong>in this browser</strong> (WebAssembly, ${threadsWord()}) · `
     + `last codes: ${recent}${ground}${timing}${pace}</p>`;
+}
+
+// How the status lists a press: a code's number, or the clip's transition its vector was taken from ("12→13").
+function pressName(model, code) {
+  if (!model.fromClip || code < model.fromClip.firstPress) return String(code);
+  const t = code - model.fromClip.firstPress;
+  return `${t}→${t + 1}`;
 }
 
 function setRunBox(on) {
@@ -509,6 +528,8 @@ function fallBack(start, reason) {
 }
 
 const CODE_BUTTON = /^play-code-(\d+)$/;
+const CLIP_BUTTON = /^play-clip-vector-(\d+)$/; // the clip's transition nearest a display cluster's centre
+const PICKED_BUTTON = "play-clip-vector-picked"; // the transition chosen on #play-clip-transition
 
 // While the page plays, the Play tab's codes, Undo and Run act here; their clicks never reach the server. (Reset
 // does: the server starts the game again from the start frame and hands it to the page, as Start does.)
@@ -517,7 +538,7 @@ function intercept(event) {
   if (event.target.closest("#play-start, #play-reset")) starting = performance.now(); // the server starts it
   if (starting !== null && performance.now() - starting > START_WAIT_MS) starting = null;
   if (!game && starting === null) return;
-  const control = event.target.closest("[id^='play-code-'], #play-undo, #play-run");
+  const control = event.target.closest("[id^='play-code-'], [id^='play-clip-vector-'], #play-undo, #play-run");
   if (!control) return;
   event.preventDefault();
   event.stopImmediatePropagation();
@@ -528,7 +549,9 @@ function intercept(event) {
 function press(control) {
   if (!game) return;
   const code = CODE_BUTTON.exec(control.id);
+  const representative = CLIP_BUTTON.exec(control.id);
   if (code) act((g) => g.step(Number(code[1])));
+  else if (representative || control.id === PICKED_BUTTON) pressFromClip(representative);
   else if (control.id === "play-undo") act((g) => g.undo());
   else {
     game.running = !game.running;
@@ -536,6 +559,25 @@ function press(control) {
     if (game.running) runLoop();
     else queue.then(() => game && setStatus(statusLine())); // the last steps' count, once the last has landed
   }
+}
+
+// A vector taken from the clip: a representative's button (`representative`: its id's match), or the transition
+// chosen on the slider.
+function pressFromClip(representative) {
+  const fromClip = game.model.fromClip;
+  if (!fromClip) {
+    setStatus("<p>This game has no vectors taken from a clip: analyze one on the Clip tab, then press Start.</p>");
+    return;
+  }
+  const picked = document.querySelector("#play-clip-transition input[type='number']");
+  const t = representative
+    ? fromClip.representatives[Number(representative[1])]?.[1]
+    : Number(picked && picked.value);
+  if (!Number.isInteger(t) || t < 0 || t >= fromClip.transitions) {
+    setStatus(`<p>${escapeHtml(fromClip.clip)}'s transitions leave frames 0 to ${fromClip.transitions - 1}.</p>`);
+    return;
+  }
+  act((g) => g.step(fromClip.firstPress + t));
 }
 
 document.addEventListener("click", intercept, true);
