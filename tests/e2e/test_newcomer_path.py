@@ -80,10 +80,17 @@ def test_a_newcomer_analyzes_an_example_and_reads_every_view(browser, shipped_st
     stats.get_by_text("frames analyzed", exact=False).wait_for()
     page.get_by_role("tab", name="Actions").click()
     atlas = page.locator("#atlas figure")
-    atlas.first.locator("img").wait_for()
+    atlas.first.locator("img").first.wait_for()
     assert atlas.count() == 8
-    picture, caption = atlas.first.locator("img").bounding_box(), atlas.first.locator("figcaption").bounding_box()
+    picture, caption = atlas.first.locator("img").first.bounding_box(), atlas.first.locator("figcaption").bounding_box()
     assert picture["height"] >= 192 and caption["y"] >= picture["y"] + picture["height"]
+    # under every outcome, the window where the codes differ, enlarged: frame t beside the outcome, about 100 px
+    # high, between the outcome and its caption
+    assert atlas.locator("img.detail").count() == 8
+    detail = atlas.first.locator("img.detail").bounding_box()
+    assert detail["height"] >= 90 and detail["width"] >= 2 * detail["height"]
+    assert picture["y"] + picture["height"] <= detail["y"] and detail["y"] + detail["height"] <= caption["y"]
+    assert "moves the paddle" in atlas.first.locator("figcaption").inner_text()  # what the code does, kept
     exemplars = page.locator("#exemplars")
     codes_used = int(re.search(r"(\d+) action codes used", stats.inner_text()).group(1))
     assert exemplars.locator("h4").count() == codes_used  # a row for each code the clip uses
