@@ -96,6 +96,25 @@ def test_a_newcomer_analyzes_an_example_and_reads_every_view(browser, shipped_st
     assert exemplars.locator("h4").count() == codes_used  # a row for each code the clip uses
     assert exemplars.evaluate("e => [e, ...e.querySelectorAll('*')].every(x => x.scrollHeight <= x.clientHeight + 1)")
 
+    # Predict: after Roll out the rollout is in view, its panels about 400 px wide, each named in page text over it
+    page.get_by_role("tab", name="Predict").click()
+    page.locator("#predict-branches textarea").fill("random")
+    page.locator("#predict-run").click()
+    names = page.locator("#predict-panels .panel-names span")
+    names.first.wait_for()
+    said = names.all_inner_texts()
+    assert len(said) == 3 and said[0].startswith("the clip") and said[1].startswith("1: ") and said[2].startswith("2: ")
+    in_view = "(e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })"
+    page.wait_for_function(f"{in_view}(document.querySelector('#predict-video video'))")  # scrolled there smoothly
+    assert page.locator("#predict-panels").evaluate(in_view)
+    video = page.locator("#predict-video video").bounding_box()
+    panel = video["width"] / 3
+    assert panel >= 380
+    for i in range(3):  # each name over the middle of its panel, in type as large as the page's own
+        name = names.nth(i).bounding_box()
+        assert abs(name["x"] + name["width"] / 2 - (video["x"] + (i + 0.5) * panel)) < 20
+    assert float(names.first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 14
+
     # Play: before any labels were uploaded, the buttons say what each code does, and the start frame shows
     page.get_by_role("tab", name="Play").click()
     page.locator("#play-screen img").wait_for()
