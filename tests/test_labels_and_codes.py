@@ -223,3 +223,22 @@ def test_examples_shipped_by_two_bundles_are_offered_once(tmp_path):
         a / "clip_1.mp4",
         c / "clip_1.mp4",
     ]
+
+
+def test_an_example_is_known_by_the_bundles_that_ship_it_by_name_and_bytes(tmp_path):
+    import shutil
+
+    from studio.examples import bundles_shipping
+
+    exported = Path(__file__).parents[1] / "exported"
+    models = {name: WorldModel.load(exported / name, device="cpu") for name in ("breakout", "breakout-jepa", "coinrun")}
+    copy = shutil.copy(exported / "coinrun" / "examples" / "coinrun_1.mp4", tmp_path)  # as the page hands it over
+    assert bundles_shipping(models, copy) == ["coinrun"]
+    shared = shutil.copy(exported / "breakout" / "examples" / "breakout_1.mp4", tmp_path)
+    assert bundles_shipping(models, shared) == ["breakout", "breakout-jepa"]  # the two Breakout bundles ship it
+    renamed = shutil.copy(copy, tmp_path / "my_clip.mp4")
+    other = tmp_path / "other" / "coinrun_1.mp4"
+    other.parent.mkdir()
+    other.write_bytes(Path(shared).read_bytes())  # a name of coinrun's, another clip's bytes
+    assert bundles_shipping(models, renamed) == [] and bundles_shipping(models, other) == []
+    assert bundles_shipping(models, tmp_path / "gone.mp4") == []

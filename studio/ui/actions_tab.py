@@ -22,7 +22,7 @@ from studio.projection import Projection, ProjectionConfig
 from studio.ui.clip_tab import PREVIEW_HEIGHT
 from studio.ui.code_meanings import code_words, meanings_on_clip
 from studio.ui.labels_upload import offer_columns
-from studio.ui.picture_html import LABEL_ABOVE_PICTURE, PICTURE_CSS, Picture, picture_grid, picture_rows
+from studio.ui.picture_html import PICTURE_CSS, Picture, label_above_picture, picture_grid, picture_rows
 from studio.ui.refusal import refusal
 from studio.ui.state import ClipState, Refusals
 from studio.ui.tab import Moment, PageEvents, Tab, Updates, unless_discarded
@@ -34,7 +34,7 @@ EXEMPLAR_HEIGHT = 128  # pixels: four before/after pairs of every code in one ro
 
 
 class ActionsTab(Tab):
-    title, id, css = "Actions", "actions", PICTURE_CSS + "\n#atlas-current" + LABEL_ABOVE_PICTURE
+    title, id, css = "Actions", "actions", PICTURE_CSS + "\n" + label_above_picture("atlas-current")
 
     def build(self, events: PageEvents) -> None:
         clip = self.page.clip

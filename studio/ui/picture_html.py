@@ -23,8 +23,16 @@ PICTURE_CSS = """
 .pictures figcaption { font-size: 0.85rem; margin-top: 4px; line-height: 1.3; max-width: var(--caption-width); }
 .picture-rows h4 { margin: 14px 0 6px 0; font-size: 0.95rem; }
 """
-# a labelled gr.Image floats its label over the picture's top, where a game keeps its score: the picture goes below
-LABEL_ABOVE_PICTURE = " { padding-top: 34px !important; }"
+LABEL_ROOM = 34  # pixels: the height of a gr.Image's floating label, with its margin
+
+
+def label_above_picture(*elem_ids: str) -> str:
+    """CSS for the gr.Image boxes `elem_ids`: Gradio floats the label and the picture's buttons (full screen,
+    download, share) over the picture's top, where a game keeps its score. The picture goes below the label, and
+    the buttons up into the label's row (they sit in the picture's own box, which starts under the room made)."""
+    boxes = ", ".join(f"#{elem_id}" for elem_id in elem_ids)
+    buttons = ", ".join(f"#{elem_id} .icon-button-wrapper" for elem_id in elem_ids)
+    return f"{boxes} {{ padding-top: {LABEL_ROOM}px !important; }}\n{buttons} {{ top: {6 - LABEL_ROOM}px !important; }}"
 
 
 @dataclass(frozen=True)

@@ -133,3 +133,38 @@ def test_a_newcomer_analyzes_an_example_and_reads_every_view(browser, shipped_st
     page.locator("#probe-run").click()
     page.locator("#probe-result").get_by_text("held-out", exact=False).wait_for()
     page.context.close()
+
+
+def test_an_example_of_another_bundle_is_offered_its_own_and_pictures_keep_their_tops(browser, shipped_studio):
+    page = browser.new_context(viewport=WINDOW).new_page()
+    page.set_default_timeout(SIGNAL_TIMEOUT_MS)
+    open_studio(page, shipped_studio)
+    stats, offer = page.locator("#clip-stats"), page.locator("#clip-offer")
+
+    # Breakout's example with Breakout picked: nothing to offer
+    page.get_by_text("breakout_1.mp4").first.click()
+    stats.get_by_text("reconstruction PSNR", exact=False).wait_for()
+    assert not offer.is_visible()
+    # the labels and the pictures' buttons sit above the pictures, off the top where a game keeps its score
+    for elem_id in ("frame-image", "frame-reconstruction", "clip-screen"):
+        picture = page.locator(f"#{elem_id} img").bounding_box()
+        for above in (f"#{elem_id} label", f"#{elem_id} .icon-button-wrapper"):
+            box = page.locator(above).first.bounding_box()
+            assert box["y"] + box["height"] <= picture["y"] + 1, (elem_id, above)
+
+    # CoinRun's example with Breakout picked: analyzed as asked, and the bundle that ships it offered in words
+    page.get_by_text("coinrun_1.mp4").first.click()
+    stats.get_by_text("with breakout", exact=False).wait_for()
+    offer.get_by_text("is an example of the coinrun bundle", exact=False).wait_for()
+    assert "analyzed with breakout" in offer.inner_text()
+    button = page.locator("#clip-offer-button")
+    assert button.inner_text() == "Analyze it with coinrun"
+
+    # one click: coinrun is picked, and the example analyzed again with it; the offer goes
+    button.click()
+    stats.get_by_text("with coinrun", exact=False).wait_for()
+    stats.get_by_text("reconstruction PSNR", exact=False).wait_for()
+    assert not offer.is_visible()
+    page.get_by_role("tab", name="Model").click()
+    assert page.locator("#model-picker input").input_value() == "coinrun"
+    page.context.close()
