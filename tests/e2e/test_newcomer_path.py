@@ -29,6 +29,17 @@ def shipped_studio(tmp_path_factory) -> Iterator[str]:
     stop(process)
 
 
+def assert_play_in_view(page) -> None:
+    """The Run box, the status line and the whole of the game's frame (the page's, or the server's) are in the
+    window together, the page scrolled to its top as the tab opens."""
+    page.evaluate("window.scrollTo(0, 0)")
+    frame = "#play-canvas" if page.locator("#play-canvas").is_visible() else "#play-screen img"
+    height = page.viewport_size["height"]
+    for selector in ("#play-run", "#play-status", frame):
+        box = page.locator(selector).bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= height, (selector, box, height)
+
+
 def test_a_newcomer_analyzes_an_example_and_reads_every_view(browser, shipped_studio, tmp_path):
     page = browser.new_context(viewport=WINDOW).new_page()
     page.set_default_timeout(SIGNAL_TIMEOUT_MS)
@@ -124,6 +135,7 @@ def test_a_newcomer_analyzes_an_example_and_reads_every_view(browser, shipped_st
     page.locator("#play-status").get_by_text("Started from frame", exact=False).first.wait_for()
     page.locator("body").press("4")
     page.locator("#play-status").get_by_text("1 step played", exact=False).wait_for()
+    assert_play_in_view(page)
 
     # Probe: the example's own labels are offered; one probe gives a held-out score beside its baseline
     page.get_by_role("tab", name="Probe").click()
@@ -167,4 +179,21 @@ def test_an_example_of_another_bundle_is_offered_its_own_and_pictures_keep_their
     assert not offer.is_visible()
     page.get_by_role("tab", name="Model").click()
     assert page.locator("#model-picker input").input_value() == "coinrun"
+    page.context.close()
+
+
+@pytest.mark.parametrize("where", ["In this browser", "On the server"])
+def test_at_1440_pixels_wide_a_game_is_seen_whole_with_its_status(browser, shipped_studio, where):
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    page.set_default_timeout(SIGNAL_TIMEOUT_MS)
+    open_studio(page, shipped_studio)
+    page.get_by_role("tab", name="Play").click()
+    page.locator("#play-where").get_by_label(where).check()
+    page.locator("#play-start").click()
+    status = page.locator("#play-status")
+    status.get_by_text("Started from frame", exact=False).first.wait_for()
+    page.locator("body").press("2")
+    status.get_by_text("1 step played", exact=False).wait_for()
+    assert ("on the server" in status.inner_text()) == (where == "On the server")
+    assert_play_in_view(page)
     page.context.close()
