@@ -36,9 +36,12 @@ from studio.video import write_gif, write_mp4
 # Roll out sits at the foot of a long column of controls: the page shows the rollout it made, not the button
 SHOW_VIDEO = "() => document.getElementById('predict-panels')?.scrollIntoView({ block: 'start', behavior: 'smooth' })"
 
-PANEL_NAMES_CSS = (
+PREDICT_CSS = (
     "#predict-panels .panel-names { display: grid; gap: 4px; text-align: center; font-weight: 600; "
-    "font-size: 0.95rem; line-height: 1.3; }"
+    "font-size: 0.95rem; line-height: 1.3; }\n"
+    # the player's controls under the panels, not over their bottom rows (Breakout's paddle) while the pointer,
+    # left where Roll out was, rests on the video
+    "#predict-video .controls { position: static !important; margin-top: 4px; }"
 )
 SOURCE_LABELS = (  # the choices of the Actions radio, in the order /rollout's README documents them
     "codes inferred from the clip",
@@ -70,7 +73,7 @@ def chosen_source(label: str, held, seed, typed, first, second, mix) -> ActionSo
 
 
 class PredictTab(Tab):
-    title, id, css = "Predict", "predict", PANEL_NAMES_CSS
+    title, id, css = "Predict", "predict", PREDICT_CSS
 
     def build(self, events: PageEvents) -> None:
         gr.Markdown(
