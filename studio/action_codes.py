@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import find_objects, label
+from scipy.ndimage import binary_dilation, find_objects, label
 
 from studio.figures import CONSISTENCY_PER_CODE, CONSISTENCY_VERTICAL_PER_CODE, MEASURED_SETS, measured_sets
 from studio.games import JUMP_WORDS, MOTION_WORDS, find_game
 from studio.metrics import best_one_to_one_accuracy, confusion_matrix, normalized_mutual_information
+from studio.montage import side_by_side
 from studio.runtime import ActionInference, WorldModel, to_uint8_frames
 
 DIFF_COLOR = np.array([255, 0, 200], np.float32)  # magenta: where a code changed the frame
@@ -22,6 +23,11 @@ BOXED_CHANGE = 0.1  # changes above this are boxed; below, the decoder's own noi
 # moved, each pixel is compared with the nearest match within one pixel of where the shift put it.
 CAMERA_REACH = 8
 CAMERA_GAIN = 0.7
+# The atlas magnifies the window of the frame where the codes' outcomes differ most, a square at least this share
+# of the frame's shorter side: 20 pixels of a 64-pixel frame, room for Breakout's paddle and its move in a step.
+WINDOW_SHARE = 5 / 16
+WINDOW_COLOR = np.array([255, 210, 0], np.uint8)  # yellow: where the magnified window lies in the whole frame
+MAX_BRIGHTENING = 4.0  # a dim window (Breakout's dark red paddle on black) is brightened up to this factor
 
 
 def exemplars(actions: ActionInference, per_code: int = 4) -> dict[int, list[int]]:
@@ -39,15 +45,42 @@ def exemplars(actions: ActionInference, per_code: int = 4) -> dict[int, list[int
 
 
 @dataclass(frozen=True)
+class Window:
+    """A square of a frame: rows top .. top + side - 1, columns left .. left + side - 1."""
+
+    top: int
+    left: int
+    side: int
+
+    def of(self, frames: np.ndarray) -> np.ndarray:
+        """[..., H, W, 3] -> [..., side, side, 3]"""
+        return frames[..., self.top : self.top + self.side, self.left : self.left + self.side, :]
+
+    def framed(self, frame: np.ndarray) -> np.ndarray:
+        """`frame` [H, W, 3] uint8 with a one-pixel yellow outline around the window, just outside it where the
+        frame leaves room."""
+        framed = frame.copy()
+        height, width = frame.shape[:2]
+        top, left = max(self.top - 1, 0), max(self.left - 1, 0)
+        bottom, right = min(self.top + self.side, height - 1), min(self.left + self.side, width - 1)
+        framed[[top, bottom], left : right + 1] = WINDOW_COLOR
+        framed[top : bottom + 1, [left, right]] = WINDOW_COLOR
+        return framed
+
+
+@dataclass(frozen=True)
 class ActionEffects:
     """From one frame, the decoded next frame under each of the K codes."""
 
     current: np.ndarray  # [H, W, 3] uint8, the decoded current frame
     next_frames: np.ndarray  # [K, H, W, 3] uint8
-    # [K, H, W, 3] uint8, next frames with what sets each apart from the codes' median outcome marked (marked_change):
-    # against the current frame, a blurred prediction marks most of a textured frame under every code alike
-    highlighted: np.ndarray
     change: np.ndarray  # [K] mean absolute change from the current frame, in [0, 1]
+    window: Window | None  # where the codes' outcomes differ most (where_codes_differ); None where they agree
+
+    def zoomed(self, size: int) -> np.ndarray:
+        """Each code's outcome in the window beside the current frame's, each enlarged by the whole factor that
+        brings it nearest `size` pixels: zoomed_change. Needs a window."""
+        return zoomed_change(self.current, self.next_frames, self.window, max(1, round(size / self.window.side)))
 
 
 def action_effect_atlas(model: WorldModel, latents: np.ndarray, t: int) -> ActionEffects:
@@ -62,9 +95,58 @@ def action_effect_atlas(model: WorldModel, latents: np.ndarray, t: int) -> Actio
     return ActionEffects(
         current=pictures[0],
         next_frames=pictures[1:],
-        highlighted=marked_change(np.median(pictures[1:], axis=0).astype(np.uint8), pictures[1:]),
         change=np.abs(next_frames - current[None]).mean(axis=(1, 2, 3)),
+        window=where_codes_differ(pictures[1:], pictures[0]),
     )
+
+
+def where_codes_differ(outcomes: np.ndarray, current: np.ndarray) -> Window | None:
+    """The window of the outcomes [K, H, W, 3] uint8 where they differ most from one another: around the patch
+    holding the most spread (each pixel's range over the codes, brightest channel, above the decoder's noise
+    BOXED_CHANGE), with what changed there from the current frame [H, W, 3] (where the paddle was), a little
+    room about it; a square of at least WINDOW_SHARE of the frame's shorter side and at most half of it. None
+    when the outcomes differ nowhere: no code does anything visible that another does not."""
+    height, width = outcomes.shape[1:3]
+    spread = (outcomes.max(axis=0).astype(np.float32) - outcomes.min(axis=0)).max(axis=-1) / 255.0  # [H, W]
+    if not (spread > BOXED_CHANGE).any():
+        return None
+    changed = np.abs(outcomes.astype(np.float32) - current[None]).max(axis=(0, -1)) / 255.0  # [H, W]
+    # pixels of change two apart belong together: a paddle drawn in pieces, the place it left and where it went
+    patches, _ = label(binary_dilation((spread > BOXED_CHANGE) | (changed > BOXED_CHANGE), iterations=2))
+    held = np.bincount(patches.ravel(), weights=np.where(spread > BOXED_CHANGE, spread, 0.0).ravel())  # [patches + 1]
+    rows, columns = find_objects(patches)[int(held[1:].argmax())]
+    shorter = min(height, width)
+    side = int(
+        np.clip(max(rows.stop - rows.start, columns.stop - columns.start) + 4, WINDOW_SHARE * shorter, shorter // 2)
+    )
+    centre_row, centre_column = (rows.start + rows.stop) / 2, (columns.start + columns.stop) / 2
+    return Window(
+        top=int(np.clip(round(centre_row - side / 2), 0, height - side)),
+        left=int(np.clip(round(centre_column - side / 2), 0, width - side)),
+        side=side,
+    )
+
+
+def zoomed_change(current: np.ndarray, outcomes: np.ndarray, window: Window, scale: int) -> np.ndarray:
+    """For each outcome [K, H, W, 3] uint8: the current frame's window [H, W, 3] beside the outcome's, each enlarged
+    `scale` times (nearest neighbour), both brightened alike (at most MAX_BRIGHTENING times, the same for every
+    code, so that the codes compare), each patch of the outcome that changed from the current frame boxed in
+    magenta -> [K, s * side, 2 * s * side + s, 3] uint8."""
+    before = window.of(current).astype(np.float32)  # [side, side, 3]
+    after = window.of(outcomes).astype(np.float32)  # [K, side, side, 3]
+    brightest = np.percentile(np.concatenate([before[None], after]).max(axis=-1), 99.5)
+    gain = float(np.clip(255.0 / max(brightest, 1.0), 1.0, MAX_BRIGHTENING))
+
+    def enlarged(window_pixels: np.ndarray) -> np.ndarray:  # [..., side, side, 3] -> [..., s * side, s * side, 3]
+        bright = np.clip(window_pixels * gain, 0, 255).astype(np.uint8)
+        return bright.repeat(scale, axis=-3).repeat(scale, axis=-2)
+
+    changed = np.abs(after - before[None]).max(axis=-1) / 255.0 > BOXED_CHANGE  # [K, side, side]
+    shown = enlarged(after)  # [K, s * side, s * side, 3]
+    for picture, mask in zip(shown, changed):
+        box_patches(picture, mask, scale, thickness=max(1, scale // 3))
+    start = np.broadcast_to(enlarged(before), shown.shape)
+    return side_by_side([start, shown], gap=scale)
 
 
 def marked_change(before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -79,14 +161,21 @@ def marked_change(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     changed = difference > BOXED_CHANGE  # [..., H, W]
     flat_marked, flat_changed = marked.reshape(-1, *marked.shape[-3:]), changed.reshape(-1, *changed.shape[-2:])
     for picture, mask in zip(flat_marked, flat_changed):
-        height, width = mask.shape
-        # one box per patch of change (8-connected): the paddle's and the ball's apart
-        for rows, columns in find_objects(label(mask, structure=np.ones((3, 3)))[0]):
-            top, bottom = max(rows.start - 1, 0), min(rows.stop, height - 1)
-            left, right = max(columns.start - 1, 0), min(columns.stop, width - 1)
-            picture[[top, bottom], left : right + 1] = DIFF_COLOR
-            picture[top : bottom + 1, [left, right]] = DIFF_COLOR
+        box_patches(picture, mask)
     return marked
+
+
+def box_patches(picture: np.ndarray, mask: np.ndarray, scale: int = 1, thickness: int = 1) -> None:
+    """Frame each patch (8-connected) of `mask` [h, w] bool in magenta on `picture` [s * h, s * w, 3], the mask
+    enlarged `scale` times: a box `thickness` pixels wide just outside the patch, within the picture. One box per
+    patch: the paddle's and the ball's apart."""
+    height, width = picture.shape[:2]
+    for rows, columns in find_objects(label(mask, structure=np.ones((3, 3)))[0]):
+        top, bottom = max(rows.start * scale - thickness, 0), min(rows.stop * scale + thickness, height) - 1
+        left, right = max(columns.start * scale - thickness, 0), min(columns.stop * scale + thickness, width) - 1
+        for line in range(thickness):
+            picture[[min(top + line, bottom), max(bottom - line, top)], left : right + 1] = DIFF_COLOR
+            picture[top : bottom + 1, [min(left + line, right), max(right - line, left)]] = DIFF_COLOR
 
 
 def followed_camera(before: np.ndarray, after: np.ndarray) -> np.ndarray:

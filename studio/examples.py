@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from studio.labels import Labels, read_labels
@@ -28,6 +29,25 @@ def distinct_files(paths) -> list[Path]:
             seen.add(key)
             kept.append(path)
     return kept
+
+
+def bundles_shipping(models: Mapping[str, WorldModel], clip: str | Path) -> list[str]:
+    """The names, in order, of the bundles among `models` that ship `clip` as an example: a file of the same name
+    and bytes (an example picked on the page arrives as Gradio's copy of it)."""
+    clip = Path(clip)
+    if not clip.is_file():
+        return []
+    size, content = clip.stat().st_size, None
+    shipping = []
+    for name, model in models.items():
+        for example in example_clips(model):
+            if example.name != clip.name or example.stat().st_size != size:
+                continue
+            content = clip.read_bytes() if content is None else content
+            if example.read_bytes() == content:
+                shipping.append(name)
+                break
+    return shipping
 
 
 def example_labels(model: WorldModel, clip_name: str) -> Labels | None:

@@ -10,7 +10,18 @@ from sklearn.metrics import normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
 
 from studio import figures as F
-from studio.action_codes import action_effect_atlas, agreement, exemplars, marked_change, shipped_code_meanings
+from studio.action_codes import (
+    DIFF_COLOR,
+    WINDOW_COLOR,
+    Window,
+    action_effect_atlas,
+    agreement,
+    exemplars,
+    marked_change,
+    shipped_code_meanings,
+    where_codes_differ,
+    zoomed_change,
+)
 from studio.figures import FigureSet
 from studio.labels import LabelsError, parse_labels, read_labels
 from studio.metrics import best_one_to_one_accuracy, code_perplexity, confusion_matrix, normalized_mutual_information
@@ -97,8 +108,52 @@ def test_action_effect_atlas_decodes_one_next_frame_per_code(tiny_bundle):
     frames = np.random.default_rng(1).integers(0, 255, (5, 16, 16, 3), dtype=np.uint8)
     effects = action_effect_atlas(model, model.encode(frames), t=3)
     assert effects.next_frames.shape == (model.codebook_size, 16, 16, 3)
-    assert effects.highlighted.dtype == np.uint8 and effects.change.shape == (model.codebook_size,)
+    assert effects.next_frames.dtype == np.uint8 and effects.change.shape == (model.codebook_size,)
     assert len({frame.tobytes() for frame in effects.next_frames}) > 1  # the codes do different things
+    assert effects.window is not None  # so there is a window where they differ
+
+
+def paddles(xs: list[int]) -> np.ndarray:
+    """Black 64x64 Breakout-like frames [len(xs), 64, 64, 3]: a red paddle 6 wide at column x of rows 57-58 in
+    each, and the ball at (30, 30)."""
+    frames = np.zeros((len(xs), 64, 64, 3), np.uint8)
+    for frame, x in zip(frames, xs):
+        frame[57:59, x : x + 6] = [200, 60, 60]
+        frame[30, 30] = 255
+    return frames
+
+
+def test_the_atlas_window_holds_where_the_codes_outcomes_differ_and_where_the_paddle_was():
+    current = paddles([30])[0]
+    current[30, 30], current[28, 28] = 0, 255  # the ball moves under every code alike: not what tells codes apart
+    outcomes = paddles([27, 33, 30])  # [3, 64, 64, 3]: left, right, still
+    window = where_codes_differ(outcomes, current)
+    assert window.side == 20  # the least: 5/16 of 64, room for the paddle and its move
+    rows, columns = range(window.top, window.top + window.side), range(window.left, window.left + window.side)
+    assert {57, 58} <= set(rows) and {27, 38} <= set(columns)  # every code's paddle
+    assert not {28, 30} <= set(rows)  # not the ball
+    assert where_codes_differ(paddles([30, 30]), current) is None  # codes that agree have no window
+
+
+def test_a_zoomed_change_sets_frame_t_beside_each_outcome_and_boxes_what_changed():
+    current, outcomes = paddles([30])[0], paddles([33, 30])
+    window, scale = Window(top=44, left=24, side=20), 5
+    zoomed = zoomed_change(current, outcomes, window, scale)  # [2, 100, 205, 3]
+    assert zoomed.shape == (2, 100, 2 * 100 + scale, 3)
+    start, after = zoomed[:, :, :100], zoomed[:, :, 105:]
+    assert (start[0] == start[1]).all()  # frame t's window beside every code
+    magenta = (after == DIFF_COLOR.astype(np.uint8)).all(axis=-1)  # [2, 100, 100]
+    assert magenta[0].any() and not magenta[1].any()  # the moved paddle is boxed; the still one is not
+    assert not (start == DIFF_COLOR.astype(np.uint8)).all(axis=-1).any()  # frame t is shown as it is
+    # the paddle is enlarged 5 times and brightened (its red 200 to 255): rows 57-58 are 65-74 of the window
+    assert (after[1, 65:75, 30:60] == [255, 76, 76]).all()
+
+
+def test_the_window_is_outlined_in_yellow_on_the_whole_frame():
+    framed = Window(top=10, left=20, side=8).framed(np.zeros((32, 32, 3), np.uint8))
+    yellow = (framed == WINDOW_COLOR).all(axis=-1)
+    assert yellow[9, 19:29].all() and yellow[18, 19:29].all() and yellow[9:19, 19].all() and yellow[9:19, 28].all()
+    assert not yellow[10:18, 20:28].any()  # the window itself is left as it is
 
 
 def test_label_columns_are_offered_named_first_then_ram_bytes_by_number():
@@ -168,3 +223,22 @@ def test_examples_shipped_by_two_bundles_are_offered_once(tmp_path):
         a / "clip_1.mp4",
         c / "clip_1.mp4",
     ]
+
+
+def test_an_example_is_known_by_the_bundles_that_ship_it_by_name_and_bytes(tmp_path):
+    import shutil
+
+    from studio.examples import bundles_shipping
+
+    exported = Path(__file__).parents[1] / "exported"
+    models = {name: WorldModel.load(exported / name, device="cpu") for name in ("breakout", "breakout-jepa", "coinrun")}
+    copy = shutil.copy(exported / "coinrun" / "examples" / "coinrun_1.mp4", tmp_path)  # as the page hands it over
+    assert bundles_shipping(models, copy) == ["coinrun"]
+    shared = shutil.copy(exported / "breakout" / "examples" / "breakout_1.mp4", tmp_path)
+    assert bundles_shipping(models, shared) == ["breakout", "breakout-jepa"]  # the two Breakout bundles ship it
+    renamed = shutil.copy(copy, tmp_path / "my_clip.mp4")
+    other = tmp_path / "other" / "coinrun_1.mp4"
+    other.parent.mkdir()
+    other.write_bytes(Path(shared).read_bytes())  # a name of coinrun's, another clip's bytes
+    assert bundles_shipping(models, renamed) == [] and bundles_shipping(models, other) == []
+    assert bundles_shipping(models, tmp_path / "gone.mp4") == []

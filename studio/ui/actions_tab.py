@@ -24,18 +24,19 @@ from studio.projection import Projection, ProjectionConfig
 from studio.ui.clip_tab import PREVIEW_HEIGHT
 from studio.ui.code_meanings import code_words, meanings_on_clip
 from studio.ui.labels_upload import offer_columns
-from studio.ui.picture_html import LABEL_ABOVE_PICTURE, PICTURE_CSS, Picture, picture_grid, picture_rows
+from studio.ui.picture_html import PICTURE_CSS, Picture, label_above_picture, picture_grid, picture_rows
 from studio.ui.refusal import refusal
 from studio.ui.state import ClipState, Refusals
 from studio.ui.tab import Moment, PageEvents, Tab, Updates, unless_discarded
 
 ACTION_COLUMNS = ("action_name", "action")  # the label columns offered first for the ground truth
 ATLAS_HEIGHT = 192  # pixels: each outcome large enough to see the paddle move a pixel
+ZOOM_SIZE = 100  # pixels: the window where the codes differ, enlarged to about this size (a pair per code)
 EXEMPLAR_HEIGHT = 128  # pixels: four before/after pairs of every code in one row at 1280 pixels wide
 
 
 class ActionsTab(Tab):
-    title, id, css = "Actions", "actions", PICTURE_CSS + "\n#atlas-current" + LABEL_ABOVE_PICTURE
+    title, id, css = "Actions", "actions", PICTURE_CSS + "\n" + label_above_picture("atlas-current")
 
     def build(self, events: PageEvents) -> None:
         clip = self.page.clip
@@ -52,8 +53,10 @@ class ActionsTab(Tab):
         )
         self.exemplar_pictures = gr.HTML(elem_id="exemplars")
         gr.Markdown(
-            "### Action-effect atlas\nFrom the chosen frame, the predicted next frame under each code; "
-            "what sets each code's outcome apart from the others' is marked in magenta."
+            "### Action-effect atlas\nFrom the chosen frame, the predicted next frame under each code. Under it, "
+            "the window where the codes' outcomes differ most (yellow box), enlarged and "
+            "brightened: frame t on the left, the code's outcome on the right, each patch that changed from frame t "
+            "boxed in magenta."
         )
         with gr.Row():
             self.atlas_slider = gr.Slider(
@@ -204,9 +207,15 @@ class ActionsTab(Tab):
         t = int(np.clip(t, 0, len(state.analysis.frames) - 1))
         effects = action_effect_atlas(state.model, state.analysis.latents, t)
         meanings, names = meanings_on_clip(state.model, state.analysis, state.labels), state.model.code_names()
+        window = effects.window
+        zoomed = effects.zoomed(ZOOM_SIZE) if window is not None else [None] * len(effects.next_frames)
         pictures = [
-            Picture(image, f"{code_words(k, names[k], meanings)} · {100 * effects.change[k]:.1f}% change from frame t")
-            for k, image in enumerate(effects.highlighted)
+            Picture(
+                window.framed(image) if window is not None else image,
+                f"{code_words(k, names[k], meanings)} · {100 * effects.change[k]:.1f}% change from frame t",
+                detail=zoomed[k],
+            )
+            for k, image in enumerate(effects.next_frames)
         ]
         words = kind_words(state.model)
         if meanings is not None:
@@ -215,10 +224,17 @@ class ActionsTab(Tab):
             said = ""  # a button's name says what it is
         else:
             said = "What each code does is not known for this bundle: drop labels with an action_name column below."
-        said = " ".join(part for part in (words.pictures_note, words.outcomes_note, said) if part)
+        lines = [part for part in (words.pictures_note, words.outcomes_note, said) if part]
+        if window is None:
+            lines.append(
+                "From this frame the codes' outcomes are alike to the decoder's noise: no code does anything "
+                "visible here that another does not."
+            )
+        current = window.framed(effects.current) if window is not None else effects.current
         return {
-            self.atlas_current: enlarged(effects.current, PREVIEW_HEIGHT),
-            self.atlas_pictures: (f"<p>{html.escape(said)}</p>" if said else "") + picture_grid(pictures, ATLAS_HEIGHT),
+            self.atlas_current: enlarged(current, PREVIEW_HEIGHT),
+            self.atlas_pictures: "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+            + picture_grid(pictures, ATLAS_HEIGHT),
         }
 
     def compare_codes(

@@ -22,12 +22,12 @@ from studio.analysis import (
     save_analysis_csv,
 )
 from studio.bundle import BundleError
-from studio.examples import distinct_files, example_clips
+from studio.examples import bundles_shipping, distinct_files, example_clips
 from studio.model_kind import kind_words
 from studio.montage import captioned, enlarged, side_by_side
 from studio.runtime import WorldModel
 from studio.screen import ScreenError, draw_box, parse_box
-from studio.ui.picture_html import LABEL_ABOVE_PICTURE
+from studio.ui.picture_html import label_above_picture
 from studio.ui.refusal import refusal
 from studio.ui.state import ClipState, Refusals, discard_clip
 from studio.ui.tab import Moment, PageEvents, Tab, Updates, unless_discarded
@@ -41,8 +41,10 @@ CLIP_CSS = (
     # compact, so that the map under it still fits a 720-pixel-high window when a clip is unfamiliar
     "#clip-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 4px 10px; }\n"
     "#clip-banner p { font-size: 0.9em; line-height: 1.35; margin: 0; }\n"
-    "#frame-image, #frame-reconstruction, #clip-screen" + LABEL_ABOVE_PICTURE
+    + label_above_picture("frame-image", "frame-reconstruction", "clip-screen")
 )
+# after a bundle was picked, the example is analyzed again if the pick was the offer's, taken with one click
+ANALYZE_IF_SWITCHING = "(switching) => { if (switching) document.getElementById('clip-analyze')?.click(); }"
 # a new analysis takes the previous clip's toasts off the page too (a refusal stays told under Analyze)
 DISMISS_TOASTS = "() => document.querySelectorAll('.toast-close').forEach((button) => button.click())"
 METHODS = {"UMAP": "umap", "PCA": "pca"}
@@ -192,6 +194,10 @@ class ClipTab(Tab):
                 self.stats = gr.Markdown(FIRST_STEP, elem_id="clip-stats")
             with gr.Column(scale=2, min_width=420):
                 self.banner = gr.Markdown(elem_id="clip-banner")  # styled only when it says something (CSS)
+                # an example of another bundle, analyzed with the one picked: one click analyzes it with its own
+                with gr.Row(visible=False, equal_height=True, elem_id="clip-offer") as self.offer:
+                    self.offer_text = gr.Markdown(elem_id="clip-offer-text")
+                    self.offer_button = gr.Button(scale=0, min_width=200, elem_id="clip-offer-button")
                 self.trajectory = gr.Plot(
                     label="Latent trajectory: click a point to see its frame", elem_id="trajectory"
                 )
@@ -240,6 +246,9 @@ class ClipTab(Tab):
                     label="Downloads: latents (.npz), per-frame table (.csv), map (.html)", file_count="multiple"
                 )
 
+        self.offered = gr.State(None)  # the bundle this user was offered to analyze their example with
+        # True from a click on the offer until the example is analyzed again; a component, as the page reads it
+        self.switching = gr.Checkbox(False, visible=False)
         map_controls = [self.method, self.dims, self.color_by]
         # a new analysis first takes the previous clip off the page (every tab follows `started`), so that two
         # clips never show at once: not while the new one is read, nor after it is refused
@@ -247,7 +256,7 @@ class ClipTab(Tab):
         started = analyze.click(
             self.forget,
             inputs=clip,
-            outputs=[*self.shown, clip, self.refusals],
+            outputs=[*self.shown, *self.offer_views, clip, self.refusals, self.switching],
             api_name=False,
             show_progress="hidden",
         )
@@ -282,10 +291,32 @@ class ClipTab(Tab):
             concurrency_id="model",
             show_progress_on=self.preview,
         )
+        analyzed.success(
+            self.offer_bundle,
+            inputs=[self.upload, self.page.bundle],
+            outputs=[*self.offer_views, self.offered],
+            api_name=False,
+            show_progress="hidden",
+        )
+        # the offer taken: the bundle picker picks the bundle offered (BUNDLE_ASKED), and once that pick has cleared
+        # the page (CLEARED, below), the example is analyzed again with it
+        asked = self.offer_button.click(
+            lambda name: {self.page.bundle: name, self.switching: True},
+            inputs=self.offered,
+            outputs=[self.page.bundle, self.switching],
+            api_name=False,
+            show_progress="hidden",
+        )
+        events.publish(Moment.BUNDLE_ASKED, asked)
         events.publish(Moment.STARTED, started)
         events.publish(Moment.ANALYZED, analyzed)
         events.publish(Moment.PREVIEWED, previewed)
-        events.follow(Moment.CLEARED, lambda e: e.then(self.clear, outputs=self.shown, api_name=False))
+        events.follow(
+            Moment.CLEARED,
+            lambda e: e.then(self.clear, outputs=[*self.shown, *self.offer_views], api_name=False).then(
+                None, inputs=self.switching, js=ANALYZE_IF_SWITCHING, api_name=False
+            ),
+        )
         events.follow(  # what stands beside frame t, named for the picked bundle
             Moment.CLEARED,
             lambda e: e.then(
@@ -331,6 +362,38 @@ class ClipTab(Tab):
             self.reconstruction_image,
             self.downloads,
         ]
+
+    @property
+    def offer_views(self) -> list:
+        """The offer to analyze an example with the bundle that ships it: shown after an analysis, gone with it."""
+        return [self.offer, self.offer_text, self.offer_button]
+
+    def offer_bundle(self, path, bundle: str) -> Updates:
+        """After an analysis of an example that the picked bundle does not ship but another does: offer that one."""
+        shelf = self.page.shelf
+        shipping = bundles_shipping(shelf.models, path) if path else []
+        if not shipping or bundle in shipping:
+            return {
+                self.offer: gr.Row(visible=False),
+                self.offer_text: "",
+                self.offer_button: gr.skip(),
+                self.offered: None,
+            }
+        offered = shipping[0]
+
+        def trained_on(name: str) -> str:
+            return shelf.get(name).manifest.trained_on.get("source") or "its own clips"
+
+        return {
+            self.offer: gr.Row(visible=True),
+            self.offer_text: (
+                f"**{Path(path).name}** is an example of the **{offered}** bundle (trained on "
+                f"{trained_on(offered)}), and was analyzed with **{bundle}** (trained on {trained_on(bundle)}), the "
+                "bundle picked on the Model tab."
+            ),
+            self.offer_button: gr.Button(f"Analyze it with {offered}"),
+            self.offered: offered,
+        }
 
     def analyze(
         self,
@@ -378,7 +441,13 @@ class ClipTab(Tab):
     def forget(self, previous: ClipState | None) -> Updates:
         """A new analysis begins: the previous clip's results and files go."""
         discard_clip(previous)
-        return {**self.clear(), self.stats: "Reading the clip…", self.page.clip: None, self.refusals: Refusals()}
+        return {
+            **self.clear(),
+            self.stats: "Reading the clip…",
+            self.page.clip: None,
+            self.refusals: Refusals(),
+            self.switching: False,
+        }
 
     def refused(self, path, refusals: Refusals | None) -> Updates:
         """The clip was refused: the page says why, and the box no longer offers a file it could not read."""
@@ -472,6 +541,9 @@ class ClipTab(Tab):
     def clear(self) -> Updates:
         """Another bundle was picked: an analysis made with the previous one no longer applies."""
         return {
+            self.offer: gr.Row(visible=False),
+            self.offer_text: "",
+            self.offer_button: gr.skip(),
             self.preview: None,
             self.stats: FIRST_STEP,
             self.banner: "",

@@ -31,6 +31,7 @@ from studio.examples import example_clips, example_labels
 from studio.labels import Labels, LabelsError, read_labels
 from studio.plots import clip_trajectory, code_usage_comparison_figure, trajectory_figure
 from studio.ui.clip_tab import DISMISS_TOASTS
+from studio.ui.picture_html import label_above_picture
 from studio.ui.refusal import refusal
 from studio.ui.state import BundleShelf, ClipState, Refusals
 from studio.ui.tab import PageEvents, Tab, Updates
@@ -48,6 +49,8 @@ FIRST_STEP = (
 )
 COMPARE_CSS = (
     "#compare-rollouts img { image-rendering: pixelated; }\n"
+    + label_above_picture("compare-rollouts")  # no label, but its buttons over the first row's names
+    + "\n"
     "#compare-summary th, #compare-summary td { padding: 4px 8px; }\n"
     "#compare-summary td:first-child { width: 26%; }\n"
     "#compare-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 4px 10px; }\n"

@@ -146,6 +146,11 @@ class ModelTab(Tab):
         )
         clip = self.page.clip
         events.publish(Moment.CLEARED, picked.then(_drop_clip, inputs=clip, outputs=clip, api_name=False))
+        # the picker shows the bundle another tab asked for, and its change picks it
+        events.follow(
+            Moment.BUNDLE_ASKED,
+            lambda asked: asked.then(lambda name: name, inputs=self.page.bundle, outputs=picker, api_name=False),
+        )
 
     def opened(self, select) -> None:
         # the analyzed clip's own figures join the card whenever the tab is opened

@@ -45,9 +45,12 @@ PAGE_SCREEN = """
   <label class="play-pace">Run at <select id="play-pace"></select></label>
 </div>
 """
+# pixels: the frame is shown large, and whole, with the pace under it, below Play's Run box and status at 1280x720
+SCREEN_HEIGHT = 320
 PAGE_SCREEN_CSS = (
     "#play-page-block:not(.in-page) { display: none !important; } "
-    "#play-canvas { image-rendering: pixelated; height: 384px; max-width: 100%; display: block; margin: 0 auto; } "
+    f"#play-canvas {{ image-rendering: pixelated; height: {SCREEN_HEIGHT}px; max-width: 100%; display: block; "
+    "margin: 0 auto; } "
     ".play-pace { display: block; text-align: center; margin-top: 6px; } "
     ".play-pace select { width: auto !important; display: inline-block; }"
 )

@@ -19,17 +19,27 @@ PICTURE_CSS = """
 .pictures { display: flex; flex-wrap: wrap; gap: 12px 16px; align-items: flex-start; }
 .pictures figure { margin: 0; }
 .pictures img { image-rendering: pixelated; display: block; }
+.pictures img.detail { margin-top: 6px; }
 .pictures figcaption { font-size: 0.85rem; margin-top: 4px; line-height: 1.3; max-width: var(--caption-width); }
 .picture-rows h4 { margin: 14px 0 6px 0; font-size: 0.95rem; }
 """
-# a labelled gr.Image floats its label over the picture's top, where a game keeps its score: the picture goes below
-LABEL_ABOVE_PICTURE = " { padding-top: 34px !important; }"
+LABEL_ROOM = 34  # pixels: the height of a gr.Image's floating label, with its margin
+
+
+def label_above_picture(*elem_ids: str) -> str:
+    """CSS for the gr.Image boxes `elem_ids`: Gradio floats the label and the picture's buttons (full screen,
+    download, share) over the picture's top, where a game keeps its score. The picture goes below the label, and
+    the buttons up into the label's row (they sit in the picture's own box, which starts under the room made)."""
+    boxes = ", ".join(f"#{elem_id}" for elem_id in elem_ids)
+    buttons = ", ".join(f"#{elem_id} .icon-button-wrapper" for elem_id in elem_ids)
+    return f"{boxes} {{ padding-top: {LABEL_ROOM}px !important; }}\n{buttons} {{ top: {6 - LABEL_ROOM}px !important; }}"
 
 
 @dataclass(frozen=True)
 class Picture:
     image: np.ndarray  # [H, W, 3] uint8, at model size: the page enlarges it
     caption: str  # plain text, shown under the picture
+    detail: np.ndarray | None = None  # [h, w, 3] uint8, shown as it is between the picture and its caption
 
 
 def png_data_url(image: np.ndarray) -> str:
@@ -46,9 +56,17 @@ def picture_grid(pictures: Sequence[Picture], height: int) -> str:
         h, w = picture.image.shape[:2]
         scale = max(1, -(-height // h))  # the whole factor that reaches `height`
         caption = html.escape(picture.caption)
+        width, detail = w * scale, ""
+        if picture.detail is not None:
+            width = max(width, picture.detail.shape[1])
+            detail = (
+                f'<img class="detail" src="{png_data_url(picture.detail)}" width="{picture.detail.shape[1]}" '
+                f'height="{picture.detail.shape[0]}" alt="{caption}, magnified">'
+            )
         figures.append(
-            f'<figure style="--caption-width: {w * scale}px"><img src="{png_data_url(picture.image)}" '
-            f'width="{w * scale}" height="{h * scale}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+            f'<figure style="--caption-width: {width}px"><img src="{png_data_url(picture.image)}" '
+            f'width="{w * scale}" height="{h * scale}" alt="{caption}">{detail}<figcaption>{caption}</figcaption>'
+            "</figure>"
         )
     return f'<div class="pictures">{"".join(figures)}</div>'
 

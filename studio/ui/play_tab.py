@@ -26,6 +26,7 @@ from studio.ui.page_play import (
     PAGE_SCREEN,
     PAGE_SCREEN_CSS,
     PAGE_SCRIPT,
+    SCREEN_HEIGHT,
     WHERE_CHOICES,
     HandoverError,
     PageFiles,
@@ -37,7 +38,6 @@ from studio.ui.refusal import refusal
 from studio.ui.state import ClipState
 from studio.ui.tab import Moment, PageEvents, Tab, Updates
 
-SCREEN_HEIGHT = 320  # pixels: the decoded frame is shown large, and whole below the Run box and status at 720 px
 SCREEN_CSS = (
     f"#play-screen img {{ image-rendering: pixelated; height: {SCREEN_HEIGHT}px; max-width: 100%; "
     "object-fit: contain; display: block; margin: 0 auto; }\n"
@@ -140,10 +140,10 @@ class PlayTab(Tab):
         self.page_files = PageFiles()  # what a page that plays by itself fetches
         self.page_files.serve(list(shelf.models.values()))
 
+        # one line at 1280 pixels: the game's frame, its status and the Run box all stay in view below it
         gr.Markdown(
-            "Play the world model: pick a start frame, then press an action code (buttons, or keys **1–9**; "
-            "**Backspace** undoes). Every press predicts one step and draws it. Without an analyzed clip, "
-            "the game starts from the bundle's first example clip."
+            "Each press of a code (a button, or keys **1–9**; **Backspace** undoes) predicts one step and draws it. "
+            "Without an analyzed clip, play starts from the bundle's first example."
         )
         self.player = gr.State(None)  # this user's Player
         with gr.Row(elem_id="play-pad"):
@@ -200,8 +200,8 @@ class PlayTab(Tab):
                 # above the screen: at 1280x720 the game, the Run box and the status line are seen together
                 self.run = gr.Checkbox(
                     False,
-                    label="Run: keep pressing the last code (in this browser at the pace chosen under the frame; on "
-                    f"the server up to {RUN_STEPS_PER_S} steps/s, slower when the machine or the page cannot keep up)",
+                    label="Run: keep pressing the last code (at the pace chosen under the frame; on the server up to "
+                    f"{RUN_STEPS_PER_S} steps/s)",
                     elem_id="play-run",
                 )
                 self.status = gr.Markdown(elem_id="play-status")
@@ -217,7 +217,7 @@ class PlayTab(Tab):
                 # where the page draws its frames while it plays (the server's picture above is hidden meanwhile)
                 self.page_screen = gr.HTML(
                     PAGE_SCREEN,
-                    label="The world model's frame, drawn in this browser",
+                    label="The world model's frame",  # short: a longer one reached over the frame's score
                     show_label=True,
                     container=True,
                     min_height=SCREEN_HEIGHT,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 import numpy as np
 
@@ -32,8 +34,15 @@ from studio.ui.tab import Moment, PageEvents, Tab, Updates, unless_discarded
 from studio.video import write_gif, write_mp4
 
 # Roll out sits at the foot of a long column of controls: the page shows the rollout it made, not the button
-SHOW_VIDEO = "() => document.getElementById('predict-video')?.scrollIntoView({ block: 'start', behavior: 'smooth' })"
+SHOW_VIDEO = "() => document.getElementById('predict-panels')?.scrollIntoView({ block: 'start', behavior: 'smooth' })"
 
+PREDICT_CSS = (
+    "#predict-panels .panel-names { display: grid; gap: 4px; text-align: center; font-weight: 600; "
+    "font-size: 0.95rem; line-height: 1.3; }\n"
+    # the player's controls under the panels, not over their bottom rows (Breakout's paddle) while the pointer,
+    # left where Roll out was, rests on the video
+    "#predict-video .controls { position: static !important; margin-top: 4px; }"
+)
 SOURCE_LABELS = (  # the choices of the Actions radio, in the order /rollout's README documents them
     "codes inferred from the clip",
     "one code held",
@@ -64,56 +73,61 @@ def chosen_source(label: str, held, seed, typed, first, second, mix) -> ActionSo
 
 
 class PredictTab(Tab):
-    title, id = "Predict", "predict"
+    title, id, css = "Predict", "predict", PREDICT_CSS
 
     def build(self, events: PageEvents) -> None:
         gr.Markdown(
             "Roll the predictor forward from a frame of the analyzed clip and decode what it imagines. "
             "The clip's own next frames are shown on the left for comparison."
         )
+        # the controls above, the rollout under them as wide as the page: at 1280 pixels three panels of about
+        # 400 pixels each, five of about 240
+        with gr.Row(equal_height=True):
+            self.start = gr.Slider(
+                0,
+                MAX_FRAME_CAP - 1,
+                value=0,
+                step=1,
+                label="Start frame",
+                visible=False,
+                elem_id="predict-start",
+                scale=2,
+            )  # hidden until a clip gives it its range; API calls meet this one
+            steps = gr.Slider(1, MAX_STEPS, value=16, step=1, label="Steps", elem_id="predict-steps", scale=2)
+            run = gr.Button("Roll out", variant="primary", elem_id="predict-run", scale=1, min_width=160)
+        source = gr.Radio(list(SOURCE_LABELS), value=SOURCE_LABELS[0], label="Actions", elem_id="predict-source")
         with gr.Row():
-            with gr.Column(scale=1, min_width=320):
-                self.start = gr.Slider(
-                    0, MAX_FRAME_CAP - 1, value=0, step=1, label="Start frame", visible=False, elem_id="predict-start"
-                )  # hidden until a clip gives it its range; API calls meet this one
-                steps = gr.Slider(1, MAX_STEPS, value=16, step=1, label="Steps", elem_id="predict-steps")
-                source = gr.Radio(
-                    list(SOURCE_LABELS), value=SOURCE_LABELS[0], label="Actions", elem_id="predict-source"
-                )
-                with gr.Row():
-                    code = gr.Number(0, precision=0, label="Held code", minimum=0)
-                    seed = gr.Number(0, precision=0, label="Random seed", minimum=0)
-                sequence = gr.Textbox(
-                    "", label="Typed sequence", placeholder="e.g. 1 1 2 0", elem_id="predict-sequence"
-                )
-                with gr.Row():
-                    first = gr.Number(0, precision=0, label="From code", minimum=0)
-                    second = gr.Number(1, precision=0, label="To code", minimum=0)
-                mix = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Share of the way between the two codes")
-                branches = gr.Textbox("", label="Branches", lines=3, info=BRANCHES_HELP, elem_id="predict-branches")
-                run = gr.Button("Roll out", variant="primary", elem_id="predict-run")
-            with gr.Column(scale=3):  # the rollout's panels side by side, each as wide as the page allows
-                # the picture names its panels: the label would cover the first one's name
-                self.video = gr.Video(
-                    label="Clip | predicted branches",
-                    show_label=False,
-                    autoplay=True,
-                    loop=True,
-                    elem_id="predict-video",
-                )
-                self.summary = gr.Markdown(elem_id="predict-summary")
-                self.psnr_plot = gr.Plot(label="PSNR per step", elem_id="predict-psnr")
-                self.downloads = gr.File(
-                    label="Downloads: rollout (.mp4, .gif), predicted latents (.npz)", file_count="multiple"
-                )
+            code = gr.Number(0, precision=0, label="Held code", minimum=0, min_width=100)
+            seed = gr.Number(0, precision=0, label="Random seed", minimum=0, min_width=100)
+            sequence = gr.Textbox(
+                "", label="Typed sequence", placeholder="e.g. 1 1 2 0", elem_id="predict-sequence", scale=2
+            )
+            first = gr.Number(0, precision=0, label="From code", minimum=0, min_width=100)
+            second = gr.Number(1, precision=0, label="To code", minimum=0, min_width=100)
+            mix = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Share of the way between the two codes", scale=2)
+        branches = gr.Textbox("", label="Branches", lines=2, info=BRANCHES_HELP, elem_id="predict-branches")
+        # the panels' names as page text, over the panels they name (the video's own captions are for downloads)
+        self.panel_names = gr.HTML(elem_id="predict-panels")
+        self.video = gr.Video(
+            label="Clip | predicted branches", show_label=False, autoplay=True, loop=True, elem_id="predict-video"
+        )
+        with gr.Row():
+            self.summary = gr.Markdown(elem_id="predict-summary")
+            self.psnr_plot = gr.Plot(label="PSNR per step", elem_id="predict-psnr")
+        self.downloads = gr.File(
+            label="Downloads: rollout (.mp4, .gif), predicted latents (.npz)", file_count="multiple"
+        )
+        form = [self.page.clip, self.start, steps, source, code, seed, sequence, first, second, mix, branches]
         run.click(
             self.roll_out_branches,
-            inputs=[self.page.clip, self.start, steps, source, code, seed, sequence, first, second, mix, branches],
+            inputs=form,
             outputs=self.outputs,
             api_name="rollout",
             concurrency_id="model",
             show_progress_on=[self.video],
-        ).success(None, js=SHOW_VIDEO, api_name=False)
+        ).success(self.name_panels, inputs=form, outputs=self.panel_names, api_name=False).then(
+            None, js=SHOW_VIDEO, api_name=False
+        )
         self.follow_clip(events)
 
     @property
@@ -122,7 +136,8 @@ class PredictTab(Tab):
         return [self.video, self.summary, self.psnr_plot, self.downloads, self.page.clip]
 
     def follow_clip(self, events: PageEvents) -> None:
-        shown, clip = [self.start, self.video, self.summary, self.psnr_plot, self.downloads], self.page.clip
+        shown = [self.start, self.panel_names, self.video, self.summary, self.psnr_plot, self.downloads]
+        clip = self.page.clip
         events.follow(Moment.ANALYZED, lambda e: e.success(self.show, inputs=clip, outputs=shown, api_name=False))
         events.follow_gone(lambda e: e.then(self.show, inputs=clip, outputs=shown, api_name=False))
 
@@ -131,11 +146,22 @@ class PredictTab(Tab):
         last = len(state.analysis.frames) - 1 if state is not None else MAX_FRAME_CAP - 1
         return {
             self.start: gr.Slider(0, last, value=0, step=1, label="Start frame", visible=state is not None),
+            self.panel_names: "",
             self.video: None,
             self.summary: "",
             self.psnr_plot: None,
             self.downloads: None,
         }
+
+    def name_panels(self, state: ClipState | None, t, n, source_label, held, seed_value, typed, a, b, share, extra):
+        """After a rollout, the names of its panels (the form's branches, planned again: planning costs nothing)."""
+        if state is None or state.discarded:
+            return ""
+        analysis = state.analysis
+        t = int(np.clip(t or 0, 0, len(analysis.frames) - 1))
+        n = int(np.clip(n or 1, 1, MAX_STEPS))
+        source = chosen_source(source_label, held, seed_value, typed, a, b, share)
+        return panel_names(plan_branches(state.model, source, extra or "", analysis.actions.codes, t, n).labels)
 
     # the parameters' names are the endpoint's (gradio_client takes them as keywords)
     def roll_out_branches(
@@ -198,6 +224,13 @@ class PredictTab(Tab):
             self.page.clip: state,
         }
         return unless_discarded(state, shown)
+
+
+def panel_names(labels: list[str]) -> str:
+    """The rollout video's panels named in a row of page text, one cell per panel: the clip, then each branch."""
+    cells = ["the clip's own next frames", *(f"{b + 1}: {label}" for b, label in enumerate(labels))]
+    spans = "".join(f"<span>{html.escape(cell)}</span>" for cell in cells)
+    return f'<div class="panel-names" style="grid-template-columns: repeat({len(cells)}, 1fr)">{spans}</div>'
 
 
 def rollout_summary(result: Branches, delta: float | None, departures: list[int | None] | None = None) -> str:

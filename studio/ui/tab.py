@@ -45,6 +45,9 @@ class Moment(Enum):
     PREVIEWED = "previewed"
     # another bundle was picked: the clip state is gone, and every result made with the previous model with it
     CLEARED = "cleared"
+    # a tab asked for another bundle, whose name it put in the page's bundle state (the Clip tab's offer to analyze
+    # an example with the bundle that ships it): the bundle picker picks it, which is a pick like any other
+    BUNDLE_ASKED = "bundle asked"
 
 
 GONE = (Moment.CLEARED, Moment.STARTED)  # the moments a clip's results stop applying: a tab showing them clears itself

@@ -64,7 +64,7 @@ def test_browser_analyzes_explores_and_opens_every_tab(page, studio_url, clip, t
     assert plot_traces(page, "code-usage") == 1
     page.locator("#exemplars img").first.wait_for()
     page.locator("#atlas img").first.wait_for()
-    assert page.locator("#atlas img").count() == 4  # one decoded next frame per code of the tiny model
+    assert page.locator("#atlas figure").count() == 4  # one decoded next frame per code of the tiny model
 
     page.get_by_role("tab", name="Model").click()
     page.get_by_text("Runs on:").wait_for()
