@@ -1,8 +1,9 @@
 """Export a trained world model as a bundle: four ONNX graphs, checked, and the manifest of docs/architecture.md.
 
 Every graph gets a dynamic batch axis, passes `onnx.checker`'s full check, matches torch within
-`PARITY_TOLERANCE` on real frames, is shown to be alive (its outputs change when its inputs do), and uses only
-operators onnxruntime-web runs, so that the Play tab can run it in the visitor's browser.
+`PARITY_TOLERANCE` on real frames (of the outputs' largest magnitude, where above 1), is shown to be alive (its
+outputs change when its inputs do), and uses only operators onnxruntime-web runs, so that the Play tab can run it
+in the visitor's browser.
 """
 
 from __future__ import annotations
@@ -225,9 +226,12 @@ def check_graph(module: torch.nn.Module, inputs: tuple, path: Path) -> None:
     expected = expected if isinstance(expected, tuple) else (expected,)
     got = run(inputs)
     for want, have in zip(expected, got):
-        diff = np.abs(want.numpy().astype(np.float64) - have.astype(np.float64)).max()
-        if diff > PARITY_TOLERANCE:
-            raise ExportError(f"{path.name}: onnxruntime differs from torch by {diff:.2e} (> {PARITY_TOLERANCE})")
+        want = want.numpy().astype(np.float64)
+        # float32 rounding grows with the values: outputs larger than 1 are held to PARITY_TOLERANCE of their size
+        allowed = PARITY_TOLERANCE * max(1.0, float(np.abs(want).max()))
+        diff = np.abs(want - have.astype(np.float64)).max()
+        if diff > allowed:
+            raise ExportError(f"{path.name}: onnxruntime differs from torch by {diff:.2e} (> {allowed:.2e})")
     # liveness: every input must matter, and a batch of 3 must run (the batch axis is dynamic). An input is
     # changed by swapping the batch's two rows, and where that leaves the outputs alone (two real samples can be
     # alike: two frames of a game's still opening, a predictor's level picked the same for two near actions) by
