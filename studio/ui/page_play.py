@@ -21,11 +21,14 @@ import gradio as gr
 import numpy as np
 
 from studio.clip_actions import ClipActions
-from studio.play import RUN_STEPS_PER_S, ImaginedGame
+from studio.play import ImaginedGame
 from studio.reference import reference_of
 from studio.runtime import WorldModel, to_uint8_frames
 
 STATIC_DIR = Path(__file__).parent / "static"
+# the most Run mode goes to in the page: a screen's refresh rate (the server's own Run is held to
+# studio.play.RUN_STEPS_PER_S, since its steps are shared by every player it serves)
+PAGE_RUN_STEPS_PER_S = 60
 FILE_ROUTE = "gradio_api/file="  # Gradio serves an allowed path at this route, relative to the page's root
 IN_THE_PAGE, ON_THE_SERVER = "In this browser", "On the server"
 WHERE_CHOICES = [IN_THE_PAGE, ON_THE_SERVER]
@@ -125,8 +128,10 @@ def page_start(files: PageFiles, model: WorldModel, game: ImaginedGame, descript
         "from_clip": None if game.from_clip is None else _clip_vectors(game.from_clip),
         "frame": {"height": model.frame_size[0], "width": model.frame_size[1]},
         # the pace the game was learnt at, and the most Run mode goes to
-        "steps_per_second": min(native.transitions_per_second, RUN_STEPS_PER_S) if native else RUN_STEPS_PER_S,
-        "max_steps_per_second": RUN_STEPS_PER_S,
+        "steps_per_second": min(native.transitions_per_second, PAGE_RUN_STEPS_PER_S)
+        if native
+        else PAGE_RUN_STEPS_PER_S,
+        "max_steps_per_second": PAGE_RUN_STEPS_PER_S,
         "reference": None
         if ref is None
         else {**ref.to_json(), "shape": list(reference.latents.shape), "limit": reference.calibration.limit},
