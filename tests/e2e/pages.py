@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from file_input import choose_file
+
 # How long a test waits for one of the page's own signals (a text, an element, a value) before it fails: the
 # page's default timeout in every browser test: three times the most any test gave one signal before (120 s, the
 # Compare and newcomer tests; test_predict_play_probe_page passes whole in 56 s alone, issue 26), for a machine
@@ -20,3 +22,13 @@ def open_studio(page, url: str) -> None:
     except Exception:  # playwright's TimeoutError: reload, then wait with the page's own timeout
         page.reload(wait_until="load")
         analyze.wait_for()
+
+
+def start_analyzing(page, clip) -> None:
+    """On the Clip tab, clear the box of a clip left in it, drop `clip` in and press Analyze."""
+    page.get_by_role("tab", name="Clip").click()
+    clear = page.locator("#clip-upload button[aria-label='Clear']")
+    if clear.count():  # the previous clip is still in the box
+        clear.first.click()
+    choose_file(page, "clip-upload", clip)
+    page.get_by_role("button", name="Analyze").click()

@@ -15,8 +15,7 @@ import torch
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from file_input import choose_file
-from pages import open_studio
+from pages import open_studio, start_analyzing
 from studio.analysis import analyze_clip
 from studio.clip_actions import ClipActions, clip_actions
 from studio.play import ImaginedGame
@@ -250,12 +249,7 @@ def pick_bundle(page, name: str) -> None:
 
 
 def analyze(page, clip: Path) -> None:
-    page.get_by_role("tab", name="Clip").click()
-    clear = page.locator("#clip-upload button[aria-label='Clear']")
-    if clear.count():  # the previous clip is still in the box
-        clear.first.click()
-    choose_file(page, "clip-upload", clip)
-    page.get_by_role("button", name="Analyze").click()
+    start_analyzing(page, clip)
     page.locator("#trajectory").get_by_text(clip.name).first.wait_for()  # its map, named in the legend
 
 

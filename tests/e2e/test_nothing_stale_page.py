@@ -10,7 +10,7 @@ import pytest
 
 from clips import moving_square_frames
 from file_input import choose_file
-from pages import open_studio
+from pages import SIGNAL_TIMEOUT_MS, open_studio, start_analyzing
 from studio.video import write_mp4
 
 pytestmark = pytest.mark.slow
@@ -35,12 +35,7 @@ def longer_labels(tmp_path_factory) -> Path:
 
 
 def analyze(page, clip: Path) -> None:
-    page.get_by_role("tab", name="Clip").click()
-    clear = page.locator("#clip-upload button[aria-label='Clear']")
-    if clear.count():  # the previous clip is still in the box
-        clear.first.click()
-    choose_file(page, "clip-upload", clip)
-    page.get_by_role("button", name="Analyze").click()
+    start_analyzing(page, clip)
     page.locator("#clip-stats").get_by_text("frames analyzed", exact=False).wait_for()
     page.wait_for_function("document.querySelector('#clip-stats').textContent.includes('reconstruction PSNR')")
 
@@ -54,7 +49,7 @@ def error_badges(page, *elem_ids: str) -> int:
 def page(browser):
     context = browser.new_context(viewport=WINDOW)
     page = context.new_page()
-    page.set_default_timeout(120_000)
+    page.set_default_timeout(SIGNAL_TIMEOUT_MS)
     yield page
     context.close()
 
@@ -129,7 +124,7 @@ def test_moving_the_start_slider_during_a_game_leaves_it_be(page, studio_url, cl
     page.locator("#play-where").get_by_label("On the server").check()  # the server's game and its start preview
     page.locator("#play-start").click()
     status = page.locator("#play-status")
-    status.get_by_text("Started from frame", exact=False).wait_for()
+    status.get_by_text("Started from frame", exact=False).locator("visible=true").first.wait_for()
     page.locator("#play-code-1").click()
     status.get_by_text("1 step played", exact=False).wait_for()
     screen = page.locator("#play-screen img").get_attribute("src")
