@@ -135,7 +135,7 @@ def evaluate(
         if len(starts) == 0:
             continue
         starts = np.sort(rng.choice(starts, size=min(starts_per_episode, len(starts)), replace=False))
-        short.measure(model, z, x, decoded, mask, inferred.codes, starts, rng)
+        predicted_at_h = short.measure(model, z, x, decoded, mask, inferred.codes, starts, rng)  # [S, 3, H, W]
         long_starts = starts[starts < len(x) - max(LONG_HORIZONS)][: max(1, LONG_STARTS // len(episodes))]
         if pixels and len(long_starts):
             _long_rollout_figures(model, z, x, decoded, inferred.codes, long_starts, long)
@@ -144,7 +144,9 @@ def evaluate(
             real_checks.append(game.frame_check(episode.frames))
             for check, judged in game.sprite_checks(episode.frames, own_background).items():
                 real_sprites.setdefault(check, []).append(judged)
-            kept.append(_sprite_kept(model, z, episode.frames, inferred.codes, starts, horizon, game, own_background))
+            # the tracked sprite in the predictions `horizon` steps ahead under the inferred codes, against the truth
+            truth = episode.frames[starts + horizon]  # [S, H, W, 3]
+            kept.append(game.sprite_kept(to_uint8_frames(predicted_at_h), truth, own_background))
         if pixels and (game is not None or judges_familiarity):
             contexts.append(np.stack([z[s - model.context + 1 : s + 1] for s in starts]))  # [S, C, N, D]
             context_frames.append(decoded[starts])  # [S, 3, H, W]
@@ -239,8 +241,9 @@ class ShortRollouts:
         self.parts: dict[str, list[np.ndarray]] = {}
         self.starts = 0
 
-    def measure(self, model, z, x, decoded, mask, codes, starts, rng) -> None:
-        # z [T, N, D], x and decoded [T, 3, H, W], mask [T, H, W], codes [T-1], starts [S]
+    def measure(self, model, z, x, decoded, mask, codes, starts, rng) -> np.ndarray | None:
+        """-> the decoded predictions at step `horizon` under the inferred codes [S, 3, H, W] (None without a
+        decoder). z [T, N, D], x and decoded [T, 3, H, W], mask [T, H, W], codes [T-1], starts [S]"""
         c, h = model.context, self.horizon
         context = np.stack([z[s - c + 1 : s + 1] for s in starts])  # [S, C, N, D]
         steps = np.stack([codes[s : s + h] for s in starts])  # [S, h]
@@ -257,7 +260,8 @@ class ShortRollouts:
             self._add(f"latent_error_{step}", error)
             self._add(f"latent_copy_{step}", copying)
         if decoded is None:  # a bundle that draws no pixels: judged in latents only
-            return
+            return None
+        inferred_at_h = None
         for step in self.steps:
             target, target_mask = x[starts + step], mask[starts + step]  # [S, 3, H, W], [S, H, W]
             predicted = model.decode(both[:, step - 1])  # [2S, 3, H, W]
@@ -269,6 +273,8 @@ class ShortRollouts:
             self._add(f"copy_{step}_sprite", masked_psnr(copy, target, moving))
             if step == h:
                 self._add(f"random_{step}", psnr(predicted[count:], target))
+                inferred_at_h = predicted[:count]
+        return inferred_at_h
 
     def write(self, out: FigureSet) -> None:
         h, mean = self.horizon, self._mean
@@ -301,16 +307,6 @@ def _long_rollout_figures(model, z, x, decoded, codes, starts, out) -> None:
     for t in LONG_HORIZONS:
         out[f"model_{t}"].append(psnr(model.decode(predicted[:, t - 1]), x[starts + t]))
         out[f"copy_{t}"].append(psnr(decoded[starts], x[starts + t]))
-
-
-def _sprite_kept(model, z, frames, codes, starts, horizon, game, background) -> np.ndarray:
-    """From each start [S], `horizon` steps under the clip's inferred codes, decoded, against the true frame: the
-    game's tracked sprite kept, float [S] (NaN where the true frame shows none). z [T, N, D], frames [T, H, W, 3]."""
-    c = model.context
-    context = np.stack([z[s - c + 1 : s + 1] for s in starts])  # [S, C, N, D]
-    steps = np.stack([codes[s : s + horizon] for s in starts])  # [S, horizon]
-    predicted = model.rollout(context, model.action_vectors(steps))[:, -1]  # [S, N, D]
-    return game.sprite_kept(to_uint8_frames(model.decode(predicted)), frames[starts + horizon], background)
 
 
 def tolerance(model: WorldModel, native: np.ndarray) -> FigureSet:
