@@ -105,11 +105,12 @@ window.studioRun = (() => {
 
 @dataclass
 class Player:
-    """One user's side of the Play tab, in their own `gr.State`: made by the first handler that needs it (opening
-    the tab, or Start), which hands it to Gradio as an output, then changed in place, so that a handler still
-    drawing a preview sees a game that Start began meanwhile."""
+    """One user's side of the Play tab, in their own `gr.State`: made with the user's session and changed in place
+    by every handler, so that one still drawing a preview (opening the tab, the start slider) sees a game that
+    Start began meanwhile, and none replaces the game with a Player of its own."""
 
     game: ImaginedGame | None = None
+    handed: ImaginedGame | None = None  # the game last handed to the page, which the page plays from then on
     run_src: str = ""  # the frame Run mode last sent the page (a PNG data URL)
     run_told_at: float = 0.0  # when Run mode last sent the status line
 
@@ -145,7 +146,7 @@ class PlayTab(Tab):
             "Each press of a code (a button, or keys **1–9**; **Backspace** undoes) predicts one step and draws it. "
             "Without an analyzed clip, play starts from the bundle's first example."
         )
-        self.player = gr.State(None)  # this user's Player
+        self.player = gr.State(lambda: Player())  # this user's Player, made once per session
         with gr.Row(elem_id="play-pad"):
             with gr.Column(scale=1, min_width=300):
                 # opening the tab gives it the start clip's range; API calls meet this one
@@ -373,7 +374,6 @@ class PlayTab(Tab):
             self.show_start_clip,
             inputs=[self.page.clip, self.page.bundle, self.start_frame, self.player],
             outputs=[
-                self.player,
                 self.screen,
                 self.status,
                 self.start_frame,
@@ -385,34 +385,32 @@ class PlayTab(Tab):
             show_progress="hidden",
         )
 
-    def show_start_clip(self, state: ClipState | None, name: str, t, player: Player | None) -> Updates:
+    def show_start_clip(self, state: ClipState | None, name: str, t, player: Player) -> Updates:
         """Before Start: the start clip's frame `t`, its range on the slider, the buttons' meanings."""
-        player = player or Player()
         model, clip = self.page.shelf.get(name), self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
         preview = self.show_start(state, name, t, player)
         if player.game is not None:  # a game is on screen: leave it be
             untouched = [self.start_frame, self.meanings_note, *self.code_buttons, *self.clip_shown]
-            return {self.player: player, **preview, **dict.fromkeys(untouched, gr.skip())}
+            return {**preview, **dict.fromkeys(untouched, gr.skip())}
         return {
-            self.player: player,
             **preview,
             self.meanings_note: _meanings_note(clip.meanings, model),
             self.start_frame: gr.Slider(0, len(clip.latents) - 1, value=t, step=1),
             **self.buttons(model, clip),
         }
 
-    def show_start(self, state: ClipState | None, name: str, t, player: Player | None) -> Updates:
+    def show_start(self, state: ClipState | None, name: str, t, player: Player) -> Updates:
         """The frame a game from `t` would show first; nothing while a game is on screen (also one that Start
         began while this frame was being decoded)."""
         untouched = {self.screen: gr.skip(), self.status: gr.skip()}
-        if _game(player) is not None:
+        if player.game is not None:
             return untouched
         clip = self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
         model = self.page.shelf.get(name)
         frame = ImaginedGame.start(model, clip.latents, t).frame
-        if _game(player) is not None:
+        if player.game is not None:
             return untouched
         return {
             self.screen: _picture(frame, f"frame {t} of {clip.name}, where a game would start"),
@@ -434,8 +432,7 @@ class PlayTab(Tab):
             raise refusal("Analyze a clip on the Clip tab first: this bundle ships no example to start from.")
         return self.examples[name]
 
-    def begin(self, state: ClipState | None, name: str, t, player: Player | None) -> Updates:
-        player = player or Player()
+    def begin(self, state: ClipState | None, name: str, t, player: Player) -> Updates:
         model = self.page.shelf.get(name)
         clip = self.start_clip(state, name)
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
@@ -497,7 +494,7 @@ class PlayTab(Tab):
             self.clip_pick: gr.Button(visible=True),
         }
 
-    def press(self, player: Player | None, name: str, code) -> ImaginedGame:
+    def press(self, player: Player, name: str, code) -> ImaginedGame:
         game = _started(player)
         model = self.page.shelf.get(name)
         try:
@@ -506,7 +503,7 @@ class PlayTab(Tab):
             raise refusal(f"this model has action codes 0 to {model.codebook_size - 1}") from None
         return game
 
-    def press_representative(self, player: Player | None, name: str, j) -> ImaginedGame:
+    def press_representative(self, player: Player, name: str, j) -> ImaginedGame:
         """The clip's j-th representative vector (one per cluster the clip uses) pressed."""
         game = _started(player)
         representatives = game.from_clip.representatives if game.from_clip is not None else ()
@@ -514,7 +511,7 @@ class PlayTab(Tab):
             raise refusal("this game has no such vector taken from the clip: press Start again")
         return self.press_from_clip(player, name, representatives[int(j)][1])
 
-    def press_from_clip(self, player: Player | None, name: str, t) -> ImaginedGame:
+    def press_from_clip(self, player: Player, name: str, t) -> ImaginedGame:
         """The vector the model read off transition t -> t+1 of the clip the game started from, pressed."""
         game, model = _started(player), self.page.shelf.get(name)
         if game.from_clip is None:
@@ -531,10 +528,10 @@ class PlayTab(Tab):
         game.step(model, press)
         return game
 
-    def run_step(self, player: Player | None, name: str, on: bool) -> Updates:
+    def run_step(self, player: Player, name: str, on: bool) -> Updates:
         """One turn of Run mode, asked for by the page once it has drawn the last frame: the game advances by the
         steps due, and the page gets the frame only if it changed, the status a few times a second."""
-        game = _game(player)
+        game = player.game
         if not on or game is None:
             told = "Press **Start** first, then Run." if on else gr.skip()
             return {self.run_frame: {"running": False}, self.status: told, self.run: False}
@@ -558,18 +555,18 @@ class PlayTab(Tab):
         """After `handed`, the page begins the game the server handed it, if any."""
         handed.then(None, inputs=self.handoff, js=BEGIN_JS, api_name=False)
 
-    def hand_to_page(self, where: str, player: Player | None, name: str, t) -> Updates:
+    def hand_to_page(self, where: str, player: Player, name: str, t) -> Updates:
         """After Start or Reset: the page plays the game when the switch says so."""
-        if where != IN_THE_PAGE or _game(player) is None:
+        if where != IN_THE_PAGE or player.game is None:
             return {self.handoff: None}
         return self._handed_to_page(player, name, f"frame {int(t or 0)}")
 
     def switch(
-        self, where: str, handoff: dict | None, player: Player | None, name: str, state: ClipState | None
+        self, where: str, handoff: dict | None, player: Player, name: str, state: ClipState | None
     ) -> Updates:
         """The switch moved: the game, if any, goes on where it now says (with the vectors of the clip it started
         from: a new clip ends the game, so the clip analyzed now is the one it started from)."""
-        model, player = self.page.shelf.get(name), player or Player()
+        model = self.page.shelf.get(name)
         if where == ON_THE_SERVER:
             if handoff is None:  # the page held no game: the server's, if any, is where it was
                 return {self.handoff: None}
@@ -581,22 +578,26 @@ class PlayTab(Tab):
             fallen = f" · this browser cannot play it ({reason}), so the server does" if reason else ""
             player.game = game
             return {self.handoff: None, self.player: player, **self._view(game), self.status: _status(game) + fallen}
-        if _game(player) is None:
+        if player.game is None:
             return {self.handoff: None}
         return self._handed_to_page(player, name, f"step {player.game.steps}")
 
     def _handed_to_page(self, player: Player, name: str, description: str) -> Updates:
+        """The game, to the page, once: Start and the switch may both hand it (the switch moved while Start was
+        on its way), and a second start would begin it again in the page over the presses made since."""
+        if player.handed is player.game:
+            return {self.handoff: None}
         try:
             start = page_start(self.page_files, self.page.shelf.get(name), player.game, description)
         except HandoverError as err:
             return {self.handoff: None, self.where: ON_THE_SERVER, self.status: f"Playing on the server: {err}."}
+        player.handed = player.game
         return {self.handoff: start, self.run: False}  # the server's Run loop, if any, stops
 
-    def clear(self, player: Player | None) -> Updates:
+    def clear(self, player: Player) -> Updates:
         """Another bundle was picked, or another clip analyzed: the game ends, and the vectors taken from the clip
         go with the clip."""
-        if player is not None:
-            player.game = None
+        player.game = player.handed = None
         return {self.screen: None, self.status: "", self.run: False, **self.clip_vectors(None, None)}
 
     def _view(self, game: ImaginedGame) -> Updates:
@@ -608,19 +609,15 @@ class PlayTab(Tab):
         return {self.frame_file: game.frame, self.status: _status(game)}
 
 
-def take_back(player: Player | None) -> ImaginedGame:
+def take_back(player: Player) -> ImaginedGame:
     game = _started(player)
     game.undo()
     return game
 
 
-def _game(player: Player | None) -> ImaginedGame | None:
-    return None if player is None else player.game
-
-
-def _started(player: Player | None) -> ImaginedGame:
+def _started(player: Player) -> ImaginedGame:
     """The player's game, which a press needs."""
-    if _game(player) is None:
+    if player.game is None:
         raise refusal("Press Start first.")
     return player.game
 

@@ -26,6 +26,7 @@ const sessions = new Map(); // sha256 -> onnxruntime-web InferenceSession
 const references = new Map(); // sha256 -> Reference
 let game = null; // the game this page plays, or null when the server plays (or nobody)
 let starting = null; // when Start or Reset was pressed in page mode, until the page's game begins: presses wait
+let opening = 0; // starts being opened in this page right now
 const held = []; // the controls pressed meanwhile, pressed again once the game has begun
 const START_WAIT_MS = 60_000; // a start that has not arrived by then (the server refused it) frees the controls
 
@@ -469,15 +470,20 @@ function runLoop() {
   tick();
 }
 
-// The server handed the page a game (after Start, Reset, or the switch to "In this browser"); null: nothing to do.
+// The server handed the page a game (after Start, Reset, or the switch to "In this browser"); null: nothing to
+// hand (the server refused the start, or another of the events that hand a game already did), and what was
+// pressed meanwhile goes to the server, unless a game is being opened here.
 export async function begin(start) {
   if (!start) {
-    starting = null;
-    held.length = 0;
+    if (!opening) {
+      starting = null;
+      held.length = 0;
+    }
     return;
   }
   end();
   starting = performance.now();
+  opening += 1;
   setStatus(`<p>Opening the model in this browser: <strong>${start.bundle}</strong>, ${start.description}…</p>`);
   try {
     const model = await openModel(start);
@@ -494,6 +500,7 @@ export async function begin(start) {
     fallBack(start, reason);
   } finally {
     starting = null;
+    opening -= 1;
   }
   held.splice(0).forEach(press); // what was pressed while the game was on its way
 }
