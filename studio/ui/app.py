@@ -18,6 +18,7 @@ from studio.ui.clip_tab import ClipTab
 from studio.ui.compare_tab import CompareTab
 from studio.ui.isolation import CrossOriginIsolation
 from studio.ui.model_tab import ModelTab, load_errors_markdown
+from studio.ui.picture_html import LABEL_ROOM
 from studio.ui.play_tab import PlayTab
 from studio.ui.predict_tab import PredictTab
 from studio.ui.probe_tab import ProbeTab
@@ -29,6 +30,9 @@ TITLE = "World-model studio"
 # a figure drawn while its tab was hidden took Plotly's default 700 px: once a tab is shown, the window's resize
 # event makes Plotly fit every figure in it to its box again
 FIT_FIGURES = "() => requestAnimationFrame(() => requestAnimationFrame(() => dispatchEvent(new Event('resize'))))"
+# a plot's toolbar (Plotly's, shown on hover) goes down below the plot's floating label, which covered its first
+# buttons where the label is long
+PAGE_CSS = f".js-plotly-plot .modebar-container {{ top: {LABEL_ROOM - 4}px !important; }}"
 MAX_UPLOAD_MB = int(os.environ.get("STUDIO_MAX_UPLOAD_MB", "500"))  # larger uploads are refused before they land
 BUNDLES_VARIABLE = "STUDIO_BUNDLES"  # more folders of bundles for app.py to serve, separated by os.pathsep
 CACHE_DIR = Path(os.environ.get("STUDIO_CACHE_DIR", Path.home() / ".cache" / "world-model-studio"))
@@ -91,7 +95,7 @@ def launch_studio(bundle_dirs: Sequence[str | Path], device: str = "auto", **lau
     studio.queue(default_concurrency_limit=2, max_size=32)
     studio.launch(
         theme=gr.themes.Soft(),
-        css="\n".join(tab.css for tab in TABS),
+        css="\n".join([PAGE_CSS, *(tab.css for tab in TABS)]),
         head="".join(tab.head for tab in TABS),
         max_file_size=f"{MAX_UPLOAD_MB}mb",
         prevent_thread_lock=True,

@@ -35,9 +35,12 @@ from studio.video import CLIP_SUFFIXES, ClipError, write_mp4
 
 CLIP_TYPES = list(CLIP_SUFFIXES)
 PREVIEW_HEIGHT = 256  # pixels: model frames are tiny, so the tabs' pictures are enlarged to about this height
+VIDEO_CONTROLS_ROOM = 48  # pixels: the height of the video player's control bar, with its margin
 VIDEO_HEIGHT = 128  # the clip | reconstruction video is written this high and scaled up by the page (CSS)
 CLIP_CSS = (
     "#clip-preview video, #frame-image img, #frame-reconstruction img { image-rendering: pixelated; }\n"
+    # the player's control bar lies over the video's bottom, where a game keeps its paddle: the video ends above it
+    f"#clip-preview video {{ height: calc(100% - {VIDEO_CONTROLS_ROOM}px) !important; }}\n"
     # compact, so that the map under it still fits a 720-pixel-high window when a clip is unfamiliar
     "#clip-banner:has(p) { background: #fff4e5; border-left: 4px solid #e8590c; padding: 4px 10px; }\n"
     "#clip-banner p { font-size: 0.9em; line-height: 1.35; margin: 0; }\n"
