@@ -561,9 +561,7 @@ class PlayTab(Tab):
             return {self.handoff: None}
         return self._handed_to_page(player, name, f"frame {int(t or 0)}")
 
-    def switch(
-        self, where: str, handoff: dict | None, player: Player, name: str, state: ClipState | None
-    ) -> Updates:
+    def switch(self, where: str, handoff: dict | None, player: Player, name: str, state: ClipState | None) -> Updates:
         """The switch moved: the game, if any, goes on where it now says (with the vectors of the clip it started
         from: a new clip ends the game, so the clip analyzed now is the one it started from)."""
         model = self.page.shelf.get(name)
