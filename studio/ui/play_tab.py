@@ -438,7 +438,7 @@ class PlayTab(Tab):
         t = int(np.clip(t or 0, 0, len(clip.latents) - 1))
         player.game = game = ImaginedGame.start(model, clip.latents, t, clip.actions)
         return {
-            self.player: player,
+            self.player: player,  # a state set as an output is one Gradio deletes when the session closes
             self.screen: _screen(game),
             self.status: f"Started from frame **{t}** of **{clip.name}**. Press a code.",
             self.run: False,
