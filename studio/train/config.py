@@ -36,6 +36,10 @@ class ModelConfig:
     # quantised latents: the initial bonus of each channel's current value among the predictor's classes, so
     # that its first predictions are copies of the last frame (it is learnt on)
     predictor_copy_logit: float = 4.0
+    # 0: the predictor reads the C latent frames as they are. Above 0: it reads the last frame and the C-1 changes
+    # between the frames, the changes scaled by this much, and (continuous latents) predicts the next change scaled
+    # as much: a JEPA latent changes by a few per cent of its size, which a net reading whole frames cannot resolve
+    predictor_change_gain: float = 0.0
     lam_width: int = 64
     # the action model reads the latent frames and their changes; the changes are scaled by this much, since a
     # player's move changes a few per cent of the latents and, unscaled, the static scene drowns it out
@@ -49,6 +53,8 @@ class ModelConfig:
             raise ValueError("frame_size must be divisible by 2 ** len(channels)")
         if self.codebook_size < 2 or self.context < 1 or self.action_window < 2:
             raise ValueError("codebook_size >= 2, context >= 1 and action_window >= 2 are needed")
+        if self.predictor_change_gain < 0:
+            raise ValueError("predictor_change_gain must be 0 (frames as they are) or above")
         if self.latent_levels and (self.latent_levels < 3 or self.latent_levels % 2 == 0):
             raise ValueError("latent_levels must be 0 (continuous) or an odd number >= 3")
         if self.family not in RECIPES:

@@ -7,6 +7,9 @@ quantised latents (`latent_levels`) it classifies: each channel of each token ta
 the level the channel has now starts with a bonus (`copy_logit`, learnt), so the first predictions are
 copies and the net learns what moves; a rollout takes the likeliest level, so its latents stay on the
 values the encoder gives and an unchanging scene stays exactly as it was.
+With `predictor_change_gain` it reads the last frame and the changes between the context's frames, scaled up
+(a JEPA latent moves by a few per cent of its size, below what a net reading whole frames resolves), and
+predicts the next change on the same scale.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Predictor(nn.Module):
         super().__init__()
         d, w = config.latent_dim, config.predictor_width
         self.grid, self.context = config.grid, config.context
+        self.change_gain = config.predictor_change_gain
         self.quantizer = ScalarQuantizer(config.latent_levels) if config.latent_levels else None
         outputs = d * config.latent_levels if self.quantizer else d  # logits of every level, or the change
         self.stem = nn.Conv2d(config.context * d, w, 3, padding=1)
@@ -62,7 +66,8 @@ class Predictor(nn.Module):
 
     def forward(self, context, action):  # [B, C, N, D], [B, Da] -> [B, N, D]
         if self.quantizer is None:
-            return context[:, -1] + self._head(context, action)  # the change from the last frame
+            change = self._head(context, action)  # [B, N, D]: the change from the last frame, scaled by the gain
+            return context[:, -1] + (change / self.change_gain if self.change_gain else change)
         return self.quantizer.value(self.level_logits(context, action).argmax(dim=-1))
 
     def level_logits(self, context, action):  # [B, C, N, D], [B, Da] -> [B, N, D, levels]
@@ -76,6 +81,9 @@ class Predictor(nn.Module):
 
     def _head(self, context, action):  # [B, C, N, D], [B, Da] -> [B, N, D'] (D' = D, or D * levels)
         b, c, n, d = context.shape
+        if self.change_gain:  # the changes between the frames, scaled, and the last frame
+            changes = (context[:, 1:] - context[:, :-1]) * self.change_gain  # [B, C-1, N, D]
+            context = torch.cat([changes, context[:, -1:]], dim=1)  # [B, C, N, D]
         grid = context.permute(0, 1, 3, 2).reshape(b, c * d, self.grid, self.grid)  # [B, C*D, g, g]
         h = self.stem(grid)  # [B, W, g, g]
         for block in self.blocks:
