@@ -28,7 +28,7 @@ import numpy as np
 
 from studio import figures as F
 from studio.behaviour import code_consistency, rollout_frame_check
-from studio.bundle import write_manifest
+from studio.bundle import load_bundle, write_manifest
 from studio.examples import example_clips
 from studio.figures import FigureSet
 from studio.games import ACTION_COLUMN, Game, find_game
@@ -402,6 +402,7 @@ def evaluate_bundle(bundle_dir: str | Path, episodes: str | Path | None = None, 
     figures.values[f"{F.MEASURED_ON}.source"] = "held-out episodes" if episodes else "the bundle's example clips"
     if write:
         key = "heldout" if episodes else "examples"
-        manifest = model.manifest
+        # the manifest as it is now, not as it was when the evaluation began: another may have written meanwhile
+        manifest = load_bundle(bundle_dir, check_graphs=False).manifest
         write_manifest(replace(manifest, metrics={**manifest.metrics, key: figures.to_manifest()}), bundle_dir)
     return figures

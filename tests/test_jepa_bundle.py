@@ -1,6 +1,6 @@
 """The shipped JEPA bundle (exported/breakout-jepa): the same Breakout data learnt V-JEPA's way. It loads as a
-bundle of the jepa family, its latents did not collapse, its recorded figures hold when measured again through
-its graphs, and its own example clips are familiar to it."""
+bundle of the jepa family, its latents did not collapse, its predictor beats copying the last frame, its recorded
+figures hold when measured again through its graphs, and its own example clips are familiar to it."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from studio.evaluation import episodes_from_examples, latent_figures
 from studio.figures import FigureSet
 from studio.games import find_game
 from studio.runtime import WorldModel
+from studio.video import read_clip
 
 BUNDLE = Path(__file__).resolve().parent.parent / "exported" / "breakout-jepa"
 
@@ -37,6 +38,25 @@ def test_its_latents_did_not_collapse():
     heldout = FigureSet.from_manifest(load_bundle(BUNDLE).manifest.metrics["heldout"])
     assert heldout.get(F.EFFECTIVE_RANK) > 20
     assert heldout.get(F.LINEAR_PROBE.of("paddle_x")) > 0.5
+
+
+def test_its_predictor_beats_copying_the_last_frame_on_the_example_clips():
+    """Every transition of the three examples, from its true context under the code read off it: the predicted
+    latents' squared error against copying the last frame's (0.91 on these clips, 0.80 at one step on the held-out
+    episodes; the JEPA predictors before the change gain stayed at or above copying's, 1.08 here)."""
+    model = WorldModel.load(BUNDLE, device="cpu")
+    error = copying = 0.0
+    for clip in sorted((BUNDLE / "examples").glob("*.mp4")):
+        z = model.encode(model.as_model_frames(read_clip(clip).frames))  # [T, N, D]
+        codes = model.infer_actions(z).codes  # [T-1]
+        t = np.arange(model.context - 1, len(z) - 1)  # [S] transitions with a whole context
+        context = np.stack([z[s - model.context + 1 : s + 1] for s in t])  # [S, C, N, D]
+        predicted = model.next_latents(context, model.action_vectors(codes[t]))  # [S, N, D]
+        error += float(((predicted - z[t + 1]) ** 2).sum())
+        copying += float(((z[t] - z[t + 1]) ** 2).sum())
+    assert error / copying < 0.95
+    heldout = FigureSet.from_manifest(load_bundle(BUNDLE).manifest.metrics["heldout"])
+    assert heldout.get(F.LATENT_ERROR_VS_COPY.at(1)) < 0.9
 
 
 def test_its_latent_figures_hold_on_the_example_clips():

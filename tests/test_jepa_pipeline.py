@@ -26,8 +26,8 @@ def jepa_run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-jepa")
     config = json.loads((REPO / "configs" / "tiny.json").read_text())
     config.update(name="tiny-jepa", data_dir=str(folder / "data"), run_dir=str(folder / "run"))
-    config["model"]["family"] = "jepa"
-    config["optim"].update(decoder_steps=10, eval_every=1000, log_every=5)
+    config["model"].update(family="jepa", predictor_change_gain=30.0)  # stage 2 as configs/breakout-jepa.json's
+    config["optim"].update(decoder_steps=10, eval_every=1000, log_every=5, latent_loss_over_change=True)
     config["jepa"] = {"predictor_width": 16, "predictor_blocks": 1}
     path = folder / "tiny-jepa.json"
     path.write_text(json.dumps(config))
@@ -89,8 +89,9 @@ def test_a_jepa_config_that_gave_its_first_stage_autoencoder_steps_still_reads(t
     """Before the JEPA stage had `optim.jepa_steps`, it ran `optim.autoencoder_steps`: such configs and
     checkpoints keep their step count."""
     config = json.loads((REPO / "configs" / "breakout-jepa.json").read_text())
+    steps = config["optim"]["jepa_steps"]
     config["optim"]["autoencoder_steps"] = config["optim"].pop("jepa_steps")
     path = tmp_path / "older.json"
     path.write_text(json.dumps(config))
-    assert load_config(path).optim.jepa_steps == 1600
-    assert load_config(REPO / "configs" / "breakout-jepa.json").optim.jepa_steps == 1600
+    assert load_config(path).optim.jepa_steps == steps
+    assert load_config(REPO / "configs" / "breakout-jepa.json").optim.jepa_steps == steps

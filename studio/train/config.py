@@ -92,6 +92,10 @@ class OptimConfig:
     commitment: float = 0.25
     context_dropout: float = 0.0  # share of dynamics samples whose context is frame t alone
     context_noise: float = 0.0  # Gaussian noise on the dynamics' true context, up to this many latent stds
+    # the latent loss in units of copying's (the mean squared change between a frame's latents and the next's)
+    # rather than of the latents' variance: where latents change by a few per cent of their size, the latter
+    # leaves the loss too small beside the codes' losses for the action model to learn from it
+    latent_loss_over_change: bool = False
     # tolerance (the encoder's stage): the encoder reads perturbed views of frames (`data.view_window`) as clean ones
     # share of each autoencoder batch that is a perturbed view of a frame also in it clean (for "jepa": the share of
     # masked frames the encoder reads as perturbed views, their targets the clean frame's latents)

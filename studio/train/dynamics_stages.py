@@ -41,6 +41,10 @@ class DynamicsStage(Stage):
         model.decoder.requires_grad_(False)
         self.latents = encode_all(model, self.run.train.frames, o.encode_batch, self.run.device)  # [F, N, D]
         self.scale = self.latents.std()
+        self.loss_scale = self.scale  # the latent loss's unit
+        if o.latent_loss_over_change:  # copying's loss: the root mean squared change to the next frame
+            t = torch.from_numpy(np.flatnonzero(self.run.train.ahead >= 1))  # [M] frames with a next one
+            self.loss_scale = ((self.latents[t + 1] - self.latents[t]) ** 2).mean().sqrt()
         self.train_mode()
         self.labelled, self.labels = self._labelled_transitions(), self._labels()
         self.recent: deque[torch.Tensor] = deque(maxlen=o.recent_batches)  # the last batches' action vectors [B*K, Da]
@@ -72,7 +76,7 @@ class DynamicsStage(Stage):
         action, code, distances, predicted, level_logits = net(context, windows, bottleneck)
         targets = self.latents[torch.from_numpy(ahead + 1)]  # [B, K, N, D]
         if level_logits is None:
-            latent_loss = ((predicted - targets) ** 2).mean() / self.scale**2
+            latent_loss = ((predicted - targets) ** 2).mean() / self.loss_scale**2
         else:  # each channel's next level, as a class
             levels = model.predictor.quantizer.index(targets)  # [B, K, N, D]
             latent_loss = F.cross_entropy(level_logits.flatten(0, -2), levels.flatten())
