@@ -4,6 +4,8 @@ stays at copying the last frame."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ torch = pytest.importorskip("torch")
 
 from studio.train.config import ModelConfig  # noqa: E402
 from studio.train.predictor import Predictor  # noqa: E402
+from tiny_world_model import CONFIG as TINY  # noqa: E402
 
 DRIFT = 0.03  # each step moves the latents by about this fraction of their size
 
@@ -27,15 +30,7 @@ def drifting_latents(rng, batch: int, config: ModelConfig):
 
 
 def error_over_copying(gain: float, steps: int = 150) -> float:
-    config = ModelConfig(
-        frame_size=16,
-        channels=(16, 16),
-        latent_dim=8,
-        predictor_width=16,
-        predictor_blocks=1,
-        predictor_head_init=0.01,
-        predictor_change_gain=gain,
-    )
+    config = replace(TINY.model, predictor_head_init=0.01, predictor_change_gain=gain)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     predictor = Predictor(config)
