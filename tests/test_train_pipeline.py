@@ -116,6 +116,31 @@ def test_the_same_config_trains_to_identical_weights(trained, tiny_config, tmp_p
     assert logged(trained.parent) == logged(tmp_path / "again")
 
 
+def test_a_run_started_from_a_bundle_trains_on_only_the_stages_given_steps(trained, tiny_config, tmp_path):
+    """`warm_start`: the bundle's four graphs become the model; with only decoder steps, the decoder alone learns
+    (here with the worst-pixel term) and the encoder, action model and predictor stay the bundle's."""
+    bundle_dir = tmp_path / "bundle"
+    assert studio(["export", str(trained), str(bundle_dir)]) == 0
+    config = json.loads(tiny_config.read_text())
+    config["run_dir"] = str(tmp_path / "warm")
+    config["warm_start"] = str(bundle_dir)
+    config["optim"] |= {"autoencoder_steps": 0, "dynamics_steps": 0, "decoder_steps": 6, "worst_pixel_weight": 0.1}
+    path = tmp_path / "warm.json"
+    path.write_text(json.dumps(config))
+    assert studio(["train", str(path)]) == 0
+    before, after = (torch.load(p, weights_only=False)["model"] for p in (trained, tmp_path / "warm/checkpoint.pt"))
+    for name, tensor in before.items():
+        if name.startswith(("encoder.", "predictor.")):
+            assert torch.allclose(tensor, after[name], atol=1e-6), name  # read back from the graphs: float32 exact
+    assert any(not torch.allclose(before[n], after[n]) for n in before if n.startswith("decoder."))
+    rows = list(csv.DictReader((tmp_path / "warm/log.csv").open()))
+    assert {row["stage"] for row in rows} == {"decoder"}
+    assert {"decoder_loss", "worst_pixel_error"} <= {row["name"] for row in rows}
+    warm = tmp_path / "warm-bundle"
+    assert studio(["export", str(tmp_path / "warm/checkpoint.pt"), str(warm)]) == 0
+    assert load_bundle(warm).manifest.training["warm_start"] == str(bundle_dir)
+
+
 def test_a_checkpoint_config_with_the_frame_size_of_older_runs_is_read(trained):
     recorded = torch.load(trained, weights_only=False)["config"]
     older = {**recorded, "model": {**recorded["model"], "frame_size": 64}}  # every checkpoint wrote it once

@@ -88,6 +88,9 @@ class OptimConfig:
     lr_floor: float = 0.1
     # losses
     sprite_weight: float = 20.0  # extra loss weight on pixels that differ from the median background
+    # the autoencoder's and the decoder's loss adds each frame's worst pixel's squared error, this much of it
+    # (`world_model.worst_pixel_error`): a one-pixel sprite is drawn sharp rather than left a faint blur
+    worst_pixel_weight: float = 0.0
     pixel_loss_weight: float = 100.0  # dynamics: the decoded prediction's pixel loss, beside the latent loss (1)
     commitment: float = 0.25
     context_dropout: float = 0.0  # share of dynamics samples whose context is frame t alone
@@ -198,6 +201,9 @@ class TrainConfig:
     data_dir: str = "data/breakout"
     run_dir: str = "runs/breakout"
     seed: int = 0
+    # a bundle folder whose four graphs the model starts from ("" for none): its stages with steps train on from
+    # the bundle's trained model, and any may be left out with 0 steps (`studio.train.warm_start`)
+    warm_start: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

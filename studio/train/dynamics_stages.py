@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from studio.train.config import ModelConfig, OptimConfig
 from studio.train.data import Frames, game_of
 from studio.train.stage import Stage, pixels
-from studio.train.world_model import TrainableWorldModel, weighted_mse
+from studio.train.world_model import TrainableWorldModel
 
 
 class DynamicsStage(Stage):
@@ -88,7 +88,7 @@ class DynamicsStage(Stage):
             x_next = self.pixels(self.run.train.frames[(ahead + 1)[:, judged].reshape(-1)])  # [B*J, 3, H, W]
             # [B*J, 3, H, W]; the decoder is frozen: gradients reach the predictor only
             pixels = model.decoder(predicted[:, judged].flatten(0, 1))
-            pixel_loss = weighted_mse(pixels, x_next, model.sprite_weights(x_next, o.sprite_weight))
+            pixel_loss, _ = model.pixel_loss(pixels, x_next, o)
             loss = loss + pixel_loss * o.pixel_loss_weight
             figures["pixel_loss"] = pixel_loss.item()
         if len(self.labelled) and bottleneck:  # the true label of the labelled transitions picks their code
@@ -195,10 +195,9 @@ class DecoderStage(Stage):
         return seen, self.pixels(train.frames[target])
 
     def loss(self, net, batch, step: int):
-        seen, frames = batch
-        weights = self.run.model.sprite_weights(frames, self.run.config.optim.sprite_weight)
-        loss = weighted_mse(net(seen), frames, weights)
-        return loss, {"decoder_loss": loss.item()}
+        (seen, frames), o = batch, self.run.config.optim
+        loss, figures = self.run.model.pixel_loss(net(seen), frames, o)
+        return loss, {"decoder_loss": loss.item(), **figures}
 
     def train_mode(self) -> None:  # only the decoder trains
         self.run.model.to(self.run.device).eval()

@@ -14,7 +14,7 @@ import torch
 
 from studio.train.jepa import JepaObjective, collapse_guard, ema_momentum, variance_covariance
 from studio.train.stage import Stage
-from studio.train.world_model import TrainableWorldModel, weighted_mse
+from studio.train.world_model import TrainableWorldModel
 
 
 class AutoencoderStage(Stage):
@@ -41,8 +41,8 @@ class AutoencoderStage(Stage):
     def loss(self, net, batch, step: int):
         (seen, clean), o = batch, self.run.config.optim
         latents, out = net(seen)  # [B, N, D], [B, 3, H, W]
-        loss = weighted_mse(out, clean, self.run.model.sprite_weights(clean, o.sprite_weight))
-        figures = {"ae_loss": loss.item()}
+        loss, drawn_figures = self.run.model.pixel_loss(out, clean, o)
+        figures = {"ae_loss": loss.item(), **drawn_figures}
         if self.paired and o.view_latent_weight > 0:  # a view's latent lands on its clean frame's
             target = latents[: self.paired].detach()  # [P, N, D]
             match = ((latents[len(clean) - self.paired :] - target) ** 2).mean() / target.var().clamp_min(1e-6)

@@ -90,6 +90,8 @@ def training_record(config: TrainConfig, stage: str | None, seconds: float, proc
         "hardware": torch.cuda.get_device_name() if torch.cuda.is_available() else f"{os.cpu_count()} CPU cores",
         "retrain": "studio train config.json (the copy in this bundle)",
         "action_labels": action_labels(o.labelled_share, o.label_target),
+        # the bundle whose trained model the run started from (`studio.train.warm_start`); "" for none
+        "warm_start": config.warm_start,
         "recipe": {
             "perturbed_views_share": o.view_share,
             "unrolled_steps": o.unroll,

@@ -75,6 +75,11 @@ class Recipe:
 
     def check(self, config: TrainConfig) -> None:
         """Refuse, in a line, a config that leaves out a stage the recipe needs."""
+        if config.warm_start:  # a run from a bundle's trained model trains on in any of its stages
+            if all(stage.steps(config) < 1 for stage in self.stages):
+                names = ", ".join(f"optim.{stage.name}_steps" for stage in self.stages)
+                raise ValueError(f"a run from warm_start '{config.warm_start}' trains on: set one of {names}")
+            return
         for index, stage in enumerate(self.stages):
             if stage not in self.optional and stage.steps(config) < 1:
                 after = f" after the {self.stages[index - 1].name}" if index else ""

@@ -37,6 +37,7 @@ from studio.train.data import Frames, describe_data, ensure_data, game_of, load_
 from studio.train.export import CHECK_FRAMES, export_bundle, training_record
 from studio.train.recipes import find_recipe
 from studio.train.stage import Stage
+from studio.train.warm_start import load_bundle_weights
 from studio.train.world_model import TrainableWorldModel
 
 CHECKPOINT = "checkpoint.pt"
@@ -207,8 +208,10 @@ class Trainer:
     def _resume(self) -> ResumePoint:
         """Load the run's checkpoint into the model, if there is one, and say where the run stands."""
         path = self.run_dir / CHECKPOINT
-        if not path.is_file():
-            return ResumePoint(stage=self.stages[0].name)
+        if not path.is_file() and self.config.warm_start:  # a bundle's trained model, trained on
+            load_bundle_weights(self.model, self.config.warm_start)
+        if not path.is_file():  # a new run starts at its first stage with steps (one warm-started may skip some)
+            return ResumePoint(stage=next((s.name for s in self.stages if s.steps(self.config) > 0), DONE))
         checkpoint = torch.load(path, map_location=self.device, weights_only=False)
         family = checkpoint["config"]["model"].get("family", "reconstruction")
         if family != self.config.model.family:

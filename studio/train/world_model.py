@@ -10,7 +10,7 @@ from torch import nn
 
 from studio.games.sprites import SPRITE_THRESHOLD
 from studio.train.autoencoder import Decoder, Encoder
-from studio.train.config import ModelConfig
+from studio.train.config import ModelConfig, OptimConfig
 from studio.train.latent_actions import ActionGraph, LatentActionModel
 from studio.train.predictor import Predictor
 
@@ -38,6 +38,24 @@ class TrainableWorldModel(nn.Module):
         differs = (frames - self.background).abs().amax(dim=1, keepdim=True) > SPRITE_THRESHOLD
         return 1.0 + sprite_weight * differs.float()
 
+    def pixel_loss(self, drawn, frames, optim: OptimConfig):  # [B, 3, H, W] twice -> loss [], figures
+        """How far frames drawn by the decoder are from the true ones: the squared error with sprite pixels
+        weighted up, and with `optim.worst_pixel_weight` each frame's worst pixel's."""
+        loss = weighted_mse(drawn, frames, self.sprite_weights(frames, optim.sprite_weight))
+        figures = {"weighted_mse": loss.item()}
+        if optim.worst_pixel_weight > 0:
+            worst = worst_pixel_error(drawn, frames)
+            loss = loss + optim.worst_pixel_weight * worst
+            figures["worst_pixel_error"] = worst.item()
+        return loss, figures
+
 
 def weighted_mse(prediction, target, weights):  # [B, 3, H, W] twice, [B, 1, H, W]
     return (weights * (prediction - target) ** 2).sum() / (weights.sum() * prediction.shape[1])
+
+
+def worst_pixel_error(prediction, target):  # [B, 3, H, W] twice -> []
+    """The mean over frames of each frame's worst pixel's squared error (summed over RGB). A sprite of one or two
+    pixels weighs next to nothing in a mean over 4,096, and a decoder unsure of it draws a faint blur; its worst
+    pixel is then the frame's, and this term pays for it (Δ-IRIS adds it to its tokenizer's loss)."""
+    return ((prediction - target) ** 2).sum(dim=1).flatten(1).amax(dim=1).mean()
