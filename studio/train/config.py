@@ -99,6 +99,9 @@ class OptimConfig:
     # rather than of the latents' variance: where latents change by a few per cent of their size, the latter
     # leaves the loss too small beside the codes' losses for the action model to learn from it
     latent_loss_over_change: bool = False
+    # the latent loss weighs each token by 1 + this × how far it truly moves (÷ the batch's mean move), normalised
+    # to mean 1 (`dynamics_stages.changed_token_weights`): the few tokens a paddle or a ball moves through count
+    changed_token_weight: float = 0.0
     # tolerance (the encoder's stage): the encoder reads perturbed views of frames (`data.view_window`) as clean ones
     # share of each autoencoder batch that is a perturbed view of a frame also in it clean (for "jepa": the share of
     # masked frames the encoder reads as perturbed views, their targets the clean frame's latents)

@@ -75,11 +75,13 @@ class DynamicsStage(Stage):
             self._init_codebook(torch.cat(list(self.recent)))
         action, code, distances, predicted, level_logits = net(context, windows, bottleneck)
         targets = self.latents[torch.from_numpy(ahead + 1)]  # [B, K, N, D]
+        weights = changed_token_weights(targets, self.latents[torch.from_numpy(ahead)], o.changed_token_weight)
         if level_logits is None:
-            latent_loss = ((predicted - targets) ** 2).mean() / self.loss_scale**2
+            latent_loss = (weights * (predicted - targets) ** 2).mean() / self.loss_scale**2
         else:  # each channel's next level, as a class
             levels = model.predictor.quantizer.index(targets)  # [B, K, N, D]
-            latent_loss = F.cross_entropy(level_logits.flatten(0, -2), levels.flatten())
+            classified = F.cross_entropy(level_logits.flatten(0, -2), levels.flatten(), reduction="none")
+            latent_loss = (weights * classified.view(levels.shape)).mean()
         vq_loss = model.lam.vq_loss(action, code, o.commitment) * bottleneck
         loss = latent_loss + vq_loss
         figures = {"latent_loss": latent_loss.item(), "vq_loss": vq_loss.item(), "unroll": k_steps}
@@ -233,6 +235,17 @@ class DynamicsStep(torch.nn.Module):
             context = torch.cat([context[:, 1:], latents_next[:, None]], dim=1)
         level_logits = torch.stack(logits, dim=1) if logits else None  # [B, K, N, D, levels]
         return action, code, distances, torch.stack(predicted, dim=1), level_logits
+
+
+def changed_token_weights(targets, before, gain: float):  # [B, K, N, D] twice -> [B, K, N, 1]
+    """The latent loss's weight of each token: 1 + `gain` × how far the token truly moves to the target (÷ the
+    batch's mean move), normalised to mean 1; all 1 at gain 0. Most tokens of a game frame stay put, and the few
+    that move (a paddle, a ball) otherwise weigh as little in the loss as they fill of the frame."""
+    if gain <= 0:
+        return torch.ones_like(targets[..., :1])
+    moved = (targets - before).norm(dim=-1, keepdim=True)  # [B, K, N, 1]
+    weights = 1.0 + gain * moved / moved.mean().clamp_min(1e-8)
+    return weights / weights.mean()
 
 
 def likeliest_levels(logits, quantizer):  # [B, N, D, levels] -> [B, N, D]

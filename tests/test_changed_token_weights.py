@@ -1,0 +1,25 @@
+"""The dynamics' latent loss may weigh each token by how far it truly moves (`optim.changed_token_weight`)."""
+
+from __future__ import annotations
+
+import torch
+
+from studio.train.dynamics_stages import changed_token_weights
+
+
+def test_tokens_that_move_weigh_more_and_the_weights_average_one():
+    before = torch.zeros(2, 1, 4, 3)  # [B, K, N, D]
+    after = before.clone()
+    after[0, 0, 1] = 1.0  # one token of the first sample moves; nothing else does
+    weights = changed_token_weights(after, before, gain=3.0)  # [B, K, N, 1]
+    assert weights.shape == (2, 1, 4, 1)
+    assert torch.isclose(weights.mean(), torch.tensor(1.0))
+    still = weights[1, 0, 0, 0]
+    assert torch.allclose(weights[weights != weights[0, 0, 1, 0]], still)  # every still token alike
+    # the moved token's move is 8× the mean move (1 of 8 tokens): 1 + 3 × 8 = 25 against 1 before normalising
+    assert torch.isclose(weights[0, 0, 1, 0] / still, torch.tensor(25.0))
+
+
+def test_at_gain_zero_every_token_weighs_one():
+    before, after = torch.zeros(2, 3, 4, 5), torch.randn(2, 3, 4, 5)
+    assert torch.equal(changed_token_weights(after, before, gain=0.0), torch.ones(2, 3, 4, 1))
