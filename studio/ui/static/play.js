@@ -457,11 +457,16 @@ function nextTask(callback) {
 function runLoop() {
   const playing = game;
   const loop = (playing.loop = {}); // a loop started later (Run off and on again) takes over from this one
+  let due = performance.now(); // when the next step is due, on the pace's own timeline
   const tick = async () => {
     if (game !== playing || !playing.running || playing.loop !== loop) return;
-    const began = performance.now();
     await act((g) => g.step(g.codes.length ? g.codes[g.codes.length - 1] : 0));
-    const wait = began + 1000 / runPace() - performance.now();
+    const now = performance.now();
+    const period = 1000 / runPace();
+    // a timer that fires a little late does not slow the game: the next step keeps to the timeline; one late by
+    // more than a step (a busy page, a hidden tab) moves the timeline rather than running steps to catch up
+    due = Math.max(due + period, now - period);
+    const wait = due - now;
     // late already, a step follows at once: a chain of zero timers would be held 4 ms each by the browser (a
     // hidden tab keeps its timers, which the browser slows)
     if (wait > 0 || document.hidden) setTimeout(tick, Math.max(0, wait));
