@@ -88,8 +88,9 @@ class OptimConfig:
     lr_floor: float = 0.1
     # losses
     sprite_weight: float = 20.0  # extra loss weight on pixels that differ from the median background
-    # the autoencoder's and the decoder's loss adds each frame's worst pixel's squared error, this much of it
-    # (`world_model.worst_pixel_error`): a one-pixel sprite is drawn sharp rather than left a faint blur
+    # every loss on decoded frames (the autoencoder's, the decoder's, the dynamics' pixel loss) adds each frame's
+    # worst pixel's squared error, this much of it (`world_model.worst_pixel_error`): a one-pixel sprite is drawn
+    # sharp rather than left a faint blur
     worst_pixel_weight: float = 0.0
     pixel_loss_weight: float = 100.0  # dynamics: the decoded prediction's pixel loss, beside the latent loss (1)
     commitment: float = 0.25

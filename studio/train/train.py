@@ -208,9 +208,9 @@ class Trainer:
     def _resume(self) -> ResumePoint:
         """Load the run's checkpoint into the model, if there is one, and say where the run stands."""
         path = self.run_dir / CHECKPOINT
-        if not path.is_file() and self.config.warm_start:  # a bundle's trained model, trained on
-            load_bundle_weights(self.model, self.config.warm_start)
-        if not path.is_file():  # a new run starts at its first stage with steps (one warm-started may skip some)
+        if not path.is_file():  # a new run, from a bundle's trained model or from scratch, starts at its first
+            if self.config.warm_start:  # stage with steps (one warm-started may leave some out)
+                load_bundle_weights(self.model, self.config.warm_start)
             return ResumePoint(stage=next((s.name for s in self.stages if s.steps(self.config) > 0), DONE))
         checkpoint = torch.load(path, map_location=self.device, weights_only=False)
         family = checkpoint["config"]["model"].get("family", "reconstruction")

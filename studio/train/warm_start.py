@@ -13,14 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 from onnx import numpy_helper
 
 from studio.bundle import load_bundle
+from studio.train.export import ExportError, check_graph, example_inputs
 from studio.train.world_model import TrainableWorldModel
-
-WARM_START_TOLERANCE = 1e-4  # largest difference allowed between a bundle's graph and the module read from it
 
 
 class WarmStartError(ValueError):
@@ -79,26 +77,14 @@ def _fitted(value: torch.Tensor, like: torch.Tensor, key: str, bundle: str) -> t
 
 
 def _check_against_graphs(model: TrainableWorldModel, bundle_dir: Path, bundle) -> None:
-    """Run the bundle's graphs and the loaded modules on the same inputs; refuse a difference."""
-    rng = np.random.default_rng(0)
-    c, window, n, d = model.config.context, model.config.action_window, model.config.tokens, model.config.latent_dim
-    frames = rng.random((2, 3, model.config.frame_size, model.config.frame_size), dtype=np.float32)
-    with torch.no_grad():
-        z = model.encoder(torch.from_numpy(frames))  # [2, N, D]
-        context = z[:, None].expand(2, c, n, d).contiguous()  # [2, C, N, D]
-        context[:, -1] = z.flip(0)  # a change between the last two frames
-        window_latents = context[:, -window:]  # [2, L, N, D]
-        action = model.lam.encode(window_latents)  # [2, Da]
-        expected = {
-            "encoder": ((torch.from_numpy(frames),), z),
-            "decoder": ((z,), model.decoder(z)),
-            "actions": ((window_latents,), action),
-            "predictor": ((context, action), model.predictor(context, action)),
-        }
-    for role, (inputs, want) in expected.items():
-        session = ort.InferenceSession(str(bundle.graph_paths[role]), providers=["CPUExecutionProvider"])
-        names = [i.name for i in session.get_inputs()]
-        got = session.run(None, {name: t.numpy() for name, t in zip(names, inputs)})[0]
-        diff = float(np.abs(got - want.numpy()).max())
-        if diff > WARM_START_TOLERANCE:
-            raise WarmStartError(f"{bundle_dir.name}/{role}.onnx: the weights read back differ from it by {diff:.2e}")
+    """Run the bundle's graphs and the loaded modules on the same inputs, as export checks a graph it writes;
+    refuse a difference."""
+    span = max(model.config.context, model.config.action_window - 1) + 2
+    size = model.config.frame_size
+    frames = np.random.default_rng(0).integers(0, 256, (span, size, size, 3), dtype=np.uint8)  # [S, H, W, 3]
+    inputs = example_inputs(model, frames)
+    for role, module in model.graphs().items():
+        try:
+            check_graph(module, inputs[role], bundle.graph_paths[role])
+        except ExportError as error:
+            raise WarmStartError(f"{bundle_dir.name}: the weights read back do not give its graph: {error}") from error

@@ -40,14 +40,13 @@ class TrainableWorldModel(nn.Module):
 
     def pixel_loss(self, drawn, frames, optim: OptimConfig):  # [B, 3, H, W] twice -> loss [], figures
         """How far frames drawn by the decoder are from the true ones: the squared error with sprite pixels
-        weighted up, and with `optim.worst_pixel_weight` each frame's worst pixel's."""
+        weighted up, and with `optim.worst_pixel_weight` each frame's worst pixel's (then both parts are in the
+        figures, for the log)."""
         loss = weighted_mse(drawn, frames, self.sprite_weights(frames, optim.sprite_weight))
-        figures = {"weighted_mse": loss.item()}
-        if optim.worst_pixel_weight > 0:
-            worst = worst_pixel_error(drawn, frames)
-            loss = loss + optim.worst_pixel_weight * worst
-            figures["worst_pixel_error"] = worst.item()
-        return loss, figures
+        if optim.worst_pixel_weight <= 0:
+            return loss, {}
+        worst = worst_pixel_error(drawn, frames)
+        return loss + optim.worst_pixel_weight * worst, {"weighted_mse": loss.item(), "worst_pixel_error": worst.item()}
 
 
 def weighted_mse(prediction, target, weights):  # [B, 3, H, W] twice, [B, 1, H, W]
