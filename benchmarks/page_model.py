@@ -17,8 +17,7 @@ from studio.ui.page_play import FILE_ROUTE, STATIC_DIR, PageFiles, page_start
 
 # Runs in the page: the bundle's model as play.js opens it, stepped from each of the server's contexts (one step
 # each, so the graphs are compared on the same input) and then free-running from the first under `codes`.
-# Returns the latents [S, N*D] and frames [S, H*W*4] RGBA of both, the page's step time of each step in ms, and
-# the distance of each free-running step's latents to the nearest reference latent, as the page judges familiarity.
+# Returns the latents [S, N*D] and frames [S, H*W*4] RGBA of both, and the page's step time of each step in ms.
 PAGE_STEPS_JS = """
 async ({src, start, contexts, codes}) => {
   const play = await import(src);
@@ -45,9 +44,23 @@ async ({src, start, contexts, codes}) => {
     free.latents.push(Array.from(latents));
     free.frames.push(pixels(frame));
   }
-  const distance = (latents) => play.nearestDistance(new Float32Array(latents), model.reference);
-  const distances = model.reference ? free.latents.map(distance) : null;
-  return {forced, free, distances};
+  return {forced, free};
+}
+"""
+
+
+# Runs in the page: the page's familiarity verdict on each of `latents` [S][N*D] (arrays) under its own `limits` [S],
+# the references tried from `first` [S] on -> the reference latent found within each limit (-1: none), and the
+# milliseconds all the calls took.
+PAGE_WITHIN_JS = """
+async ({src, start, latents, limits, first}) => {
+  const play = await import(src);
+  window.pageModel = window.pageModel || await play.openModel(start);
+  const reference = window.pageModel.reference;
+  const queries = latents.map((l) => new Float32Array(l));
+  const began = performance.now();
+  const found = queries.map((q, s) => play.referenceWithin(q, {...reference, limit: limits[s]}, first[s]));
+  return {found, ms: performance.now() - began};
 }
 """
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.page_model import PAGE_STEP_TIMES_JS, PageFilesServer
+from benchmarks.page_model import PAGE_STEP_TIMES_JS, PAGE_WITHIN_JS, PageFilesServer, server_steps
 from benchmarks.server import process_cpu_s, start_studio, stop, wait_for_warm_up
 from studio.analysis import analyze_clip
 from studio.examples import example_clips
@@ -32,12 +32,13 @@ from studio.runtime import WorldModel
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 EXPORTED = Path(__file__).resolve().parents[1] / "exported"
-# the steps played, from the page's own status line while it plays, else from the server's
+# the steps played: the step the page's canvas shows while the page plays, else the count on the server's status line
 STEPS_PLAYED = (
-    "parseInt((document.querySelector('#play-page-status:not([hidden])') || "
-    "document.querySelector('#play-status [data-testid=markdown]')).innerText) || 0"
+    "(document.querySelector('#play-page-status:not([hidden])') ? "
+    "parseInt(document.querySelector('#play-canvas').dataset.step) : "
+    "parseInt(document.querySelector('#play-status [data-testid=markdown]').innerText)) || 0"
 )
-FAMILIARITY_CALLS = 200  # nearest-distance calls timed in the page
+FAMILIARITY_CALLS = 200  # steps of the game whose frames' familiarity is timed
 BATCH = 60  # latents a page would send back at once: one second of Run mode
 STEP_BLOCKS, STEP_BLOCK = 4, 40  # a step in the page and in onnxruntime, timed in alternating blocks of 40
 
@@ -78,31 +79,45 @@ def steps_per_second(pages: list, seconds: float, pid: int) -> tuple[list[float]
     return [(count[-1] - count[0]) / elapsed for count in counts], server_cpu, counts
 
 
-def familiarity_costs(page, bundle: str) -> tuple[float, float]:
-    """(ms of the page per step judging familiarity itself, ms of the server's CPU per step judging latents sent
-    back in batches of BATCH). The search's cost depends on the reference's shape alone, so the page times it on
-    random latents of that shape."""
-    src = page.evaluate("document.querySelector('script[src*=\"play.js\"]').src")
-    reference = reference_of(WorldModel.load(EXPORTED / bundle, device="cpu", threads=1)).latents  # [M, N, D]
-    in_page = page.evaluate(
-        """async ({src, shape, calls}) => {
+def familiarity_costs(browser, bundle: str, work: Path) -> tuple[float, float, float]:
+    """(ms of the page per step judging a game's frames in order, as Run mode does; ms of the page judging one
+    unfamiliar frame, every reference tried, which a game pays once; ms of the server's CPU per step judging
+    latents sent back in batches of BATCH), on the latents of a game of FAMILIARITY_CALLS steps under random codes."""
+    model = WorldModel.load(EXPORTED / bundle, device="cpu", threads=1)
+    served = PageFilesServer(work / "familiarity", [model])
+    latents = analyze_clip(model, example_clips(model)[0], max_frames=8).latents  # [8, N, D]
+    game = ImaginedGame.start(model, latents, len(latents) - 1)
+    codes = [int(c) for c in np.random.default_rng(0).integers(0, model.codebook_size, FAMILIARITY_CALLS)]
+    played = server_steps(model, game, codes)[1]  # [S, N, D]
+    reference = reference_of(model)
+    page = browser.new_page()
+    page.set_default_timeout(300_000)
+    page.goto(served.url)
+    args = {"src": served.script, "start": served.start(model, game)}
+    in_order = page.evaluate(  # the page's own game: each frame's search starts where the last one's ended
+        """async ({src, start, latents}) => {
           const play = await import(src);
-          const [count, tokens, dim] = shape;
-          const size = tokens * dim;
-          const reference = {latents: Float32Array.from({length: count * size}, Math.random), count, size, limit: 1};
-          reference.norms = new Float32Array(count).fill(size / 3);
-          const query = Float32Array.from({length: size}, Math.random);  // [N*D]
+          const model = await play.openModel(start);
+          const queries = latents.map((l) => new Float32Array(l));
+          let near = 0;
           const began = performance.now();
-          for (let i = 0; i < calls; i++) play.nearestDistance(query, reference);
-          return (performance.now() - began) / calls;
+          for (const q of queries) near = Math.max(play.referenceWithin(q, model.reference, near), 0);
+          return (performance.now() - began) / queries.length;
         }""",
-        {"src": src, "shape": list(reference.shape), "calls": FAMILIARITY_CALLS},
+        {**args, "latents": played.reshape(len(played), -1).tolist()},
     )
-    latents = np.random.default_rng(0).standard_normal((BATCH, *reference.shape[1:])).astype(np.float32)
+    far = (played[:1] * 4).reshape(1, -1).tolist()  # four times a frame's latents: beyond every reference's limit
+    unfamiliar = page.evaluate(
+        PAGE_WITHIN_JS, {**args, "latents": far, "limits": [reference.calibration.limit], "first": [0]}
+    )
+    page.close()
+    served.close()
+    batch = np.resize(played, (BATCH, *played.shape[1:]))  # [BATCH, N, D]
     cpu = time.process_time()
     for _ in range(20):
-        nearest_distances(latents, reference)
-    return in_page, (time.process_time() - cpu) / 20 / BATCH * 1000
+        nearest_distances(batch, reference.latents)
+    on_server = (time.process_time() - cpu) / 20 / BATCH * 1000
+    return in_order, unfamiliar["ms"], on_server
 
 
 def page_against_onnxruntime(browser, bundle: str, work: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -172,12 +187,13 @@ def main() -> None:
                 f"| server CPU while one player runs {args.seconds:.0f} s in the page | {cpu:.2f} s "
                 f"({rates[0]:.1f} steps/s) |"
             )
-            in_page, on_server = familiarity_costs(page, args.bundle)
-            lines.append(
-                f"| familiarity per step: in the page / on the server from batches of {BATCH} | "
-                f"{in_page:.2f} ms of the page / {on_server:.2f} ms of server CPU (plus the upload) |"
-            )
             context.close()
+            in_order, unfamiliar, on_server = familiarity_costs(browser, args.bundle, work)
+            lines.append(
+                f"| familiarity per step: in the page (a game's frames in order; the one unfamiliar frame a game "
+                f"judges) / on the server from batches of {BATCH} | {in_order:.3f} ms ({unfamiliar:.2f} ms) of the "
+                f"page / {on_server:.2f} ms of server CPU (plus the upload) |"
+            )
 
             context, page = open_game(browser, url, where="On the server")
             rates, cpu, _ = steps_per_second([page], args.seconds, process.pid)

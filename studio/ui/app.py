@@ -79,6 +79,21 @@ def build_studio(shelf: BundleShelf) -> gr.Blocks:
     return studio
 
 
+# Gradio's queue looks for new events every 1 ms while it has none: 1.12 s of CPU per 20 s of an idle studio on
+# this machine, more than a player in the page costs it. Every 10 ms: 0.36 s (benchmarks/RESULTS.md), for at most
+# 10 ms more before an event starts.
+QUEUE_POLL_S = 0.01
+
+
+def poll_queue_gently(studio: gr.Blocks) -> None:
+    """Let the queue of `studio` (after `.queue()`) wait QUEUE_POLL_S between its looks for new events and for
+    progress to send. The attributes are the queue's own; a Gradio without them keeps its defaults."""
+    queue = getattr(studio, "_queue", None)
+    for attribute in ("sleep_when_free", "progress_update_sleep_when_free"):
+        if hasattr(queue, attribute):
+            setattr(queue, attribute, max(getattr(queue, attribute), QUEUE_POLL_S))
+
+
 def launch_studio(bundle_dirs: Sequence[str | Path], device: str = "auto", **launch_options) -> None:
     """Load the bundles of the folders (the first name wins where two hold a bundle of one name) and serve; host
     and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT."""
@@ -93,6 +108,7 @@ def launch_studio(bundle_dirs: Sequence[str | Path], device: str = "auto", **lau
     studio = build_studio(shelf)
     load_plotly()  # before the page is served, where it costs nothing measurable; after, it slowed a first analyze
     studio.queue(default_concurrency_limit=2, max_size=32)
+    poll_queue_gently(studio)
     studio.launch(
         theme=gr.themes.Soft(),
         css="\n".join([PAGE_CSS, *(tab.css for tab in TABS)]),

@@ -18,7 +18,9 @@ const PACE_WINDOW = 20; // steps over which the pace of play is measured
 const LATENCY_WINDOW = 50; // steps over which the step time is summarised
 const IDLE_MS = 2000; // a pause this long ends a run of steps: the pace is not measured across it
 const STATUS_PERIOD_MS = 250; // Run mode rewrites the status line at most this often
-const RECENT_CODES = 12; // codes the status line lists
+const RECENT_CODES = 12;
+const CATCH_UP_MS = 100; // Run mode runs late steps at once to keep its pace, up to this far behind // codes the status line lists
+const WITHIN_BLOCK = 64; // latent values summed between looks at whether a reference is out of reach
 const MAX_THREADS = 4; // a step of a few-MB model gains little from more (benchmarks/RESULTS.md, play in the browser)
 
 let ort = null; // the onnxruntime-web module, imported on the first game
@@ -116,46 +118,40 @@ function halfToFloat(half) {
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
-// The bundle's reference latents [M, F] (F = N*D) with their squared norms [M], and the distance beyond which
-// a frame is unfamiliar (studio/familiarity.py: the calibration's limit).
+// The bundle's reference latents [M, F] (F = N*D), and the distance beyond which a frame is unfamiliar
+// (studio/familiarity.py: the calibration's limit).
 async function openReference(spec) {
   if (!references.has(spec.sha256)) {
     const halves = new Uint16Array(await fetchOnce(spec));
     const [count, ...each] = spec.shape;
-    const size = each.reduce((a, b) => a * b, 1);
     const latents = new Float32Array(halves.length);
     for (let i = 0; i < halves.length; i++) latents[i] = halfToFloat(halves[i]);
-    const norms = new Float32Array(count);
-    for (let m = 0; m < count; m++) {
-      let sum = 0;
-      for (let f = m * size; f < (m + 1) * size; f++) sum += latents[f] * latents[f];
-      norms[m] = sum;
-    }
-    references.set(spec.sha256, { latents, norms, count, size });
+    references.set(spec.sha256, { latents, count, size: each.reduce((a, b) => a * b, 1) });
   }
   return { ...references.get(spec.sha256), limit: spec.limit };
 }
 
-// Distance of latents [F] to the nearest reference latent, as studio/familiarity.py `nearest_distances` has it.
-export function nearestDistance(latents, reference) {
-  const { count, size, norms } = reference;
+// Which reference latent lies within the limit of latents [F], or -1 for none: studio/familiarity.py's verdict on
+// one frame (familiar: its nearest reference is within the limit), exact, and cheap on the path a game takes.
+// The references are tried from `first` on (the one that held the last frame: a game's frames change little from
+// step to step), and one is dropped as soon as its running squared distance passes the limit's square.
+export function referenceWithin(latents, reference, first = 0) {
+  const { count, size } = reference;
   const all = reference.latents; // [M * F]
-  let selfNorm = 0;
-  for (let f = 0; f < size; f++) selfNorm += latents[f] * latents[f];
-  let best = Infinity;
-  for (let m = 0, row = 0; m < count; m++, row += size) {
-    let a = 0, b = 0, c = 0, d = 0; // four sums: the loop's additions need not wait on each other
-    let f = 0;
-    for (; f + 3 < size; f += 4) {
-      a += latents[f] * all[row + f];
-      b += latents[f + 1] * all[row + f + 1];
-      c += latents[f + 2] * all[row + f + 2];
-      d += latents[f + 3] * all[row + f + 3];
+  const bound = reference.limit * reference.limit;
+  for (let i = 0; i < count; i++) {
+    const m = (first + i) % count;
+    const row = m * size;
+    let sum = 0;
+    for (let f = 0; f < size && sum <= bound;) {
+      for (const end = Math.min(f + WITHIN_BLOCK, size); f < end; f++) {
+        const d = latents[f] - all[row + f];
+        sum += d * d;
+      }
     }
-    for (; f < size; f++) a += latents[f] * all[row + f];
-    best = Math.min(best, selfNorm + norms[m] - 2 * (a + b + c + d));
+    if (sum <= bound) return m;
   }
-  return Math.sqrt(Math.max(best, 0));
+  return -1;
 }
 
 // A bundle's model as the page runs it: one step is context [1, C, N, D] + action [1, Da] -> latents [1, N, D]
@@ -236,6 +232,7 @@ class PageGame {
     this.dropped = start.steps; // steps before this page's history: the server's, or ones dropped for memory
     this.droppedUnfamiliarAt = start.left_familiar_at ?? null;
     this.latencies = [];
+    this.nearby = 0; // the reference latent the last judged frame was found near
     this.pressedAt = [];
     this.running = false;
   }
@@ -265,8 +262,11 @@ class PageGame {
     this.codes.push(code);
     const reference = this.model.reference;
     let familiar = true; // a bundle without a reference cannot judge: all its frames count as familiar
-    if (reference && this.leftFamiliarAt === null) familiar = nearestDistance(latents, reference) <= reference.limit;
-    else if (reference) familiar = null;
+    if (reference && this.leftFamiliarAt === null) {
+      const near = referenceWithin(latents, reference, this.nearby);
+      familiar = near >= 0;
+      if (familiar) this.nearby = near;
+    } else if (reference) familiar = null;
     this.familiar.push(familiar);
     if (this.codes.length > MAX_HISTORY) {
       if (this.familiar[0] === false && this.droppedUnfamiliarAt === null) this.droppedUnfamiliarAt = this.dropped;
@@ -463,9 +463,10 @@ function runLoop() {
     await act((g) => g.step(g.codes.length ? g.codes[g.codes.length - 1] : 0));
     const now = performance.now();
     const period = 1000 / runPace();
-    // a timer that fires a little late does not slow the game: the next step keeps to the timeline; one late by
-    // more than a step (a busy page, a hidden tab) moves the timeline rather than running steps to catch up
-    due = Math.max(due + period, now - period);
+    // a timer that fires late, or a step held up by the page, does not slow the game: the steps after it keep to
+    // the timeline, at once until they are back on it (a game loop's fixed time step); behind by more than
+    // CATCH_UP_MS (a busy machine, a hidden tab), the timeline moves rather than the game bursting to catch up
+    due = Math.max(due + period, now - CATCH_UP_MS);
     const wait = due - now;
     // late already, a step follows at once: a chain of zero timers would be held 4 ms each by the browser (a
     // hidden tab keeps its timers, which the browser slows)
