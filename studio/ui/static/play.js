@@ -18,8 +18,10 @@ const PACE_WINDOW = 20; // steps over which the pace of play is measured
 const LATENCY_WINDOW = 50; // steps over which the step time is summarised
 const IDLE_MS = 2000; // a pause this long ends a run of steps: the pace is not measured across it
 const STATUS_PERIOD_MS = 250; // Run mode rewrites the status line at most this often
-const RECENT_CODES = 12;
-const CATCH_UP_MS = 100; // Run mode runs late steps at once to keep its pace, up to this far behind // codes the status line lists
+const RECENT_CODES = 12; // codes the status line lists
+// Run mode runs late steps at once to keep its pace, up to this far behind (a game loop's usual clamp): a step
+// of the model slowed by the machine's other work (here 20-30 ms instead of 12, a few times a second) is made up
+const CATCH_UP_MS = 250;
 const WITHIN_BLOCK = 64; // latent values summed between looks at whether a reference is out of reach
 const MAX_THREADS = 4; // a step of a few-MB model gains little from more (benchmarks/RESULTS.md, play in the browser)
 
