@@ -22,6 +22,7 @@ const RECENT_CODES = 12; // codes the status line lists
 // Run mode runs late steps at once to keep its pace, up to this far behind (a game loop's usual clamp): a step
 // of the model slowed by the machine's other work (here 20-30 ms instead of 12, a few times a second) is made up
 const CATCH_UP_MS = 250;
+const MAX_UNDRAWN = 3; // steps Run mode may leave undrawn in a row while it makes up for lost time
 const WITHIN_BLOCK = 64; // latent values summed between looks at whether a reference is out of reach
 const MAX_THREADS = 4; // a step of a few-MB model gains little from more (benchmarks/RESULTS.md, play in the browser)
 
@@ -254,11 +255,12 @@ class PageGame {
     return index < 0 ? null : this.dropped + index;
   }
 
-  async step(code) {
+  // the next latents under `code`, kept and judged -> their frame, or null when not `shown` (nothing decoded)
+  async step(code, shown = true) {
     const began = performance.now();
     const latents = await predict(this.model, this.context, code);
-    const frame = await decode(this.model, latents);
-    this.latencies = [...this.latencies.slice(1 - LATENCY_WINDOW), performance.now() - began];
+    const frame = shown ? await decode(this.model, latents) : null;
+    if (shown) this.latencies = [...this.latencies.slice(1 - LATENCY_WINDOW), performance.now() - began];
     this.pressedAt = [...this.pressedAt.slice(1 - PACE_WINDOW), performance.now()];
     this.latents.push(latents);
     this.codes.push(code);
@@ -286,6 +288,10 @@ class PageGame {
       this.codes.pop();
       this.familiar.pop();
     }
+    return this.frame();
+  }
+
+  frame() { // -> the frame of the last latents
     return decode(this.model, this.latents[this.latents.length - 1]);
   }
 
@@ -435,7 +441,7 @@ async function perform(work) {
   if (!playing) return;
   const frame = await work(playing);
   if (game !== playing) return; // the game ended, or another began, while the step ran
-  draw(frame);
+  if (frame) draw(frame);
   const now = performance.now();
   if (!game.running || now - told >= STATUS_PERIOD_MS) {
     told = now;
@@ -460,11 +466,16 @@ function runLoop() {
   const playing = game;
   const loop = (playing.loop = {}); // a loop started later (Run off and on again) takes over from this one
   let due = performance.now(); // when the next step is due, on the pace's own timeline
+  let undrawn = 0; // steps in a row not drawn
   const tick = async () => {
     if (game !== playing || !playing.running || playing.loop !== loop) return;
-    await act((g) => g.step(g.codes.length ? g.codes[g.codes.length - 1] : 0));
-    const now = performance.now();
     const period = 1000 / runPace();
+    // a step whose successor is due already is not decoded: its frame would be replaced before a screen could show
+    // it, so steps that make up for lost time cost a prediction alone (up to MAX_UNDRAWN in a row)
+    const shown = performance.now() < due + period || undrawn >= MAX_UNDRAWN;
+    undrawn = shown ? 0 : undrawn + 1;
+    await act((g) => g.step(g.codes.length ? g.codes[g.codes.length - 1] : 0, shown));
+    const now = performance.now();
     // a timer that fires late, or a step held up by the page, does not slow the game: the steps after it keep to
     // the timeline, at once until they are back on it (a game loop's fixed time step); behind by more than
     // CATCH_UP_MS (a busy machine, a hidden tab), the timeline moves rather than the game bursting to catch up
@@ -498,7 +509,7 @@ export async function begin(start) {
     game = new PageGame(model, start);
     fillPace(start);
     setRunBox(false);
-    draw(await decode(model, game.latents[game.latents.length - 1]));
+    draw(await game.frame());
     showScreen(true);
     setStatus(game.steps ? statusLine()
       : `<p>Started from ${start.description}, <strong>in this browser</strong>. Press a code.</p>`);
@@ -572,7 +583,7 @@ function press(control) {
     game.running = !game.running;
     setTimeout(() => setRunBox(game ? game.running : false)); // after the browser undoes the cancelled toggle
     if (game.running) runLoop();
-    else queue.then(() => game && setStatus(statusLine())); // the last steps' count, once the last has landed
+    else act((g) => g.frame()); // the last step drawn (Run may have left it undrawn), and the steps' count
   }
 }
 
