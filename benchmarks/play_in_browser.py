@@ -60,12 +60,26 @@ def open_game(browser, url: str, where: str = "In this browser"):
     return context, page
 
 
-def steps_per_second(pages: list, seconds: float, pid: int) -> tuple[list[float], float, list[list[int]]]:
+# counts the frames the page draws from now on (each sets the canvas's data-step), in window.framesDrawn
+COUNT_FRAMES_DRAWN = """
+() => {
+  window.framesDrawn = 0;
+  const canvas = document.getElementById('play-canvas');
+  if (canvas) new MutationObserver((records) => { window.framesDrawn += records.length; })
+    .observe(canvas, { attributes: true, attributeFilter: ['data-step'] });
+}
+"""
+
+
+def steps_per_second(pages: list, seconds: float, pid: int) -> tuple[list[float], float, list[list[int]], list[float]]:
     """Run mode on in every page for `seconds` -> each page's steps per second, the server's CPU seconds
-    meanwhile, and each page's step count at every second."""
+    meanwhile, each page's step count at every second, and each page's frames drawn per second (Run leaves undrawn
+    the steps it makes up for lost time with; 0 for a game on the server)."""
     for page in pages:
         page.locator("#play-run input").click()
     time.sleep(1.0)  # the first steps (and the status line's first refresh) are not part of the pace
+    for page in pages:
+        page.evaluate(COUNT_FRAMES_DRAWN)
     cpu, began = process_cpu_s(pid), time.perf_counter()
     counts = [[page.evaluate(STEPS_PLAYED)] for page in pages]
     while time.perf_counter() - began < seconds:
@@ -74,9 +88,10 @@ def steps_per_second(pages: list, seconds: float, pid: int) -> tuple[list[float]
             count.append(page.evaluate(STEPS_PLAYED))
     elapsed = time.perf_counter() - began
     server_cpu = process_cpu_s(pid) - cpu
+    drawn = [page.evaluate("window.framesDrawn") / elapsed for page in pages]
     for page in pages:
         page.locator("#play-run input").click()
-    return [(count[-1] - count[0]) / elapsed for count in counts], server_cpu, counts
+    return [(count[-1] - count[0]) / elapsed for count in counts], server_cpu, counts, drawn
 
 
 def familiarity_costs(browser, bundle: str, work: Path) -> tuple[float, float, float]:
@@ -173,16 +188,17 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
             context, page = open_game(browser, url)
-            rates, cpu, counts = steps_per_second([page], args.hold, process.pid)
+            rates, cpu, counts, drawn = steps_per_second([page], args.hold, process.pid)
             per_second = np.diff(counts[0])
             lines.append(
                 f"| one player in the page, Run held {args.hold:.0f} s | {rates[0]:.1f} steps/s "
-                f"(slowest second {per_second.min()}, fastest {per_second.max()}); server CPU {cpu:.2f} s |"
+                f"(slowest second {per_second.min()}, fastest {per_second.max()}; {drawn[0]:.1f} frames drawn a "
+                f"second); server CPU {cpu:.2f} s |"
             )
             status = page.locator("#play-status").inner_text()
             step_time = status.split("step time ")[1].split(" (")[0] if "step time " in status else "–"
             lines.append(f"| the page's step time (predictor + decoder, median of the last 50) | {step_time} |")
-            rates, cpu, _ = steps_per_second([page], args.seconds, process.pid)
+            rates, cpu, _, _ = steps_per_second([page], args.seconds, process.pid)
             lines.append(
                 f"| server CPU while one player runs {args.seconds:.0f} s in the page | {cpu:.2f} s "
                 f"({rates[0]:.1f} steps/s) |"
@@ -196,7 +212,7 @@ def main() -> None:
             )
 
             context, page = open_game(browser, url, where="On the server")
-            rates, cpu, _ = steps_per_second([page], args.seconds, process.pid)
+            rates, cpu, _, _ = steps_per_second([page], args.seconds, process.pid)
             lines.append(
                 f"| for comparison: one player runs {args.seconds:.0f} s on the server | "
                 f"{rates[0]:.1f} steps/s; server CPU {cpu:.2f} s |"
@@ -204,10 +220,11 @@ def main() -> None:
             context.close()
 
             games = [open_game(browser, url) for _ in range(args.players)]
-            rates, cpu, _ = steps_per_second([page for _, page in games], args.seconds, process.pid)
+            rates, cpu, _, drawn = steps_per_second([page for _, page in games], args.seconds, process.pid)
             lines.append(
                 f"| {args.players} pages running at once for {args.seconds:.0f} s | "
-                f"{', '.join(f'{r:.1f}' for r in rates)} steps/s; server CPU {cpu:.2f} s |"
+                f"{', '.join(f'{r:.1f}' for r in rates)} steps/s ({', '.join(f'{d:.1f}' for d in drawn)} frames "
+                f"drawn a second); server CPU {cpu:.2f} s |"
             )
             for context, _ in games:
                 context.close()
