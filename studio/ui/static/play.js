@@ -23,6 +23,7 @@ const RECENT_CODES = 12; // codes the status line lists
 // of the model slowed by the machine's other work (here 20-30 ms instead of 12, a few times a second) is made up
 const CATCH_UP_MS = 250;
 const MAX_UNDRAWN = 3; // steps Run mode may leave undrawn in a row while it makes up for lost time
+const OVERLOADED_MS = 1000; // since the page last failed to make up lost time: it draws every step meanwhile
 const WITHIN_BLOCK = 64; // latent values summed between looks at whether a reference is out of reach
 const MAX_THREADS = 4; // a step of a few-MB model gains little from more (benchmarks/RESULTS.md, play in the browser)
 
@@ -467,18 +468,23 @@ function runLoop() {
   const loop = (playing.loop = {}); // a loop started later (Run off and on again) takes over from this one
   let due = performance.now(); // when the next step is due, on the pace's own timeline
   let undrawn = 0; // steps in a row not drawn
+  let movedAt = -Infinity; // when the timeline last moved: the page could not make up the time it had lost
   const tick = async () => {
     if (game !== playing || !playing.running || playing.loop !== loop) return;
     const period = 1000 / runPace();
     // a step whose successor is due already is not decoded: its frame would be replaced before a screen could show
-    // it, so steps that make up for lost time cost a prediction alone (up to MAX_UNDRAWN in a row)
-    const shown = performance.now() < due + period || undrawn >= MAX_UNDRAWN;
+    // it, so steps that make up for a moment's hold-up cost a prediction alone (up to MAX_UNDRAWN in a row). A page
+    // that cannot keep the pace at all (the timeline moved within OVERLOADED_MS) draws every step: its game slows,
+    // and the screen shows each step rather than one in a few
+    const started = performance.now();
+    const shown = started < due + period || undrawn >= MAX_UNDRAWN || started - movedAt < OVERLOADED_MS;
     undrawn = shown ? 0 : undrawn + 1;
     await act((g) => g.step(g.codes.length ? g.codes[g.codes.length - 1] : 0, shown));
     const now = performance.now();
     // a timer that fires late, or a step held up by the page, does not slow the game: the steps after it keep to
     // the timeline, at once until they are back on it (a game loop's fixed time step); behind by more than
     // CATCH_UP_MS (a busy machine, a hidden tab), the timeline moves rather than the game bursting to catch up
+    if (now - CATCH_UP_MS > due + period) movedAt = now;
     due = Math.max(due + period, now - CATCH_UP_MS);
     const wait = due - now;
     // late already, a step follows at once: a chain of zero timers would be held 4 ms each by the browser (a
