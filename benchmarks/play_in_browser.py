@@ -69,54 +69,64 @@ COUNT_FRAMES_DRAWN = """
     .observe(canvas, { attributes: true, attributeFilter: ['data-step'] });
 }
 """
+PLAYED_AND_DRAWN = f"[{STEPS_PLAYED}, window.framesDrawn || 0]"
 
 
 def steps_per_second(pages: list, seconds: float, pid: int) -> tuple[list[float], float, list[list[int]], list[float]]:
     """Run mode on in every page for `seconds` -> each page's steps per second, the server's CPU seconds
-    meanwhile, each page's step count at every second, and each page's frames drawn per second (Run leaves undrawn
-    the steps it makes up for lost time with; 0 for a game on the server)."""
+    meanwhile, each page's step count at every second, and each page's frames drawn per second over the same
+    span (Run leaves undrawn the steps it makes up for lost time with; 0 for a game on the server)."""
     for page in pages:
         page.locator("#play-run input").click()
     time.sleep(1.0)  # the first steps (and the status line's first refresh) are not part of the pace
     for page in pages:
         page.evaluate(COUNT_FRAMES_DRAWN)
     cpu, began = process_cpu_s(pid), time.perf_counter()
-    counts = [[page.evaluate(STEPS_PLAYED)] for page in pages]
+    counts = [[page.evaluate(PLAYED_AND_DRAWN)] for page in pages]  # [steps played, frames drawn] each second
     while time.perf_counter() - began < seconds:
         time.sleep(1.0)
         for page, count in zip(pages, counts):
-            count.append(page.evaluate(STEPS_PLAYED))
+            count.append(page.evaluate(PLAYED_AND_DRAWN))
     elapsed = time.perf_counter() - began
     server_cpu = process_cpu_s(pid) - cpu
-    drawn = [page.evaluate("window.framesDrawn") / elapsed for page in pages]
     for page in pages:
         page.locator("#play-run input").click()
-    return [(count[-1] - count[0]) / elapsed for count in counts], server_cpu, counts, drawn
+    steps = [[played for played, _ in count] for count in counts]
+    rates = [(count[-1][0] - count[0][0]) / elapsed for count in counts]
+    drawn = [(count[-1][1] - count[0][1]) / elapsed for count in counts]
+    return rates, server_cpu, steps, drawn
+
+
+def served_game(browser, bundle: str, folder: Path) -> tuple[WorldModel, PageFilesServer, ImaginedGame, object]:
+    """The bundle on one thread, its page files served from `folder`, a game started from its first example's
+    eighth frame, and a blank page of that server to run play.js in."""
+    model = WorldModel.load(EXPORTED / bundle, device="cpu", threads=1)
+    served = PageFilesServer(folder, [model])
+    latents = analyze_clip(model, example_clips(model)[0], max_frames=8).latents  # [8, N, D]
+    game = ImaginedGame.start(model, latents, len(latents) - 1)
+    page = browser.new_page()
+    page.set_default_timeout(300_000)
+    page.goto(served.url)
+    return model, served, game, page
 
 
 def familiarity_costs(browser, bundle: str, work: Path) -> tuple[float, float, float]:
     """(ms of the page per step judging a game's frames in order, as Run mode does; ms of the page judging one
     unfamiliar frame, every reference tried, which a game pays once; ms of the server's CPU per step judging
     latents sent back in batches of BATCH), on the latents of a game of FAMILIARITY_CALLS steps under random codes."""
-    model = WorldModel.load(EXPORTED / bundle, device="cpu", threads=1)
-    served = PageFilesServer(work / "familiarity", [model])
-    latents = analyze_clip(model, example_clips(model)[0], max_frames=8).latents  # [8, N, D]
-    game = ImaginedGame.start(model, latents, len(latents) - 1)
+    model, served, game, page = served_game(browser, bundle, work / "familiarity")
     codes = [int(c) for c in np.random.default_rng(0).integers(0, model.codebook_size, FAMILIARITY_CALLS)]
+    args = {"src": served.script, "start": served.start(model, game)}
     played = server_steps(model, game, codes)[1]  # [S, N, D]
     reference = reference_of(model)
-    page = browser.new_page()
-    page.set_default_timeout(300_000)
-    page.goto(served.url)
-    args = {"src": served.script, "start": served.start(model, game)}
     in_order = page.evaluate(  # the page's own game: each frame's search starts where the last one's ended
         """async ({src, start, latents}) => {
           const play = await import(src);
-          const model = await play.openModel(start);
+          window.pageModel = window.pageModel || await play.openModel(start);
           const queries = latents.map((l) => new Float32Array(l));
           let near = 0;
           const began = performance.now();
-          for (const q of queries) near = Math.max(play.referenceWithin(q, model.reference, near), 0);
+          for (const q of queries) near = Math.max(play.referenceWithin(q, window.pageModel.reference, near), 0);
           return (performance.now() - began) / queries.length;
         }""",
         {**args, "latents": played.reshape(len(played), -1).tolist()},
@@ -138,15 +148,9 @@ def familiarity_costs(browser, bundle: str, work: Path) -> tuple[float, float, f
 def page_against_onnxruntime(browser, bundle: str, work: Path) -> tuple[np.ndarray, np.ndarray]:
     """One step (predictor + decoder, batch 1) in the page and in onnxruntime on one thread, from the same context,
     timed in alternating blocks so that the machine's load weighs on both alike -> ms of each, [blocks * block]."""
-    model = WorldModel.load(EXPORTED / bundle, device="cpu", threads=1)
-    served = PageFilesServer(work / "page", [model])
-    latents = analyze_clip(model, example_clips(model)[0], max_frames=8).latents  # [8, N, D]
-    game = ImaginedGame.start(model, latents, len(latents) - 1)
+    model, served, game, page = served_game(browser, bundle, work / "page")
     context, action = game.contexts[-1], model.codebook[1:2]  # [C, N, D], [1, Da]
     args = {"src": served.script, "start": served.start(model, game), "context": context.ravel().tolist(), "code": 1}
-    page = browser.new_page()
-    page.set_default_timeout(300_000)
-    page.goto(served.url)
     page.evaluate(PAGE_STEP_TIMES_JS, {**args, "repeats": 5})  # opens the model, and warms it up
     in_page, native = [], []
     for _ in range(STEP_BLOCKS):
