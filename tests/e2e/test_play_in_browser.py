@@ -37,8 +37,9 @@ def test_play_runs_in_the_page_and_switches_to_the_server(page, studio_url, clip
     status.get_by_text("in this browser", exact=False).first.wait_for()
     page.locator("#play-canvas").wait_for()
     assert not page.locator("#play-screen").is_visible()  # the server's picture gives way to the page's
-    # the page is cross-origin isolated, so the model steps on as many threads as play.js allows
-    threads = min(4, page.evaluate("navigator.hardwareConcurrency"))
+    # the page is cross-origin isolated, so the model steps on threads: half the logical cores, at least one, at
+    # most four (play.js `modelThreads`)
+    threads = max(1, min(4, page.evaluate("navigator.hardwareConcurrency") // 2))
     assert page.evaluate("crossOriginIsolated")
     frames = {page.evaluate(CANVAS)}
 

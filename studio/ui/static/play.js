@@ -49,11 +49,17 @@ async function loadRuntime() {
       throw new Unable(`onnxruntime-web did not load in this browser (${error.message})`);
     }
     ort.env.wasm.wasmPaths = ORT_FILES;
-    // threads share memory, which only a cross-origin-isolated page may (studio/ui/isolation.py sends the
-    // headers; a page framed by another site is not isolated): there the model steps on up to MAX_THREADS
-    ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(MAX_THREADS, navigator.hardwareConcurrency || 1) : 1;
+    ort.env.wasm.numThreads = self.crossOriginIsolated ? modelThreads(navigator.hardwareConcurrency || 1) : 1;
   }
   return ort;
+}
+
+// Threads share memory, which only a cross-origin-isolated page may (studio/ui/isolation.py sends the headers; a
+// page framed by another site is not isolated). There the model steps on half the machine's logical cores, up to
+// MAX_THREADS: the rest is left to the page's drawing and the browser's other pages, which threads waiting on a
+// busy core would slow (two cores: one thread; five pages on them ran 20 steps/s each so, 10 on two threads each).
+export function modelThreads(cores) {
+  return Math.max(1, Math.min(MAX_THREADS, Math.floor(cores / 2)));
 }
 
 function fileUrl(path) {
