@@ -92,6 +92,10 @@ class OptimConfig:
     # worst pixel's squared error, this much of it (`world_model.worst_pixel_error`): a one-pixel sprite is drawn
     # sharp rather than left a faint blur
     worst_pixel_weight: float = 0.0
+    # the same losses weigh up, by this much, the pixels a drawn frame shows off the background where the true
+    # frame shows none: with sprite weight alone a glow around a sprite costs little, so an unsure decoder draws
+    # a one-pixel ball as a blob of five
+    stray_pixel_weight: float = 0.0
     pixel_loss_weight: float = 100.0  # dynamics: the decoded prediction's pixel loss, beside the latent loss (1)
     commitment: float = 0.25
     context_dropout: float = 0.0  # share of dynamics samples whose context is frame t alone

@@ -34,15 +34,24 @@ class TrainableWorldModel(nn.Module):
             "decoder": self.decoder,
         }
 
-    def sprite_weights(self, frames, sprite_weight: float):  # [B, 3, H, W] -> [B, 1, H, W]
-        differs = (frames - self.background).abs().amax(dim=1, keepdim=True) > SPRITE_THRESHOLD
-        return 1.0 + sprite_weight * differs.float()
+    def off_background(self, frames):  # [B, 3, H, W] -> bool [B, 1, H, W]: the pixels a sprite lights
+        return (frames - self.background).abs().amax(dim=1, keepdim=True) > SPRITE_THRESHOLD
+
+    def pixel_weights(self, drawn, frames, optim: OptimConfig):  # [B, 3, H, W] twice -> [B, 1, H, W]
+        """1 for every pixel, `sprite_weight` more where the true frame shows a sprite, and `stray_pixel_weight`
+        more where only the drawn frame does (a sprite drawn too large, a glow, a smear)."""
+        sprites = self.off_background(frames)
+        weights = 1.0 + optim.sprite_weight * sprites.float()
+        if optim.stray_pixel_weight > 0:
+            stray = self.off_background(drawn.detach()) & ~sprites
+            weights = weights + optim.stray_pixel_weight * stray.float()
+        return weights
 
     def pixel_loss(self, drawn, frames, optim: OptimConfig):  # [B, 3, H, W] twice -> loss [], figures
-        """How far frames drawn by the decoder are from the true ones: the squared error with sprite pixels
-        weighted up, and with `optim.worst_pixel_weight` each frame's worst pixel's (then both parts are in the
-        figures, for the log)."""
-        loss = weighted_mse(drawn, frames, self.sprite_weights(frames, optim.sprite_weight))
+        """How far frames drawn by the decoder are from the true ones: the squared error weighted by
+        `pixel_weights`, and with `optim.worst_pixel_weight` each frame's worst pixel's (then both parts are in
+        the figures, for the log)."""
+        loss = weighted_mse(drawn, frames, self.pixel_weights(drawn, frames, optim))
         if optim.worst_pixel_weight <= 0:
             return loss, {}
         worst = worst_pixel_error(drawn, frames)
