@@ -16,11 +16,14 @@ Figures, on held-out episodes or clips:
   that judges its moving sprites (`Game.sprite_checks`: Breakout's ball and paddle), their share on the real
   frames and over the same rollouts, and the tracked sprite kept at step `horizon` under the inferred codes;
 - tolerance, where the episodes carry their source frames: reconstruction against the clean frame of the
-  source frames cut, upscaled and re-encoded (`studio.perturb.TOLERANCE_FORMS`), with no screen detection.
+  source frames cut, upscaled and re-encoded (`studio.perturb.TOLERANCE_FORMS`), with no screen detection;
+  and on held-out episodes of a game whose window draws a finer picture than its frames (CoinRun's 512×512),
+  reconstruction of a screen recording of it, an H.264 clip read as the studio reads an upload.
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -47,7 +50,7 @@ from studio.probe import ProbeConfig, probe_all
 from studio.reference import reference_of
 from studio.rollout import DELTA_T_HORIZON
 from studio.runtime import WorldModel, to_uint8_frames
-from studio.video import read_clip, resize_frames
+from studio.video import read_clip, resize_frames, write_mp4
 
 BACKGROUND_SAMPLES = 200  # frames of each episode the median background is taken over
 LONG_HORIZONS = F.LONG_STEPS  # teacher-forced steps, judged from the starts with 32 frames ahead
@@ -55,6 +58,7 @@ LONG_STARTS = 400  # of those starts, at most this many (spread over the episode
 CONSISTENCY_STARTS = 400  # start frames each code is held from
 STABILITY_STARTS, STABILITY_STEPS, STABILITY_HOLD = 10, 1000, 10  # long rollouts: starts, steps, steps a code is held
 TOLERANCE_FRAMES = 400  # held-out source frames the tolerance figures are measured on
+SCREEN_RECORDING_FRAMES, SCREEN_RECORDING_CRF = 400, 18  # a screen recording's frames, and its H.264 quality
 PROBE_FRAMES = 3000  # frames, spread over the episodes, the latents' rank and linear probes are measured on
 
 
@@ -322,6 +326,23 @@ def tolerance(model: WorldModel, native: np.ndarray) -> FigureSet:
     return out
 
 
+def screen_recording(model: WorldModel, game: Game, folder: Path) -> FigureSet:
+    """Reconstruction PSNR of the game as a person records its window (`Game.screen_recording`), written as an
+    H.264 clip in `folder` and read back as the studio reads an upload, against the frames read; no figure for
+    a game whose window draws nothing finer than its frames."""
+    recording = game.screen_recording(SCREEN_RECORDING_FRAMES, np.random.default_rng(0))
+    if recording is None:
+        return FigureSet()
+    fps = game.NATIVE_FPS / game.FRAME_SKIP
+    path = write_mp4(recording, folder / "screen_recording.mp4", fps=fps, crf=SCREEN_RECORDING_CRF)
+    size, mode = model.frame_size, model.manifest.frame.resize
+    clip = read_clip(path, max_frames=SCREEN_RECORDING_FRAMES, size=size, resize=mode, spread=False)
+    x = model.as_model_frames(clip.frames)  # [T, 3, H, W]
+    out = FigureSet()
+    out.set(F.TOLERANCE["screen_recording"], float(psnr(model.decode(model.encode(x)), x).mean()))
+    return out
+
+
 def masked_psnr(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Per-frame PSNR over the masked pixels only; frames with no masked pixel are left out."""
     squared = ((prediction.astype(np.float64) - target) ** 2).mean(axis=1)  # [T, H, W]
@@ -399,6 +420,9 @@ def evaluate_bundle(bundle_dir: str | Path, episodes: str | Path | None = None, 
     game = find_game(model.manifest.trained_on.get("source"))
     data = episodes_from_shards(episodes, game) if episodes else episodes_from_examples(model, game)
     figures = evaluate(model, data, game=game)
+    if episodes and game is not None:
+        with tempfile.TemporaryDirectory() as folder:
+            figures = figures | screen_recording(model, game, Path(folder))
     figures.values[f"{F.MEASURED_ON}.source"] = "held-out episodes" if episodes else "the bundle's example clips"
     if write:
         key = "heldout" if episodes else "examples"

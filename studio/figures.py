@@ -270,7 +270,7 @@ BALL_KEPT = Series(
 )
 
 # ---- tolerance -------------------------------------------------------------------------------------
-TOLERANCE = {  # by the perturbed form's name in studio.perturb.TOLERANCE_FORMS, "clean" first
+TOLERANCE = {  # by the perturbed form's name in studio.perturb.TOLERANCE_FORMS, "clean" first, a screen recording last
     "clean": Figure(
         "tolerance_psnr_db.clean",
         "Tolerance: clean frames",
@@ -297,6 +297,13 @@ TOLERANCE = {  # by the perturbed form's name in studio.perturb.TOLERANCE_FORMS,
         "Tolerance: re-uploaded",
         "dB",
         "stretched to 480×360 and H.264-encoded at CRF 30, as a shared clip might be",
+    ),
+    "screen_recording": Figure(
+        "tolerance_psnr_db.screen_recording",
+        "Tolerance: screen recording",
+        "dB",
+        "fresh levels drawn as the game's window draws them (CoinRun: 512×512), recorded as an H.264 clip and read "
+        "as an upload is, against the frames read",
     ),
 }
 TOLERANCE_FRAMES = "tolerance_psnr_db.frames"

@@ -58,6 +58,8 @@ def test_heldout_evaluation_judges_the_player_movement(bundle):
     for figure in (F.CODE_ACTION_NMI, F.CODE_MOVEMENT_NMI, F.MOTION_NMI_CEILING):
         assert 0.0 <= figures.get(figure) <= 1.0
     assert len(figures.detail(F.CONSISTENCY_PER_CODE)) == 6
+    # the game's 512×512 window recorded as an H.264 clip: read as an upload, reconstructed as a CoinRun frame
+    assert 10 < figures.get(F.TOLERANCE["screen_recording"]) < 60
     vertical = figures.detail(F.CONSISTENCY_VERTICAL_PER_CODE)
     assert {c["direction"] for c in vertical.values()} <= {"down", "none", "up"}
     jumps = sum(c["direction"] == "up" and c["usage"] >= IN_USE_SHARE for c in vertical.values())

@@ -10,6 +10,7 @@ training side: the studio reads it too; a game's environment library is imported
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 import numpy as np
@@ -59,6 +60,11 @@ class Game(Protocol):
     def behaviour_policy(
         self, epsilon: float, aim_offset: int, random_hold: int, rng: np.random.Generator
     ) -> BehaviourPolicy: ...
+
+    def screen_recording(self, frames: int, rng: np.random.Generator) -> Iterator[np.ndarray] | None:
+        """`frames` frames [h, w, 3] uint8 of the game as a person records its window, where the game draws a finer
+        picture there than its frames (CoinRun: 512×512); None for a game that does not."""
+        ...
 
     def describe_policy(self, epsilon: float, aim_offset: int, random_hold: int) -> str: ...
 

@@ -15,8 +15,9 @@ episode is one level, played until the player reaches the coin, dies, or the gam
 Behaviour policy: a player who reads the screen as a person would. The camera keeps the player at the
 centre, so the tiles in front of it and under its next steps are at fixed places in the frame: it runs right,
 jumps when something stands in front of it or the ground ends ahead (and now and then for no reason), now
-and then waits a few steps or turns back for a while, and with probability `epsilon` presses a random one
-of the 15 actions for 1 to `random_hold` steps, so every action is seen in every situation.
+and then waits a few steps or turns back for a while (until a wall stops it), and with probability `epsilon`
+presses a random one of the 15 actions for 1 to `random_hold` steps, so every action is seen in every
+situation. Its moves, measured from the frames: left about a fifth of the steps, right two fifths.
 
 Motion: CoinRun moves its camera with the player and draws the background fixed to the level, so between two
 frames everything but the player and the few monsters shifts by the player's move (64/13 ≈ 4.9 pixels
@@ -28,6 +29,7 @@ refined to a fraction of a pixel by a parabola through the best match and its ne
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -84,9 +86,10 @@ def movement_class(actions: np.ndarray) -> np.ndarray:
 
 # ---- the environment ----------------------------------------------------------------------------------
 class ProcgenEnvironment:
-    """CoinRun through Procgen's gym3 interface, one episode (one level) at a time."""
+    """CoinRun through Procgen's gym3 interface, one episode (one level) at a time; with `screen`, it also draws
+    each frame as its window shows it (`screen_frame`)."""
 
-    def __init__(self, first_seed: int):
+    def __init__(self, first_seed: int, screen: bool = False):
         env_class = _procgen_env_class()
         self.env = env_class(
             num=1,
@@ -95,6 +98,7 @@ class ProcgenEnvironment:
             num_levels=LEVELS,
             start_level=first_seed,
             rand_seed=first_seed,
+            **({"render_mode": "rgb_array"} if screen else {}),
         )
         names = tuple("+".join(keys) or "NOOP" for keys in self.env.get_combos())
         if names != ACTION_NAMES:
@@ -119,12 +123,36 @@ class ProcgenEnvironment:
             self.pending = frame
         return frame, self.no_ram, ended
 
+    def screen_frame(self) -> np.ndarray:  # -> [512, 512, 3] uint8: the last frame as the window draws it
+        return self.env.get_info()[0]["rgb"].copy()
+
     def close(self) -> None:
         self.env.close()
 
 
 def open_environment(first_seed: int) -> ProcgenEnvironment:
     return ProcgenEnvironment(first_seed)
+
+
+# ---- as a person records it ---------------------------------------------------------------------------
+SCREEN_LEVELS = 950_000  # screen recordings play the levels from here on: apart from training, held-out, reference
+RECORDING_EPSILON, RECORDING_HOLD = 0.3, 4  # the behaviour policy's random share in recordings, as in training
+
+
+def screen_recording(frames: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """`frames` frames [512, 512, 3] uint8 of CoinRun as a person records its window: the behaviour policy playing
+    fresh levels one after another, drawn at Procgen's 512×512 (a finer drawing than the 64×64 frames, not them
+    enlarged), yielded one at a time."""
+    env = ProcgenEnvironment(SCREEN_LEVELS, screen=True)
+    policy = PersonPolicy(RECORDING_EPSILON, RECORDING_HOLD, rng)
+    try:
+        frame, _ = env.reset()
+        yield env.screen_frame()
+        for _ in range(frames - 1):
+            frame, _, _ = env.step(policy.act(frame, env.no_ram))
+            yield env.screen_frame()
+    finally:
+        env.close()
 
 
 def _procgen_env_class():
@@ -265,9 +293,12 @@ GAP_COLUMNS = 3, 12  # columns ahead where it looks for the ground to go on
 GROUND_ROWS = slice(FEET_ROW, FEET_ROW + 4)
 OBSTACLE_SHARE = 0.15  # of the pixels in front that are solid: something to jump over
 SEE_CHANCE = 0.85  # standing before an obstacle or a gap, the chance it jumps at a given step
-JUMP_CHANCE = 0.04  # standing with the way clear, the chance it jumps anyway
-WAIT_CHANCE, WAIT_STEPS = 0.02, (3, 12)  # a pause, and how long (from, to exclusive)
-TURN_CHANCE, TURN_STEPS = 0.02, (4, 16)  # a spell running back to the left
+JUMP_CHANCE = 0.08  # standing with the way clear, the chance it jumps anyway
+WAIT_CHANCE, WAIT_STEPS = 0.04, (3, 12)  # a pause, and how long (from, to exclusive)
+TURN_CHANCE, TURN_STEPS = 0.06, (6, 24)  # a spell running back to the left
+# running back, a wall in front this many steps in a row ends the spell: a level starts at its left wall, where
+# a player running left only stands still
+STUCK_STEPS = 3
 
 
 class PersonPolicy:
@@ -278,6 +309,7 @@ class PersonPolicy:
         self.held_action, self.held_steps = NOOP, 0
         self.heading = 1  # +1 right, -1 left (while it turns back)
         self.turn_steps = 0
+        self.stuck_steps = 0  # steps in a row running back with a wall in front
 
     def act(self, frame: np.ndarray, ram: np.ndarray) -> int:  # frame [64, 64, 3]; CoinRun has no RAM
         if self.held_steps > 0:
@@ -286,9 +318,10 @@ class PersonPolicy:
         if self.rng.random() < self.epsilon:
             return self._hold(int(self.rng.integers(len(ACTION_NAMES))), int(self.rng.integers(0, self.random_hold)))
         if self.turn_steps > 0:
-            self.turn_steps -= 1
+            self.stuck_steps = self.stuck_steps + 1 if self._wall_in_front(frame) else 0
+            self.turn_steps = 0 if self.stuck_steps >= STUCK_STEPS else self.turn_steps - 1
             if self.turn_steps == 0:
-                self.heading = 1
+                self.heading, self.stuck_steps = 1, 0
         elif self.rng.random() < TURN_CHANCE:
             self.heading, self.turn_steps = -1, int(self.rng.integers(*TURN_STEPS))
         if self.rng.random() < WAIT_CHANCE:
@@ -303,13 +336,16 @@ class PersonPolicy:
         solid = frame[..., 0] > SOLID  # [64, 64]
         if not solid[FEET_ROW, PLAYER_COLUMNS].any():  # in the air: a jump would do nothing
             return False
+        ground_ahead = solid[GROUND_ROWS, self._ahead(*GAP_COLUMNS)].any(axis=0).all()
+        return bool(self._wall_in_front(frame) or not ground_ahead)
 
-        def ahead(near: int, far: int) -> slice:
-            return slice(CENTRE + near, CENTRE + far) if self.heading > 0 else slice(CENTRE - far, CENTRE - near)
+    def _wall_in_front(self, frame: np.ndarray) -> bool:  # frame [64, 64, 3]
+        solid = frame[PLAYER_ROWS, self._ahead(*AHEAD_COLUMNS), 0] > SOLID
+        return bool(solid.mean() > OBSTACLE_SHARE)
 
-        in_front = solid[PLAYER_ROWS, ahead(*AHEAD_COLUMNS)].mean() > OBSTACLE_SHARE
-        ground_ahead = solid[GROUND_ROWS, ahead(*GAP_COLUMNS)].any(axis=0).all()
-        return bool(in_front or not ground_ahead)
+    def _ahead(self, near: int, far: int) -> slice:
+        """The columns from `near` to `far` pixels in front of the player's centre, the way it heads."""
+        return slice(CENTRE + near, CENTRE + far) if self.heading > 0 else slice(CENTRE - far, CENTRE - near)
 
     def _hold(self, action: int, extra_steps: int) -> int:
         self.held_action, self.held_steps = action, extra_steps
@@ -325,7 +361,9 @@ def describe_policy(epsilon: float, aim_offset: int, random_hold: int) -> str:
     """The behaviour policy in a sentence, for a bundle's card."""
     return (
         "a player reading the screen: runs right, jumps at what stands in front of it and where the ground "
-        f"ends ({SEE_CHANCE:.0%} of the time) and at random ({JUMP_CHANCE:.0%} of steps), waits or turns back "
-        f"now and then, and with probability {epsilon} presses a random action held 1-{random_hold} steps "
+        f"ends ({SEE_CHANCE:.0%} of the time) and at random ({JUMP_CHANCE:.0%} of steps), waits ({WAIT_CHANCE:.0%} "
+        f"of steps, for {WAIT_STEPS[0]}-{WAIT_STEPS[1] - 1}) or turns back ({TURN_CHANCE:.0%}, for "
+        f"{TURN_STEPS[0]}-{TURN_STEPS[1] - 1} steps or until a wall), and with probability {epsilon} presses a "
+        f"random action held 1-{random_hold} steps "
         f"(studio/games/coinrun.py; Procgen {DISTRIBUTION_MODE} mode, levels apart per split)"
     )
