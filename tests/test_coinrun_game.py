@@ -10,7 +10,7 @@ import struct
 import numpy as np
 import pytest
 
-from studio.games import coinrun, find_game
+from studio.games import coinrun, find_game, observed_movement_class
 from studio.games.episodes import play_episode
 from studio.train.data import DataConfig, ensure_data, load_episodes
 from studio.video import resize_frames
@@ -162,3 +162,14 @@ def test_a_screen_recording_is_the_games_own_finer_drawing_of_the_player_at_the_
     enlarged = seen.repeat(8, axis=1).repeat(8, axis=2)  # the 64×64 reading drawn back at 512
     assert np.abs(frames.astype(int) - enlarged).mean() > 2  # finer than the frames (them enlarged: 0)
     assert coinrun.recorded_motion(seen, np.zeros((60, 0), np.uint8)).tolist().count(1) > 10  # the player runs
+
+
+def test_the_move_the_frames_show_is_read_as_a_movement_class(played):
+    frame = played[0][10]  # [64, 64, 3] a real frame
+    scene_left = np.roll(frame, -2, axis=1)  # the scene went left: the player went right
+    scene_down = np.roll(frame, 3, axis=0)  # the scene went down: the player went up, a jump
+    both = np.roll(scene_left, 3, axis=0)
+    before = np.stack([frame] * 4)
+    after = np.stack([frame, scene_left, scene_down, both])
+    classes = observed_movement_class(coinrun, before, after)
+    assert [coinrun.MOVEMENT_CLASSES[c] for c in classes] == ["none", "right", "jump", "right+jump"]

@@ -30,7 +30,7 @@ def bundle(tmp_path_factory) -> tuple[Path, Path]:
     config.update(name="tiny-coinrun", data_dir=str(folder / "data"), run_dir=str(folder / "run"))
     config["data"].update(game="procgen:coinrun", train_episodes=3, heldout_episodes=2, max_episode_steps=80)
     config["model"]["codebook_size"] = 6  # one code per movement class, which weak supervision picks codes by
-    config["optim"]["label_target"] = "movement"
+    config["optim"]["label_target"] = "motion"  # the player's move as the frames show it picks labelled codes
     path = folder / "tiny-coinrun.json"
     path.write_text(json.dumps(config))
     assert studio(["train", str(path)]) == 0
@@ -43,7 +43,7 @@ def test_the_bundle_names_its_game_and_ships_labelled_examples(bundle):
     manifest = load_bundle(bundle_dir).manifest
     assert manifest.trained_on["source"] == "procgen:coinrun" and game_name(manifest) == "CoinRun"
     assert manifest.trained_on["frame_skip"] == 1
-    assert "movement class" in manifest.training["action_labels"]
+    assert "movement class of the player's move as the frames show it" in manifest.training["action_labels"]
     clips = sorted((bundle_dir / "examples").glob("coinrun_*.mp4"))
     assert clips
     labels = read_labels(clips[0].with_suffix(".csv"))

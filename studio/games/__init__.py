@@ -45,7 +45,9 @@ class Game(Protocol):
     TITLE: str  # the game as a person names it
     ACTION_NAMES: tuple[str, ...]  # the environment's actions, by index
     PLAYER_NAME: str  # what the player is called on screen (Breakout's paddle)
-    MOVEMENT_CLASSES: tuple[str, ...]  # what an action asks of the player (`movement_class`), by index
+    # what an action asks of the player (`movement_class`), by index: left, none, right, then (a game whose player
+    # jumps) the same three with a jump
+    MOVEMENT_CLASSES: tuple[str, ...]
     MOTION_AXES: tuple[str, ...]  # the axes of DIRECTIONS along which `player_motion` measures the player
     # the `frame_labels` columns that say where things are on screen: `studio evaluate` probes the latents for them
     PROBED_LABELS: tuple[str, ...]
@@ -110,3 +112,13 @@ GAMES: dict[str, Game] = {game.ENV_ID: game for game in (breakout, coinrun)}
 def find_game(name: str | None) -> Game | None:
     """The game a config or bundle names, or None when the studio knows no such game."""
     return GAMES.get(name or "")
+
+
+def observed_movement_class(game: Game, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """uint8 [S, 64, 64, 3] twice -> int [S]: the index in the game's MOVEMENT_CLASSES of the move the player made
+    from each frame to the next, read off the frames (`Game.player_motion`) rather than the button pressed: its way
+    sideways, and for a game with a vertical axis, a jump where it went up; -1 where the frames cannot tell."""
+    motion = game.player_motion(np.stack([before, after], axis=1))  # [S, A]: -1 / 0 / +1 / NaN
+    sideways = motion[:, 0]
+    up = motion[:, 1] > 0 if motion.shape[1] > 1 else np.zeros(len(motion), bool)
+    return np.where(np.isnan(sideways), -1, np.nan_to_num(sideways) + 1 + 3 * up).astype(np.int64)

@@ -17,7 +17,7 @@ centre, so the tiles in front of it and under its next steps are at fixed places
 jumps when something stands in front of it or the ground ends ahead (and now and then for no reason), now
 and then waits a few steps or turns back for a while (until a wall stops it), and with probability `epsilon`
 presses a random one of the 15 actions for 1 to `random_hold` steps, so every action is seen in every
-situation. Its moves, measured from the frames: left about a fifth of the steps, right two fifths.
+situation. Its moves, measured from the frames: left on about a sixth of the steps, right on two fifths.
 
 Motion: CoinRun moves its camera with the player and draws the background fixed to the level, so between two
 frames everything but the player and the few monsters shifts by the player's move (64/13 ≈ 4.9 pixels

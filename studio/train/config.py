@@ -70,7 +70,7 @@ class ModelConfig:
 
 
 MAX_LABELLED_SHARE = 0.025  # weak supervision stays weak: at most 2.5% of transitions labelled
-LABEL_TARGETS = ("action", "movement")
+LABEL_TARGETS = ("action", "movement", "motion")
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,10 @@ class OptimConfig:
     labelled_share: float = 0.0  # at most 0.025
     labelled_per_batch: int = 8  # labelled transitions drawn into every dynamics batch
     label_temperature: float = 0.1  # of the softmax over negative code distances the labels are matched by
-    # what picks a labelled transition's code: the pressed "action", or the "movement" class it asks for
-    # (`studio.games`), for a game with more actions than codes (CoinRun's 15)
+    # what picks a labelled transition's code: the pressed "action"; the "movement" class it asks for (`studio.games`),
+    # for a game with more actions than codes (CoinRun's 15); or the movement class of the player's "motion" as the
+    # frames show it (`studio.games.observed_movement_class`), which is what a code can show where the player's
+    # momentum carries it on whatever is pressed (CoinRun: a left press held 2 steps moves it left 43% of the time)
     label_target: str = "action"
     # the codebook
     vq_warmup: int = 0  # dynamics steps with the action vector passed on unquantised; then k-means codebook
@@ -224,8 +226,10 @@ class TrainConfig:
             return
         game = find_game(self.data.game)
         if game is None:
-            if o.label_target == "movement":
-                raise ValueError(f"optim.label_target 'movement' needs a game the studio knows, not {self.data.game}")
+            if o.label_target != "action":
+                raise ValueError(
+                    f"optim.label_target '{o.label_target}' needs a game the studio knows, not {self.data.game}"
+                )
             return
         classes = game.ACTION_NAMES if o.label_target == "action" else game.MOVEMENT_CLASSES
         if len(classes) > self.model.codebook_size:

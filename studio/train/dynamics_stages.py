@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from studio.games import observed_movement_class
 from studio.train.config import ModelConfig, OptimConfig
 from studio.train.data import Frames, game_of
 from studio.train.stage import Stage, pixels
@@ -46,7 +47,7 @@ class DynamicsStage(Stage):
             t = torch.from_numpy(np.flatnonzero(self.run.train.ahead >= 1))  # [M] frames with a next one
             self.loss_scale = ((self.latents[t + 1] - self.latents[t]) ** 2).mean().sqrt()
         self.train_mode()
-        self.labelled, self.labels = self._labelled_transitions(), self._labels()
+        self.labelled, self.labels = self._labelled_transitions()
         self.recent: deque[torch.Tensor] = deque(maxlen=o.recent_batches)  # the last batches' action vectors [B*K, Da]
 
     def batch(self, step: int):
@@ -117,22 +118,22 @@ class DynamicsStage(Stage):
         self.run.model.encoder.eval()
         self.run.model.decoder.eval()
 
-    def _labelled_transitions(self) -> np.ndarray:
+    def _labelled_transitions(self) -> tuple[np.ndarray, np.ndarray]:
         """Weak supervision (none unless `labelled_share` > 0): a fixed random share, at most 2.5%, of the
-        transitions whose true action is known; the same set in every run with the same seed."""
-        share, train = self.run.config.optim.labelled_share, self.run.train
-        known = np.flatnonzero((train.actions >= 0) & (train.ahead >= 1))  # [M]
-        if share <= 0:
-            return known[:0]
-        pick = np.random.default_rng(self.run.config.seed + 7).random(len(train.actions)) < share  # [F]
-        return known[pick[known]]
-
-    def _labels(self) -> np.ndarray:
-        """[F] the class a labelled transition's code is picked by: its true action, or the movement class
-        that action asks for (`optim.label_target`)."""
-        if self.run.config.optim.label_target == "movement":
-            return game_of(self.run.config.data).movement_class(self.run.train.actions)
-        return self.run.train.actions
+        transitions whose label is known, the same set in every run with the same seed -> their frame indices [M],
+        and [F] the class each transition's code is picked by (`optim.label_target`; -1 where unknown)."""
+        o, train = self.run.config.optim, self.run.train
+        pick = np.random.default_rng(self.run.config.seed + 7).random(len(train.actions)) < o.labelled_share  # [F]
+        labelled = np.flatnonzero(pick & (train.actions >= 0) & (train.ahead >= 1))  # [M]
+        if o.label_target == "action":
+            labels = train.actions
+        elif o.label_target == "movement":
+            labels = game_of(self.run.config.data).movement_class(train.actions)
+        else:  # the player's move as the frames show it, read for the labelled transitions only
+            labels = np.full(len(train.actions), -1, np.int64)
+            game = game_of(self.run.config.data)
+            labels[labelled] = observed_movement_class(game, train.frames[labelled], train.frames[labelled + 1])
+        return labelled[labels[labelled] >= 0], labels
 
     def _init_codebook(self, recent_actions) -> None:  # [M, Da]
         lam, run = self.run.model.lam, self.run

@@ -105,7 +105,11 @@ def action_labels(labelled_share: float, label_target: str) -> str:
     """What the codes were learnt from, in words: no labels at all, or the weak-supervision share."""
     if labelled_share <= 0:
         return "none: the codes were learnt without action labels"
-    label = "true action" if label_target == "action" else "movement class of the true action"
+    label = {
+        "action": "true action",
+        "movement": "movement class of the true action",
+        "motion": "movement class of the player's move as the frames show it",
+    }[label_target]
     return (
         f"weak supervision: the {label} of {labelled_share:.1%} of the training transitions picked their "
         "code; all other transitions unlabelled"
