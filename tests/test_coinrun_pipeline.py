@@ -43,7 +43,7 @@ def test_the_bundle_names_its_game_and_ships_labelled_examples(bundle):
     manifest = load_bundle(bundle_dir).manifest
     assert manifest.trained_on["source"] == "procgen:coinrun" and game_name(manifest) == "CoinRun"
     assert manifest.trained_on["frame_skip"] == 1
-    assert "movement class of the player's move as the frames show it" in manifest.training["action_labels"]
+    assert "movement class of the player's move, read off the frames," in manifest.training["action_labels"]
     clips = sorted((bundle_dir / "examples").glob("coinrun_*.mp4"))
     assert clips
     labels = read_labels(clips[0].with_suffix(".csv"))

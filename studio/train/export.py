@@ -108,7 +108,7 @@ def action_labels(labelled_share: float, label_target: str) -> str:
     label = {
         "action": "true action",
         "movement": "movement class of the true action",
-        "motion": "movement class of the player's move as the frames show it",
+        "motion": "movement class of the player's move, read off the frames,",
     }[label_target]
     return (
         f"weak supervision: the {label} of {labelled_share:.1%} of the training transitions picked their "
