@@ -275,7 +275,7 @@ TOLERANCE = {  # by the perturbed form's name in studio.perturb.TOLERANCE_FORMS,
         "tolerance_psnr_db.clean",
         "Tolerance: clean frames",
         "dB",
-        "reconstruction of the emulator's own frames, resized as the studio does",
+        "reconstruction of the game's own frames (the emulator's, Procgen's), resized as the studio does",
     ),
     "cut_2_rows": Figure(
         "tolerance_psnr_db.cut_2_rows",
