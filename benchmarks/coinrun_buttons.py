@@ -18,7 +18,7 @@ import numpy as np
 from studio.behaviour import CONSISTENCY_STEPS
 from studio.games import coinrun
 
-BUTTONS = {"LEFT": coinrun.LEFT, "RIGHT": coinrun.RIGHT, "NOOP": coinrun.NOOP, "UP": 5, "LEFT+UP": 2, "RIGHT+UP": 8}
+BUTTONS = {name: coinrun.ACTION_NAMES.index(name) for name in ("LEFT", "RIGHT", "NOOP", "UP", "LEFT+UP", "RIGHT+UP")}
 FIRST_LEVEL = 700_000  # fresh levels, apart from training, held-out, reference and screen-recording ones
 EVERY = 10  # policy steps between tested states
 

@@ -47,7 +47,7 @@ from studio.metrics import (
 )
 from studio.perturb import TOLERANCE_FORMS
 from studio.probe import ProbeConfig, probe_all
-from studio.reference import reference_of
+from studio.reference import behaviour_settings, reference_of
 from studio.rollout import DELTA_T_HORIZON
 from studio.runtime import WorldModel, to_uint8_frames
 from studio.video import read_clip, resize_frames, write_mp4
@@ -327,10 +327,13 @@ def tolerance(model: WorldModel, native: np.ndarray) -> FigureSet:
 
 
 def screen_recording(model: WorldModel, game: Game, folder: Path) -> FigureSet:
-    """Reconstruction PSNR of the game as a person records its window (`Game.screen_recording`), written as an
-    H.264 clip in `folder` and read back as the studio reads an upload, against the frames read; no figure for
-    a game whose window draws nothing finer than its frames."""
-    recording = game.screen_recording(SCREEN_RECORDING_FRAMES, np.random.default_rng(0))
+    """Reconstruction PSNR of the game as a person records its window (`Game.screen_recording`, played as the
+    bundle's reference plays: `behaviour_settings`), written as an H.264 clip in `folder` and read back as the
+    studio reads an upload, against the frames read; no figure for a game whose window draws nothing finer than
+    its frames."""
+    rng, behaviour = np.random.default_rng(0), behaviour_settings(model)
+    policy = game.behaviour_policy(rng=rng, **behaviour) if behaviour else None
+    recording = game.screen_recording(SCREEN_RECORDING_FRAMES, policy, rng)
     if recording is None:
         return FigureSet()
     fps = game.NATIVE_FPS / game.FRAME_SKIP

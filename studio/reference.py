@@ -190,6 +190,15 @@ def play_fresh(
     return played
 
 
+def behaviour_settings(model: WorldModel) -> dict | None:
+    """The behaviour policy's settings (epsilon, aim_offset, random_hold) in the training config the bundle ships,
+    so that fresh play looks like its training data; None when it ships none."""
+    config = model.bundle.root / "config.json"
+    data = json.loads(config.read_text()).get("data", {}) if config.is_file() else {}
+    keys = ("epsilon", "aim_offset", "random_hold")
+    return {key: data[key] for key in keys} if all(key in data for key in keys) else None
+
+
 def compute_reference(bundle_dir: str | Path, episodes: int = EPISODES) -> tuple[Path, Reference, dict]:
     """`studio reference BUNDLE`: play fresh episodes of the bundle's game, build its reference, write it."""
     model = WorldModel.load(bundle_dir, device="cpu")
@@ -205,11 +214,7 @@ def compute_reference(bundle_dir: str | Path, episodes: int = EPISODES) -> tuple
     fps = known.NATIVE_FPS if known else ATARI_FPS
     native = NativeSpec(height=height, width=width, fps=fps, frame_skip=int(trained_on.get("frame_skip", 4)))
     began = time.perf_counter()
-    config = model.bundle.root / "config.json"  # the training config a bundle ships
-    data = json.loads(config.read_text()).get("data", {}) if config.is_file() else {}
-    keys = ("epsilon", "aim_offset", "random_hold")
-    behaviour = {key: data[key] for key in keys} if all(key in data for key in keys) else None
-    played = play_fresh(game, episodes, behaviour=behaviour)
+    played = play_fresh(game, episodes, behaviour=behaviour_settings(model))
     reference, measured_on = build_reference(model, played, native)
     measured_on = {
         **measured_on,

@@ -155,7 +155,8 @@ def test_coinrun_episodes_go_through_the_data_pipeline_on_levels_apart(tmp_path)
 
 
 def test_a_screen_recording_is_the_games_own_finer_drawing_of_the_player_at_the_centre():
-    frames = np.stack(list(coinrun.screen_recording(60, np.random.default_rng(0))))
+    rng = np.random.default_rng(0)
+    frames = np.stack(list(coinrun.screen_recording(60, coinrun.behaviour_policy(0.3, 0, 4, rng), rng)))
     assert frames.shape == (60, 512, 512, 3) and frames.dtype == np.uint8
     seen = resize_frames(frames, (64, 64), "stretch")  # as the studio reads an upload of it
     assert coinrun.frame_check(seen).mean() > 0.9

@@ -63,9 +63,12 @@ class Game(Protocol):
         self, epsilon: float, aim_offset: int, random_hold: int, rng: np.random.Generator
     ) -> BehaviourPolicy: ...
 
-    def screen_recording(self, frames: int, rng: np.random.Generator) -> Iterator[np.ndarray] | None:
-        """`frames` frames [h, w, 3] uint8 of the game as a person records its window, where the game draws a finer
-        picture there than its frames (CoinRun: 512×512); None for a game that does not."""
+    def screen_recording(
+        self, frames: int, policy: BehaviourPolicy | None, rng: np.random.Generator
+    ) -> Iterator[np.ndarray] | None:
+        """`frames` frames [h, w, 3] uint8 of the game as a person records its window, played by `policy` (at random
+        without one), where the game draws a finer picture there than its frames (CoinRun: 512×512); None for a game
+        that does not."""
         ...
 
     def describe_policy(self, epsilon: float, aim_offset: int, random_hold: int) -> str: ...

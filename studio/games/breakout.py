@@ -112,7 +112,7 @@ def open_environment(first_seed: int) -> atari.AtariEnvironment:
     return atari.AtariEnvironment(ENV_ID, first_seed, ACTION_NAMES)
 
 
-def screen_recording(frames: int, rng: np.random.Generator) -> None:
+def screen_recording(frames: int, policy: TrackingPolicy | None, rng: np.random.Generator) -> None:
     """None: the emulator draws nothing finer than its own 210×160 frames, whose recordings (cut, rescaled,
     re-encoded) the tolerance figures already measure."""
     return None

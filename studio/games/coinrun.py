@@ -136,20 +136,19 @@ def open_environment(first_seed: int) -> ProcgenEnvironment:
 
 # ---- as a person records it ---------------------------------------------------------------------------
 SCREEN_LEVELS = 950_000  # screen recordings play the levels from here on: apart from training, held-out, reference
-RECORDING_EPSILON, RECORDING_HOLD = 0.3, 4  # the behaviour policy's random share in recordings, as in training
 
 
-def screen_recording(frames: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """`frames` frames [512, 512, 3] uint8 of CoinRun as a person records its window: the behaviour policy playing
-    fresh levels one after another, drawn at Procgen's 512×512 (a finer drawing than the 64×64 frames, not them
-    enlarged), yielded one at a time."""
+def screen_recording(frames: int, policy: PersonPolicy | None, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """`frames` frames [512, 512, 3] uint8 of CoinRun as a person records its window: fresh levels one after
+    another played by `policy` (uniformly random actions without one), drawn at Procgen's 512×512 (a finer
+    drawing than the 64×64 frames, not them enlarged), yielded one at a time."""
     env = ProcgenEnvironment(SCREEN_LEVELS, screen=True)
-    policy = PersonPolicy(RECORDING_EPSILON, RECORDING_HOLD, rng)
     try:
         frame, _ = env.reset()
         yield env.screen_frame()
         for _ in range(frames - 1):
-            frame, _, _ = env.step(policy.act(frame, env.no_ram))
+            action = policy.act(frame, env.no_ram) if policy else int(rng.integers(env.action_count))
+            frame, _, _ = env.step(action)
             yield env.screen_frame()
     finally:
         env.close()

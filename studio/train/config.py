@@ -126,7 +126,7 @@ class OptimConfig:
     # what picks a labelled transition's code: the pressed "action"; the "movement" class it asks for (`studio.games`),
     # for a game with more actions than codes (CoinRun's 15); or the movement class of the player's "motion" as the
     # frames show it (`studio.games.observed_movement_class`), which is what a code can show where the player's
-    # momentum carries it on whatever is pressed (CoinRun: a left press held 2 steps moves it left 43% of the time)
+    # momentum carries it on whatever is pressed (CoinRun: `python -m benchmarks.coinrun_buttons`)
     label_target: str = "action"
     # the codebook
     vq_warmup: int = 0  # dynamics steps with the action vector passed on unquantised; then k-means codebook
