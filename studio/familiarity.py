@@ -59,6 +59,21 @@ def nearest_distances(latents: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return out
 
 
+def reference_within(latents: np.ndarray, reference: np.ndarray, limit: float, first: int = 0) -> int:
+    """Which reference latent [M, N, D] lies within `limit` of latents [N, D], or -1 for none: `familiarity`'s
+    verdict on one frame (familiar: its nearest reference is within the limit), found cheaply on the path a game
+    takes. The reference at `first` (the one that held the last frame: a game's frames change little from step to
+    step) is tried alone first, and all of them only when it is out of reach (play.js does the same in the page)."""
+    flat = np.asarray(latents, np.float32).reshape(-1)  # [F]
+    ref = reference.reshape(len(reference), -1)  # [M, F]
+    near = ref[first] - flat  # [F]
+    if float(near @ near) <= limit * limit:
+        return first
+    squared = np.einsum("mf,mf->m", ref - flat, ref - flat)  # [M]
+    nearest = int(np.argmin(squared))
+    return nearest if squared[nearest] <= limit * limit else -1
+
+
 def familiarity(distances: np.ndarray, calibration: Calibration) -> np.ndarray:
     """[T] distances -> [T] scores: 1 at the held-out median, 0 at the unfamiliar limit, higher is more familiar."""
     span = max(calibration.limit - calibration.distance_median, 1e-9)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from studio.clip_actions import ClipActions
-from studio.familiarity import familiarity, nearest_distances
+from studio.familiarity import reference_within
 from studio.reference import reference_of
 from studio.runtime import WorldModel, to_uint8_frames
 
@@ -37,7 +37,10 @@ class ImaginedGame:
     frames: list[np.ndarray]  # each [H, W, 3] uint8, the decoded present frame after each step
     codes: list[int] = field(default_factory=list)  # what was pressed at each step: a code, or a press of from_clip's
     from_clip: ClipActions | None = None  # the vectors read off the start clip that can be pressed, if any
-    familiar: list[bool] = field(default_factory=lambda: [True])  # whether each frame is on familiar ground
+    # whether each frame is on familiar ground; once a step is not, the ones after it are not judged (None): the step
+    # it left at is all the status says, and undoing past it drops them
+    familiar: list[bool | None] = field(default_factory=lambda: [True])
+    nearby: int = 0  # the reference latent the last familiar frame lay near, tried first for the next
     dropped: int = 0  # the oldest steps, whose history went to keep MAX_HISTORY (they cannot be undone)
     dropped_unfamiliar_at: int | None = None  # the first step among them whose frame was unfamiliar
     # predictor + decoder time of each of the last steps, and the monotonic time of each, for the pace of play
@@ -114,13 +117,26 @@ class ImaginedGame:
         self.contexts.append(np.concatenate([context[1:], latents_next]))
         self.frames.append(frame)
         self.codes.append(code)
-        self.familiar.append(_familiar(model, latents_next))
+        self.familiar.append(self._judged(model, latents_next))
         if len(self.codes) > MAX_HISTORY:
-            if not self.familiar[0] and self.dropped_unfamiliar_at is None:
+            if self.familiar[0] is False and self.dropped_unfamiliar_at is None:
                 self.dropped_unfamiliar_at = self.dropped
             del self.contexts[0], self.frames[0], self.codes[0], self.familiar[0]
             self.dropped += 1
         return frame
+
+    def _judged(self, model: WorldModel, latents: np.ndarray) -> bool | None:
+        """Whether latents [1, N, D] are familiar to the model (always, for a bundle that cannot judge); None once
+        the game has left familiar ground."""
+        reference = reference_of(model)
+        if reference is None:
+            return True
+        if self.left_familiar_at is not None:
+            return None
+        near = reference_within(latents[0], reference.latents, reference.calibration.limit, self.nearby)
+        if near >= 0:
+            self.nearby = near
+        return near >= 0
 
     def undo(self) -> np.ndarray:
         """Take back the last step (nothing happens at the start)."""
@@ -137,7 +153,7 @@ class ImaginedGame:
         """The step at which the game first left familiar ground (frames unlike any the model knows), or None."""
         if self.dropped_unfamiliar_at is not None:
             return self.dropped_unfamiliar_at
-        return next((self.dropped + i for i, known in enumerate(self.familiar) if not known), None)
+        return next((self.dropped + i for i, known in enumerate(self.familiar) if known is False), None)
 
     def steps_per_second(self) -> float | None:
         """The pace of play over the last steps (wall clock between presses), None when play has paused."""
@@ -159,11 +175,3 @@ class ImaginedGame:
             return None
         median = float(np.median(latencies))
         return median, 1000.0 / max(median, 1e-6)
-
-
-def _familiar(model: WorldModel, latents: np.ndarray) -> bool:
-    """Whether predicted latents [1, N, D] are familiar to the model (always, for a bundle that cannot judge)."""
-    reference = reference_of(model)
-    if reference is None:
-        return True
-    return bool(familiarity(nearest_distances(latents, reference.latents), reference.calibration)[0] >= 0)

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from studio.bundle import BundleError, NativeSpec, load_bundle
-from studio.familiarity import Calibration, calibrate, familiarity, first_unfamiliar_step, nearest_distances, verdict
+from studio.familiarity import (
+    Calibration,
+    calibrate,
+    familiarity,
+    first_unfamiliar_step,
+    nearest_distances,
+    reference_within,
+    verdict,
+)
 from studio.reference import build_reference, load_reference, stride_for, write_reference
 from studio.runtime import WorldModel
 
@@ -19,6 +27,21 @@ def test_nearest_distances_match_a_brute_force_search():
     latents, reference = rng.normal(size=(700, 4, 3)), rng.normal(size=(50, 4, 3))
     brute = np.linalg.norm(latents.reshape(700, 1, 12) - reference.reshape(1, 50, 12), axis=2).min(axis=1)
     np.testing.assert_allclose(nearest_distances(latents, reference), brute, rtol=1e-4, atol=1e-4)
+
+
+def test_a_reference_within_the_limit_is_found_from_where_the_last_frame_was_and_agrees_with_the_score():
+    rng = np.random.default_rng(1)
+    reference = rng.normal(size=(40, 4, 3)).astype(np.float32)  # [M, N, D]
+    calibration = calibrate(np.linspace(1.0, 2.0, 11), np.full(11, 40.0))
+    for latents in [*(reference[::7] + 0.1), *rng.normal(scale=1.5, size=(60, 4, 3)).astype(np.float32)]:
+        familiar = familiarity(nearest_distances(latents[None], reference), calibration)[0] >= 0
+        for first in (0, 13, 39):
+            found = reference_within(latents, reference, calibration.limit, first)
+            assert (found >= 0) == familiar
+            if familiar:
+                assert np.linalg.norm(reference[found] - latents) <= calibration.limit
+    near_first = reference[13] + 0.01
+    assert reference_within(near_first, reference, calibration.limit, 13) == 13  # the last one found is tried first
 
 
 def test_scores_are_one_at_the_heldout_median_and_zero_at_the_limit():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -212,13 +214,22 @@ def test_a_long_game_counts_every_step_and_remembers_where_it_left_familiar_grou
 
     _, latents, _ = clip
     monkeypatch.setattr(studio.play, "MAX_HISTORY", 5)  # the undo history a game keeps, made short
-    judged = iter([True, True, False] + [True] * 20)  # the third step's frame is unfamiliar, the rest familiar
-    monkeypatch.setattr(studio.play, "_familiar", lambda model, latents: next(judged))
+    reference = SimpleNamespace(latents=latents[:4], calibration=SimpleNamespace(limit=1.0))
+    monkeypatch.setattr(studio.play, "reference_of", lambda model: reference)
+    found = iter([0, 2, -1])  # the reference each step's frame lies near: none for the third step's
+    tried_from = []
+
+    def within(latents, references, limit, first):
+        tried_from.append(first)
+        return next(found)
+
+    monkeypatch.setattr(studio.play, "reference_within", within)
     game = ImaginedGame.start(model, latents, 5)
     for _ in range(12):
         game.repeat(model)
     assert game.steps == 12 and len(game.frames) == 6  # the count goes on past the history kept
     assert game.left_familiar_at == 3  # although step 3's history is gone
+    assert tried_from == [0, 0, 2]  # each search begins where the last frame was found; none after the game left
 
 
 def smooth_walk(rng, steps: int, dims: int) -> np.ndarray:

@@ -116,6 +116,9 @@ def launch_studio(bundle_dirs: Sequence[str | Path], device: str = "auto", **lau
         max_file_size=f"{MAX_UPLOAD_MB}mb",
         prevent_thread_lock=True,
         app_kwargs={"middleware": [Middleware(CrossOriginIsolation)]},  # threads for the game played in the page
+        # Gradio would keep every call's inputs and outputs in the visitor's browser storage, rewriting the whole list
+        # at each event: a clip's frames kept where the user did not ask, and in Run mode a tenth of the page's time
+        run_history=False,
         **launch_options,
     )
     shelf.warm_up_in_background()  # once the page is served: warming up before would hold the GIL against it

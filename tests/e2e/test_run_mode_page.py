@@ -136,7 +136,10 @@ def test_run_mode_keeps_the_page_answering_with_one_core_busy(browser, run_studi
         page.locator("#play-start").click()
         page.locator("#play-status").get_by_text("Started from frame", exact=False).wait_for()
         measured = run_for(page, SECONDS)
+        # every call of Run mode's went by, and none was kept in the browser's storage (Gradio's run history)
+        kept = page.evaluate("Object.keys(localStorage).filter((key) => key.startsWith('gradio:run-history'))")
         page.close()
+        assert kept == []
         assert measured["steps"] > 0 and measured["stopped"]  # it ran, and unticking stopped it
         assert len(measured["press_ms"]) >= 1  # every key pressed showed (each press waits for its code)
         late, trips, presses = (np.asarray(measured[k]) for k in ("timer_late_ms", "round_trip_ms", "press_ms"))
