@@ -1,10 +1,12 @@
-"""The dynamics' latent loss may weigh each token by how far it truly moves (`optim.changed_token_weight`)."""
+"""The dynamics' latent loss may weigh each token by how far it truly moves (`optim.changed_token_weight`), and the
+JEPA stage's future loss the tokens whose pixels changed (`jepa.changed_token_weight`)."""
 
 from __future__ import annotations
 
 import torch
 
 from studio.train.dynamics_stages import changed_token_weights
+from studio.train.jepa import CHANGED_PIXEL, changed_tokens
 
 
 def test_tokens_that_move_weigh_more_and_the_weights_average_one():
@@ -23,3 +25,13 @@ def test_tokens_that_move_weigh_more_and_the_weights_average_one():
 def test_at_gain_zero_every_token_weighs_one():
     before, after = torch.zeros(2, 3, 4, 5), torch.randn(2, 3, 4, 5)
     assert torch.equal(changed_token_weights(after, before, gain=0.0), torch.ones(2, 3, 4, 1))
+
+
+def test_the_jepa_stage_finds_the_tokens_whose_pixels_changed():
+    before = torch.zeros(2, 1, 3, 16, 16)  # [B, 1, 3, H, W]: frame t, 4×4 tokens of 4×4 pixels
+    after = before.repeat(1, 3, 1, 1, 1)  # [B, F, 3, H, W]: frames t+1 .. t+3
+    after[0, 1, 2, 5, 14] = 0.5  # one pixel of token (1, 3) of the first sample's second frame ahead, blue only
+    after[1, 2, 0, 0, 0] = CHANGED_PIXEL / 2  # a change too faint to count
+    changed = changed_tokens(before, after, patch=4)  # [B, F, 4, 4]
+    assert changed.shape == (2, 3, 4, 4)
+    assert changed.sum() == 1 and changed[0, 1, 1, 3]

@@ -28,7 +28,7 @@ def jepa_run(tmp_path_factory) -> Path:
     config.update(name="tiny-jepa", data_dir=str(folder / "data"), run_dir=str(folder / "run"))
     config["model"].update(family="jepa", predictor_change_gain=30.0)  # stage 2 as configs/breakout-jepa.json's
     config["optim"].update(decoder_steps=10, eval_every=1000, log_every=5, latent_loss_over_change=True)
-    config["jepa"] = {"predictor_width": 16, "predictor_blocks": 1}
+    config["jepa"] = {"predictor_width": 16, "predictor_blocks": 1, "changed_token_weight": 4.0}
     path = folder / "tiny-jepa.json"
     path.write_text(json.dumps(config))
     assert studio(["train", str(path)]) == 0

@@ -7,6 +7,9 @@ A target encoder, the exponential moving average of the encoder, gives the laten
 - future frames: from the encoder's latents of frames t-1 and t, a second small predictor gives the target's
   latents of frames t+1 .. t+F (with no action: the expected future, as V-JEPA's predictor).
 Only the encoder and the two predictors learn; the target follows the encoder by EMA, with no gradient.
+Small moving sprites (the paddle, Breakout's ball) weigh next to nothing in a loss over every token; the future
+loss can weigh up the tokens whose pixels change (`changed_tokens`, `JepaConfig.changed_token_weight`), so that
+the encoder's latents carry what moves.
 Collapse (every frame to one latent) would make both losses zero; the predictor and EMA asymmetry is what
 V-JEPA relies on against it, and a VICReg-style variance and covariance term on the encoder's latents can be
 added (`JepaConfig`). `collapse_guard` measures it: the channels' standard deviation and effective rank.
@@ -24,6 +27,16 @@ from torch import nn
 from studio.metrics import effective_rank
 from studio.train.autoencoder import Encoder, ResidualBlock, group_norm
 from studio.train.config import JepaConfig, ModelConfig
+
+CHANGED_PIXEL = 0.05  # a token changed if a pixel of its patch moved by more than this (of [0, 1]) in a channel
+
+
+def changed_tokens(before, after, patch: int):  # [..., 3, H, W] twice (broadcast) -> [..., g, g] bool
+    """The tokens whose patch of pixels differs between two frames."""
+    moved = (after - before).abs().amax(dim=-3)  # [..., H, W]
+    lead, (h, w) = moved.shape[:-2], moved.shape[-2:]
+    most = F.max_pool2d(moved.reshape(-1, 1, h, w), patch)  # [M, 1, g, g]
+    return most.view(*lead, h // patch, w // patch) > CHANGED_PIXEL
 
 
 class GridPredictor(nn.Module):
@@ -87,7 +100,8 @@ class JepaObjective(nn.Module):
         return F.l1_loss(predicted[where], target[where]), target
 
     def future_loss(self, encoder: Encoder, context, ahead):  # [B, 2, 3, H, W], [B, F, 3, H, W]
-        """The future-frame task: the encoder's latents of frames t-1, t -> the target's of t+1 .. t+F."""
+        """The future-frame task: the encoder's latents of frames t-1, t -> the target's of t+1 .. t+F, the tokens
+        whose pixels changed since frame t weighed `1 + changed_token_weight`. -> (loss, the latents [B*2, N, D])."""
         b = len(context)
         latents = encoder(context.flatten(0, 1))  # [B*2, N, D]
         with torch.no_grad():
@@ -95,7 +109,10 @@ class JepaObjective(nn.Module):
         d = latents.shape[-1]
         grid = latents.view(b, -1, self.grid**2, d).permute(0, 1, 3, 2).reshape(b, -1, self.grid, self.grid)
         predicted = self.future(grid).view(b, ahead.shape[1], d, -1).transpose(2, 3)  # [B, F, N, D]
-        return F.l1_loss(predicted, target), latents
+        changed = changed_tokens(context[:, -1:], ahead, self.patch).flatten(2)  # [B, F, N]
+        weight = 1.0 + self.jepa.changed_token_weight * changed.float()  # [B, F, N]
+        error = (predicted - target).abs().mean(dim=-1)  # [B, F, N]
+        return (weight * error).sum() / weight.sum(), latents
 
 
 def variance_covariance(latents, std_floor: float):  # [M, D] -> (variance term, covariance term)
