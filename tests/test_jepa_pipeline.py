@@ -28,7 +28,7 @@ def jepa_run(tmp_path_factory) -> Path:
     config.update(name="tiny-jepa", data_dir=str(folder / "data"), run_dir=str(folder / "run"))
     config["model"].update(family="jepa", predictor_change_gain=30.0)  # stage 2 as configs/breakout-jepa.json's
     config["optim"].update(decoder_steps=10, eval_every=1000, log_every=5, latent_loss_over_change=True)
-    config["jepa"] = {"predictor_width": 16, "predictor_blocks": 1, "changed_token_weight": 4.0}
+    config["jepa"] = {"predictor_width": 16, "predictor_blocks": 1, "changed_token_weight": 4.0, "change_floor": 0.1}
     path = folder / "tiny-jepa.json"
     path.write_text(json.dumps(config))
     assert studio(["train", str(path)]) == 0
@@ -44,7 +44,7 @@ def test_the_encoder_learns_by_latent_prediction_with_the_collapse_guard_logged(
     rows = log_rows(jepa_run)
     stage1 = [r for r in rows if r["stage"] == "jepa"]
     names = {r["name"] for r in stage1}
-    assert {"masked_loss", "future_loss", "variance_loss", "covariance_loss", *GUARD} <= names
+    assert {"masked_loss", "future_loss", "change_loss", "variance_loss", "covariance_loss", *GUARD} <= names
     # no pixel is drawn before the decoder stage: neither reconstructed nor decoded from a prediction
     assert not {"ae_loss", "pixel_loss", "decoder_loss"} & {r["name"] for r in rows if r["stage"] != "decoder"}
     guard = {name: [float(r["value"]) for r in stage1 if r["name"] == name] for name in GUARD}

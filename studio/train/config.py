@@ -190,13 +190,14 @@ class JepaConfig:
     variance_weight: float = 1.0
     covariance_weight: float = 0.04
     std_floor: float = 0.5
-    # the future loss of the tokens whose patch of pixels changed since frame t (`jepa.changed_tokens`) weighs
-    # 1 + this (0: every token alike)
+    # tokens whose patch of pixels changed (`jepa.changed_tokens`): their future loss weighs 1 + this (0: all
+    # alike), and the encoder's latents there must change by at least `change_floor` from frame t-1 to t (0: off)
     changed_token_weight: float = 0.0
+    change_floor: float = 0.0
 
     def __post_init__(self):
-        if self.changed_token_weight < 0.0:
-            raise ValueError("jepa.changed_token_weight must be at least 0")
+        if self.changed_token_weight < 0.0 or self.change_floor < 0.0:
+            raise ValueError("jepa.changed_token_weight and jepa.change_floor must be at least 0")
         if not 0.0 < self.mask_share < 1.0 or self.mask_block < 1 or self.future < 1:
             raise ValueError("jepa.mask_share must lie in (0, 1), jepa.mask_block and jepa.future be at least 1")
         if not 0.0 <= self.ema_start <= self.ema_end <= 1.0:

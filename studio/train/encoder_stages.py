@@ -91,7 +91,10 @@ class JepaStage(Stage):
         variance, covariance = variance_covariance(latents.flatten(0, 2), j.std_floor)  # over [B*2*N, D]
         loss = masked_loss + j.future_weight * future_loss
         loss = loss + j.variance_weight * variance + j.covariance_weight * covariance
+        change = self.kept.change_loss(latents, batch[3])  # the context frames t-1, t
+        loss = loss + change
         figures = {
+            "change_loss": change.item(),
             "masked_loss": masked_loss.item(),
             "future_loss": future_loss.item(),
             "variance_loss": variance.item(),
