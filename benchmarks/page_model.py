@@ -25,7 +25,7 @@ async ({src, start, contexts, codes}) => {
   const pixels = (frame) => Array.from(play.toPixels(frame, model.height, model.width));
   const forced = {latents: [], frames: []};
   for (let s = 0; s < codes.length; s++) {
-    const latents = await play.predict(model, new Float32Array(contexts[s]), codes[s]);
+    const latents = await play.nextLatents(model, new Float32Array(contexts[s]), codes[s]);
     forced.latents.push(Array.from(latents));
     forced.frames.push(pixels(await play.decode(model, latents)));
   }
@@ -34,7 +34,7 @@ async ({src, start, contexts, codes}) => {
   let context = new Float32Array(contexts[0]);
   for (const code of codes) {
     const began = performance.now();
-    const latents = await play.predict(model, context, code);
+    const latents = await play.nextLatents(model, context, code);
     const frame = await play.decode(model, latents);
     free.ms.push(performance.now() - began);
     const next = new Float32Array(context.length);
@@ -74,7 +74,7 @@ async ({src, start, context, code, repeats}) => {
   const ms = [];
   for (let i = 0; i < repeats; i++) {
     const began = performance.now();
-    await play.decode(window.pageModel, await play.predict(window.pageModel, before, code));
+    await play.decode(window.pageModel, await play.nextLatents(window.pageModel, before, code));
     ms.push(performance.now() - began);
   }
   return ms;

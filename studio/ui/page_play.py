@@ -57,7 +57,12 @@ PAGE_SCREEN_CSS = (
     ".play-pace { display: block; text-align: center; margin-top: 6px; } "
     ".play-pace select { width: auto !important; display: inline-block; }"
 )
-PAGE_GRAPHS = ("predictor", "decoder")  # what the page runs (a bundle that re-anchors also needs the encoder)
+PAGE_GRAPHS = ("predictor", "decoder")  # what the page runs; a bundle that re-anchors also needs its encoder
+
+
+def page_graphs(model: WorldModel) -> tuple[str, ...]:
+    """The graphs the page runs to play `model`."""
+    return (*PAGE_GRAPHS, "encoder") if model.manifest.predictor.reanchor else PAGE_GRAPHS
 
 
 class HandoverError(ValueError):
@@ -86,7 +91,9 @@ class PageFiles:
 
     def serve(self, models: list[WorldModel]) -> None:
         """Let Gradio serve the page's script, onnxruntime-web, the bundles' graphs and the reference latents."""
-        graphs = [model.bundle.graph_paths[role] for model in models for role in PAGE_GRAPHS if role in model.sessions]
+        graphs = [
+            model.bundle.graph_paths[role] for model in models for role in page_graphs(model) if role in model.sessions
+        ]
         gr.set_static_paths([STATIC_DIR, self.folder, *graphs])
 
     def graph(self, model: WorldModel, role: str) -> PageFile:
@@ -113,8 +120,6 @@ def page_start(files: PageFiles, model: WorldModel, game: ImaginedGame, descript
     """What the page needs to carry on `game` itself: its present context, the bundle's codebook (a continuous
     model's display cluster centres) and the vectors taken from the clip, the frame rate, and where the graphs and
     reference latents are."""
-    if model.manifest.predictor.reanchor:
-        raise HandoverError("this bundle re-anchors every step through its encoder, which the page does not run")
     if not model.has_decoder:
         raise HandoverError("this model draws no pixels: the server shows the nearest real frame of each step")
     reference, ref = reference_of(model), files.reference(model)
@@ -122,7 +127,7 @@ def page_start(files: PageFiles, model: WorldModel, game: ImaginedGame, descript
     return {
         "bundle": model.manifest.name,
         "description": description,
-        "graphs": {role: files.graph(model, role).to_json() for role in PAGE_GRAPHS},
+        "graphs": {role: files.graph(model, role).to_json() for role in page_graphs(model)},
         "context": _tensor(game.contexts[-1]),  # [C, N, D]
         "codebook": _tensor(model.codebook),  # [K, Da]
         "from_clip": None if game.from_clip is None else _clip_vectors(game.from_clip),

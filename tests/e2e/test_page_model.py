@@ -1,5 +1,6 @@
-"""The page's model steps as the server's does: the shipped bundles' predictor and decoder run in headless
-Chromium by play.js on onnxruntime-web, compared with onnxruntime on the server, step by step and free-running."""
+"""The page's model steps as the server's does: the shipped bundles' predictor and decoder (and the encoder of a
+bundle that re-anchors) run in headless Chromium by play.js on onnxruntime-web, compared with onnxruntime on the
+server, step by step and free-running."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ pytestmark = pytest.mark.slow
 EXPORTED = Path(__file__).resolve().parents[2] / "exported"
 BUNDLES = [name for name in ("breakout", "breakout-jepa", "coinrun") if (EXPORTED / name).is_dir()]
 STEPS = 30
-# Measured on the three shipped bundles over 30 steps: the predicted latents are identical (the predictor rounds
-# them to the latent levels), and a decoded pixel differs by at most one level of 255 (float rounding in the
-# decoder); the free-running rollouts stay identical since the latents do.
-LATENT_TOLERANCE = 1e-5
+# Measured on the three shipped bundles over 30 steps: the quantised bundles' predicted latents are identical (the
+# predictor rounds them to the latent levels), so their free-running rollouts stay identical; the JEPA bundle's
+# continuous latents, re-anchored through its decoder and encoder each step, differ by float rounding in three
+# graphs (at most 3.3e-5, forced or free-running, on latents whose channels spread about 0.6); a decoded pixel
+# differs by at most one level of 255.
+LATENT_TOLERANCE = {"quantised": 1e-5, "continuous": 2e-4}
 PIXEL_TOLERANCE = 1  # of 255
 # the page judges familiarity alike on every frame more than this (relative) from the limit: float32 sums in
 # another order
@@ -56,10 +59,11 @@ def test_the_page_steps_the_shipped_bundles_as_the_server_does(page, models, ser
         PAGE_STEPS_JS,
         {"src": served.script, "start": start, "contexts": [c.ravel().tolist() for c in contexts], "codes": codes},
     )
+    tolerance = LATENT_TOLERANCE["quantised" if model.manifest.latent.levels else "continuous"]
     for run in ("forced", "free"):
         page_latents = np.asarray(got[run]["latents"], np.float32).reshape(want_latents.shape)
         page_frames = np.asarray(got[run]["frames"], np.int16).reshape(*want_frames.shape[:3], 4)[..., :3]
-        assert np.abs(page_latents - want_latents).max() <= LATENT_TOLERANCE, run
+        assert np.abs(page_latents - want_latents).max() <= tolerance, run
         assert np.abs(page_frames - want_frames).max() <= PIXEL_TOLERANCE, run
     # familiarity, judged alike: each frame's limit put just beyond and just short of its nearest reference latent,
     # the references tried from anywhere
@@ -71,4 +75,4 @@ def test_the_page_steps_the_shipped_bundles_as_the_server_does(page, models, ser
         args = {"src": served.script, "start": start, "latents": got["free"]["latents"], "limits": limits}
         found = np.asarray(page.evaluate(PAGE_WITHIN_JS, {**args, "first": first})["found"])
         assert ((found >= 0) == verdict).all(), side
-    assert want_frames.std() > 0  # real pictures (the JEPA bundle's predictor copies its last frame: all alike)
+    assert want_frames.std() > 0  # real pictures, not a blank screen

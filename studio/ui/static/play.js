@@ -165,12 +165,14 @@ export function referenceWithin(latents, reference, first = 0) {
 }
 
 // A bundle's model as the page runs it: one step is context [1, C, N, D] + action [1, Da] -> latents [1, N, D]
-// -> frame [1, 3, H, W].
+// -> frame [1, 3, H, W]. A bundle that re-anchors (its manifest's `predictor.reanchor`) passes each prediction
+// through its decoder and encoder before keeping it, as studio/runtime.py `next_latents` does.
 export async function openModel(start) {
   const runtime = await loadRuntime();
-  const [predictor, decoder] = await Promise.all([
+  const [predictor, decoder, encoder] = await Promise.all([
     openGraph(start.graphs.predictor, "predictor"),
     openGraph(start.graphs.decoder, "decoder"),
+    start.graphs.encoder ? openGraph(start.graphs.encoder, "encoder") : null,
   ]);
   const reference = start.reference ? await openReference(start.reference) : null;
   const [contextLength, tokens, dim] = start.context.shape;
@@ -183,7 +185,7 @@ export async function openModel(start) {
   actions.set(float32(start.codebook));
   if (fromClip) actions.set(float32(fromClip.vectors), fromClip.first_press * actionDim);
   return {
-    runtime, predictor, decoder, reference, contextLength, tokens, dim, codes, actionDim, actions,
+    runtime, predictor, decoder, encoder, reference, contextLength, tokens, dim, codes, actionDim, actions,
     fromClip: fromClip ? {
       clip: fromClip.clip,
       firstPress: fromClip.first_press,
@@ -200,6 +202,21 @@ export async function decode(model, latents) {
   const input = new model.runtime.Tensor("float32", latents, [1, model.tokens, model.dim]);
   const { frames } = await model.decoder.run({ latents: input });
   return frames.data;
+}
+
+// frame [3*H*W] in the decoder's range -> its latents [N*D], the frame clipped to [0, 1] first as the server's
+// decode clips it
+export async function encode(model, frame) {
+  const pixels = frame.map((value) => Math.min(Math.max(value, 0), 1));
+  const input = new model.runtime.Tensor("float32", pixels, [1, 3, model.height, model.width]);
+  const { latents } = await model.encoder.run({ frames: input });
+  return latents.data;
+}
+
+// context [C*N*D] and a press -> the latents [N*D] a game keeps: the prediction, re-anchored where the bundle asks
+export async function nextLatents(model, context, code) {
+  const latents = await predict(model, context, code);
+  return model.encoder ? encode(model, await decode(model, latents)) : latents;
 }
 
 // context [C*N*D] and a press (a code, or a vector taken from the clip) -> the next latents [N*D]
@@ -265,7 +282,7 @@ class PageGame {
   // the next latents under `code`, kept and judged -> their frame, or null when not `shown` (nothing decoded)
   async step(code, shown = true) {
     const began = performance.now();
-    const latents = await predict(this.model, this.context, code);
+    const latents = await nextLatents(this.model, this.context, code);
     const frame = shown ? await decode(this.model, latents) : null;
     if (shown) this.latencies = [...this.latencies.slice(1 - LATENCY_WINDOW), performance.now() - began];
     this.pressedAt = [...this.pressedAt.slice(1 - PACE_WINDOW), performance.now()];
