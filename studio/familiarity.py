@@ -69,7 +69,8 @@ def reference_within(latents: np.ndarray, reference: np.ndarray, limit: float, f
     near = ref[first] - flat  # [F]
     if float(near @ near) <= limit * limit:
         return first
-    squared = np.einsum("mf,mf->m", ref - flat, ref - flat)  # [M]
+    apart = ref - flat  # [M, F]
+    squared = np.einsum("mf,mf->m", apart, apart)  # [M]
     nearest = int(np.argmin(squared))
     return nearest if squared[nearest] <= limit * limit else -1
 

@@ -12,7 +12,7 @@ that barely change from frame to frame make the future easy to predict: two term
 change (`changed_tokens`): their future loss weighed up (`JepaConfig.changed_token_weight`), and a hinge that
 makes the encoder's latents there change from frame t-1 to t by at least `JepaConfig.change_floor`. Without the
 hinge, a Breakout run's future loss fell to a tenth of the run with it while its latents' effective rank fell
-from 137 to 34, and the predictor trained on them diverged (benchmarks: README, "The JEPA bundle").
+from 137 to 34, and the predictor trained on them diverged (README, "The JEPA bundle").
 Collapse (every frame to one latent) would make both losses zero; the predictor and EMA asymmetry is what
 V-JEPA relies on against it, and a VICReg-style variance and covariance term on the encoder's latents can be
 added (`JepaConfig`). `collapse_guard` measures it: the channels' standard deviation and effective rank.
