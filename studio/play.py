@@ -131,7 +131,8 @@ class ImaginedGame:
         reference = reference_of(model)
         if reference is None:
             return True
-        if self.left_familiar_at is not None:
+        # left already: the last frame was judged unfamiliar, or not judged (no scan of the history each step)
+        if self.dropped_unfamiliar_at is not None or self.familiar[-1] is not True:
             return None
         near = reference_within(latents[0], reference.latents, reference.calibration.limit, self.nearby)
         if near >= 0:
