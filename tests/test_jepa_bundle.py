@@ -42,8 +42,9 @@ def test_its_latents_did_not_collapse():
 
 def test_its_predictor_beats_copying_the_last_frame_on_the_example_clips():
     """Every transition of the three examples with a whole context, under the code read off it, judged in latents
-    as `studio evaluate` judges them: the predicted latents' squared error over copying the last frame's (0.91 on
-    these clips; the JEPA predictors before the change gain stayed at or above copying's, 1.08 here)."""
+    as `studio evaluate` judges them: the predicted latents' squared error over copying the last frame's (0.30 on
+    these clips, on one onnxruntime thread or two; the JEPA predictors before the change gain stayed at or above
+    copying's, 1.08 here)."""
     model = WorldModel.load(BUNDLE, device="cpu")
     one_step = ShortRollouts(horizon=1)
     for clip in sorted((BUNDLE / "examples").glob("*.mp4")):
@@ -54,7 +55,7 @@ def test_its_predictor_beats_copying_the_last_frame_on_the_example_clips():
     one_step.write(measured)
     assert measured.get(F.LATENT_ERROR_VS_COPY.at(1)) < 0.95
     heldout = FigureSet.from_manifest(load_bundle(BUNDLE).manifest.metrics["heldout"])
-    assert heldout.get(F.LATENT_ERROR_VS_COPY.at(1)) < 0.9  # 0.86 on the held-out episodes
+    assert heldout.get(F.LATENT_ERROR_VS_COPY.at(1)) < 0.9  # 0.31 on the held-out episodes
 
 
 def test_its_latent_figures_hold_on_the_example_clips():
