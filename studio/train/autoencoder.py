@@ -3,23 +3,44 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from studio.train.config import ModelConfig
+from studio.train.config import NORM_KINDS, ModelConfig
 
 
 def group_norm(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(min(8, channels), channels)
 
 
-class ResidualBlock(nn.Module):
-    def __init__(self, channels: int):
+class TokenNorm(nn.Module):
+    """Each position's channels normalised on their own (a LayerNorm over C at every pixel), with a per-channel
+    affine: no statistic is shared across the frame, so what a position computes depends on its receptive field
+    only, as a convolution's does."""
+
+    def __init__(self, channels: int, eps: float = 1e-5):
         super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x):  # [B, C, h, w]
+        last = F.layer_norm(x.permute(0, 2, 3, 1), self.weight.shape, self.weight, self.bias, self.eps)  # [B, h, w, C]
+        return last.permute(0, 3, 1, 2)
+
+
+NORMS = dict(zip(NORM_KINDS, (group_norm, TokenNorm)))  # ModelConfig.norm -> the layer it names
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int, norm: str = "group"):
+        super().__init__()
+        normalisation = NORMS[norm]
         self.body = nn.Sequential(
-            group_norm(channels),
+            normalisation(channels),
             nn.SiLU(),
             nn.Conv2d(channels, channels, 3, padding=1),
-            group_norm(channels),
+            normalisation(channels),
             nn.SiLU(),
             nn.Conv2d(channels, channels, 3, padding=1),
         )
@@ -62,13 +83,13 @@ class ScalarQuantizer(nn.Module):
 class Encoder(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
-        widths = config.channels
+        widths, normalisation = config.channels, NORMS[config.norm]
         layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 3, padding=1)]
         for c_in, c_out in zip((widths[0], *widths[:-1]), widths):
-            layers += [group_norm(c_in), nn.SiLU(), nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)]
+            layers += [normalisation(c_in), nn.SiLU(), nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)]
         layers += [
-            ResidualBlock(widths[-1]),
-            group_norm(widths[-1]),
+            ResidualBlock(widths[-1], config.norm),
+            normalisation(widths[-1]),
             nn.SiLU(),
             nn.Conv2d(widths[-1], config.latent_dim, 1),
         ]
@@ -84,12 +105,12 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
-        widths = config.channels[::-1]
+        widths, normalisation = config.channels[::-1], NORMS[config.norm]
         self.grid = config.grid
-        layers: list[nn.Module] = [nn.Conv2d(config.latent_dim, widths[0], 1), ResidualBlock(widths[0])]
+        layers: list[nn.Module] = [nn.Conv2d(config.latent_dim, widths[0], 1), ResidualBlock(widths[0], config.norm)]
         for c_in, c_out in zip(widths, (*widths[1:], widths[-1])):
-            layers += [group_norm(c_in), nn.SiLU(), nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)]
-        layers += [group_norm(widths[-1]), nn.SiLU(), nn.Conv2d(widths[-1], 3, 3, padding=1)]
+            layers += [normalisation(c_in), nn.SiLU(), nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)]
+        layers += [normalisation(widths[-1]), nn.SiLU(), nn.Conv2d(widths[-1], 3, 3, padding=1)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, latents):  # [B, N, D]

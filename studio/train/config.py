@@ -11,6 +11,8 @@ from studio.games import find_game
 from studio.train.data import FRAME_SIZE, DataConfig
 from studio.train.recipes import RECIPES, find_recipe
 
+NORM_KINDS = ("group", "token")  # ModelConfig.norm: the autoencoder's normalisation layers (`autoencoder.NORMS`)
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -22,6 +24,10 @@ class ModelConfig:
     # builds an untrained model, such as the tests' tiny bundle, sets another
     frame_size: int = FRAME_SIZE[0]
     channels: tuple[int, ...] = (32, 64, 128)  # encoder widths; each stage halves the frame
+    # the autoencoder's normalisation layers: "group" (GroupNorm, statistics over the whole frame, so every token
+    # shifts with what the rest of the frame shows) or "token" (each position's channels on their own: a token's
+    # latent depends on its receptive field only, and a sprite is coded alike wherever it is)
+    norm: str = "group"
     latent_dim: int = 32  # D
     # 0: continuous latents; an odd number >= 3: every latent channel takes one of this many values in [-1, 1]
     # (finite scalar quantisation), and the predictor picks each channel's next value as a class
@@ -57,6 +63,8 @@ class ModelConfig:
             raise ValueError("predictor_change_gain must be 0 (frames as they are) or above")
         if self.latent_levels and (self.latent_levels < 3 or self.latent_levels % 2 == 0):
             raise ValueError("latent_levels must be 0 (continuous) or an odd number >= 3")
+        if self.norm not in NORM_KINDS:
+            raise ValueError(f"norm must be one of {', '.join(NORM_KINDS)}, not {self.norm!r}")
         if self.family not in RECIPES:
             raise ValueError(f"model.family must be one of {', '.join(RECIPES)}, not {self.family!r}")
 
