@@ -4,16 +4,20 @@ Every column is probed on the same k folds, contiguous in time, so that a frame'
 never sit on the other side of the split; and on the same work. Per fold, the training frames' latents are
 standardized (their own mean and spread) and their Gram matrix decomposed once, X Xᵀ = U Λ Uᵀ. Ridge
 regression with an unpenalized intercept then costs, for every column and every regularization strength α,
-only products with U: fitted values U·Λ/(Λ+α)·UᵀY, held-out predictions X_test·Xᵀ·U·1/(Λ+α)·UᵀY, and each
-training frame's leave-one-out residual in closed form (its residual over 1 - its leverage).
+only products with U: fitted values U·Λ/(Λ+α)·UᵀY, held-out predictions X_test·Xᵀ·U·1/(Λ+α)·UᵀY, and the
+residuals of each contiguous block of the training frames as if the block had been left out of the fit, in
+closed form: (I - H_bb)⁻¹ times the block's residuals, H = 1/n + U·Λ/(Λ+α)·Uᵀ the hat matrix (exact, as
+leave-one-out's residual over 1 - leverage is for a single frame).
 
-- Numbers: ridge regression, α chosen per column by leave-one-out squared error on the training frames (what
-  scikit-learn's RidgeCV computes), scored by R².
+- α is chosen on the training frames alone, by leaving out contiguous blocks of them (k - 1 blocks, at least 2):
+  the held-out fold's frames come from other moments than the training ones, and so must the frames α is
+  judged on. Leaving out single frames (what scikit-learn's RidgeCV does) lets a frame's near-identical
+  neighbours answer for it, which rewards fitting the moment rather than the label: on 3,000 held-out Breakout
+  frames it chose α = 10–30 for the ball's x on the JEPA bundle's latents and scored R² −0.42, where left-out
+  blocks chose α = 300–1,000 and scored 0.28 (benchmarks/RESULTS.md, "Probes: choosing α").
+- Numbers: ridge regression, α per column of least left-out-block squared error, scored by R².
 - Categories: a ridge classifier, one ridge regression per class on its 0/1 indicator, the largest answer wins;
-  α chosen per column by the leave-one-out squared error of its indicators (what scikit-learn's
-  RidgeClassifierCV computes), scored by accuracy. On 900 held-out Breakout frames it matched or beat the
-  logistic regression it replaced on 26 of 27 category columns (0.818 against 0.794 mean accuracy), where
-  choosing α by leave-one-out accuracy, or linear discriminant analysis of the ridge answers, did less well.
+  α per column of least left-out-block squared error of its indicators, scored by accuracy.
 
 Each score stands beside a trivial baseline fitted on the same folds (the training mean for numbers, the
 training majority class for categories), and both make one figure that reads the same for either kind: the
@@ -172,7 +176,7 @@ def _probe_on_folds(
     for index, test in enumerate(held_out_blocks):
         training = len(features) - len(test)
         report(index / folds, f"fold {index + 1} of {folds}: decomposing the latents of {training} frames")
-        split = _Split.of(features, test)
+        split = _Split.of(features, test, max(folds - 1, 2))
         report((index + 0.5) / folds, f"fold {index + 1} of {folds}: fitting {len(columns)} column(s)")
         split.regress(numbers, predicted, baseline)
         split.classify(categories, predicted, baseline)
@@ -235,13 +239,14 @@ class _Split:
 
     train: np.ndarray  # [n] frame indices
     test: np.ndarray  # [m] frame indices, contiguous
+    blocks: list[np.ndarray]  # contiguous blocks of positions in `train`, each left out in turn to choose α
     vectors: np.ndarray  # [n, n] U: eigenvectors of the training frames' Gram matrix X Xᵀ
     values: np.ndarray  # [n] Λ ≥ 0: its eigenvalues
     cross: np.ndarray  # [m, n] X_test Xᵀ U: the held-out frames against the training ones, in U's basis
 
     @classmethod
-    def of(cls, features: np.ndarray, test: np.ndarray) -> _Split:
-        """features [T, F] of every frame; test [m] the held-out frames."""
+    def of(cls, features: np.ndarray, test: np.ndarray, blocks: int) -> _Split:
+        """features [T, F] of every frame; test [m] the held-out frames; the training frames cut in `blocks`."""
         train = np.setdiff1d(np.arange(len(features)), test)
         x = features[train]  # [n, F]
         mean, scale = x.mean(axis=0), x.std(axis=0)
@@ -249,40 +254,44 @@ class _Split:
         x = (x - mean) / scale
         values, vectors = np.linalg.eigh(x @ x.T)  # [n], [n, n]
         cross = ((features[test] - mean) / scale) @ x.T @ vectors  # [m, n]
-        return cls(train, test, vectors, np.clip(values, 0.0, None), cross)
+        positions = contiguous_folds(len(train), min(blocks, len(train)))
+        return cls(train, test, positions, vectors, np.clip(values, 0.0, None), cross)
 
     def ridge(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ridge regression with an intercept, at every α of RIDGE_ALPHAS, from the training frames' latents to
-        targets [n, C] -> (leave-one-out predictions of the training frames [A, n, C], predictions of the
-        held-out frames [A, m, C])."""
+        targets [n, C] -> (each training frame's residual with its block left out of the fit [A, n, C],
+        predictions of the held-out frames [A, m, C])."""
         mean = targets.mean(axis=0)  # [C]
         centred = targets - mean  # [n, C]
         projected = self.vectors.T @ centred  # [n, C]: UᵀY
-        squared = self.vectors**2  # [n, n]
         n = len(targets)
-        loo, held_out = [], []
+        left_out, held_out = [], []
         for alpha in RIDGE_ALPHAS:
             shrink = self.values / (self.values + alpha)  # [n]
-            fitted = self.vectors @ (shrink[:, None] * projected)  # [n, C]
-            leverage = 1.0 / n + squared @ shrink  # [n]: the intercept's 1/n and the ridge's share
-            loo.append(targets - (centred - fitted) / (1.0 - leverage)[:, None])
+            residuals = centred - self.vectors @ (shrink[:, None] * projected)  # [n, C]
+            errors = np.empty_like(residuals)
+            for block in self.blocks:
+                rows = self.vectors[block]  # [b, n]
+                hat = 1.0 / n + (rows * shrink) @ rows.T  # [b, b]: the block's part of the hat matrix
+                errors[block] = np.linalg.solve(np.eye(len(block)) - hat, residuals[block])
+            left_out.append(errors)
             held_out.append(self.cross @ (projected / (self.values + alpha)[:, None]) + mean)
-        return np.stack(loo), np.stack(held_out)
+        return np.stack(left_out), np.stack(held_out)
 
     def regress(self, columns: dict[str, np.ndarray], predicted: dict, baseline: dict) -> None:
-        """Every numeric column at once: each takes the α of least leave-one-out squared error."""
+        """Every numeric column at once: each takes the α of least left-out-block squared error."""
         if not columns:
             return
         targets = np.stack([values[self.train] for values in columns.values()], axis=1)  # [n, C]
-        loo, held_out = self.ridge(targets)  # [A, n, C], [A, m, C]
-        best = ((loo - targets) ** 2).mean(axis=1).argmin(axis=0)  # [C]
+        left_out, held_out = self.ridge(targets)  # [A, n, C], [A, m, C]
+        best = (left_out**2).mean(axis=1).argmin(axis=0)  # [C]
         for c, name in enumerate(columns):
             predicted[name][self.test] = held_out[best[c], :, c]
             baseline[name][self.test] = targets[:, c].mean()
 
     def classify(self, columns: dict[str, np.ndarray], predicted: dict, baseline: dict) -> None:
         """Every category column at once: one indicator per class of each, side by side in one ridge regression;
-        each column takes the α of least leave-one-out squared error over its indicators."""
+        each column takes the α of least left-out-block squared error over its indicators."""
         blocks, indicators, offset = {}, [], 0
         for name, values in columns.items():
             classes, codes = np.unique(values[self.train], return_inverse=True)
@@ -296,7 +305,7 @@ class _Split:
         if not blocks:
             return
         targets = np.concatenate(indicators, axis=1)  # [n, ΣK]
-        loo, held_out = self.ridge(targets)  # [A, n, ΣK], [A, m, ΣK]
+        left_out, held_out = self.ridge(targets)  # [A, n, ΣK], [A, m, ΣK]
         for name, (classes, block) in blocks.items():
-            best = int(((loo[:, :, block] - targets[:, block]) ** 2).mean(axis=(1, 2)).argmin())
+            best = int((left_out[:, :, block] ** 2).mean(axis=(1, 2)).argmin())
             predicted[name][self.test] = classes[held_out[best, :, block].argmax(axis=1)]

@@ -281,11 +281,12 @@ def test_probe_refuses_what_it_cannot_probe_and_ranks_columns():
     assert ProbeConfig().folds == 5
 
 
-def test_number_probes_are_ridge_cv_fold_for_fold():
-    """Every column solved on one decomposition per fold gives what scikit-learn's RidgeCV gives one by one."""
-    from sklearn.linear_model import RidgeCV
+def test_number_probes_choose_alpha_by_refitting_ridge_without_each_block_fold_for_fold():
+    """Every column solved on one decomposition per fold gives what scikit-learn gives by refitting: Ridge on the
+    fold's standardized training frames with each of k - 1 contiguous blocks left out in turn, at every α; the α
+    of least squared error on the left-out blocks predicts the held-out fold."""
+    from sklearn.linear_model import Ridge
     from sklearn.model_selection import KFold
-    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     from studio.probe import RIDGE_ALPHAS
@@ -295,14 +296,51 @@ def test_number_probes_are_ridge_cv_fold_for_fold():
     columns = {"a": latents[:, :4] @ rng.normal(size=4) + rng.normal(size=90), "b": rng.normal(size=90) * 50 + 7}
     ranking = probe_all(latents, columns)
     for result in ranking.results:
-        theirs = np.zeros(90)
+        label, theirs = columns[result.column], np.zeros(90)
         for train, test in KFold(5).split(latents):
-            model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
-            model.fit(latents[train], columns[result.column][train])
-            theirs[test] = model.predict(latents[test])
+            scaled = StandardScaler().fit(latents[train])
+            x, y = scaled.transform(latents[train]), label[train]
+            errors = [
+                sum(
+                    np.sum((Ridge(alpha=alpha).fit(x[kept], y[kept]).predict(x[out]) - y[out]) ** 2)
+                    for kept, out in KFold(4).split(x)
+                )
+                for alpha in RIDGE_ALPHAS
+            ]
+            best = RIDGE_ALPHAS[int(np.argmin(errors))]
+            theirs[test] = Ridge(alpha=best).fit(x, y).predict(scaled.transform(latents[test]))
         np.testing.assert_allclose(result.predicted, theirs, rtol=1e-6, atol=1e-6 * np.abs(theirs).max())
     assert [len(block) for block in contiguous_folds(12, 5)] == [3, 3, 2, 2, 2]
     assert [list(test) for _, test in KFold(5).split(np.zeros(12))] == [list(b) for b in contiguous_folds(12, 5)]
+
+
+def test_alpha_chosen_on_left_out_blocks_is_not_fooled_by_what_drifts_within_a_moment():
+    """Six episodes of latents that drift on their own (random walks, begun afresh each episode) beside three noisy
+    copies of the label: leaving out single frames lets a frame's neighbours answer for it, so scikit-learn's
+    RidgeCV picks a small α that fits the drift and scores below the mean; left-out blocks land on the best α."""
+    from sklearn.linear_model import Ridge, RidgeCV
+    from sklearn.model_selection import KFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from studio.probe import RIDGE_ALPHAS
+
+    rng = np.random.default_rng(0)
+    label = np.concatenate([np.sin(np.arange(50) / 3 + rng.uniform(0, 6)) for _ in range(6)])  # [300]
+    drift = np.concatenate([smooth_walk(rng, 50, 60) for _ in range(6)])  # [300, 60]
+    latents = np.concatenate([drift, label[:, None] + rng.normal(size=(300, 3))], axis=1)  # [300, 63]
+
+    def r2_of(regression) -> float:
+        predicted = np.zeros(300)
+        for train, test in KFold(5).split(latents):
+            predicted[test] = (
+                make_pipeline(StandardScaler(), regression).fit(latents[train], label[train]).predict(latents[test])
+            )
+        return 1 - np.sum((label - predicted) ** 2) / np.sum((label - label.mean()) ** 2)
+
+    best_single_alpha = max(r2_of(Ridge(alpha=alpha)) for alpha in RIDGE_ALPHAS)
+    assert best_single_alpha > 0.4 and r2_of(RidgeCV(alphas=RIDGE_ALPHAS)) < 0.0
+    assert probe(latents, label, "label").score > best_single_alpha - 0.05
 
 
 def test_categories_rank_beside_numbers_by_the_share_of_the_baselines_errors_removed():

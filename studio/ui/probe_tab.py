@@ -30,7 +30,9 @@ class ProbeTab(Tab):
         gr.Markdown(
             "What do the latents encode? A linear probe (ridge regression for numbers, a ridge classifier "
             "for categories) is fitted from each frame's latents to a label, cross-validated over folds that "
-            "are contiguous in time, and scored against a trivial baseline (the mean, or the majority class). "
+            "are contiguous in time (its regularization, too, is chosen on stretches of the training frames left "
+            "out in turn, so a frame's near-identical neighbours never answer for it), and scored against a "
+            "trivial baseline (the mean, or the majority class). "
             "Every column shares one decomposition of the latents per fold, so all of them take seconds."
         )
         with gr.Row():
