@@ -254,7 +254,7 @@ class _Split:
         x = (x - mean) / scale
         values, vectors = np.linalg.eigh(x @ x.T)  # [n], [n, n]
         cross = ((features[test] - mean) / scale) @ x.T @ vectors  # [m, n]
-        positions = contiguous_folds(len(train), min(blocks, len(train)))
+        positions = contiguous_folds(len(train), blocks)  # n >= 2(k - 1) >= blocks (_check_frames)
         return cls(train, test, positions, vectors, np.clip(values, 0.0, None), cross)
 
     def ridge(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
