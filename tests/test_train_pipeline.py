@@ -75,6 +75,23 @@ def test_checkpoint_export_loads_in_the_studio_and_evaluates(trained, tmp_path):
     assert recorded.get(F.CODES_USED) >= 1
 
 
+def test_each_quick_evaluation_keeps_its_weights_and_logs_the_sprites(trained, tmp_path):
+    evaluated = trained.parent / "evaluated"  # tiny.json: 20 dynamics steps, judged every 10, no decoder stage
+    assert sorted(p.name for p in evaluated.glob("*.pt")) == ["dynamics-10.pt", "dynamics-20.pt"]
+    first, last, final = (
+        torch.load(p, weights_only=False) for p in (evaluated / "dynamics-10.pt", evaluated / "dynamics-20.pt", trained)
+    )
+    assert (first["stage"], first["step"], first["optimizer"]) == ("dynamics", 10, None)
+    assert all(torch.equal(tensor, final["model"][name]) for name, tensor in last["model"].items())
+    assert not all(torch.equal(tensor, final["model"][name]) for name, tensor in first["model"].items())
+    assert studio(["export", str(evaluated / "dynamics-10.pt"), str(tmp_path / "bundle")]) == 0
+    assert WorldModel.load(tmp_path / "bundle", device="cpu").encode(np.zeros((1, 64, 64, 3), np.uint8)).shape[0] == 1
+    rows = list(csv.DictReader((trained.parent / "log.csv").open()))
+    logged = {(row["step"], row["name"]) for row in rows}
+    for figure in (F.LIVE_BALL_ROLLOUTS, F.PADDLE_DRAWN_ROLLOUTS, F.FIELD_SMEARED_ROLLOUTS):
+        assert {("9", figure.key), ("19", figure.key)} <= logged, figure.key
+
+
 def test_heldout_evaluation_measures_consistency_stability_and_tolerance(trained, tiny_config, tmp_path):
     bundle_dir = tmp_path / "bundle"
     assert studio(["export", str(trained), str(bundle_dir)]) == 0

@@ -41,6 +41,7 @@ from studio.train.warm_start import load_bundle_weights
 from studio.train.world_model import TrainableWorldModel
 
 CHECKPOINT = "checkpoint.pt"
+EVALUATED = "evaluated"  # the run's folder of the weights at each quick evaluation
 DONE = "done"  # the stage a finished run's checkpoint stands at
 QUICK_FIGURES = (  # what the log shows of each evaluation during training, where measured
     judged.CODE_ACTION_NMI,
@@ -60,6 +61,8 @@ QUICK_FIGURES = (  # what the log shows of each evaluation during training, wher
     judged.COPY_BASELINE_PSNR.at(DELTA_T_HORIZON),
     judged.LATENT_ERROR_VS_COPY.at(1),
     judged.LATENT_ERROR_VS_COPY.at(DELTA_T_HORIZON),
+    judged.BALL_KEPT.at(DELTA_T_HORIZON),
+    *judged.SPRITE_ROLLOUTS.values(),
 )
 QUICK_STABILITY_STEPS = 200  # the frame check over rollouts this long during training (evaluate: 1,000)
 
@@ -124,6 +127,7 @@ class Trainer:
             figures.update(stage.after_step(step))
             if stage.evaluated and (step + 1) % o.eval_every == 0 and self.rank == 0:
                 figures.update(self.quick_evaluation())
+                self._keep_evaluated(stage.name, step + 1)
                 stage.train_mode()
             self._log(step, figures)
             if (step + 1) % o.checkpoint_every == 0:
@@ -189,21 +193,29 @@ class Trainer:
     def _save(self, stage: str, step: int, optimizer: torch.optim.Optimizer | None = None) -> None:
         """Record that the run stands at `step` of `stage`; rank 0 writes the checkpoint."""
         self.position = ResumePoint(stage, step, self._elapsed(), optimizer.state_dict() if optimizer else None)
-        if self.rank != 0:
-            return
+        if self.rank == 0:
+            self._write_checkpoint(self.run_dir / CHECKPOINT, self.position)
+
+    def _keep_evaluated(self, stage: str, step: int) -> None:
+        """The weights just judged by a quick evaluation, as a checkpoint of their own (no optimizer state)."""
+        path = self.run_dir / EVALUATED / f"{stage}-{step}.pt"
+        path.parent.mkdir(exist_ok=True)
+        self._write_checkpoint(path, ResumePoint(stage, step, self._elapsed()))
+
+    def _write_checkpoint(self, path: Path, position: ResumePoint) -> None:
         checkpoint = {
             "config": self.config.to_json(),
             "model": self.model.state_dict(),
-            "stage": stage,
-            "step": step,
-            "seconds": self.position.seconds,
+            "stage": position.stage,
+            "step": position.step,
+            "seconds": position.seconds,
             "processes": self.world,
-            "optimizer": self.position.optimizer,
+            "optimizer": position.optimizer,
             **{s.name: s.kept.state_dict() for s in self.stages if s.kept is not None},
         }
-        partial_path = self.run_dir / (CHECKPOINT + ".partial")
+        partial_path = path.with_name(path.name + ".partial")
         torch.save(checkpoint, partial_path)
-        partial_path.replace(self.run_dir / CHECKPOINT)
+        partial_path.replace(path)
 
     def _resume(self) -> ResumePoint:
         """Load the run's checkpoint into the model, if there is one, and say where the run stands."""
