@@ -205,9 +205,14 @@ MOTION_NMI_CEILING = Figure(
     "action_motion_nmi_ceiling",
     "True actions ↔ player motion, NMI",
     "0–1",
-    "how much the action pressed says of how the player moved: the most a code could say",
+    "how much the action pressed says of how the player moved: what a code that reads the player's move alone can say",
 )
-NMI_SHARE_OF_CEILING = Figure("code_nmi_share_of_ceiling", "Codes' share of that ceiling", "%", "code NMI over it")
+NMI_SHARE_OF_CEILING = Figure(
+    "code_nmi_share_of_ceiling",
+    "Code NMI ÷ the motion's",
+    "%",
+    "code NMI over the motion's; above 100% the codes also read what the player's move does not show (a launch)",
+)
 
 # ---- stability -------------------------------------------------------------------------------------
 ROLLOUT_CHECKS = "frame_check.rollouts"  # the group `studio.behaviour.rollout_frame_check` writes under
