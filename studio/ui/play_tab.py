@@ -43,7 +43,8 @@ SCREEN_CSS = (
     "object-fit: contain; display: block; margin: 0 auto; }\n"
     "#play-next { display: none !important; }"  # the Run loop's trigger: clicked by the page's script alone
 )
-KEYS = 9  # keys 1..9 press codes 0..8
+# the key that presses each code, in code order: the digits' row, then the row below it (20 codes)
+CODE_KEYS = "1234567890qwertyuiop"
 NO_CLIP_VECTORS = (
     "**Vectors taken from the clip** appear here once a clip is analyzed on the **Clip** tab: the action vectors the "
     "model read off the clip's transitions, to press beside the clusters' centres above."
@@ -52,7 +53,8 @@ RUN_STATUS_PERIOD_S = 0.25  # Run mode refreshes the status line at most this of
 # Steps run one at a time, in the order pressed, so that a player's presses never race on their game;
 # a step takes a few milliseconds, so one queue serves many players.
 ONE_STEP_AT_A_TIME = dict(concurrency_id="play", concurrency_limit=1)
-# Keys 1..9 press the code buttons and Backspace undoes, while the Play tab is showing and no text field has focus.
+# The keys of CODE_KEYS press the code buttons, in code order, and Backspace undoes, while the Play tab is showing
+# and no text field has focus.
 KEYBOARD_SCRIPT = """
 <script>
 document.addEventListener("keydown", (event) => {
@@ -64,13 +66,14 @@ document.addEventListener("keydown", (event) => {
   const pad = document.getElementById("play-pad");
   if (!pad || pad.offsetParent === null) return;
   let id = null;
-  if (/^[1-9]$/.test(event.key)) id = "play-code-" + (Number(event.key) - 1);
+  const code = event.key.length === 1 ? "CODE_KEYS".indexOf(event.key.toLowerCase()) : -1;
+  if (code >= 0 && !event.ctrlKey && !event.metaKey && !event.altKey) id = "play-code-" + code;
   else if (event.key === "Backspace") id = "play-undo";
   const button = id && document.getElementById(id);
   if (button && button.offsetParent !== null) { button.click(); event.preventDefault(); }
 });
 </script>
-"""
+""".replace("CODE_KEYS", CODE_KEYS)
 # Run mode on the server: the page asks for the next frame only once it has drawn the last one, so one request is in
 # flight at a time and a page that falls behind slows its game rather than queueing frames; the frame is drawn into
 # the screen's picture here, without Gradio re-rendering anything, and nothing is sent when nothing changed.
@@ -143,7 +146,8 @@ class PlayTab(Tab):
 
         # one line at 1280 pixels: the game's frame, its status and the Run box all stay in view below it
         gr.Markdown(
-            "Each press of a code (a button, or keys **1–9**; **Backspace** undoes) predicts one step and draws it. "
+            "Each press of a code (a button, or the key its label starts with; **Backspace** undoes) predicts one step "
+            "and draws it. "
             "Without an analyzed clip, play starts from the bundle's first example."
         )
         self.player = gr.State(lambda: Player())  # this user's Player, made once per session
@@ -632,7 +636,7 @@ def _example_start(model: WorldModel) -> StartClip | None:
 
 def _button_label(code: int, names: list[str], meanings: CodeMeanings | None) -> str:
     """'3 · code 2: moves the paddle left, 93%' (or a button model's 'RIGHT'); `names` by code (`code_names`)."""
-    key = f"{code + 1} · " if code < KEYS else ""
+    key = f"{CODE_KEYS[code].upper()} · " if code < len(CODE_KEYS) else ""
     return key + code_words(code, names[code] if code < len(names) else f"code {code}", meanings)
 
 

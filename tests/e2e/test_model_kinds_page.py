@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "exported" / "breakout" / "examples"  # held-out Breakout episodes
 WINDOW = {"width": 1280, "height": 720}
 BUTTONS = ["NOOP", "FIRE", "RIGHT", "LEFT"]
+CODES = 12  # the latent-code model's codebook: more codes than the digit keys
 # Untrained, the decoder draws flat grey whatever the latents, and the action model reads vectors a thousandth wide
 # off every transition: no press would show. With this contrast and this spread, the frames of two vectors taken
 # from the clip differ by 11 levels of 255 in the median (4 at the 10th percentile) from one start frame.
@@ -87,7 +88,7 @@ def actions_of(kind: str, width: int):
         return Buttons(BUTTONS)
     if kind == "continuous":
         return Continuous(ActionModel(width, SPREAD), clusters=5)
-    return LatentCodes(ActionModel(width), torch.randn(5, width))
+    return LatentCodes(ActionModel(width), torch.randn(CODES, width))
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +160,23 @@ def test_the_page_says_what_kind_of_model_it_shows(browser, kinds_studio):
     page.get_by_role("button", name="RIGHT", exact=False).first.wait_for()  # Play: the game's buttons by name
     page.locator("#play-screen").get_by_text("Nearest real frame", exact=True).first.wait_for()
     assert not page.locator("#play-clip-vectors").is_visible()  # vectors from a clip are for continuous actions
+
+
+def test_every_code_of_a_large_codebook_has_a_key_in_the_page(browser, kinds_studio):
+    page = browser.new_context(viewport=WINDOW).new_page()
+    page.set_default_timeout(180_000)
+    open_studio(page, kinds_studio)
+    pick_bundle(page, "kind-codes")
+    page.get_by_role("tab", name="Play").click()
+    for code, key in ((0, "1"), (9, "0"), (10, "Q"), (CODES - 1, "W")):  # each button's label starts with its key
+        assert page.locator(f"#play-code-{code}").inner_text().startswith(f"{key} · ")
+    page.locator("#play-start").click()
+    page.locator("#play-status").get_by_text("Started from", exact=False).locator("visible=true").first.wait_for()
+    page.locator("body").press("w")  # code 11
+    page.locator("#play-status").get_by_text("1 step played", exact=False).wait_for()
+    page.locator("body").press("Q")  # code 10, with Shift held
+    page.locator("#play-status").get_by_text("2 steps played", exact=False).wait_for()
+    page.context.close()
 
 
 def test_api_plays_a_continuous_model_with_vectors_taken_from_the_clip(kinds_studio, kinds_exported):
