@@ -4,12 +4,15 @@ the pixels a drawn frame lights where the true frame shows none (a ball drawn as
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import torch
 
-from studio.train.config import OptimConfig
+from studio.train.config import OptimConfig, load_config
 from studio.train.world_model import TrainableWorldModel
 from tests.tiny_world_model import CONFIG, H, W
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def frames_with(*pixels: tuple[int, int]) -> torch.Tensor:  # -> [1, 3, H, W]: black, those pixels white
@@ -39,3 +42,18 @@ def test_the_loss_of_a_blob_grows_with_the_stray_weight():
     optim = OptimConfig(sprite_weight=20.0)
     losses = [model.pixel_loss(drawn, truth, dataclasses.replace(optim, stray_pixel_weight=w))[0] for w in (0, 20)]
     assert losses[1] > 5 * losses[0]
+
+
+def test_the_sprites_recipe_is_the_shipped_one_with_the_pixel_terms_on_from_the_start():
+    """README, "An autoencoder that draws the ball": configs/breakout-sprites.json differs from configs/breakout.json
+    in the pixel terms and the dynamics' and decoder's lengths alone."""
+    shipped, sprites = (load_config(REPO / "configs" / name) for name in ("breakout.json", "breakout-sprites.json"))
+    assert sprites.model == shipped.model and sprites.data == shipped.data
+    changed = {
+        f.name: getattr(sprites.optim, f.name)
+        for f in dataclasses.fields(OptimConfig)
+        if getattr(sprites.optim, f.name) != getattr(shipped.optim, f.name)
+    }
+    assert changed == dict(
+        worst_pixel_weight=0.05, stray_pixel_weight=20.0, dynamics_steps=1100, unroll_ramp=1100, decoder_steps=500
+    )
